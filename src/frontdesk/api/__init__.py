@@ -1,0 +1,1 @@
+"""HTTP API (FastAPI). `create_app` is the factory; nothing is built at import."""

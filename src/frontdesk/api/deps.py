@@ -1,0 +1,50 @@
+"""Request dependencies as `Annotated` aliases: the runtime, the caller's API key."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from frontdesk.errors import AuthenticationError, PermissionDeniedError
+from frontdesk.orchestration.runtime import Runtime
+from frontdesk.storage.api_keys import Scope, VerifiedKey, verify_key
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def require_key(
+    runtime: RuntimeDep,
+    authorization: Annotated[str | None, Header()] = None,
+    x_api_key: Annotated[str | None, Header()] = None,
+) -> VerifiedKey:
+    token = x_api_key
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise AuthenticationError("use 'Authorization: Bearer <api key>'")
+        token = value.strip()
+    if not token:
+        raise AuthenticationError(
+            "an API key is required: send 'Authorization: Bearer <key>' "
+            "(create one with `frontdesk keys create`)"
+        )
+    key = await verify_key(runtime.db, token)
+    if key is None:
+        raise AuthenticationError("the API key is not valid or has been revoked")
+    return key
+
+
+CurrentKey = Annotated[VerifiedKey, Depends(require_key)]
+
+
+def require_scope(key: VerifiedKey, *allowed: Scope) -> None:
+    if key.scope not in allowed:
+        names = ", ".join(s.value for s in allowed)
+        raise PermissionDeniedError(f"this needs a key with scope {names}; yours is {key.scope}")

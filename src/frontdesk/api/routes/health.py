@@ -1,0 +1,45 @@
+"""Liveness, readiness and metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from frontdesk.api.deps import RuntimeDep
+from frontdesk.storage import migrate
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", response_model=None)
+async def readyz(runtime: RuntimeDep) -> JSONResponse | dict[str, object]:
+    """The database answers, is at the code's schema revision, and the models are loaded."""
+    checks: dict[str, str] = {}
+    try:
+        async with runtime.db.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        revision = await migrate.current_revision(runtime.db)
+        head = migrate.head_revision()
+        checks["database"] = "ok" if revision == head else f"at {revision}, needs {head}"
+    except Exception as exc:
+        checks["database"] = f"unavailable: {type(exc).__name__}"
+    checks["intent_model"] = "ok" if runtime.assistant.deps.classifier.intents else "not trained"
+    ready = all(value == "ok" for value in checks.values())
+    if not ready:
+        return JSONResponse(
+            {"error": {"code": "not_ready", "message": "not ready"}, "checks": checks},
+            status_code=503,
+        )
+    return {"status": "ready", "checks": checks}
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(runtime: RuntimeDep) -> Response:
+    return Response(runtime.metrics.render(), media_type="text/plain; version=0.0.4")

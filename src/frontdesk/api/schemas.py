@@ -1,0 +1,77 @@
+"""Request and response bodies: XCreate / XPublic families."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from frontdesk.types import Channel, Citation, Entity, Route, Urgency
+
+
+class ConversationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    channel: Channel = Channel.API
+    customer_ref: str | None = Field(default=None, max_length=200)
+
+
+class ConversationPublic(BaseModel):
+    id: str
+    channel: str
+    status: str
+    created_at: datetime
+
+
+class MessageCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, description="The customer's message.")
+
+
+class ReplyPublic(BaseModel):
+    conversation_id: str
+    turn_id: str
+    answer: str
+    intent: str | None
+    confidence: float | None
+    route: Route | None
+    citations: list[Citation]
+    entities: list[Entity]
+    urgency: Urgency | None
+    fallback: bool
+    ticket_id: str | None
+
+
+class MessagePublic(BaseModel):
+    seq: int
+    role: str
+    text: str
+    turn_id: str | None
+    created_at: datetime
+
+
+class TurnPublic(BaseModel):
+    id: str
+    intent: str | None
+    confidence: float | None
+    route: dict[str, object] | None
+    citations: list[dict[str, object]]
+    stage_ms: dict[str, float]
+    total_ms: float
+    fallback: bool
+    error_stage: str | None
+    created_at: datetime
+
+
+class TranscriptPublic(BaseModel):
+    conversation: ConversationPublic
+    messages: list[MessagePublic]
+    turns: list[TurnPublic]
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody

@@ -1,0 +1,123 @@
+"""A workspace is a directory: frontdesk.yaml, knowledge/, nlu/, rules.yaml (+ .frontdesk/ state)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from frontdesk.config.rules import RulesConfig
+from frontdesk.config.settings import Settings
+from frontdesk.config.yaml_lines import LocatedYaml, load_located_yaml
+from frontdesk.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path
+
+    @classmethod
+    def at(cls, root: Path | str) -> Workspace:
+        path = Path(root).expanduser().resolve()
+        if not path.is_dir():
+            raise ConfigError(
+                f"{path}: workspace directory not found "
+                "(create one with `frontdesk init DIR`)"
+            )
+        if not (path / "frontdesk.yaml").is_file():
+            raise ConfigError(
+                f"{path}: not a frontdesk workspace (no frontdesk.yaml; "
+                "create one with `frontdesk init DIR`)"
+            )
+        return cls(path)
+
+    @property
+    def config_file(self) -> Path:
+        return self.root / "frontdesk.yaml"
+
+    @property
+    def rules_file(self) -> Path:
+        return self.root / "rules.yaml"
+
+    @property
+    def knowledge_dir(self) -> Path:
+        return self.root / "knowledge"
+
+    @property
+    def nlu_dir(self) -> Path:
+        return self.root / "nlu"
+
+    @property
+    def state_dir(self) -> Path:
+        """Generated state: the SQLite database, trained models. Safe to delete."""
+        path = self.root / ".frontdesk"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+def load_settings(workspace: Workspace) -> Settings:
+    located = load_located_yaml(workspace.config_file)
+    data = located.data if located.data is not None else {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{located.where(())}: expected a mapping of settings at the top level")
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, located, env_prefix="FRONTDESK_")) from exc
+
+
+def load_rules(workspace: Workspace) -> RulesConfig:
+    located = load_located_yaml(workspace.rules_file)
+    data = located.data
+    if not isinstance(data, dict):
+        raise ConfigError(f"{located.where(())}: expected a mapping with 'teams' and 'rules'")
+    try:
+        rules = RulesConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, located)) from exc
+    problems: list[str] = []
+    for index, rule in enumerate(rules.rules):
+        rule.line = located.line_of(("rules", index)) or 0
+        team = rule.then.team
+        if team is not None and team not in rules.teams:
+            known = ", ".join(sorted(rules.teams))
+            problems.append(
+                f"{located.where(('rules', index, 'then', 'team'))}: rules[{index}] "
+                f"({rule.name}): unknown team {team!r}; expected one of: {known}"
+            )
+    names = [rule.name for rule in rules.rules]
+    for index, name in enumerate(names):
+        if name in names[:index]:
+            problems.append(
+                f"{located.where(('rules', index, 'name'))}: rule name {name!r} is used twice"
+            )
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return rules
+
+
+def _describe(exc: ValidationError, located: LocatedYaml, env_prefix: str = "") -> str:
+    lines = []
+    for error in exc.errors():
+        loc: tuple[Any, ...] = tuple(error["loc"])
+        field = ".".join(str(part) for part in loc) or "(top level)"
+        env_name = env_prefix + "__".join(str(part) for part in loc).upper()
+        where = (
+            f"environment variable {env_name}"
+            if env_prefix and env_name in os.environ
+            else located.where(loc)
+        )
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = "unknown field (check the spelling; see the documented settings)"
+        got = error.get("input")
+        suffix = f" (got {got!r})" if error["type"] != "missing" and _short(got) else ""
+        lines.append(f"{where}: {field}: {message}{suffix}")
+    return "\n".join(lines)
+
+
+def _short(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool) and len(repr(value)) <= 60

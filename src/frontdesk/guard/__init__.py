@@ -1,0 +1,1 @@
+"""Safety: screening what comes in and what goes out."""

@@ -1,0 +1,1 @@
+"""Human hand-off: tickets with a structured summary, placed in the right team's queue."""

@@ -1,0 +1,1 @@
+"""Knowledge: atoms and documents parsed, chunked, indexed and searched."""

@@ -1,0 +1,63 @@
+"""Chunking: split an atom's body at headings, then by a word budget with overlap.
+
+Each FAQ pair becomes its own chunk so a question can match its answer directly.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from frontdesk.knowledge.atoms import Atom
+
+_HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
+
+
+@dataclass(frozen=True)
+class ChunkDraft:
+    kind: str  # section | faq
+    heading: str
+    text: str
+
+
+def estimate_tokens(text: str) -> int:
+    # Rough English average (~0.75 words per token); replaced by a real tokenizer later.
+    return max(1, round(len(text.split()) * 4 / 3))
+
+
+def chunk_atom(atom: Atom, *, max_words: int = 350, overlap_words: int = 40) -> list[ChunkDraft]:
+    chunks: list[ChunkDraft] = []
+    for heading, text in _sections(atom.body, default_heading=atom.meta.title):
+        for piece in _split_words(text, max_words, overlap_words):
+            chunks.append(ChunkDraft("section", heading, piece))
+    for faq in atom.faqs:
+        chunks.append(ChunkDraft("faq", faq.question, f"Q: {faq.question}\nA: {faq.answer}"))
+    return chunks
+
+
+def _sections(body: str, default_heading: str) -> list[tuple[str, str]]:
+    sections: list[tuple[str, list[str]]] = [(default_heading, [])]
+    for line in body.splitlines():
+        match = _HEADING.match(line.strip())
+        if match:
+            title = match.group(2).strip()
+            if match.group(1) == "#" and not sections[-1][1]:
+                sections[-1] = (title, [])  # the document's own H1 names the first section
+            else:
+                sections.append((title, []))
+        else:
+            sections[-1][1].append(line)
+    result = []
+    for heading, lines in sections:
+        text = "\n".join(lines).strip()
+        if text:
+            result.append((heading, text))
+    return result
+
+
+def _split_words(text: str, max_words: int, overlap: int) -> list[str]:
+    words = text.split()
+    if len(words) <= max_words:
+        return [text]
+    step = max(1, max_words - overlap)
+    return [" ".join(words[i : i + max_words]) for i in range(0, len(words) - overlap, step)]

@@ -1,0 +1,1 @@
+"""Models that write answers: the extractive default, and (later) LLM adapters and a router."""

@@ -1,0 +1,99 @@
+"""The model that needs no model: answers by quoting the best passages, with citations.
+
+Always available, so frontdesk answers with no API key; later the last fallback of the
+model router. An FAQ passage answers with its A: text; a section answers with the sentences
+that share the most words with the question.
+"""
+
+from __future__ import annotations
+
+import re
+
+from frontdesk.interfaces import ChatRequest, ChatResult
+from frontdesk.types import Passage, Usage
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+_WORD = re.compile(r"[a-z0-9]+")
+_STOP = set(
+    "a an the and or but if of to in on at for from by with about as is are was were be been "
+    "it its this that these those i you your my me we our us do does did can could would "
+    "should will shall may might have has had not no yes what when where how why which who "
+    "please there their them they he she his her so than then too very just get got".split()
+)
+
+
+def _content_words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 1}
+
+
+def _estimate_tokens(text: str) -> int:
+    return max(1, round(len(text.split()) * 4 / 3)) if text else 0
+
+
+class ExtractiveChatModel:
+    name = "extractive"
+
+    def __init__(self, *, max_sentences: int = 3, max_passages: int = 2, **_: object) -> None:
+        self.max_sentences = max_sentences
+        self.max_passages = max_passages
+
+    async def complete(self, request: ChatRequest) -> ChatResult:
+        question = next(
+            (m.content for m in reversed(request.messages) if m.role == "user"), ""
+        )
+        passages = request.passages
+        prompt_tokens = sum(_estimate_tokens(p.text) for p in passages)
+        if not passages:
+            return ChatResult(text="", cited=[], grounded=False, usage=self._usage(prompt_tokens, ""))
+        words = _content_words(question)
+        parts: list[str] = []
+        cited: list[int] = []
+        for n, passage in enumerate(passages[: self.max_passages], start=1):
+            quote = self._quote(passage, words)
+            if not quote:
+                continue
+            if n > 1 and not (words & _content_words(quote)):
+                break  # a second passage only when it also speaks to the question
+            parts.append(f"{quote} [{n}]")
+            cited.append(n)
+        text = " ".join(parts)
+        return ChatResult(
+            text=text, cited=cited, grounded=bool(cited), usage=self._usage(prompt_tokens, text)
+        )
+
+    def _quote(self, passage: Passage, words: set[str]) -> str:
+        if passage.kind == "faq":
+            answer = passage.text.split("\nA:", 1)
+            return answer[1].strip() if len(answer) == 2 else passage.text.strip()
+        sentences = [s.strip() for s in _SENTENCE.split(_plain(passage.text)) if s.strip()]
+        if not sentences:
+            return ""
+        scored = sorted(
+            range(len(sentences)),
+            key=lambda i: (-len(words & _content_words(sentences[i])), i),
+        )
+        chosen = sorted(scored[: self.max_sentences])
+        return " ".join(sentences[i] for i in chosen)
+
+    def _usage(self, prompt_tokens: int, text: str) -> Usage:
+        return Usage(
+            prompt_tokens=prompt_tokens,
+            completion_tokens=_estimate_tokens(text),
+            cost=0.0,
+            model=self.name,
+        )
+
+
+def _plain(markdown: str) -> str:
+    """Markdown to sentence-ready text: list items and lines joined, emphasis dropped."""
+    lines = []
+    for raw in markdown.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("```") or line.startswith("|"):
+            continue
+        line = re.sub(r"^([-*+]|\d+[.)])\s+", "", line)
+        line = re.sub(r"[*_`]{1,2}([^*_`]+)[*_`]{1,2}", r"\1", line)
+        if line and line[-1] not in ".!?:":
+            line += "."
+        lines.append(line)
+    return " ".join(lines)

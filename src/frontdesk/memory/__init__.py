@@ -1,0 +1,1 @@
+"""Conversation memory: what the assistant knows of the conversation so far."""

@@ -1,0 +1,1 @@
+"""Understanding: intents, entities, urgency, trained from the operator's examples."""

@@ -1,0 +1,25 @@
+"""Urgency from the intent's priority in the rules plus cue words in the message."""
+
+from __future__ import annotations
+
+import re
+
+from frontdesk.types import Urgency
+
+_CRITICAL = re.compile(
+    r"\b(hacked|fraud|stolen (card|account)|unauthori[sz]ed|data breach|everything is down)\b",
+    re.I,
+)
+_HIGH = re.compile(
+    r"\b(urgent|asap|immediately|outage|down|not working|can'?t log ?in|deadline|today)\b", re.I
+)
+
+
+def assess_urgency(text: str, intent_priority: Urgency | None = None) -> Urgency:
+    if _CRITICAL.search(text):
+        return Urgency.CRITICAL
+    cue = Urgency.HIGH if _HIGH.search(text) else Urgency.NORMAL
+    order = [Urgency.LOW, Urgency.NORMAL, Urgency.HIGH, Urgency.CRITICAL]
+    if intent_priority is None:
+        return cue
+    return max(cue, intent_priority, key=order.index)

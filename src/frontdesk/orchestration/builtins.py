@@ -1,0 +1,27 @@
+"""Built-in parts, registered through the `frontdesk` entry-point group like any plugin."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from frontdesk.knowledge.retriever import FullTextRetriever
+from frontdesk.llm.extractive import ExtractiveChatModel
+from frontdesk.nlu.model_store import load_or_train
+from frontdesk.nlu.training_data import TrainingData
+from frontdesk.registry import Registries
+from frontdesk.storage.db import Database
+
+
+def _tfidf(*, data: TrainingData, models_dir: Path, **_: Any) -> Any:
+    return load_or_train(data, models_dir)
+
+
+def _fulltext(*, db: Database, **_: Any) -> Any:
+    return FullTextRetriever(db)
+
+
+def register(registries: Registries) -> None:
+    registries.chat_models.register("extractive", ExtractiveChatModel)
+    registries.intent_classifiers.register("tfidf", _tfidf)
+    registries.retrievers.register("fulltext", _fulltext)

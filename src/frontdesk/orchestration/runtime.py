@@ -1,0 +1,190 @@
+"""Assembly: from a workspace directory to a ready Assistant (config, database, models)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from frontdesk.config.rules import RulesConfig
+from frontdesk.config.settings import Settings
+from frontdesk.config.workspace import Workspace, load_rules, load_settings
+from frontdesk.errors import ConfigError
+from frontdesk.guard.input_screen import InputScreen, OutputScreen
+from frontdesk.knowledge.ingest import SyncReport, sync_folder
+from frontdesk.nlu.entities import RuleEntityExtractor
+from frontdesk.nlu.training_data import TrainingData, TrainingDataError, load_training_data
+from frontdesk.observability.metrics import Metrics
+from frontdesk.orchestration import builtins
+from frontdesk.orchestration.assistant import Assistant
+from frontdesk.orchestration.deps import Deps
+from frontdesk.policy.rules_router import RuleRouter
+from frontdesk.registry import ENTRY_POINT_GROUP, Registries
+from frontdesk.storage import migrate
+from frontdesk.storage.db import Database
+from frontdesk.storage.models import Job, Tenant, utcnow
+from frontdesk.storage.tenants import ensure_tenant
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    workspace: Workspace
+    settings: Settings
+    rules: RulesConfig
+    training_data: TrainingData
+    db: Database
+    tenant: Tenant
+    assistant: Assistant
+    metrics: Metrics
+    knowledge: SyncReport
+
+    async def close(self) -> None:
+        await self.db.dispose()
+
+
+def load_registries() -> Registries:
+    registries = Registries()
+    names = set()
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        names.add(ep.value)
+        ep.load()(registries)
+    if f"{builtins.__name__}:register" not in names:  # running from an uninstalled tree
+        builtins.register(registries)
+    return registries
+
+
+def check_rules_against_intents(rules: RulesConfig, data: TrainingData, rules_file: Path) -> None:
+    known = set(data.intents)
+    problems = []
+    for index, rule in enumerate(rules.rules):
+        for intent in rule.when.intent or []:
+            if intent not in known:
+                problems.append(
+                    f"{rules_file}:{rule.line}: rules[{index}] ({rule.name}): unknown intent "
+                    f"{intent!r}; expected one of: {', '.join(sorted(known))}"
+                )
+    for intent in rules.intent_priority:
+        if intent not in known:
+            problems.append(f"{rules_file}: intent_priority: unknown intent {intent!r}")
+    if problems:
+        raise ConfigError("\n".join(problems))
+
+
+async def prepare_database(db: Database, settings: Settings) -> None:
+    if settings.auto_migrate:
+        await migrate.upgrade(db)
+        return
+    current = await migrate.current_revision(db)
+    if current != migrate.head_revision():
+        raise ConfigError(
+            f"database is at revision {current or 'none'}, the code needs "
+            f"{migrate.head_revision()}: run `frontdesk db upgrade`"
+        )
+
+
+async def sync_knowledge(
+    db: Database,
+    tenant_id: str,
+    workspace: Workspace,
+    settings: Settings,
+    progress: Callable[[str], None] | None = None,
+) -> SyncReport:
+    """Index the workspace's knowledge folder as a recorded job."""
+    async with db.session(tenant_id) as session:
+        job = Job(kind="knowledge_sync", status="running", started_at=utcnow(),
+                  payload={"folder": str(workspace.knowledge_dir)})  # fmt: skip
+        session.add(job)
+        await session.commit()
+        try:
+            report = await sync_folder(
+                session,
+                workspace.knowledge_dir,
+                max_words=settings.knowledge.chunk_words,
+                overlap_words=settings.knowledge.overlap_words,
+                progress=progress,
+            )
+        except Exception as exc:
+            await session.rollback()
+            job.status, job.error, job.finished_at = "failed", str(exc), utcnow()
+            await session.commit()
+            raise
+        job.status, job.result, job.finished_at = "done", report.as_dict(), utcnow()
+        job.attempts = 1
+        await session.commit()
+    for error in report.errors:
+        log.warning("knowledge: %s", error)
+    return report
+
+
+async def open_runtime(
+    workspace_dir: Path | str,
+    *,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    sync: bool = True,
+) -> Runtime:
+    workspace = Workspace.at(workspace_dir)
+    settings = load_settings(workspace)
+    rules = load_rules(workspace)
+    try:
+        data = load_training_data(workspace.nlu_dir)
+    except TrainingDataError as exc:
+        raise ConfigError(str(exc)) from exc
+    check_rules_against_intents(rules, data, workspace.rules_file)
+    registries = load_registries()
+    chat_model = registries.chat_models.create(settings.llm.answer_model)
+    workspace.state_dir  # noqa: B018 - created here so the default SQLite file can be
+    db = Database(settings.resolved_database_url(workspace.root))
+    try:
+        try:
+            await prepare_database(db, settings)
+        except SQLAlchemyError as exc:
+            url = make_url(db.url).render_as_string(hide_password=True)
+            raise ConfigError(f"cannot open the database {url}: {exc.__cause__ or exc}") from exc
+        tenant = await ensure_tenant(db, settings.tenant)
+        report = (
+            await sync_knowledge(db, tenant.id, workspace, settings) if sync else SyncReport()
+        )
+        classifier = registries.intent_classifiers.create(
+            settings.nlu.classifier, data=data, models_dir=workspace.state_dir / "models"
+        )
+        retriever = registries.retrievers.create("fulltext", db=db)
+    except BaseException:
+        await db.dispose()
+        raise
+    metrics = Metrics()
+    patterns: dict[str, list[str]] = {k: [v] for k, v in settings.nlu.entity_patterns.items()}
+    for name, regexes in data.regexes.items():
+        patterns.setdefault(name, []).extend(r for r in regexes if r not in patterns[name])
+    deps = Deps(
+        settings=settings,
+        rules=rules,
+        db=db,
+        classifier=classifier,
+        extractor=RuleEntityExtractor(patterns, data.lookups),
+        retriever=retriever,
+        chat_model=chat_model,
+        router=RuleRouter(rules),
+        input_guard=InputScreen(max_chars=settings.assistant.max_message_chars),
+        output_guard=OutputScreen(),
+        metrics=metrics,
+        clock=clock,
+    )
+    return Runtime(
+        workspace=workspace,
+        settings=settings,
+        rules=rules,
+        training_data=data,
+        db=db,
+        tenant=tenant,
+        assistant=Assistant(deps),
+        metrics=metrics,
+        knowledge=report,
+    )

@@ -1,0 +1,47 @@
+"""The Turn: everything one message's pass through the pipeline finds, in one object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.interfaces import ChatResult, Screening
+from frontdesk.memory.history import HistoryItem
+from frontdesk.storage.models import Conversation, new_id
+from frontdesk.types import (
+    Citation,
+    Entity,
+    InboundMessage,
+    IntentPrediction,
+    Passage,
+    Route,
+    Urgency,
+)
+
+
+@dataclass
+class Turn:
+    message: InboundMessage
+    now: datetime
+    session: AsyncSession
+    conversation: Conversation
+    id: str = field(default_factory=new_id)
+    history: list[HistoryItem] = field(default_factory=list)
+    screening: Screening | None = None
+    text: str = ""  # the customer's text after screening (redacted); what later stages see
+    intent: IntentPrediction | None = None
+    entities: list[Entity] = field(default_factory=list)
+    urgency: Urgency | None = None
+    route: Route | None = None
+    passages: list[Passage] = field(default_factory=list)
+    result: ChatResult | None = None
+    reply_text: str = ""
+    citations: list[Citation] = field(default_factory=list)
+    ticket_id: str | None = None
+    stage_ms: dict[str, float] = field(default_factory=dict)
+    finished: bool = False  # a stage answered already (blocked input, say): skip the rest
+    fallback: bool = False
+    error_stage: str | None = None
+    error: str | None = None

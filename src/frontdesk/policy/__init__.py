@@ -1,0 +1,1 @@
+"""Decisions: which action a turn takes, from the operator's ordered rules."""

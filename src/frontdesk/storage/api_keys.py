@@ -1,0 +1,87 @@
+"""API keys: shown once, stored as a SHA-256 of a 256-bit secret, looked up by prefix.
+
+Keys are random, not chosen by people, so a fast hash is enough (no password stretching).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import select
+
+from frontdesk.storage.db import Database
+from frontdesk.storage.models import ApiKey, utcnow
+
+KEY_PREFIX = "fd"
+
+
+class Scope(StrEnum):
+    WIDGET = "widget"  # public: create conversations and post customer messages
+    SERVICE = "service"  # a backend integration: everything a customer channel needs
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    id: str
+    tenant_id: str
+    scope: Scope
+    token: str  # the only time the full key exists outside the caller
+
+
+@dataclass(frozen=True)
+class VerifiedKey:
+    id: str
+    tenant_id: str
+    scope: Scope
+    name: str
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+async def create_key(db: Database, tenant_id: str, *, name: str, scope: Scope) -> IssuedKey:
+    prefix = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    async with db.session(tenant_id) as session:
+        key = ApiKey(name=name, prefix=prefix, secret_hash=_hash(secret), scope=scope.value)
+        session.add(key)
+        await session.commit()
+        return IssuedKey(key.id, tenant_id, scope, f"{KEY_PREFIX}_{prefix}_{secret}")
+
+
+async def verify_key(db: Database, token: str) -> VerifiedKey | None:
+    parts = token.split("_", 2)
+    if len(parts) != 3 or parts[0] != KEY_PREFIX:
+        return None
+    _, prefix, secret = parts
+    # Lookup precedes knowing the tenant, so this one query is unscoped by design.
+    async with db.unscoped_session() as session:
+        key = await session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+        if key is None or key.revoked_at is not None:
+            return None
+        if not hmac.compare_digest(key.secret_hash, _hash(secret)):
+            return None
+        key.last_used_at = utcnow()
+        await session.commit()
+        return VerifiedKey(key.id, key.tenant_id, Scope(key.scope), key.name)
+
+
+async def list_keys(db: Database, tenant_id: str) -> list[ApiKey]:
+    async with db.session(tenant_id) as session:
+        return list(await session.scalars(select(ApiKey).order_by(ApiKey.created_at)))
+
+
+async def revoke_key(db: Database, tenant_id: str, key_id: str) -> bool:
+    async with db.session(tenant_id) as session:
+        key = await session.get(ApiKey, key_id)
+        if key is None:
+            return False
+        key.revoked_at = utcnow()
+        await session.commit()
+        return True

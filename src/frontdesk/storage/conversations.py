@@ -1,0 +1,71 @@
+"""Conversations, their messages and turns. Callers pass a tenant-scoped session."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.storage.models import Conversation, Message, Turn, utcnow
+
+
+async def create_conversation(
+    session: AsyncSession, *, channel: str, customer_ref: str | None = None
+) -> Conversation:
+    conversation = Conversation(channel=channel, customer_ref=customer_ref)
+    session.add(conversation)
+    await session.flush()
+    return conversation
+
+
+async def get_conversation(session: AsyncSession, conversation_id: str) -> Conversation | None:
+    return await session.get(Conversation, conversation_id)
+
+
+async def recent_messages(
+    session: AsyncSession, conversation_id: str, limit: int
+) -> list[Message]:
+    rows = await session.scalars(
+        select(Message)
+        .where(Message.conversation_id == conversation_id)
+        .order_by(Message.seq.desc())
+        .limit(limit)
+    )
+    return list(reversed(list(rows)))
+
+
+async def all_messages(session: AsyncSession, conversation_id: str) -> list[Message]:
+    rows = await session.scalars(
+        select(Message).where(Message.conversation_id == conversation_id).order_by(Message.seq)
+    )
+    return list(rows)
+
+
+async def add_message(
+    session: AsyncSession, conversation: Conversation, *, role: str, text: str, turn_id: str | None
+) -> Message:
+    last = await session.scalar(
+        select(func.max(Message.seq)).where(Message.conversation_id == conversation.id)
+    )
+    message = Message(
+        conversation_id=conversation.id, seq=(last or 0) + 1, role=role, text=text, turn_id=turn_id
+    )
+    session.add(message)
+    conversation.updated_at = utcnow()
+    await session.flush()
+    return message
+
+
+async def add_turn(session: AsyncSession, **fields: Any) -> Turn:
+    turn = Turn(**fields)
+    session.add(turn)
+    await session.flush()
+    return turn
+
+
+async def turns_of(session: AsyncSession, conversation_id: str) -> list[Turn]:
+    rows = await session.scalars(
+        select(Turn).where(Turn.conversation_id == conversation_id).order_by(Turn.created_at)
+    )
+    return list(rows)

@@ -1,0 +1,78 @@
+"""The database handle: one async engine and tenant-scoped sessions. SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
+
+from frontdesk.errors import ConfigError
+from frontdesk.storage import scoping
+
+
+class TenantSession(Session):
+    """The sync session behind every AsyncSession we hand out; carries the scoping hooks."""
+
+
+scoping.install(TenantSession)
+
+SUPPORTED = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
+
+
+def normalise_url(url: str) -> str:
+    """Accept plain `sqlite:///` and `postgresql://` URLs and pick the async driver."""
+    try:
+        parsed = make_url(url)
+    except Exception as exc:
+        raise ConfigError(f"database_url {url!r} is not a valid database URL: {exc}") from exc
+    backend = parsed.get_backend_name()
+    if backend not in SUPPORTED:
+        raise ConfigError(
+            f"database_url: unsupported database {backend!r}; expected sqlite or postgresql"
+        )
+    if parsed.drivername == backend:
+        parsed = parsed.set(drivername=SUPPORTED[backend])
+    return parsed.render_as_string(hide_password=False)
+
+
+class Database:
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = normalise_url(url)
+        self.dialect = make_url(self.url).get_backend_name()
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.dialect == "sqlite":
+            kwargs["connect_args"] = {"timeout": 30}
+        else:
+            kwargs["pool_pre_ping"] = True
+        self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        if self.dialect == "sqlite":
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self._sessions = async_sessionmaker(
+            self.engine, expire_on_commit=False, sync_session_class=TenantSession
+        )
+
+    def session(self, tenant_id: str) -> AsyncSession:
+        """A session that can only see and write rows of `tenant_id`."""
+        session = self._sessions()
+        session.info[scoping.TENANT_KEY] = tenant_id
+        return session
+
+    def unscoped_session(self) -> AsyncSession:
+        """For cross-tenant system work only: API key lookup, tenant management."""
+        session = self._sessions()
+        session.info[scoping.UNSCOPED_KEY] = True
+        return session
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()

@@ -1,0 +1,111 @@
+"""Vocabulary shared by every layer: what flows through the pipeline and out of the API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class Channel(StrEnum):
+    API = "api"
+    WEB = "web"
+    CLI = "cli"
+    OPENAI = "openai"
+    EMAIL = "email"
+    SLACK = "slack"
+    WHATSAPP = "whatsapp"
+    VOICE = "voice"
+
+
+class Action(StrEnum):
+    ANSWER = "answer"
+    CLARIFY = "clarify"
+    HANDOFF = "handoff"
+    TOOL = "tool"
+
+
+class Urgency(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
+
+
+class InboundMessage(BaseModel):
+    tenant_id: str
+    conversation_id: str
+    text: str
+    channel: Channel = Channel.API
+    received_at: datetime | None = None
+
+
+class IntentPrediction(BaseModel):
+    name: str
+    confidence: float
+    ranking: list[tuple[str, float]] = Field(default_factory=list)
+
+
+class Entity(BaseModel):
+    type: str
+    text: str
+    value: Any
+    start: int
+    end: int
+    extractor: str
+    confidence: float = 1.0
+
+
+class Passage(BaseModel):
+    """A retrieved chunk of knowledge, with what a citation needs."""
+
+    chunk_id: int
+    document_id: str
+    title: str
+    heading: str = ""
+    text: str
+    source: str
+    kind: str = "section"
+    doc_type: str = ""
+    tags: list[str] = Field(default_factory=list)
+    score: float = 0.0
+
+
+class Citation(BaseModel):
+    n: int
+    title: str
+    source: str
+    chunk_id: int
+    heading: str = ""
+
+
+class Route(BaseModel):
+    action: Action
+    team: str | None = None
+    priority: Urgency = Urgency.NORMAL
+    rule: str
+    reason: str
+    ask: str | None = None
+
+
+class Usage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    model: str = ""
+
+
+class Reply(BaseModel):
+    conversation_id: str
+    turn_id: str
+    text: str
+    intent: str | None = None
+    confidence: float | None = None
+    route: Route | None = None
+    citations: list[Citation] = Field(default_factory=list)
+    entities: list[Entity] = Field(default_factory=list)
+    urgency: Urgency | None = None
+    fallback: bool = False
+    ticket_id: str | None = None
