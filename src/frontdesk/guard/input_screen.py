@@ -11,7 +11,8 @@ from frontdesk.interfaces import Screening
 
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
-_PHONE = re.compile(r"(?<![\w-])\+?\d(?:[ ().-]?\d){9,14}(?![\w-])")
+# 10-15 digits (E.164), not part of a longer run of digit groups (a failed card number).
+_PHONE = re.compile(r"(?<![\w-])(?<!\d )\+?\d(?:[ ().-]?\d){9,14}(?![\w-])(?! \d)")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")
 _INJECTION = [
     re.compile(p, re.I)

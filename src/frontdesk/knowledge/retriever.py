@@ -30,7 +30,7 @@ class FullTextRetriever:
                 .join(Document, Document.id == Chunk.document_id)
                 .where(Chunk.id.in_([hit.chunk_id for hit in hits]))
             )
-            by_id = {chunk.id: (chunk, document) for chunk, document in rows.tuples()}
+            by_id = {row[0].id: (row[0], row[1]) for row in rows}
         passages = []
         for hit in hits:
             if hit.chunk_id not in by_id:

@@ -48,12 +48,17 @@ class ExtractiveChatModel:
         words = _content_words(question)
         parts: list[str] = []
         cited: list[int] = []
-        for n, passage in enumerate(passages[: self.max_passages], start=1):
+        top_score = None
+        for n, passage in enumerate(passages, start=1):
+            if len(cited) >= self.max_passages:
+                break
             quote = self._quote(passage, words)
             if not quote:
                 continue
-            if n > 1 and not (words & _content_words(quote)):
-                break  # a second passage only when it also speaks to the question
+            if top_score is None:
+                top_score = passage.score
+            elif passage.score < 0.6 * top_score or len(words & _content_words(quote)) < 2:
+                break  # a further passage only when it ranks close and also fits the question
             parts.append(f"{quote} [{n}]")
             cited.append(n)
         text = " ".join(parts)
@@ -63,6 +68,11 @@ class ExtractiveChatModel:
 
     def _quote(self, passage: Passage, words: set[str]) -> str:
         if passage.kind == "faq":
+            # Quote an FAQ answer only when its question is close to the one asked: a bare
+            # "Yes." answering some other question misleads.
+            asked = _content_words(passage.heading)
+            if not asked or len(words & asked) / len(asked | words) < 0.2:
+                return ""
             answer = passage.text.split("\nA:", 1)
             return answer[1].strip() if len(answer) == 2 else passage.text.strip()
         sentences = [s.strip() for s in _SENTENCE.split(_plain(passage.text)) if s.strip()]

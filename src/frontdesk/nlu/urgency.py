@@ -18,8 +18,7 @@ _HIGH = re.compile(
 def assess_urgency(text: str, intent_priority: Urgency | None = None) -> Urgency:
     if _CRITICAL.search(text):
         return Urgency.CRITICAL
-    cue = Urgency.HIGH if _HIGH.search(text) else Urgency.NORMAL
-    order = [Urgency.LOW, Urgency.NORMAL, Urgency.HIGH, Urgency.CRITICAL]
-    if intent_priority is None:
-        return cue
-    return max(cue, intent_priority, key=order.index)
+    if _HIGH.search(text):
+        order = [Urgency.LOW, Urgency.NORMAL, Urgency.HIGH, Urgency.CRITICAL]
+        return max(Urgency.HIGH, intent_priority or Urgency.NORMAL, key=order.index)
+    return intent_priority or Urgency.NORMAL

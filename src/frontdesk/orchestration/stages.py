@@ -55,18 +55,34 @@ async def decide(turn: Turn, deps: Deps) -> None:
 
 async def retrieve(turn: Turn, deps: Deps) -> None:
     assert turn.route is not None
-    if turn.route.action is Action.CLARIFY:
+    if turn.route.action is Action.CLARIFY or turn.route.ask:
         return
     passages = await deps.retriever.search(
-        turn.message.tenant_id, turn.text, limit=deps.settings.knowledge.top_k
+        turn.message.tenant_id, retrieval_query(turn), limit=deps.settings.knowledge.top_k
     )
     turn.passages = [p for p in passages if p.score >= deps.settings.knowledge.min_score]
+
+
+def retrieval_query(turn: Turn) -> str:
+    """The customer's words without identifiers (an order id matches example ids in articles,
+    not answers), plus the intent's name when the classifier is sure of it."""
+    text = turn.text
+    for entity in sorted(turn.entities, key=lambda e: e.start, reverse=True):
+        if entity.type in _IDENTIFIERS:
+            text = text[: entity.start] + " " + text[entity.end :]
+    if turn.intent and turn.intent.confidence >= 0.5:
+        text = f"{text} {turn.intent.name.replace('_', ' ')}"
+    return text
+
+
+_IDENTIFIERS = {"order_id", "customer_id", "email", "amount", "date"}
 
 
 async def respond(turn: Turn, deps: Deps) -> None:
     route = turn.route
     assert route is not None
-    if route.action is Action.CLARIFY:
+    if route.action is Action.CLARIFY or (route.action is Action.ANSWER and route.ask):
+        # A clarifying question, or a fixed reply the rules give (greetings, thanks).
         turn.reply_text = route.ask or "Could you tell me a little more?"
         return
     if route.action is Action.HANDOFF:
@@ -121,7 +137,9 @@ async def screen_output(turn: Turn, deps: Deps) -> None:
     turn.reply_text = _CITE.sub(
         lambda m: m.group(0) if int(m.group(1)) in known else "", turn.reply_text
     )
+    # Allowed: what the customer wrote, and the operator's own articles (support addresses).
     given = [turn.message.text] + [h.text for h in turn.history if h.role == "customer"]
+    given += [p.text for p in turn.passages]
     turn.reply_text = deps.output_guard.screen_reply(turn.reply_text, given)
 
 

@@ -1,0 +1,50 @@
+# Two commands on a fresh clone: `make run` (serve the demo) and `make test`.
+# Both create .venv when missing, install what is needed once, and are quick the second time.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+WORKSPACE ?= workspace
+
+.PHONY: run test check lint types layers browser clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "frontdesk needs Python >= 3.11"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip uv
+
+# Stamp files re-run the install only when pyproject.toml changes.
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
+	@touch $@ $(VENV)/.installed-run
+
+$(WORKSPACE)/frontdesk.yaml: | $(VENV)/.installed-run
+	$(BIN)/frontdesk init $(WORKSPACE)
+
+run: $(VENV)/.installed-run $(WORKSPACE)/frontdesk.yaml
+	$(BIN)/frontdesk serve --workspace $(WORKSPACE)
+
+browser:
+	@bash scripts/ensure-chromium.sh
+
+test: $(VENV)/.installed-dev browser
+	$(BIN)/pytest
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+types: $(VENV)/.installed-dev
+	$(BIN)/mypy
+
+layers: $(VENV)/.installed-dev
+	$(BIN)/lint-imports
+
+check: lint types layers
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,296 @@
+"""`frontdesk` CLI (Typer). User mistakes end in one readable line and a non-zero exit."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import shutil
+import sys
+from collections.abc import Callable, Coroutine
+from importlib.resources import files
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from frontdesk.config.workspace import Workspace, load_settings
+from frontdesk.errors import FrontdeskError
+
+app = typer.Typer(
+    name="frontdesk",
+    help="Self-hosted support assistant: serve it, chat with it, manage its workspace.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+
+out = Console()
+err = Console(stderr=True)
+
+T = TypeVar("T")
+
+WorkspaceOption = Annotated[
+    Path,
+    typer.Option(
+        "--workspace",
+        "-w",
+        envvar="FRONTDESK_WORKSPACE",
+        help="Workspace directory (frontdesk.yaml, knowledge/, nlu/, rules.yaml).",
+    ),
+]
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def friendly(func: Callable[..., T]) -> Callable[..., T]:
+    """Turn frontdesk's own errors into one readable line instead of a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return func(*args, **kwargs)
+        except FrontdeskError as exc:
+            raise fail(exc.message) from None
+        except KeyboardInterrupt:
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+@app.command()
+@friendly
+def init(
+    directory: Annotated[Path, typer.Argument(help="Where to create the workspace.")],
+    force: Annotated[bool, typer.Option(help="Write into a non-empty directory.")] = False,
+) -> None:
+    """Create a new workspace from the demo (a parcel-delivery company)."""
+    target = directory.expanduser()
+    if target.exists() and any(target.iterdir()) and not force:
+        raise fail(f"{target} exists and is not empty (use --force to write into it)")
+    source = files("frontdesk") / "demo" / "workspace"
+    with _as_path(source) as demo:
+        shutil.copytree(demo, target, dirs_exist_ok=True)
+    out.print(f"Created workspace [bold]{target}[/bold]. Next: frontdesk serve -w {target}")
+
+
+@app.command()
+@friendly
+def serve(
+    workspace: WorkspaceOption = Path("."),
+    host: Annotated[str | None, typer.Option(help="Default: server.host in frontdesk.yaml.")] = None,
+    port: Annotated[int | None, typer.Option(help="Default: server.port in frontdesk.yaml.")] = None,
+) -> None:
+    """Serve the HTTP API and the chat page."""
+    import uvicorn
+
+    ws = Workspace.at(workspace)
+    settings = load_settings(ws)
+    # Fail on bad configuration here, with a readable line, before the server starts.
+    from frontdesk.orchestration.runtime import open_runtime
+
+    runtime = run_async(open_runtime(ws.root))
+    run_async(runtime.close())
+    os.environ["FRONTDESK_WORKSPACE"] = str(ws.root)
+    bind_host = host or settings.server.host
+    bind_port = port or settings.server.port
+    out.print(f"frontdesk serving {ws.root} on http://{bind_host}:{bind_port}  (docs: /docs)")
+    uvicorn.run(
+        "frontdesk.api.app:create_app_from_env",
+        factory=True,
+        host=bind_host,
+        port=bind_port,
+        log_level="info",
+    )
+
+
+@app.command()
+@friendly
+def chat(
+    workspace: WorkspaceOption = Path("."),
+    show_details: Annotated[
+        bool, typer.Option("--details/--no-details", help="Show intent, route and sources.")
+    ] = True,
+) -> None:
+    """Talk to the assistant in the terminal (type 'exit' or press Ctrl-D to leave)."""
+    from frontdesk.orchestration.runtime import open_runtime
+    from frontdesk.storage.conversations import create_conversation
+    from frontdesk.types import Channel, InboundMessage
+
+    async def session() -> None:
+        runtime = await open_runtime(workspace)
+        try:
+            async with runtime.db.session(runtime.tenant.id) as db_session:
+                conversation = await create_conversation(db_session, channel=Channel.CLI.value)
+                await db_session.commit()
+            out.print(f"[bold]{runtime.settings.assistant.name}[/bold]: "
+                      f"{runtime.settings.assistant.greeting}")  # fmt: skip
+            while True:
+                try:
+                    text = await asyncio.to_thread(input, "you> ")
+                except EOFError:
+                    break
+                if text.strip().lower() in {"exit", "quit"}:
+                    break
+                if not text.strip():
+                    continue
+                reply = await runtime.assistant.handle(
+                    InboundMessage(
+                        tenant_id=runtime.tenant.id,
+                        conversation_id=conversation.id,
+                        text=text,
+                        channel=Channel.CLI,
+                    )
+                )
+                out.print(f"[bold]{runtime.settings.assistant.name}[/bold]: {reply.text}",
+                          highlight=False)  # fmt: skip
+                if show_details:
+                    for citation in reply.citations:
+                        out.print(f"  [{citation.n}] {citation.title} ({citation.source})",
+                                  style="dim", highlight=False, markup=False)  # fmt: skip
+                    route = reply.route
+                    where = f"{route.action.value}" + (f" -> {route.team}" if route and route.team else "") if route else "-"
+                    out.print(
+                        f"  intent={reply.intent} confidence={reply.confidence} route={where}",
+                        style="dim", highlight=False, markup=False,
+                    )  # fmt: skip
+        finally:
+            await runtime.close()
+
+    run_async(session())
+
+
+@db_app.command("upgrade")
+@friendly
+def db_upgrade(
+    workspace: WorkspaceOption = Path("."),
+    revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
+) -> None:
+    """Apply schema migrations up to a revision (default: the latest)."""
+    from frontdesk.storage import migrate
+
+    async def go() -> str | None:
+        db = _database(workspace)
+        try:
+            await migrate.upgrade(db, revision)
+            return await migrate.current_revision(db)
+        finally:
+            await db.dispose()
+
+    out.print(f"database at revision {run_async(go())}")
+
+
+@db_app.command("downgrade")
+@friendly
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision, or 'base' for empty.")],
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Revert schema migrations down to a revision."""
+    from frontdesk.storage import migrate
+
+    async def go() -> str | None:
+        db = _database(workspace)
+        try:
+            await migrate.downgrade(db, revision)
+            return await migrate.current_revision(db)
+        finally:
+            await db.dispose()
+
+    out.print(f"database at revision {run_async(go()) or 'base (empty)'}")
+
+
+@db_app.command("current")
+@friendly
+def db_current(workspace: WorkspaceOption = Path(".")) -> None:
+    """Show the database's schema revision."""
+    from frontdesk.storage import migrate
+
+    async def go() -> str | None:
+        db = _database(workspace)
+        try:
+            return await migrate.current_revision(db)
+        finally:
+            await db.dispose()
+
+    current = run_async(go())
+    head = migrate.head_revision()
+    state = "up to date" if current == head else f"behind (latest is {head})"
+    out.print(f"database at revision {current or 'none'}: {state}")
+
+
+@keys_app.command("create")
+@friendly
+def keys_create(
+    workspace: WorkspaceOption = Path("."),
+    name: Annotated[str, typer.Option(help="What the key is for.")] = "cli",
+    scope: Annotated[str, typer.Option(help="widget, service or admin.")] = "service",
+    tenant: Annotated[
+        str | None, typer.Option(help="Tenant slug (created if new). Default: the workspace's.")
+    ] = None,
+) -> None:
+    """Create an API key. It is printed once; only its hash is stored."""
+    from frontdesk.storage import migrate
+    from frontdesk.storage.api_keys import Scope, create_key
+    from frontdesk.storage.tenants import ensure_tenant
+
+    try:
+        key_scope = Scope(scope)
+    except ValueError:
+        raise fail(f"unknown scope {scope!r}; expected one of: widget, service, admin") from None
+    ws = Workspace.at(workspace)
+    slug = tenant or load_settings(ws).tenant
+
+    async def go() -> str:
+        db = _database(workspace)
+        try:
+            await migrate.upgrade(db)
+            tenant_row = await ensure_tenant(db, slug)
+            issued = await create_key(db, tenant_row.id, name=name, scope=key_scope)
+            return issued.token
+        finally:
+            await db.dispose()
+
+    token = run_async(go())
+    err.print(f"API key for tenant '{slug}', scope {key_scope.value} (shown once):")
+    out.print(token, highlight=False, soft_wrap=True)
+
+
+def _database(workspace: Path) -> Any:
+    from frontdesk.storage.db import Database
+
+    ws = Workspace.at(workspace)
+    ws.state_dir  # noqa: B018 - make sure the default SQLite folder exists
+    return Database(load_settings(ws).resolved_database_url(ws.root))
+
+
+class _as_path:
+    """importlib.resources Traversable -> real directory (the package is installed as files)."""
+
+    def __init__(self, traversable: Any) -> None:
+        self.traversable = traversable
+
+    def __enter__(self) -> Path:
+        return Path(str(self.traversable))
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def run() -> None:
+    try:
+        app()
+    except FrontdeskError as exc:  # raised outside a command body (option parsing callbacks)
+        err.print(f"error: {exc.message}", markup=False)
+        sys.exit(1)

@@ -1,0 +1,170 @@
+"""Shared fixtures: demo workspaces, databases (SQLite always, PostgreSQL when reachable),
+an opened runtime, and a live server on loopback.
+
+Tests marked `services` or `browser` skip when PostgreSQL or chromium is absent, except
+under CI=true, where they fail instead: CI must exercise them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from frontdesk.orchestration.runtime import Runtime, open_runtime
+
+DEMO = Path(__file__).resolve().parent.parent / "src" / "frontdesk" / "demo" / "workspace"
+POSTGRES_ADMIN_URL = os.environ.get(
+    "FRONTDESK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip locally, fail in CI."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"{reason} (required under CI=true)")
+    pytest.skip(reason)
+
+
+def _postgres_reachable() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str | None]:
+    """A throwaway PostgreSQL database for this test session, or None when unreachable."""
+    if not _postgres_reachable():
+        yield None
+        return
+    import asyncpg
+
+    name = f"frontdesk_test_{uuid.uuid4().hex[:8]}"
+    admin = POSTGRES_ADMIN_URL
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(admin)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    try:
+        asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    except Exception:
+        yield None
+        return
+    base, _, _ = admin.rpartition("/")
+    yield f"{base}/{name}"
+    asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_database: str | None
+) -> Iterator[str]:
+    """Each storage test runs once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+        return
+    require(postgres_database is not None, "PostgreSQL is not reachable on 127.0.0.1:5432")
+    assert postgres_database is not None
+    url = postgres_database.replace("postgresql://", "postgresql+asyncpg://", 1)
+    asyncio.run(_reset_postgres(url))
+    yield url
+
+
+async def _reset_postgres(url: str) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def trained_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Train the demo intent model once per session; workspaces copy it in."""
+    from frontdesk.nlu.model_store import load_or_train
+    from frontdesk.nlu.training_data import load_training_data
+
+    models = tmp_path_factory.mktemp("models")
+    load_or_train(load_training_data(DEMO / "nlu"), models)
+    return models
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, trained_models: Path) -> Path:
+    """A fresh copy of the demo workspace."""
+    root = tmp_path / "ws"
+    shutil.copytree(DEMO, root)
+    shutil.copytree(trained_models, root / ".frontdesk" / "models")
+    return root
+
+
+@pytest.fixture
+async def runtime(
+    workspace: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Runtime]:
+    monkeypatch.setenv("FRONTDESK_DATABASE_URL", database_url)
+    rt = await open_runtime(workspace)
+    try:
+        yield rt
+    finally:
+        await rt.close()
+
+
+@pytest.fixture
+async def sqlite_runtime(workspace: Path) -> AsyncIterator[Runtime]:
+    rt = await open_runtime(workspace)
+    try:
+        yield rt
+    finally:
+        await rt.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def live_server(workspace: Path) -> Iterator[str]:
+    """The real app served by uvicorn on a loopback port, in a background thread."""
+    import uvicorn
+
+    from frontdesk.api.app import create_app
+
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(workspace), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DEMO
+from frontdesk.nlu.training_data import (
+    TrainingDataError,
+    load_training_data,
+    load_yaml,
+    parse_annotated,
+)
+
+
+def test_annotations_become_spans() -> None:
+    text, spans = parse_annotated(
+        'refund [KP-20481736](order_id) for [the vase]{"entity": "product", "value": "vase"}'
+    )
+    assert text == "refund KP-20481736 for the vase"
+    assert [(s.type, s.text, s.value) for s in spans] == [
+        ("order_id", "KP-20481736", "KP-20481736"),
+        ("product", "the vase", "vase"),
+    ]
+    assert text[spans[1].start : spans[1].end] == "the vase"
+
+
+def test_yaml_examples_carry_their_line(tmp_path: Path) -> None:
+    path = tmp_path / "nlu.yml"
+    path.write_text(
+        'version: "3.1"\nnlu:\n- intent: greet\n  examples: |\n    - hi\n    - hello there\n'
+        "- regex: order_id\n  examples: |\n    - KP-\\d{8}\n"
+        "- synonym: parcel\n  examples: |\n    - package\n"
+    )
+    data = load_yaml(path)
+    assert [(e.text, e.line) for e in data.examples] == [("hi", 5), ("hello there", 6)]
+    assert data.regexes == {"order_id": [r"KP-\d{8}"]}
+    assert data.synonyms == {"package": "parcel"}
+
+
+def test_csv_training_data(tmp_path: Path) -> None:
+    (tmp_path / "extra.csv").write_text("text,intent\nwhere is it,track_parcel\n")
+    data = load_training_data(tmp_path)
+    assert [(e.text, e.intent, e.line) for e in data.examples] == [
+        ("where is it", "track_parcel", 2)
+    ]
+
+
+def test_bad_training_data_is_reported_with_location(tmp_path: Path) -> None:
+    (tmp_path / "nlu.yml").write_text("nlu:\n- examples: |\n    - hi\n")
+    with pytest.raises(TrainingDataError, match=r"nlu.yml:2: an nlu item needs one of"):
+        load_training_data(tmp_path)
+    (tmp_path / "nlu.yml").write_text("nlu: [unclosed\n")
+    with pytest.raises(TrainingDataError, match=r"nlu.yml:\d+: invalid YAML"):
+        load_training_data(tmp_path)
+
+
+def test_demo_nlu_data_meets_the_brief() -> None:
+    data = load_training_data(DEMO / "nlu")
+    counts = {intent: 0 for intent in data.intents}
+    for example in data.examples:
+        counts[example.intent] += 1
+    assert len(counts) >= 12
+    assert min(counts.values()) >= 15
+    entity_types = {s.type for e in data.examples for s in e.entities}
+    assert {"order_id", "customer_id", "product", "date", "amount"} <= entity_types
