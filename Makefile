@@ -35,8 +35,8 @@ test: $(VENV)/.installed-dev browser
 	$(BIN)/pytest
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
 
 types: $(VENV)/.installed-dev
 	$(BIN)/mypy

@@ -34,9 +34,7 @@ def test_bad_value_names_file_line_field_and_expectation(workspace: Path) -> Non
     with pytest.raises(ConfigError) as caught:
         load_settings(Workspace.at(workspace))
     message = caught.value.message
-    line = next(
-        i for i, text in enumerate(config.read_text().splitlines(), 1) if "eighty" in text
-    )
+    line = next(i for i, text in enumerate(config.read_text().splitlines(), 1) if "eighty" in text)
     assert f"{config}:{line}" in message
     assert "server.port" in message
     assert "integer" in message

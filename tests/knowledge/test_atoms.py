@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DEMO
 from frontdesk.knowledge.atoms import AtomError, parse_atom
 from frontdesk.knowledge.chunking import chunk_atom
+from tests.conftest import DEMO
 
 ATOM = """---
 title: Refund timelines

@@ -73,7 +73,8 @@ async def test_bad_file_keeps_its_previous_index(database_url: str, tmp_path: Pa
         async with db.session(tenant.id) as session:
             report = await sync_folder(session, folder)
             await session.commit()
-        assert report.errors and not report.removed
+        assert report.errors
+        assert not report.removed
         passages = await FullTextRetriever(db).search(tenant.id, "refund")
         assert passages  # what was indexed before is still served
     finally:

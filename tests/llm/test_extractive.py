@@ -35,7 +35,8 @@ async def test_quotes_the_most_relevant_sentences_with_a_citation() -> None:
     assert result.cited == [1]
     assert result.grounded
     assert result.usage.model == "extractive"
-    assert result.usage.prompt_tokens > 0 and result.usage.completion_tokens > 0
+    assert result.usage.prompt_tokens > 0
+    assert result.usage.completion_tokens > 0
 
 
 async def test_faq_answer_used_only_for_a_matching_question() -> None:
@@ -46,9 +47,11 @@ async def test_faq_answer_used_only_for_a_matching_question() -> None:
                                            passages=[faq]))  # fmt: skip
     assert hit.text == "Five to seven working days. [1]"
     miss = await model.complete(ChatRequest(messages=_ask("is my parcel insured"), passages=[faq]))
-    assert not miss.grounded and miss.cited == []
+    assert not miss.grounded
+    assert miss.cited == []
 
 
 async def test_no_passages_means_no_grounded_answer() -> None:
     result = await ExtractiveChatModel().complete(ChatRequest(messages=_ask("hello")))
-    assert result.text == "" and not result.grounded
+    assert result.text == ""
+    assert not result.grounded

@@ -4,13 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DEMO
 from frontdesk.nlu.training_data import (
     TrainingDataError,
     load_training_data,
     load_yaml,
     parse_annotated,
 )
+from tests.conftest import DEMO
 
 
 def test_annotations_become_spans() -> None:

@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DEMO
 from frontdesk.nlu.entities import RuleEntityExtractor
 from frontdesk.nlu.model_store import load_or_train
 from frontdesk.nlu.training_data import load_training_data
 from frontdesk.nlu.urgency import assess_urgency
 from frontdesk.types import Urgency
+from tests.conftest import DEMO
 
 NOW = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)  # a Wednesday
 

@@ -38,7 +38,8 @@ async def test_refund_question_is_answered_with_a_citation_and_recorded(runtime:
     reply = await _say(runtime, conversation_id, "I want a refund for order KP-20481736")
 
     assert reply.intent == "request_refund"
-    assert reply.confidence is not None and reply.confidence > 0.5
+    assert reply.confidence is not None
+    assert reply.confidence > 0.5
     assert reply.route is not None
     assert (reply.route.action, reply.route.team) == (Action.ANSWER, "billing")
     assert reply.citations, reply.text
@@ -53,9 +54,12 @@ async def test_refund_question_is_answered_with_a_citation_and_recorded(runtime:
     assert row is not None
     assert list(row.stage_ms) == STAGES  # every stage ran, in order, and was timed
     assert row.intent == "request_refund"
-    assert row.route is not None and row.route["rule"] == "billing questions"
-    assert row.citations and row.passages
-    assert row.model == "extractive" and row.prompt_tokens > 0
+    assert row.route is not None
+    assert row.route["rule"] == "billing questions"
+    assert row.citations
+    assert row.passages
+    assert row.model == "extractive"
+    assert row.prompt_tokens > 0
     assert row.error is None
     assert [(m.seq, m.role) for m in messages] == [(1, "customer"), (2, "assistant")]
     assert messages[1].text == reply.text
@@ -63,7 +67,8 @@ async def test_refund_question_is_answered_with_a_citation_and_recorded(runtime:
 
 async def test_missing_order_id_asks_for_it(runtime: Runtime) -> None:
     reply = await _say(runtime, await _conversation(runtime), "I want a refund please")
-    assert reply.route is not None and reply.route.action is Action.CLARIFY
+    assert reply.route is not None
+    assert reply.route.action is Action.CLARIFY
     assert "order number" in reply.text
     assert reply.citations == []
 
@@ -72,8 +77,10 @@ async def test_handoff_opens_one_ticket_for_the_team(runtime: Runtime) -> None:
     conversation_id = await _conversation(runtime)
     first = await _say(runtime, conversation_id, "can I talk to a real person please")
     second = await _say(runtime, conversation_id, "hello? I need a human agent")
-    assert first.route is not None and first.route.action is Action.HANDOFF
-    assert first.ticket_id is not None and second.ticket_id == first.ticket_id
+    assert first.route is not None
+    assert first.route.action is Action.HANDOFF
+    assert first.ticket_id is not None
+    assert second.ticket_id == first.ticket_id
     async with runtime.db.session(runtime.tenant.id) as session:
         tickets = list(await session.scalars(select(Ticket)))
     assert len(tickets) == 1
@@ -103,13 +110,15 @@ async def test_personal_data_never_reaches_storage(runtime: Runtime) -> None:
         stored = [m.text for m in await session.scalars(select(Message))]
         turns = (await session.execute(text("SELECT * FROM turns"))).all()
     dump = " ".join(stored) + repr(turns)
-    assert "4111" not in dump and "jo@example.com" not in dump
-    assert "[CARD]" in stored[0] and "[EMAIL]" in stored[0]
+    assert "4111" not in dump
+    assert "jo@example.com" not in dump
+    assert "[CARD]" in stored[0]
+    assert "[EMAIL]" in stored[0]
 
 
 async def test_failing_stage_is_recorded_with_a_fallback_reply(runtime: Runtime) -> None:
     class Broken:
-        intents = ["x"]
+        intents = ("x",)
 
         def predict(self, text: str) -> object:
             raise RuntimeError("model file is corrupt")
@@ -121,12 +130,14 @@ async def test_failing_stage_is_recorded_with_a_fallback_reply(runtime: Runtime)
 
     assert reply.fallback
     assert reply.text == runtime.settings.assistant.fallback_reply
-    assert "Traceback" not in reply.text and "corrupt" not in reply.text
+    assert "Traceback" not in reply.text
+    assert "corrupt" not in reply.text
     async with runtime.db.session(runtime.tenant.id) as session:
         row = await session.get(TurnRow, reply.turn_id)
         messages = list(await session.scalars(select(Message).order_by(Message.seq)))
     assert row is not None
-    assert row.fallback and row.error_stage == "understand"
+    assert row.fallback
+    assert row.error_stage == "understand"
     assert row.error == "RuntimeError: model file is corrupt"
     assert list(row.stage_ms) == ["load_context", "screen_input", "understand", "record"]
     assert [m.text for m in messages] == ["where is my parcel?", reply.text]
@@ -143,7 +154,8 @@ async def test_failure_after_a_write_rolls_it_back_but_keeps_the_turn(runtime: R
     async with runtime.db.session(runtime.tenant.id) as session:
         assert list(await session.scalars(select(Ticket))) == []  # the hand-off was undone
         row = await session.get(TurnRow, reply.turn_id)
-    assert row is not None and row.error_stage == "explode"
+    assert row is not None
+    assert row.error_stage == "explode"
 
 
 async def test_unknown_conversation(runtime: Runtime) -> None:

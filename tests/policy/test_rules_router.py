@@ -28,7 +28,9 @@ ORDER = Entity(type="order_id", text="KP-1", value="KP-1", start=0, end=4, extra
 
 def _facts(intent: str, confidence: float, *entities: Entity, urgency: Urgency = Urgency.NORMAL
            ) -> Facts:  # fmt: skip
-    return Facts(IntentPrediction(name=intent, confidence=confidence), urgency, "api", list(entities))
+    return Facts(
+        IntentPrediction(name=intent, confidence=confidence), urgency, "api", list(entities)
+    )
 
 
 @pytest.mark.parametrize(

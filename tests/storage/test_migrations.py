@@ -21,14 +21,14 @@ async def test_upgrade_downgrade_upgrade(database_url: str) -> None:
     try:
         await migrate.upgrade(db)
         assert await migrate.current_revision(db) == migrate.head_revision()
-        assert TABLES <= await _tables(db)
+        assert await _tables(db) >= TABLES
 
         await migrate.downgrade(db, "base")
         assert await migrate.current_revision(db) is None
         assert not (TABLES & await _tables(db))
 
         await migrate.upgrade(db)
-        assert TABLES <= await _tables(db)
+        assert await _tables(db) >= TABLES
     finally:
         await db.dispose()
 

@@ -30,8 +30,14 @@ async def _seed(db: Database, tenant_id: str, word: str) -> str:
         session.add_all([conversation, document])
         await session.flush()
         session.add(
-            Chunk(document_id=document.id, ordinal=0, kind="section", title=word,
-                  heading="", text=f"all about {word} deliveries")  # fmt: skip
+            Chunk(
+                document_id=document.id,
+                ordinal=0,
+                kind="section",
+                title=word,
+                heading="",
+                text=f"all about {word} deliveries",
+            )
         )
         await session.commit()
         return conversation.id

@@ -42,7 +42,11 @@ class BodySizeLimit:
             chunks.append(body)
             if not message.get("more_body", False):
                 break
-        body_message: Message = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        body_message: Message = {
+            "type": "http.request",
+            "body": b"".join(chunks),
+            "more_body": False,
+        }
         await self.app(scope, _replay(body_message, receive), send)
 
     async def _reject(self, send: Send) -> None:

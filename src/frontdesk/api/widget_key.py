@@ -14,6 +14,8 @@ async def ensure_widget_key(runtime: Runtime) -> str:
         key = await verify_key(runtime.db, token)
         if key is not None and key.tenant_id == runtime.tenant.id and key.scope is Scope.WIDGET:
             return token
-    issued = await create_key(runtime.db, runtime.tenant.id, name="web chat page", scope=Scope.WIDGET)
+    issued = await create_key(
+        runtime.db, runtime.tenant.id, name="web chat page", scope=Scope.WIDGET
+    )
     path.write_text(issued.token + "\n")
     return issued.token

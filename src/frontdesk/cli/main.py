@@ -89,8 +89,12 @@ def init(
 @friendly
 def serve(
     workspace: WorkspaceOption = Path("."),
-    host: Annotated[str | None, typer.Option(help="Default: server.host in frontdesk.yaml.")] = None,
-    port: Annotated[int | None, typer.Option(help="Default: server.port in frontdesk.yaml.")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Default: server.host in frontdesk.yaml.")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Default: server.port in frontdesk.yaml.")
+    ] = None,
 ) -> None:
     """Serve the HTTP API and the chat page."""
     import uvicorn
@@ -160,7 +164,12 @@ def chat(
                         out.print(f"  [{citation.n}] {citation.title} ({citation.source})",
                                   style="dim", highlight=False, markup=False)  # fmt: skip
                     route = reply.route
-                    where = f"{route.action.value}" + (f" -> {route.team}" if route and route.team else "") if route else "-"
+                    where = (
+                        f"{route.action.value}"
+                        + (f" -> {route.team}" if route and route.team else "")
+                        if route
+                        else "-"
+                    )
                     out.print(
                         f"  intent={reply.intent} confidence={reply.confidence} route={where}",
                         style="dim", highlight=False, markup=False,

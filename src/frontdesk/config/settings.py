@@ -6,6 +6,7 @@ Nested fields use a double underscore: FRONTDESK_SERVER__PORT=9000.
 from __future__ import annotations
 
 from pathlib import Path
+
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 

@@ -1,4 +1,4 @@
-"""A workspace is a directory: frontdesk.yaml, knowledge/, nlu/, rules.yaml (+ .frontdesk/ state)."""
+"""A workspace is a directory: frontdesk.yaml, knowledge/, nlu/, rules.yaml, .frontdesk/ state."""
 
 from __future__ import annotations
 
@@ -24,8 +24,7 @@ class Workspace:
         path = Path(root).expanduser().resolve()
         if not path.is_dir():
             raise ConfigError(
-                f"{path}: workspace directory not found "
-                "(create one with `frontdesk init DIR`)"
+                f"{path}: workspace directory not found (create one with `frontdesk init DIR`)"
             )
         if not (path / "frontdesk.yaml").is_file():
             raise ConfigError(

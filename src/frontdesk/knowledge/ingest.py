@@ -5,6 +5,7 @@ and skipped without touching what is already indexed for it.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -55,6 +56,10 @@ def _load(path: Path, text: str) -> Atom:
     return Atom(path, meta, text, 1)
 
 
+def _list_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
 async def sync_folder(
     session: AsyncSession,
     folder: Path,
@@ -66,7 +71,7 @@ async def sync_folder(
     report = SyncReport()
     existing = {doc.source: doc for doc in await session.scalars(select(Document))}
     seen: set[str] = set()
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+    files = await asyncio.to_thread(_list_files, folder)
     for path in files:
         source = path.relative_to(folder).as_posix()
         if progress:
@@ -76,7 +81,7 @@ async def sync_folder(
             continue
         seen.add(source)  # a bad file keeps what was indexed for it before
         try:
-            raw = path.read_bytes()
+            raw = await asyncio.to_thread(path.read_bytes)
             digest = hashlib.sha256(raw).hexdigest()
             document = existing.get(source)
             if document is not None and document.content_hash == digest:

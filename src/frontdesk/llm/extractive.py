@@ -14,11 +14,11 @@ from frontdesk.types import Passage, Usage
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 _WORD = re.compile(r"[a-z0-9]+")
-_STOP = set(
-    "a an the and or but if of to in on at for from by with about as is are was were be been "
-    "it its this that these those i you your my me we our us do does did can could would "
-    "should will shall may might have has had not no yes what when where how why which who "
-    "please there their them they he she his her so than then too very just get got".split()
+_STOP = frozenset(
+    """a an the and or but if of to in on at for from by with about as is are was were be been
+    it its this that these those i you your my me we our us do does did can could would should
+    will shall may might have has had not no yes what when where how why which who please
+    there their them they he she his her so than then too very just get got""".split()
 )
 
 
@@ -38,13 +38,13 @@ class ExtractiveChatModel:
         self.max_passages = max_passages
 
     async def complete(self, request: ChatRequest) -> ChatResult:
-        question = next(
-            (m.content for m in reversed(request.messages) if m.role == "user"), ""
-        )
+        question = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
         passages = request.passages
         prompt_tokens = sum(_estimate_tokens(p.text) for p in passages)
         if not passages:
-            return ChatResult(text="", cited=[], grounded=False, usage=self._usage(prompt_tokens, ""))
+            return ChatResult(
+                text="", cited=[], grounded=False, usage=self._usage(prompt_tokens, "")
+            )
         words = _content_words(question)
         parts: list[str] = []
         cited: list[int] = []

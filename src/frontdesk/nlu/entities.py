@@ -65,9 +65,9 @@ class RuleEntityExtractor:
             value = {"amount": float(number), "currency": _CURRENCY.get(unit, unit.upper())}
             found.append(_entity("amount", m, value, "money"))
         for m in _DATE.finditer(text):
-            value = _date_value(m, now.date())
-            if value is not None:
-                found.append(_entity("date", m, value.isoformat(), "date", confidence=0.9))
+            day = _date_value(m, now.date())
+            if day is not None:
+                found.append(_entity("date", m, day.isoformat(), "date", confidence=0.9))
         for name, pattern in self._lookups:
             for m in pattern.finditer(text):
                 found.append(_entity(name, m, m.group(0).lower(), "lookup", confidence=0.8))

@@ -145,7 +145,9 @@ def load_yaml(path: Path) -> TrainingData:
         if "intent" in item:
             for entry_line, entry in entries:
                 plain, spans = _parse(path, entry_line, entry)
-                data.examples.append(Example(plain, str(item["intent"]), spans, str(path), entry_line))
+                data.examples.append(
+                    Example(plain, str(item["intent"]), spans, str(path), entry_line)
+                )
         elif "regex" in item:
             data.regexes.setdefault(str(item["regex"]), []).extend(e for _, e in entries)
         elif "lookup" in item:

@@ -149,9 +149,7 @@ async def open_runtime(
             url = make_url(db.url).render_as_string(hide_password=True)
             raise ConfigError(f"cannot open the database {url}: {exc.__cause__ or exc}") from exc
         tenant = await ensure_tenant(db, settings.tenant)
-        report = (
-            await sync_knowledge(db, tenant.id, workspace, settings) if sync else SyncReport()
-        )
+        report = await sync_knowledge(db, tenant.id, workspace, settings) if sync else SyncReport()
         classifier = registries.intent_classifiers.create(
             settings.nlu.classifier, data=data, models_dir=workspace.state_dir / "models"
         )

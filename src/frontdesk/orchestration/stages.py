@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import re
 
+from frontdesk.handoff.tickets import hand_off
 from frontdesk.interfaces import ChatMessage, ChatRequest
 from frontdesk.memory.history import load_history
 from frontdesk.nlu.urgency import assess_urgency
 from frontdesk.orchestration.deps import Deps
 from frontdesk.orchestration.turn import Turn
 from frontdesk.policy.rules_router import Facts
-from frontdesk.handoff.tickets import hand_off
 from frontdesk.types import Action, Citation
 
 _CITE = re.compile(r"\s?\[(\d+)\]")

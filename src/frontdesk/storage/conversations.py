@@ -23,9 +23,7 @@ async def get_conversation(session: AsyncSession, conversation_id: str) -> Conve
     return await session.get(Conversation, conversation_id)
 
 
-async def recent_messages(
-    session: AsyncSession, conversation_id: str, limit: int
-) -> list[Message]:
+async def recent_messages(session: AsyncSession, conversation_id: str, limit: int) -> list[Message]:
     rows = await session.scalars(
         select(Message)
         .where(Message.conversation_id == conversation_id)

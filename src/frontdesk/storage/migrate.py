@@ -34,9 +34,7 @@ async def downgrade(db: Database, revision: str) -> None:
 
 async def current_revision(db: Database) -> str | None:
     async with db.engine.connect() as conn:
-        return await conn.run_sync(
-            lambda c: MigrationContext.configure(c).get_current_revision()
-        )
+        return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
 
 
 def head_revision() -> str:

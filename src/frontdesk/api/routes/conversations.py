@@ -92,7 +92,9 @@ async def post_message(
 
 
 @router.get("/{conversation_id}")
-async def transcript(conversation_id: str, runtime: RuntimeDep, key: CurrentKey) -> TranscriptPublic:
+async def transcript(
+    conversation_id: str, runtime: RuntimeDep, key: CurrentKey
+) -> TranscriptPublic:
     async with runtime.db.session(key.tenant_id) as session:
         conversation = await get_conversation(session, conversation_id)
         if conversation is None:

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from typer.testing import CliRunner
+
+from frontdesk.cli.main import app
+from tests.conftest import free_port
+
+runner = CliRunner()
+
+
+def test_init_creates_a_workspace_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    target = tmp_path / "ws"
+    result = runner.invoke(app, ["init", str(target)])
+    assert result.exit_code == 0, result.output
+    assert (target / "frontdesk.yaml").is_file()
+    assert len(list((target / "knowledge").glob("*.md"))) >= 30
+
+    again = runner.invoke(app, ["init", str(target)])
+    assert again.exit_code == 1
+    assert "exists and is not empty" in again.output
+    assert "Traceback" not in again.output
+
+
+def test_db_commands(workspace: Path) -> None:
+    ws = str(workspace)
+    up = runner.invoke(app, ["db", "upgrade", "-w", ws])
+    assert up.exit_code == 0, up.output
+    assert "database at revision 0001" in up.output
+    current = runner.invoke(app, ["db", "current", "-w", ws])
+    assert "up to date" in current.output
+    down = runner.invoke(app, ["db", "downgrade", "base", "-w", ws])
+    assert down.exit_code == 0
+    assert "base (empty)" in down.output
+    assert "behind" in runner.invoke(app, ["db", "current", "-w", ws]).output
+
+
+def test_keys_create(workspace: Path) -> None:
+    result = runner.invoke(app, ["keys", "create", "-w", str(workspace), "--scope", "admin"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip().startswith("fd_")
+    bad = runner.invoke(app, ["keys", "create", "-w", str(workspace), "--scope", "root"])
+    assert bad.exit_code == 1
+    assert "unknown scope 'root'" in bad.output
+
+
+def test_chat_in_the_terminal(workspace: Path) -> None:
+    result = runner.invoke(
+        app, ["chat", "-w", str(workspace)], input="I want a refund for order KP-20481736\nexit\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert "intent=request_refund" in result.output
+    assert "route=answer -> billing" in result.output
+    assert "[1]" in result.output
+
+
+def test_user_mistakes_are_one_readable_line(tmp_path: Path, workspace: Path) -> None:
+    missing = runner.invoke(app, ["chat", "-w", str(tmp_path / "nope")])
+    assert missing.exit_code == 1
+    assert "workspace directory not found" in missing.output
+    assert "Traceback" not in missing.output
+
+    (workspace / "frontdesk.yaml").write_text("server:\n  port: lots\n")
+    bad = runner.invoke(app, ["serve", "-w", str(workspace)])
+    assert bad.exit_code == 1
+    assert "frontdesk.yaml:2: server.port" in bad.output
+    assert "Traceback" not in bad.output
+
+
+def test_serve_starts_a_real_server(workspace: Path) -> None:
+    port = free_port()
+    log = workspace / "serve.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "frontdesk", "serve", "-w", str(workspace), "--port", str(port)],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "server did not become ready"
+            time.sleep(0.2)
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    assert f"on http://127.0.0.1:{port}" in log.read_text()
