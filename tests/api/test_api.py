@@ -131,6 +131,19 @@ async def test_oversized_body_without_content_length_is_refused(
     assert response.json()["error"]["code"] == "payload_too_large"
 
 
+async def test_public_widget_key_cannot_read_transcripts(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    widget = (await create_key(runtime.db, runtime.tenant.id, name="w", scope=Scope.WIDGET)).token
+    conversation_id = await _conversation(client, widget)
+    posted = await client.post(f"/v1/conversations/{conversation_id}/messages",
+                               json={"text": "hello"}, headers=_auth(widget))  # fmt: skip
+    assert posted.status_code == 200
+    response = await client.get(f"/v1/conversations/{conversation_id}", headers=_auth(widget))
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "forbidden"
+
+
 async def test_another_tenants_conversation_is_not_found(
     client: httpx.AsyncClient, key: str, runtime: Runtime
 ) -> None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from frontdesk.storage import migrate
 from frontdesk.storage.api_keys import Scope, create_key, list_keys, revoke_key, verify_key
+from frontdesk.storage.audit import audit_entries
 from frontdesk.storage.db import Database
 from frontdesk.storage.tenants import ensure_tenant
 
@@ -26,7 +27,16 @@ async def test_keys_are_hashed_verified_and_revocable(database_url: str) -> None
         assert await verify_key(db, issued.token[:-1] + "x") is None
         assert await verify_key(db, "not-a-key") is None
 
-        assert await revoke_key(db, tenant.id, issued.id)
+        assert await revoke_key(db, tenant.id, issued.id, actor="admin@acme")
         assert await verify_key(db, issued.token) is None
+
+        async with db.session(tenant.id) as session:
+            entries = await audit_entries(session)
+        assert sorted((e.action, e.actor) for e in entries) == [
+            ("api_key.create", "system"),
+            ("api_key.revoke", "admin@acme"),
+        ]
+        assert all(e.target == issued.id for e in entries)
+        assert secret not in repr([e.detail for e in entries])
     finally:
         await db.dispose()

@@ -266,7 +266,7 @@ def keys_create(
         try:
             await migrate.upgrade(db)
             tenant_row = await ensure_tenant(db, slug)
-            issued = await create_key(db, tenant_row.id, name=name, scope=key_scope)
+            issued = await create_key(db, tenant_row.id, name=name, scope=key_scope, actor="cli")
             return issued.token
         finally:
             await db.dispose()

@@ -20,11 +20,6 @@ class ChunkDraft:
     text: str
 
 
-def estimate_tokens(text: str) -> int:
-    # Rough English average (~0.75 words per token); replaced by a real tokenizer later.
-    return max(1, round(len(text.split()) * 4 / 3))
-
-
 def chunk_atom(atom: Atom, *, max_words: int = 350, overlap_words: int = 40) -> list[ChunkDraft]:
     chunks: list[ChunkDraft] = []
     for heading, text in _sections(atom.body, default_heading=atom.meta.title):

@@ -15,8 +15,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.knowledge.atoms import Atom, AtomError, AtomMeta, parse_atom
-from frontdesk.knowledge.chunking import chunk_atom, estimate_tokens
+from frontdesk.knowledge.chunking import chunk_atom
 from frontdesk.storage.models import Chunk, Document, utcnow
+from frontdesk.text import estimate_tokens
 
 SUPPORTED_SUFFIXES = {".md", ".markdown", ".txt"}
 

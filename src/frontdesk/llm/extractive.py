@@ -10,24 +10,10 @@ from __future__ import annotations
 import re
 
 from frontdesk.interfaces import ChatRequest, ChatResult
+from frontdesk.text import content_words, estimate_tokens
 from frontdesk.types import Passage, Usage
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
-_WORD = re.compile(r"[a-z0-9]+")
-_STOP = frozenset(
-    """a an the and or but if of to in on at for from by with about as is are was were be been
-    it its this that these those i you your my me we our us do does did can could would should
-    will shall may might have has had not no yes what when where how why which who please
-    there their them they he she his her so than then too very just get got""".split()
-)
-
-
-def _content_words(text: str) -> set[str]:
-    return {w for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 1}
-
-
-def _estimate_tokens(text: str) -> int:
-    return max(1, round(len(text.split()) * 4 / 3)) if text else 0
 
 
 class ExtractiveChatModel:
@@ -40,12 +26,12 @@ class ExtractiveChatModel:
     async def complete(self, request: ChatRequest) -> ChatResult:
         question = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
         passages = request.passages
-        prompt_tokens = sum(_estimate_tokens(p.text) for p in passages)
+        prompt_tokens = sum(estimate_tokens(p.text) for p in passages)
         if not passages:
             return ChatResult(
                 text="", cited=[], grounded=False, usage=self._usage(prompt_tokens, "")
             )
-        words = _content_words(question)
+        words = content_words(question)
         parts: list[str] = []
         cited: list[int] = []
         top_score = None
@@ -57,7 +43,7 @@ class ExtractiveChatModel:
                 continue
             if top_score is None:
                 top_score = passage.score
-            elif passage.score < 0.6 * top_score or len(words & _content_words(quote)) < 2:
+            elif passage.score < 0.6 * top_score or len(words & content_words(quote)) < 2:
                 break  # a further passage only when it ranks close and also fits the question
             parts.append(f"{quote} [{n}]")
             cited.append(n)
@@ -70,7 +56,7 @@ class ExtractiveChatModel:
         if passage.kind == "faq":
             # Quote an FAQ answer only when its question is close to the one asked: a bare
             # "Yes." answering some other question misleads.
-            asked = _content_words(passage.heading)
+            asked = content_words(passage.heading)
             if not asked or len(words & asked) / len(asked | words) < 0.2:
                 return ""
             answer = passage.text.split("\nA:", 1)
@@ -80,7 +66,7 @@ class ExtractiveChatModel:
             return ""
         scored = sorted(
             range(len(sentences)),
-            key=lambda i: (-len(words & _content_words(sentences[i])), i),
+            key=lambda i: (-len(words & content_words(sentences[i])), i),
         )
         chosen = sorted(scored[: self.max_sentences])
         return " ".join(sentences[i] for i in chosen)
@@ -88,7 +74,7 @@ class ExtractiveChatModel:
     def _usage(self, prompt_tokens: int, text: str) -> Usage:
         return Usage(
             prompt_tokens=prompt_tokens,
-            completion_tokens=_estimate_tokens(text),
+            completion_tokens=estimate_tokens(text),
             cost=0.0,
             model=self.name,
         )

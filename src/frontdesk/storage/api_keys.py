@@ -13,6 +13,7 @@ from enum import StrEnum
 
 from sqlalchemy import select
 
+from frontdesk.storage.audit import audit
 from frontdesk.storage.db import Database
 from frontdesk.storage.models import ApiKey, utcnow
 
@@ -45,12 +46,17 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-async def create_key(db: Database, tenant_id: str, *, name: str, scope: Scope) -> IssuedKey:
+async def create_key(
+    db: Database, tenant_id: str, *, name: str, scope: Scope, actor: str = "system"
+) -> IssuedKey:
     prefix = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     async with db.session(tenant_id) as session:
         key = ApiKey(name=name, prefix=prefix, secret_hash=_hash(secret), scope=scope.value)
         session.add(key)
+        await session.flush()
+        audit(session, actor=actor, action="api_key.create", target=key.id,
+              detail={"name": name, "scope": scope.value, "prefix": prefix})  # fmt: skip
         await session.commit()
         return IssuedKey(key.id, tenant_id, scope, f"{KEY_PREFIX}_{prefix}_{secret}")
 
@@ -77,11 +83,12 @@ async def list_keys(db: Database, tenant_id: str) -> list[ApiKey]:
         return list(await session.scalars(select(ApiKey).order_by(ApiKey.created_at)))
 
 
-async def revoke_key(db: Database, tenant_id: str, key_id: str) -> bool:
+async def revoke_key(db: Database, tenant_id: str, key_id: str, *, actor: str = "system") -> bool:
     async with db.session(tenant_id) as session:
         key = await session.get(ApiKey, key_id)
         if key is None:
             return False
         key.revoked_at = utcnow()
+        audit(session, actor=actor, action="api_key.revoke", target=key.id)
         await session.commit()
         return True

@@ -5,7 +5,6 @@ Raw SQL bypasses the ORM scoping hooks, so the tenant filter is written into eac
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -14,8 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.errors import TenantScopeError
 from frontdesk.storage.scoping import TENANT_KEY
-
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+from frontdesk.text import STOPWORDS, words
 
 
 @dataclass(frozen=True)
@@ -25,11 +23,10 @@ class KeywordHit:
 
 
 def query_terms(query: str, limit: int = 32) -> list[str]:
-    seen: dict[str, None] = {}
-    for word in _WORD.findall(query.lower()):
-        if len(word) > 1 or word.isdigit():
-            seen.setdefault(word, None)
-    return list(seen)[:limit]
+    """Distinct topic words of a query, in order; all words if it has only stop words."""
+    all_words = [w for w in words(query) if len(w) > 1 or w.isdigit()]
+    topical = [w for w in all_words if w not in STOPWORDS] or all_words
+    return list(dict.fromkeys(topical))[:limit]
 
 
 async def keyword_search(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from frontdesk.api.deps import CurrentKey, RuntimeDep
+from frontdesk.api.deps import CurrentKey, RuntimeDep, require_scope
 from frontdesk.api.schemas import (
     ConversationCreate,
     ConversationPublic,
@@ -16,6 +16,7 @@ from frontdesk.api.schemas import (
     TurnPublic,
 )
 from frontdesk.errors import NotFoundError, PayloadTooLargeError
+from frontdesk.storage.api_keys import Scope
 from frontdesk.storage.conversations import (
     all_messages,
     create_conversation,
@@ -95,6 +96,8 @@ async def post_message(
 async def transcript(
     conversation_id: str, runtime: RuntimeDep, key: CurrentKey
 ) -> TranscriptPublic:
+    """Messages and per-turn traces. Not for widget keys: a web page's key is public."""
+    require_scope(key, Scope.SERVICE, Scope.ADMIN)
     async with runtime.db.session(key.tenant_id) as session:
         conversation = await get_conversation(session, conversation_id)
         if conversation is None:
