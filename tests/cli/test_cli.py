@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from typer.testing import CliRunner
 
 from frontdesk.cli.main import app
@@ -38,6 +39,10 @@ def test_db_commands(workspace: Path) -> None:
     assert down.exit_code == 0
     assert "base (empty)" in down.output
     assert "behind" in runner.invoke(app, ["db", "current", "-w", ws]).output
+    unknown = runner.invoke(app, ["db", "upgrade", "--revision", "zzz", "-w", ws])
+    assert unknown.exit_code == 1
+    assert "migration to 'zzz' failed" in unknown.output
+    assert "Traceback" not in unknown.output
 
 
 def test_keys_create(workspace: Path) -> None:
@@ -70,6 +75,17 @@ def test_user_mistakes_are_one_readable_line(tmp_path: Path, workspace: Path) ->
     assert bad.exit_code == 1
     assert "frontdesk.yaml:2: server.port" in bad.output
     assert "Traceback" not in bad.output
+
+
+def test_unreachable_database_is_one_line(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FRONTDESK_DATABASE_URL", f"postgresql://nobody@127.0.0.1:{free_port()}/x")
+    result = runner.invoke(app, ["db", "upgrade", "-w", str(workspace)])
+    assert result.exit_code == 1
+    assert result.output.startswith("error: database error:")
+    assert "Traceback" not in result.output
+    serve = runner.invoke(app, ["serve", "-w", str(workspace)])
+    assert serve.exit_code == 1
+    assert "cannot open the database postgresql+asyncpg://nobody@" in serve.output
 
 
 def test_serve_starts_a_real_server(workspace: Path) -> None:

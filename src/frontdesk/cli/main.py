@@ -7,13 +7,14 @@ import functools
 import os
 import shutil
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from sqlalchemy.exc import SQLAlchemyError
 
 from frontdesk.config.workspace import Workspace, load_settings
 from frontdesk.errors import FrontdeskError
@@ -59,6 +60,8 @@ def friendly(func: Callable[..., T]) -> Callable[..., T]:
             return func(*args, **kwargs)
         except FrontdeskError as exc:
             raise fail(exc.message) from None
+        except (SQLAlchemyError, OSError) as exc:  # OSError: asyncpg's refused connection
+            raise fail(f"database error: {exc.__cause__ or exc}") from None
         except KeyboardInterrupt:
             raise typer.Exit(130) from None
 
@@ -180,6 +183,22 @@ def chat(
     run_async(session())
 
 
+def _migrate(workspace: Path, step: Callable[[Any], Awaitable[None]] | None = None) -> str | None:
+    """Open the workspace's database, apply `step` (if any), return the revision it is at."""
+    from frontdesk.storage import migrate
+
+    async def go() -> str | None:
+        db = _database(workspace)
+        try:
+            if step is not None:
+                await step(db)
+            return await migrate.current_revision(db)
+        finally:
+            await db.dispose()
+
+    return run_async(go())
+
+
 @db_app.command("upgrade")
 @friendly
 def db_upgrade(
@@ -189,15 +208,8 @@ def db_upgrade(
     """Apply schema migrations up to a revision (default: the latest)."""
     from frontdesk.storage import migrate
 
-    async def go() -> str | None:
-        db = _database(workspace)
-        try:
-            await migrate.upgrade(db, revision)
-            return await migrate.current_revision(db)
-        finally:
-            await db.dispose()
-
-    out.print(f"database at revision {run_async(go())}")
+    current = _migrate(workspace, lambda db: migrate.upgrade(db, revision))
+    out.print(f"database at revision {current}")
 
 
 @db_app.command("downgrade")
@@ -209,15 +221,8 @@ def db_downgrade(
     """Revert schema migrations down to a revision."""
     from frontdesk.storage import migrate
 
-    async def go() -> str | None:
-        db = _database(workspace)
-        try:
-            await migrate.downgrade(db, revision)
-            return await migrate.current_revision(db)
-        finally:
-            await db.dispose()
-
-    out.print(f"database at revision {run_async(go()) or 'base (empty)'}")
+    current = _migrate(workspace, lambda db: migrate.downgrade(db, revision))
+    out.print(f"database at revision {current or 'base (empty)'}")
 
 
 @db_app.command("current")
@@ -226,14 +231,7 @@ def db_current(workspace: WorkspaceOption = Path(".")) -> None:
     """Show the database's schema revision."""
     from frontdesk.storage import migrate
 
-    async def go() -> str | None:
-        db = _database(workspace)
-        try:
-            return await migrate.current_revision(db)
-        finally:
-            await db.dispose()
-
-    current = run_async(go())
+    current = _migrate(workspace)
     head = migrate.head_revision()
     state = "up to date" if current == head else f"behind (latest is {head})"
     out.print(f"database at revision {current or 'none'}: {state}")

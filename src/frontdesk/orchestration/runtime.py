@@ -145,7 +145,7 @@ async def open_runtime(
     try:
         try:
             await prepare_database(db, settings)
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, OSError) as exc:
             url = make_url(db.url).render_as_string(hide_password=True)
             raise ConfigError(f"cannot open the database {url}: {exc.__cause__ or exc}") from exc
         tenant = await ensure_tenant(db, settings.tenant)

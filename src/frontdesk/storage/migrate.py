@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy.engine import Connection
 
+from frontdesk.errors import ConfigError
 from frontdesk.storage.db import Database
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -24,12 +27,22 @@ def _config(connection: Connection) -> Config:
 
 async def upgrade(db: Database, revision: str = "head") -> None:
     async with db.engine.begin() as conn:
-        await conn.run_sync(lambda c: command.upgrade(_config(c), revision))
+        await conn.run_sync(_guarded(command.upgrade, revision))
 
 
 async def downgrade(db: Database, revision: str) -> None:
     async with db.engine.begin() as conn:
-        await conn.run_sync(lambda c: command.downgrade(_config(c), revision))
+        await conn.run_sync(_guarded(command.downgrade, revision))
+
+
+def _guarded(step: Callable[[Config, str], None], revision: str) -> Callable[[Connection], None]:
+    def run(connection: Connection) -> None:
+        try:
+            step(_config(connection), revision)
+        except CommandError as exc:  # unknown revision, bad direction, ...
+            raise ConfigError(f"migration to {revision!r} failed: {exc}") from exc
+
+    return run
 
 
 async def current_revision(db: Database) -> str | None:
