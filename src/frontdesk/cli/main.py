@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from sqlalchemy.exc import SQLAlchemyError
 
+from frontdesk.cli import kb_commands, nlu_commands
 from frontdesk.config.workspace import Workspace, load_settings
 from frontdesk.errors import FrontdeskError
 
@@ -293,6 +294,10 @@ class _as_path:
 
     def __exit__(self, *exc: object) -> None:
         return None
+
+
+kb_commands.register(app)
+nlu_commands.register(app)
 
 
 def run() -> None:

@@ -1,0 +1,8 @@
+"""Sentence embeddings from models that ship inside PyPI packages, run with onnxruntime.
+
+Below knowledge and nlu in the layer order, so both can use one loaded model.
+"""
+
+from frontdesk.embedding.minilm import EmbeddingUnavailableError, MiniLMEmbedder
+
+__all__ = ["EmbeddingUnavailableError", "MiniLMEmbedder"]

