@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from frontdesk.embedding import CachingEmbedder, MiniLMEmbedder
 from frontdesk.orchestration.runtime import Runtime, open_runtime
 
 DEMO = Path(__file__).resolve().parent.parent / "src" / "frontdesk" / "demo" / "workspace"
@@ -100,31 +101,47 @@ async def _reset_postgres(url: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def trained_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Train the demo intent model once per session; workspaces copy it in."""
-    from frontdesk.nlu.model_store import load_or_train
-    from frontdesk.nlu.training_data import load_training_data
+def embedder() -> CachingEmbedder:
+    """One loaded model with a cache for the session: the demo's chunks are embedded once."""
+    return CachingEmbedder(MiniLMEmbedder())
 
-    models = tmp_path_factory.mktemp("models")
-    load_or_train(load_training_data(DEMO / "nlu"), models)
-    return models
+
+@pytest.fixture(scope="session")
+def prepared_state(tmp_path_factory: pytest.TempPathFactory, embedder: CachingEmbedder) -> Path:
+    """The demo's generated state, built once: trained intent model and a SQLite database
+    with the knowledge indexed and embedded. Workspaces start from a copy, so servers and
+    CLI runs in tests start as fast as a second `make run` does."""
+    root = tmp_path_factory.mktemp("prepared") / "ws"
+    shutil.copytree(DEMO, root)
+
+    async def prepare() -> None:
+        rt = await open_runtime(root, embedder=embedder)
+        await rt.close()
+
+    asyncio.run(prepare())
+    return root / ".frontdesk"
+
+
+@pytest.fixture(scope="session")
+def trained_models(prepared_state: Path) -> Path:
+    return prepared_state / "models"
 
 
 @pytest.fixture
-def workspace(tmp_path: Path, trained_models: Path) -> Path:
-    """A fresh copy of the demo workspace."""
+def workspace(tmp_path: Path, prepared_state: Path) -> Path:
+    """A fresh copy of the demo workspace and its prepared state."""
     root = tmp_path / "ws"
     shutil.copytree(DEMO, root)
-    shutil.copytree(trained_models, root / ".frontdesk" / "models")
+    shutil.copytree(prepared_state, root / ".frontdesk")
     return root
 
 
 @pytest.fixture
 async def runtime(
-    workspace: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+    workspace: Path, database_url: str, monkeypatch: pytest.MonkeyPatch, embedder: CachingEmbedder
 ) -> AsyncIterator[Runtime]:
     monkeypatch.setenv("FRONTDESK_DATABASE_URL", database_url)
-    rt = await open_runtime(workspace)
+    rt = await open_runtime(workspace, embedder=embedder)
     try:
         yield rt
     finally:
@@ -132,8 +149,8 @@ async def runtime(
 
 
 @pytest.fixture
-async def sqlite_runtime(workspace: Path) -> AsyncIterator[Runtime]:
-    rt = await open_runtime(workspace)
+async def sqlite_runtime(workspace: Path, embedder: CachingEmbedder) -> AsyncIterator[Runtime]:
+    rt = await open_runtime(workspace, embedder=embedder)
     try:
         yield rt
     finally:

@@ -52,7 +52,13 @@ class EntityExtractor(Protocol):
 @runtime_checkable
 class Retriever(Protocol):
     async def search(
-        self, tenant_id: str, query: str, *, limit: int = 5, doc_types: Sequence[str] = ()
+        self,
+        tenant_id: str,
+        query: str,
+        *,
+        limit: int = 5,
+        doc_types: Sequence[str] = (),
+        tags: Sequence[str] = (),
     ) -> list[Passage]: ...
 
 

@@ -50,6 +50,7 @@ class Registries:
         self.intent_classifiers: Registry[Any] = Registry("intent classifier")
         self.retrievers: Registry[Any] = Registry("retriever")
         self.guards: Registry[Any] = Registry("guard")
+        self.embedders: Registry[Any] = Registry("embedder")
 
     def load_plugins(self) -> Registries:
         for ep in entry_points(group=ENTRY_POINT_GROUP):

@@ -7,7 +7,7 @@ from frontdesk.storage.db import Database
 
 TABLES = {
     "tenants", "api_keys", "conversations", "messages", "turns", "tickets",
-    "documents", "chunks", "jobs", "audit_log",
+    "documents", "chunks", "jobs", "audit_log", "knowledge_index",
 }  # fmt: skip
 
 

@@ -6,6 +6,7 @@ Nested fields use a double underscore: FRONTDESK_SERVER__PORT=9000.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -34,6 +35,11 @@ class AssistantSettings(BaseModel):
 
 
 class KnowledgeSettings(BaseModel):
+    retriever: Literal["hybrid", "fulltext"] = "hybrid"
+    embedder: str = "minilm"
+    candidates: int = Field(default=100, ge=1, le=1000)
+    rrf_k: int = Field(default=60, ge=1)
+    context_tokens: int = Field(default=1200, ge=100)
     top_k: int = Field(default=5, ge=1, le=50)
     min_score: float = Field(default=0.0, ge=0.0)
     chunk_words: int = Field(default=350, ge=50)

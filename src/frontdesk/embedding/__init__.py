@@ -3,6 +3,7 @@
 Below knowledge and nlu in the layer order, so both can use one loaded model.
 """
 
+from frontdesk.embedding.cache import CachingEmbedder
 from frontdesk.embedding.minilm import EmbeddingUnavailableError, MiniLMEmbedder
 
-__all__ = ["EmbeddingUnavailableError", "MiniLMEmbedder"]
+__all__ = ["CachingEmbedder", "EmbeddingUnavailableError", "MiniLMEmbedder"]

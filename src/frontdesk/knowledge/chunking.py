@@ -6,9 +6,10 @@ Each FAQ pair becomes its own chunk so a question can match its answer directly.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from frontdesk.knowledge.atoms import Atom
+from frontdesk.knowledge.atoms import Atom, FaqPair
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
 
@@ -21,11 +22,24 @@ class ChunkDraft:
 
 
 def chunk_atom(atom: Atom, *, max_words: int = 350, overlap_words: int = 40) -> list[ChunkDraft]:
+    return chunk_document(
+        atom.meta.title, atom.body, atom.faqs, max_words=max_words, overlap_words=overlap_words
+    )
+
+
+def chunk_document(
+    title: str,
+    body: str,
+    faqs: Sequence[FaqPair] = (),
+    *,
+    max_words: int = 350,
+    overlap_words: int = 40,
+) -> list[ChunkDraft]:
     chunks: list[ChunkDraft] = []
-    for heading, text in _sections(atom.body, default_heading=atom.meta.title):
+    for heading, text in _sections(body, default_heading=title):
         for piece in _split_words(text, max_words, overlap_words):
             chunks.append(ChunkDraft("section", heading, piece))
-    for faq in atom.faqs:
+    for faq in faqs:
         chunks.append(ChunkDraft("faq", faq.question, f"Q: {faq.question}\nA: {faq.answer}"))
     return chunks
 

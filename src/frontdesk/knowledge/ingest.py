@@ -1,6 +1,6 @@
-"""Keep a tenant's index in step with a folder: add new files, replace changed ones, drop
-deleted ones. A file whose content hash is unchanged is left alone; a bad file is reported
-and skipped without touching what is already indexed for it.
+"""Keep a tenant's index in step with its sources: add new files, replace changed ones, drop
+deleted ones, embed what is not embedded yet. A file whose content hash is unchanged is left
+alone; a bad file is reported and skipped without touching what is already indexed for it.
 """
 
 from __future__ import annotations
@@ -10,16 +10,24 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.knowledge.atoms import Atom, AtomError, AtomMeta, parse_atom
-from frontdesk.knowledge.chunking import chunk_atom
-from frontdesk.storage.models import Chunk, Document, utcnow
+from frontdesk.interfaces import Embedder
+from frontdesk.knowledge.atoms import AtomError, FaqPair, parse_atom
+from frontdesk.knowledge.chunking import chunk_document
+from frontdesk.knowledge.converters import CONVERTERS, ConversionError, convert
+from frontdesk.knowledge.vectors import index_record, to_bytes
+from frontdesk.storage.models import Chunk, Document, KnowledgeIndex, utcnow
 from frontdesk.text import estimate_tokens
 
-SUPPORTED_SUFFIXES = {".md", ".markdown", ".txt"}
+SUPPORTED_SUFFIXES = frozenset(CONVERTERS)
+
+
+class IngestError(ValueError):
+    """A source that cannot be indexed; the message says why (file:line where known)."""
 
 
 @dataclass
@@ -29,32 +37,115 @@ class SyncReport:
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    embedded: int = 0
 
     @property
     def changed(self) -> bool:
-        return bool(self.added or self.updated or self.removed)
+        return bool(self.added or self.updated or self.removed or self.embedded)
 
-    def as_dict(self) -> dict[str, list[str]]:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "added": self.added,
             "updated": self.updated,
             "unchanged": self.unchanged,
             "removed": self.removed,
             "errors": self.errors,
+            "embedded": self.embedded,
         }
 
 
-def _load(path: Path, text: str) -> Atom:
-    if text.lstrip().startswith("---"):
-        return parse_atom(path, text)
-    # A plain document: its first heading (or file name) is its title.
-    title = path.stem.replace("-", " ").replace("_", " ").strip().capitalize()
+@dataclass
+class Parsed:
+    title: str
+    doc_type: str
+    tags: list[str]
+    version: str
+    meta: dict[str, Any]
+    body: str
+    faqs: list[FaqPair]
+
+
+def parse_source(source: str, data: bytes) -> Parsed:
+    """Bytes of one file to what the index stores. Atoms keep their metadata; other
+    documents take their title from the first heading or the file name."""
+    try:
+        text = convert(source, data)
+    except ConversionError as exc:
+        raise IngestError(f"{source}: {exc}") from exc
+    path = Path(source)
+    if path.suffix.lower() in {".md", ".markdown"} and text.lstrip().startswith("---"):
+        try:
+            atom = parse_atom(path, text)
+        except AtomError as exc:
+            raise IngestError(str(exc)) from exc
+        meta = atom.meta
+        return Parsed(meta.title, meta.type, list(meta.tags), str(meta.version),
+                      meta.model_dump(mode="json"), atom.body, atom.faqs)  # fmt: skip
+    title = path.stem.replace("-", " ").replace("_", " ").strip().capitalize() or source
     for line in text.splitlines():
         if line.startswith("# "):
             title = line[2:].strip()
             break
-    meta = AtomMeta(title=title, author="unknown", type="faq", created=utcnow().date(), version=1)
-    return Atom(path, meta, text, 1)
+    if not text.strip():
+        raise IngestError(f"{source}: the file has no text")
+    return Parsed(title, "document", [], "", {"format": path.suffix.lower()}, text, [])
+
+
+async def ingest_source(
+    session: AsyncSession,
+    source: str,
+    data: bytes,
+    *,
+    max_words: int = 350,
+    overlap_words: int = 40,
+) -> str:
+    """Index one source; returns "added", "updated" or "unchanged". Raises IngestError."""
+    digest = hashlib.sha256(data).hexdigest()
+    document = await session.scalar(select(Document).where(Document.source == source))
+    if document is not None and document.content_hash == digest:
+        return "unchanged"
+    parsed = parse_source(source, data)
+    outcome = "added" if document is None else "updated"
+    if document is None:
+        document = Document(source=source, content_hash=digest, title=parsed.title)
+        session.add(document)
+    else:
+        await session.execute(delete(Chunk).where(Chunk.document_id == document.id))
+    document.title = parsed.title
+    document.doc_type = parsed.doc_type
+    document.tags = parsed.tags
+    document.version = parsed.version
+    document.meta = parsed.meta
+    document.content_hash = digest
+    document.updated_at = utcnow()
+    await session.flush()
+    drafts = chunk_document(
+        parsed.title, parsed.body, parsed.faqs, max_words=max_words, overlap_words=overlap_words
+    )
+    for ordinal, draft in enumerate(drafts):
+        session.add(
+            Chunk(
+                document_id=document.id,
+                ordinal=ordinal,
+                kind=draft.kind,
+                title=parsed.title,
+                heading=draft.heading,
+                text=draft.text,
+                token_count=estimate_tokens(draft.text),
+            )
+        )
+    await session.flush()
+    return outcome
+
+
+async def remove_source(session: AsyncSession, source: str) -> bool:
+    document = await session.scalar(select(Document).where(Document.source == source))
+    if document is None:
+        return False
+    await session.execute(delete(Chunk).where(Chunk.document_id == document.id))
+    await session.delete(document)
+    await session.flush()
+    return True
 
 
 def _list_files(folder: Path) -> list[Path]:
@@ -65,65 +156,88 @@ async def sync_folder(
     session: AsyncSession,
     folder: Path,
     *,
+    embedder: Embedder | None = None,
     max_words: int = 350,
     overlap_words: int = 40,
     progress: Callable[[str], None] | None = None,
 ) -> SyncReport:
     report = SyncReport()
-    existing = {doc.source: doc for doc in await session.scalars(select(Document))}
+    known = set(await session.scalars(select(Document.source)))
     seen: set[str] = set()
-    files = await asyncio.to_thread(_list_files, folder)
-    for path in files:
+    for path in await asyncio.to_thread(_list_files, folder):
         source = path.relative_to(folder).as_posix()
         if progress:
             progress(source)
-        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-            report.errors.append(f"{source}: unsupported file type {path.suffix!r}; skipped")
-            continue
         seen.add(source)  # a bad file keeps what was indexed for it before
         try:
-            raw = await asyncio.to_thread(path.read_bytes)
-            digest = hashlib.sha256(raw).hexdigest()
-            document = existing.get(source)
-            if document is not None and document.content_hash == digest:
-                report.unchanged.append(source)
-                continue
-            atom = _load(path, raw.decode("utf-8"))
-        except (AtomError, UnicodeDecodeError, OSError) as exc:
-            report.errors.append(f"{source}: {exc}")
-            continue
-        if document is None:
-            document = Document(source=source, content_hash=digest, title=atom.meta.title)
-            session.add(document)
-            report.added.append(source)
-        else:
-            await session.execute(delete(Chunk).where(Chunk.document_id == document.id))
-            report.updated.append(source)
-        document.title = atom.meta.title
-        document.doc_type = atom.meta.type
-        document.tags = list(atom.meta.tags)
-        document.version = str(atom.meta.version)
-        document.meta = atom.meta.model_dump(mode="json")
-        document.content_hash = digest
-        document.updated_at = utcnow()
-        await session.flush()
-        drafts = chunk_atom(atom, max_words=max_words, overlap_words=overlap_words)
-        for ordinal, draft in enumerate(drafts):
-            session.add(
-                Chunk(
-                    document_id=document.id,
-                    ordinal=ordinal,
-                    kind=draft.kind,
-                    title=atom.meta.title,
-                    heading=draft.heading,
-                    text=draft.text,
-                    token_count=estimate_tokens(draft.text),
-                )
+            data = await asyncio.to_thread(path.read_bytes)
+            outcome = await ingest_source(
+                session, source, data, max_words=max_words, overlap_words=overlap_words
             )
-    for source, document in existing.items():
-        if source not in seen:
-            await session.execute(delete(Chunk).where(Chunk.document_id == document.id))
-            await session.delete(document)
-            report.removed.append(source)
-    await session.flush()
+        except (IngestError, OSError) as exc:
+            report.errors.append(str(exc) if isinstance(exc, IngestError) else f"{source}: {exc}")
+            continue
+        getattr(report, outcome).append(source)
+    for source in sorted(known - seen):
+        await remove_source(session, source)
+        report.removed.append(source)
+    report.embedded = await refresh_index(session, embedder, changed=report.changed)
     return report
+
+
+async def refresh_index(
+    session: AsyncSession,
+    embedder: Embedder | None,
+    *,
+    changed: bool,
+    batch: int = 64,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Embed chunks that have no vector (all of them after a model change) and bump the
+    tenant's index version when anything changed. Returns how many chunks were embedded."""
+    record = await index_record(session)
+    if record is None:
+        record = KnowledgeIndex(embedding_model="", dimension=0, version=0)
+        session.add(record)
+    embedded = 0
+    if embedder is not None:
+        if record.embedding_model != embedder.name or record.dimension != embedder.dimension:
+            await session.execute(update(Chunk).values(embedding=None))  # a new model: re-embed
+            record.embedding_model, record.dimension = embedder.name, embedder.dimension
+            changed = True
+        pending = (
+            await session.execute(
+                select(Chunk.id, Chunk.title, Chunk.heading, Chunk.text)
+                .where(Chunk.embedding.is_(None))
+                .order_by(Chunk.id)
+            )
+        ).all()
+        for start in range(0, len(pending), batch):
+            rows = pending[start : start + batch]
+            texts = [f"{r.title}. {r.heading}\n{r.text}" if r.heading != r.title
+                     else f"{r.title}\n{r.text}" for r in rows]  # fmt: skip
+            vectors = await asyncio.to_thread(embedder.embed, texts)
+            for row, vector in zip(rows, vectors, strict=True):
+                await session.execute(
+                    update(Chunk).where(Chunk.id == row.id).values(embedding=to_bytes(vector))
+                )
+            embedded += len(rows)
+            if progress:
+                progress(embedded, len(pending))
+    if changed or embedded:
+        record.version += 1
+        record.updated_at = utcnow()
+    await session.flush()
+    return embedded
+
+
+async def index_stats(session: AsyncSession) -> dict[str, Any]:
+    record = await index_record(session)
+    documents = await session.scalar(select(func.count()).select_from(Document))
+    chunks = await session.scalar(select(func.count()).select_from(Chunk))
+    return {
+        "documents": documents or 0,
+        "chunks": chunks or 0,
+        "embedding_model": record.embedding_model if record else "",
+        "version": record.version if record else 0,
+    }

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from frontdesk.knowledge.retriever import FullTextRetriever
+from frontdesk.embedding import CachingEmbedder, MiniLMEmbedder
+from frontdesk.interfaces import Embedder
+from frontdesk.knowledge.retriever import FullTextRetriever, HybridRetriever
 from frontdesk.llm.extractive import ExtractiveChatModel
 from frontdesk.nlu.model_store import load_or_train
 from frontdesk.nlu.training_data import TrainingData
@@ -21,7 +23,18 @@ def _fulltext(*, db: Database, **_: Any) -> Any:
     return FullTextRetriever(db)
 
 
+def _hybrid(*, db: Database, embedder: Embedder, candidates: int = 100, rrf_k: int = 60,
+            **_: Any) -> Any:  # fmt: skip
+    return HybridRetriever(db, embedder, candidates=candidates, rrf_k=rrf_k)
+
+
+def _minilm(**_: Any) -> Any:
+    return CachingEmbedder(MiniLMEmbedder())
+
+
 def register(registries: Registries) -> None:
     registries.chat_models.register("extractive", ExtractiveChatModel)
     registries.intent_classifiers.register("tfidf", _tfidf)
     registries.retrievers.register("fulltext", _fulltext)
+    registries.retrievers.register("hybrid", _hybrid)
+    registries.embedders.register("minilm", _minilm)

@@ -15,8 +15,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from frontdesk.config.rules import RulesConfig
 from frontdesk.config.settings import Settings
 from frontdesk.config.workspace import Workspace, load_rules, load_settings
+from frontdesk.embedding import EmbeddingUnavailableError
 from frontdesk.errors import ConfigError
 from frontdesk.guard.input_screen import InputScreen, OutputScreen
+from frontdesk.interfaces import Embedder
 from frontdesk.knowledge.ingest import SyncReport, sync_folder
 from frontdesk.nlu.entities import RuleEntityExtractor
 from frontdesk.nlu.training_data import TrainingData, TrainingDataError, load_training_data
@@ -45,6 +47,8 @@ class Runtime:
     assistant: Assistant
     metrics: Metrics
     knowledge: SyncReport
+    embedder: Embedder | None = None
+    embedding_status: str = "disabled"
 
     async def close(self) -> None:
         await self.db.dispose()
@@ -96,6 +100,7 @@ async def sync_knowledge(
     workspace: Workspace,
     settings: Settings,
     progress: Callable[[str], None] | None = None,
+    embedder: Embedder | None = None,
 ) -> SyncReport:
     """Index the workspace's knowledge folder as a recorded job."""
     async with db.session(tenant_id) as session:
@@ -107,6 +112,7 @@ async def sync_knowledge(
             report = await sync_folder(
                 session,
                 workspace.knowledge_dir,
+                embedder=embedder,
                 max_words=settings.knowledge.chunk_words,
                 overlap_words=settings.knowledge.overlap_words,
                 progress=progress,
@@ -124,9 +130,22 @@ async def sync_knowledge(
     return report
 
 
+def load_embedder(registries: Registries, settings: Settings) -> tuple[Embedder | None, str]:
+    """The configured embedder, loaded (checksums verified), or None and why: without one,
+    retrieval falls back to keyword search instead of refusing to start."""
+    try:
+        embedder: Embedder = registries.embedders.create(settings.knowledge.embedder)
+        embedder.embed(["warm-up"])
+    except EmbeddingUnavailableError as exc:
+        log.warning("embeddings unavailable, using keyword search only: %s", exc.message)
+        return None, f"unavailable: {exc.message}"
+    return embedder, "ok"
+
+
 async def open_runtime(
     workspace_dir: Path | str,
     *,
+    embedder: Embedder | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     sync: bool = True,
 ) -> Runtime:
@@ -140,6 +159,10 @@ async def open_runtime(
     check_rules_against_intents(rules, data, workspace.rules_file)
     registries = load_registries()
     chat_model = registries.chat_models.create(settings.llm.answer_model)
+    if embedder is None and settings.knowledge.retriever == "hybrid":
+        embedder, embedding_status = load_embedder(registries, settings)
+    else:
+        embedding_status = "ok" if embedder is not None else "disabled (fulltext retriever)"
     workspace.state_dir  # noqa: B018 - created here so the default SQLite file can be
     db = Database(settings.resolved_database_url(workspace.root))
     try:
@@ -149,11 +172,21 @@ async def open_runtime(
             url = make_url(db.url).render_as_string(hide_password=True)
             raise ConfigError(f"cannot open the database {url}: {exc.__cause__ or exc}") from exc
         tenant = await ensure_tenant(db, settings.tenant)
-        report = await sync_knowledge(db, tenant.id, workspace, settings) if sync else SyncReport()
+        report = (
+            await sync_knowledge(db, tenant.id, workspace, settings, embedder=embedder)
+            if sync
+            else SyncReport()
+        )
         classifier = registries.intent_classifiers.create(
             settings.nlu.classifier, data=data, models_dir=workspace.state_dir / "models"
         )
-        retriever = registries.retrievers.create("fulltext", db=db)
+        retriever = registries.retrievers.create(
+            settings.knowledge.retriever if embedder is not None else "fulltext",
+            db=db,
+            embedder=embedder,
+            candidates=settings.knowledge.candidates,
+            rrf_k=settings.knowledge.rrf_k,
+        )
     except BaseException:
         await db.dispose()
         raise
@@ -185,4 +218,6 @@ async def open_runtime(
         assistant=Assistant(deps),
         metrics=metrics,
         knowledge=report,
+        embedder=embedder,
+        embedding_status=embedding_status,
     )

@@ -10,6 +10,7 @@ import re
 
 from frontdesk.handoff.tickets import hand_off
 from frontdesk.interfaces import ChatMessage, ChatRequest
+from frontdesk.knowledge.context import assemble_context
 from frontdesk.memory.history import load_history
 from frontdesk.nlu.urgency import assess_urgency
 from frontdesk.orchestration.deps import Deps
@@ -57,10 +58,14 @@ async def retrieve(turn: Turn, deps: Deps) -> None:
     assert turn.route is not None
     if turn.route.action is Action.CLARIFY or turn.route.ask:
         return
+    knowledge = deps.settings.knowledge
     passages = await deps.retriever.search(
-        turn.message.tenant_id, retrieval_query(turn), limit=deps.settings.knowledge.top_k
+        turn.message.tenant_id, retrieval_query(turn), limit=knowledge.top_k * 2
     )
-    turn.passages = [p for p in passages if p.score >= deps.settings.knowledge.min_score]
+    relevant = [p for p in passages if p.score >= knowledge.min_score]
+    turn.passages = assemble_context(
+        relevant, budget_tokens=knowledge.context_tokens, max_passages=knowledge.top_k
+    )
 
 
 def retrieval_query(turn: Turn) -> str:

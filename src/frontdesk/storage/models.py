@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -167,6 +168,21 @@ class Chunk(TenantScoped, Base):
     heading: Mapped[str] = mapped_column(String(300), default="")
     text: Mapped[str] = mapped_column(Text)
     token_count: Mapped[int] = mapped_column(Integer, default=0)
+    # float32 vector bytes from the model named in knowledge_index (None: not embedded).
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+
+
+class KnowledgeIndex(TenantScoped, Base):
+    """One row per tenant: which embedding model its vectors come from, and a version
+    bumped on every change so in-process vector caches know when to reload."""
+
+    __tablename__ = "knowledge_index"
+    __table_args__ = (UniqueConstraint("tenant_id", name="uq_knowledge_index_tenant_id"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    embedding_model: Mapped[str] = mapped_column(String(100), default="")
+    dimension: Mapped[int] = mapped_column(Integer, default=0)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class Job(TenantScoped, Base):
