@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
 import shutil
 import sys
@@ -13,10 +12,8 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
-from sqlalchemy.exc import SQLAlchemyError
 
-from frontdesk.cli import kb_commands, nlu_commands
+from frontdesk.cli.common import err, fail, friendly, out
 from frontdesk.config.workspace import Workspace, load_settings
 from frontdesk.errors import FrontdeskError
 
@@ -31,9 +28,6 @@ keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 
-out = Console()
-err = Console(stderr=True)
-
 T = TypeVar("T")
 
 WorkspaceOption = Annotated[
@@ -45,28 +39,6 @@ WorkspaceOption = Annotated[
         help="Workspace directory (frontdesk.yaml, knowledge/, nlu/, rules.yaml).",
     ),
 ]
-
-
-def fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
-
-
-def friendly(func: Callable[..., T]) -> Callable[..., T]:
-    """Turn frontdesk's own errors into one readable line instead of a traceback."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> T:
-        try:
-            return func(*args, **kwargs)
-        except FrontdeskError as exc:
-            raise fail(exc.message) from None
-        except (SQLAlchemyError, OSError) as exc:  # OSError: asyncpg's refused connection
-            raise fail(f"database error: {exc.__cause__ or exc}") from None
-        except KeyboardInterrupt:
-            raise typer.Exit(130) from None
-
-    return wrapper
 
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
@@ -295,6 +267,9 @@ class _as_path:
     def __exit__(self, *exc: object) -> None:
         return None
 
+
+# Imported here, after the app exists, so command modules may import from this one.
+from frontdesk.cli import kb_commands, nlu_commands  # noqa: E402
 
 kb_commands.register(app)
 nlu_commands.register(app)

@@ -39,6 +39,7 @@ class KnowledgeSettings(BaseModel):
     embedder: str = "minilm"
     candidates: int = Field(default=100, ge=1, le=1000)
     rrf_k: int = Field(default=60, ge=1)
+    dense_weight: float = Field(default=1.0, ge=0.0)
     context_tokens: int = Field(default=1200, ge=100)
     top_k: int = Field(default=5, ge=1, le=50)
     min_score: float = Field(default=0.0, ge=0.0)

@@ -160,12 +160,21 @@ async def sync_folder(
     max_words: int = 350,
     overlap_words: int = 40,
     progress: Callable[[str], None] | None = None,
+    embed_progress: Callable[[int, int], None] | None = None,
+    prefix: str = "",
 ) -> SyncReport:
+    """Make the documents whose source starts with `prefix` match the folder's files.
+
+    Sources are `prefix` + the path inside the folder, so several folders (the workspace's
+    knowledge/, uploads, another collection) can live side by side in one tenant.
+    """
     report = SyncReport()
-    known = set(await session.scalars(select(Document.source)))
+    known = set(
+        await session.scalars(select(Document.source).where(Document.source.startswith(prefix)))
+    )
     seen: set[str] = set()
     for path in await asyncio.to_thread(_list_files, folder):
-        source = path.relative_to(folder).as_posix()
+        source = prefix + path.relative_to(folder).as_posix()
         if progress:
             progress(source)
         seen.add(source)  # a bad file keeps what was indexed for it before
@@ -181,7 +190,9 @@ async def sync_folder(
     for source in sorted(known - seen):
         await remove_source(session, source)
         report.removed.append(source)
-    report.embedded = await refresh_index(session, embedder, changed=report.changed)
+    report.embedded = await refresh_index(
+        session, embedder, changed=report.changed, progress=embed_progress
+    )
     return report
 
 

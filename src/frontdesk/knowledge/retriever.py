@@ -80,24 +80,31 @@ class FullTextRetriever:
 
 
 def reciprocal_rank_fusion(
-    rankings: Sequence[Sequence[int]], *, k: int = 60
+    rankings: Sequence[Sequence[int]], *, k: int = 60, weights: Sequence[float] | None = None
 ) -> list[tuple[int, float]]:
     scores: dict[int, float] = {}
-    for ranking in rankings:
+    for ranking, weight in zip(rankings, weights or [1.0] * len(rankings), strict=True):
         for rank, item in enumerate(ranking, start=1):
-            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+            scores[item] = scores.get(item, 0.0) + weight / (k + rank)
     return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))
 
 
 class HybridRetriever:
     def __init__(
-        self, db: Database, embedder: Embedder, *, candidates: int = 100, rrf_k: int = 60
+        self,
+        db: Database,
+        embedder: Embedder,
+        *,
+        candidates: int = 100,
+        rrf_k: int = 60,
+        dense_weight: float = 1.0,
     ) -> None:
         self._db = db
         self._embedder = embedder
         self._cache = VectorCache()
         self.candidates = candidates
         self.rrf_k = rrf_k
+        self.dense_weight = dense_weight
 
     async def search(
         self,
@@ -119,7 +126,9 @@ class HybridRetriever:
                 q = np.asarray(query_vector, dtype=np.float32)
                 dense = vectors.top(q, self.candidates, frozenset(doc_types))
             fused = reciprocal_rank_fusion(
-                [[h.chunk_id for h in hits], [chunk_id for chunk_id, _ in dense]], k=self.rrf_k
+                [[h.chunk_id for h in hits], [chunk_id for chunk_id, _ in dense]],
+                k=self.rrf_k,
+                weights=[1.0, self.dense_weight],
             )
             fetch = limit * 4 if tags else limit
             return (await load_passages(session, fused[:fetch], tags))[:limit]

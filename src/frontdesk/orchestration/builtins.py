@@ -23,9 +23,8 @@ def _fulltext(*, db: Database, **_: Any) -> Any:
     return FullTextRetriever(db)
 
 
-def _hybrid(*, db: Database, embedder: Embedder, candidates: int = 100, rrf_k: int = 60,
-            **_: Any) -> Any:  # fmt: skip
-    return HybridRetriever(db, embedder, candidates=candidates, rrf_k=rrf_k)
+def _hybrid(*, db: Database, embedder: Embedder, **options: Any) -> Any:
+    return HybridRetriever(db, embedder, **options)
 
 
 def _minilm(**_: Any) -> Any:

@@ -18,7 +18,7 @@ from frontdesk.config.workspace import Workspace, load_rules, load_settings
 from frontdesk.embedding import EmbeddingUnavailableError
 from frontdesk.errors import ConfigError
 from frontdesk.guard.input_screen import InputScreen, OutputScreen
-from frontdesk.interfaces import Embedder
+from frontdesk.interfaces import Embedder, Retriever
 from frontdesk.knowledge.ingest import SyncReport, sync_folder
 from frontdesk.nlu.entities import RuleEntityExtractor
 from frontdesk.nlu.training_data import TrainingData, TrainingDataError, load_training_data
@@ -101,18 +101,26 @@ async def sync_knowledge(
     settings: Settings,
     progress: Callable[[str], None] | None = None,
     embedder: Embedder | None = None,
+    folder: Path | None = None,
+    prefix: str | None = None,
+    embed_progress: Callable[[int, int], None] | None = None,
 ) -> SyncReport:
-    """Index the workspace's knowledge folder as a recorded job."""
+    """Index a folder (default: the workspace's knowledge/) as a recorded job. Its documents
+    are named `prefix` + path (default: the folder's name + "/")."""
+    folder = folder or workspace.knowledge_dir
+    prefix = f"{folder.name}/" if prefix is None else prefix
     async with db.session(tenant_id) as session:
         job = Job(kind="knowledge_sync", status="running", started_at=utcnow(),
-                  payload={"folder": str(workspace.knowledge_dir)})  # fmt: skip
+                  payload={"folder": str(folder)})  # fmt: skip
         session.add(job)
         await session.commit()
         try:
             report = await sync_folder(
                 session,
-                workspace.knowledge_dir,
+                folder,
+                prefix=prefix,
                 embedder=embedder,
+                embed_progress=embed_progress,
                 max_words=settings.knowledge.chunk_words,
                 overlap_words=settings.knowledge.overlap_words,
                 progress=progress,
@@ -128,6 +136,38 @@ async def sync_knowledge(
     for error in report.errors:
         log.warning("knowledge: %s", error)
     return report
+
+
+def build_retriever(
+    registries: Registries, settings: Settings, db: Database, embedder: Embedder | None
+) -> Retriever:
+    knowledge = settings.knowledge
+    if embedder is None:
+        return registries.retrievers.create("fulltext", db=db)  # type: ignore[no-any-return]
+    return registries.retrievers.create(  # type: ignore[no-any-return]
+        knowledge.retriever,
+        db=db,
+        embedder=embedder,
+        candidates=knowledge.candidates,
+        rrf_k=knowledge.rrf_k,
+        dense_weight=knowledge.dense_weight,
+    )
+
+
+async def open_database(workspace: Workspace, settings: Settings) -> Database:
+    """The workspace's database, migrated (or checked) to the code's schema."""
+    workspace.state_dir  # noqa: B018 - created here so the default SQLite file can be
+    db = Database(settings.resolved_database_url(workspace.root))
+    try:
+        await prepare_database(db, settings)
+    except (SQLAlchemyError, OSError) as exc:
+        await db.dispose()
+        url = make_url(db.url).render_as_string(hide_password=True)
+        raise ConfigError(f"cannot open the database {url}: {exc.__cause__ or exc}") from exc
+    except BaseException:
+        await db.dispose()
+        raise
+    return db
 
 
 def load_embedder(registries: Registries, settings: Settings) -> tuple[Embedder | None, str]:
@@ -163,14 +203,8 @@ async def open_runtime(
         embedder, embedding_status = load_embedder(registries, settings)
     else:
         embedding_status = "ok" if embedder is not None else "disabled (fulltext retriever)"
-    workspace.state_dir  # noqa: B018 - created here so the default SQLite file can be
-    db = Database(settings.resolved_database_url(workspace.root))
+    db = await open_database(workspace, settings)
     try:
-        try:
-            await prepare_database(db, settings)
-        except (SQLAlchemyError, OSError) as exc:
-            url = make_url(db.url).render_as_string(hide_password=True)
-            raise ConfigError(f"cannot open the database {url}: {exc.__cause__ or exc}") from exc
         tenant = await ensure_tenant(db, settings.tenant)
         report = (
             await sync_knowledge(db, tenant.id, workspace, settings, embedder=embedder)
@@ -180,13 +214,7 @@ async def open_runtime(
         classifier = registries.intent_classifiers.create(
             settings.nlu.classifier, data=data, models_dir=workspace.state_dir / "models"
         )
-        retriever = registries.retrievers.create(
-            settings.knowledge.retriever if embedder is not None else "fulltext",
-            db=db,
-            embedder=embedder,
-            candidates=settings.knowledge.candidates,
-            rrf_k=settings.knowledge.rrf_k,
-        )
+        retriever = build_retriever(registries, settings, db, embedder)
     except BaseException:
         await db.dispose()
         raise

@@ -1,0 +1,42 @@
+"""What every CLI command shares: consoles and turning errors into one readable line."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+from sqlalchemy.exc import SQLAlchemyError
+
+from frontdesk.errors import FrontdeskError
+
+T = TypeVar("T")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def friendly(func: Callable[..., T]) -> Callable[..., T]:
+    """Turn frontdesk's own errors into one readable line instead of a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return func(*args, **kwargs)
+        except FrontdeskError as exc:
+            raise fail(exc.message) from None
+        except (SQLAlchemyError, ConnectionError) as exc:  # asyncpg raises ConnectionError
+            raise fail(f"database error: {exc.__cause__ or exc}") from None
+        except OSError as exc:
+            raise fail(str(exc)) from None
+        except KeyboardInterrupt:
+            raise typer.Exit(130) from None
+
+    return wrapper
