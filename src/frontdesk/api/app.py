@@ -12,8 +12,11 @@ from fastapi.staticfiles import StaticFiles
 from frontdesk import __version__
 from frontdesk.api.body_limit import BodySizeLimit
 from frontdesk.api.errors import install_error_handlers
-from frontdesk.api.routes import chat_page, conversations, health
+from frontdesk.api.routes import chat_page, conversations, health, knowledge
+from frontdesk.api.routes import jobs as jobs_routes
 from frontdesk.api.widget_key import ensure_widget_key
+from frontdesk.config.settings import ServerSettings
+from frontdesk.jobs import JobRunner
 from frontdesk.orchestration.runtime import Runtime, open_runtime
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -36,9 +39,13 @@ def create_app(workspace: Path | str | None = None, *, runtime: Runtime | None =
         app.state.widget_key = (
             await ensure_widget_key(current) if current.settings.web.enabled else ""
         )
+        jobs = JobRunner(current.db)
+        await jobs.recover()
+        app.state.jobs = jobs
         try:
             yield
         finally:
+            await jobs.drain()
             if owned:
                 await current.close()
 
@@ -51,10 +58,16 @@ def create_app(workspace: Path | str | None = None, *, runtime: Runtime | None =
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(conversations.router)
+    app.include_router(knowledge.router)
+    app.include_router(jobs_routes.router)
     app.include_router(chat_page.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    max_body = runtime.settings.server.max_body_bytes if runtime else 64 * 1024
-    app.add_middleware(BodySizeLimit, max_bytes=max_body)
+    server = runtime.settings.server if runtime else ServerSettings()
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=server.max_body_bytes,
+        overrides={"/v1/knowledge/documents": server.max_upload_bytes},
+    )
     return app
 
 

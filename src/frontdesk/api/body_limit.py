@@ -8,22 +8,29 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, overrides: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.overrides = overrides or {}  # path prefix -> its own limit (file uploads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = next(
+            (size for prefix, size in self.overrides.items() if scope["path"].startswith(prefix)),
+            self.max_bytes,
+        )
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
                     declared = 0
-                if declared > self.max_bytes:
-                    await self._reject(send)
+                if declared > limit:
+                    await self._reject(send, limit)
                     return
         # Buffer the body (bounded by the limit) so an oversized one is refused before the
         # app sees any of it, then replay it to the app.
@@ -36,8 +43,8 @@ class BodySizeLimit:
                 return
             body = message.get("body", b"")
             received += len(body)
-            if received > self.max_bytes:
-                await self._reject(send)
+            if received > limit:
+                await self._reject(send, limit)
                 return
             chunks.append(body)
             if not message.get("more_body", False):
@@ -49,12 +56,12 @@ class BodySizeLimit:
         }
         await self.app(scope, _replay(body_message, receive), send)
 
-    async def _reject(self, send: Send) -> None:
+    async def _reject(self, send: Send, limit: int) -> None:
         body = json.dumps(
             {
                 "error": {
                     "code": "payload_too_large",
-                    "message": f"request body is larger than {self.max_bytes} bytes",
+                    "message": f"request body is larger than {limit} bytes",
                 }
             }
         ).encode()

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from frontdesk.errors import AuthenticationError, PermissionDeniedError
+from frontdesk.jobs import JobRunner
 from frontdesk.orchestration.runtime import Runtime
 from frontdesk.storage.api_keys import Scope, VerifiedKey, verify_key
 
@@ -17,6 +18,14 @@ def get_runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_jobs(request: Request) -> JobRunner:
+    jobs: JobRunner = request.app.state.jobs
+    return jobs
+
+
+JobsDep = Annotated[JobRunner, Depends(get_jobs)]
 
 
 async def require_key(

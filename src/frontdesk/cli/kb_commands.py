@@ -92,8 +92,12 @@ def ingest(
             if embedder is None:
                 err.print(f"note: keyword index only, embeddings {status}")
             total = sum(1 for p in target.rglob("*") if p.is_file() and not p.name.startswith("."))
-            columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                       TimeElapsedColumn())  # fmt: skip
+            columns = (
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+            )
             with Progress(*columns, console=err, transient=False) as progress:
                 files = progress.add_task("files", total=total)
                 vectors = progress.add_task("embeddings", total=None, visible=embedder is not None)
@@ -102,9 +106,15 @@ def ingest(
                     progress.update(vectors, completed=done, total=pending)
 
                 report = await sync_knowledge(
-                    db, tenant_id, ws, settings, embedder=embedder, folder=target,
-                    progress=lambda _name: progress.advance(files), embed_progress=on_embedded,
-                )  # fmt: skip
+                    db,
+                    tenant_id,
+                    ws,
+                    settings,
+                    embedder=embedder,
+                    folder=target,
+                    progress=lambda _name: progress.advance(files),
+                    embed_progress=on_embedded,
+                )
             async with db.session(tenant_id) as session:
                 stats = await index_stats(session)
             return report.as_dict(), report.errors, stats

@@ -23,15 +23,19 @@ def _text(data: bytes) -> str:
 
 
 def _html(data: bytes) -> str:
-    from markdownify import markdownify
+    from bs4 import BeautifulSoup
+    from markdownify import MarkdownConverter
 
     text = _text(data)
     if "<" not in text:
         raise ConversionError("no HTML markup found")
-    markdown = markdownify(text, heading_style="ATX", strip=["script", "style"])
-    title = re.search(r"<title[^>]*>(.*?)</title>", text, re.I | re.S)
+    soup = BeautifulSoup(text, "html.parser")
+    title = soup.title.get_text(strip=True) if soup.title else ""
+    for element in soup(["script", "style", "noscript", "template", "head"]):
+        element.decompose()
+    markdown = MarkdownConverter(heading_style="ATX").convert_soup(soup)
     if title and not re.search(r"^# ", markdown, re.M):
-        markdown = f"# {title.group(1).strip()}\n\n{markdown}"
+        markdown = f"# {title}\n\n{markdown}"
     return re.sub(r"\n{3,}", "\n\n", markdown).strip()
 
 

@@ -61,9 +61,15 @@ def lint_folder(folder: Path, *, max_body_tokens: int = 1000) -> list[Finding]:
                     findings.append(Finding(path, number, "error", "Q: without an A: after it"))
         tokens = estimate_tokens(atom.body)
         if tokens > max_body_tokens:
-            findings.append(Finding(path, atom.body_line, "warning",
-                                    f"body is about {tokens} tokens, over the budget of "
-                                    f"{max_body_tokens}; consider splitting the atom"))  # fmt: skip
+            findings.append(
+                Finding(
+                    path,
+                    atom.body_line,
+                    "warning",
+                    f"body is about {tokens} tokens, over the budget of "
+                    f"{max_body_tokens}; consider splitting the atom",
+                )
+            )
         if not atom.body.strip() and not atom.faqs:
             findings.append(Finding(path, atom.body_line, "warning", "the atom has no text"))
     by_title: dict[str, Path] = {}
@@ -71,13 +77,25 @@ def lint_folder(folder: Path, *, max_body_tokens: int = 1000) -> list[Finding]:
         title = atom.meta.title
         if title in by_title:
             other = by_title[title]
-            findings.append(Finding(atom.path, _line_of(text, "title:"), "error",
-                                    f"duplicate title {title!r} (also in {other})"))  # fmt: skip
+            findings.append(
+                Finding(
+                    atom.path,
+                    _line_of(text, "title:"),
+                    "error",
+                    f"duplicate title {title!r} (also in {other})",
+                )
+            )
         else:
             by_title[title] = atom.path
     for atom, text in atoms:
         for related in atom.meta.related:
             if related not in by_title:
-                findings.append(Finding(atom.path, _line_of(text, "related:"), "error",
-                                        f"related title {related!r} names no atom"))  # fmt: skip
+                findings.append(
+                    Finding(
+                        atom.path,
+                        _line_of(text, "related:"),
+                        "error",
+                        f"related title {related!r} names no atom",
+                    )
+                )
     return sorted(findings, key=lambda f: (str(f.path), f.line))
