@@ -269,9 +269,10 @@ class _as_path:
 
 
 # Imported here, after the app exists, so command modules may import from this one.
-from frontdesk.cli import kb_commands, nlu_commands  # noqa: E402
+from frontdesk.cli import evaluate_commands, kb_commands, nlu_commands  # noqa: E402
 
 kb_commands.register(app)
+evaluate_commands.register(app)
 nlu_commands.register(app)
 
 

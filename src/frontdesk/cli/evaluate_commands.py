@@ -1,0 +1,87 @@
+"""`frontdesk evaluate ...`: score the assistant's parts against golden data."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from frontdesk.cli.common import friendly, out
+from frontdesk.config.workspace import Workspace, load_settings
+from frontdesk.evaluation.retrieval import RetrievalReport, evaluate_retrieval, load_golden
+from frontdesk.orchestration.runtime import (
+    build_retriever,
+    load_embedder,
+    load_registries,
+    open_database,
+)
+from frontdesk.storage.tenants import ensure_tenant
+
+evaluate_app = typer.Typer(help="Evaluate retrieval and understanding.", no_args_is_help=True)
+
+WorkspaceOption = Annotated[
+    Path, typer.Option("--workspace", "-w", envvar="FRONTDESK_WORKSPACE", help="Workspace.")
+]
+
+
+@evaluate_app.command("retrieval")
+@friendly
+def retrieval(
+    workspace: WorkspaceOption = Path("."),
+    golden: Annotated[
+        Path | None, typer.Option(help="Golden queries (default: golden/retrieval.yaml).")
+    ] = None,
+    k: Annotated[int, typer.Option(min=1, max=50, help="Cut-off for recall.")] = 5,
+    output: Annotated[Path | None, typer.Option(help="Also write the results as JSON.")] = None,
+    min_ndcg: Annotated[
+        float | None, typer.Option(help="Exit 1 when nDCG@10 is below this (a CI gate).")
+    ] = None,
+) -> None:
+    """Recall@k, MRR and nDCG@10 of the workspace's retriever on golden queries."""
+    ws = Workspace.at(workspace)
+    golden_set = load_golden(golden or ws.root / "golden" / "retrieval.yaml")
+
+    async def go() -> RetrievalReport:
+        settings = load_settings(ws)
+        db = await open_database(ws, settings)
+        try:
+            tenant = await ensure_tenant(db, settings.tenant)
+            registries = load_registries()
+            embedder = None
+            if settings.knowledge.retriever == "hybrid":
+                embedder, _ = load_embedder(registries, settings)
+            retriever = build_retriever(registries, settings, db, embedder)
+            return await evaluate_retrieval(retriever, tenant.id, golden_set, k=k)
+        finally:
+            await db.dispose()
+
+    report = asyncio.run(go())
+    summary = report.summary()
+    table = Table("metric", "value")
+    for name, value in summary.items():
+        table.add_row(name, f"{value:.4f}" if isinstance(value, float) else str(value))
+    out.print(table)
+    for miss in report.misses():
+        got = ", ".join(miss.ranked[:3]) or "nothing"
+        out.print(
+            f"miss: {miss.query!r}: expected {miss.expected}, got {got}",
+            highlight=False,
+            markup=False,
+        )
+    if output:
+        output.write_text(
+            json.dumps(
+                {"summary": summary, "queries": [r.__dict__ for r in report.results]}, indent=2
+            )
+        )
+    if min_ndcg is not None and summary["ndcg_at_10"] < min_ndcg:
+        out.print(f"nDCG@10 {summary['ndcg_at_10']:.4f} is below {min_ndcg}")
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(evaluate_app, name="evaluate")

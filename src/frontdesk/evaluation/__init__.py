@@ -1,0 +1,1 @@
+"""Evaluation: scoring retrieval and understanding against golden data."""
