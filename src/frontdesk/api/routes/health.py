@@ -32,6 +32,8 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse | dict[str, object]:
         checks["database"] = f"unavailable: {type(exc).__name__}"
     checks["intent_model"] = "ok" if runtime.assistant.deps.classifier.intents else "not trained"
     ready = all(value == "ok" for value in checks.values())
+    # Without embeddings retrieval falls back to keywords: degraded, still ready.
+    checks["embeddings"] = runtime.embedding_status
     if not ready:
         return JSONResponse(
             {"error": {"code": "not_ready", "message": "not ready"}, "checks": checks},
