@@ -31,7 +31,7 @@ from sqlalchemy import select
 
 from frontdesk.embedding import CachingEmbedder, MiniLMEmbedder
 from frontdesk.knowledge.ingest import ingest_source, refresh_index
-from frontdesk.knowledge.retriever import HybridRetriever, reciprocal_rank_fusion
+from frontdesk.knowledge.retriever import HybridRetriever
 from frontdesk.knowledge.vectors import VectorCache
 from frontdesk.storage import migrate
 from frontdesk.storage.db import Database
@@ -131,43 +131,65 @@ class FrontdeskIndex:
         index = cls(db, tenant.id, embedder)
         index.doc_of = {int(cid): src.removesuffix(".md") for cid, src in pairs}
         seconds = done - started
-        if embedded == 0:  # the cached index was complete: no ingestion figures this run
-            return index, {"reused_cached_index": True, "chunks": len(pairs)}
-        return index, {
+        figures = path.with_suffix(".ingest.json")
+        if embedded == 0:
+            # The cached index was complete: report the figures of the run that built it.
+            built = json.loads(figures.read_text()) if figures.is_file() else {}
+            return index, {**built, "reused_cached_index": True, "chunks": len(pairs)}
+        measured = {
             "ingest_seconds": round(seconds, 1),
             "ingest_docs_per_second": round(len(corpus) / seconds, 1),
             "keyword_only_docs_per_second": round(len(corpus) / (keyword_done - started), 1),
             "chunks": len(pairs),
+            "load_average_at_end": round(os.getloadavg()[0], 1),
         }
+        figures.write_text(json.dumps(measured))
+        return index, measured
 
-    async def lists(self, query: str) -> tuple[list[int], list[int], float, float]:
+    async def lists(self, query: str) -> tuple[list[tuple[int, float]], list[tuple[int, float]],
+                                                float, float]:  # fmt: skip
+        """Each list with its scores, and how long each took."""
         started = time.perf_counter()
         async with self.db.session(self.tenant_id) as session:
-            keyword = [h.chunk_id for h in await keyword_search(session, query, limit=DEPTH)]
+            hits = await keyword_search(session, query, limit=DEPTH)
+        keyword = [(h.chunk_id, h.score) for h in hits]
         keyword_s = time.perf_counter() - started
         started = time.perf_counter()
         vector = np.asarray(self.embedder.inner.embed([query])[0], dtype=np.float32)
         async with self.db.session(self.tenant_id) as session:
             vectors = await self.cache.get(session, self.tenant_id)
         assert vectors is not None
-        dense = [cid for cid, _ in vectors.top(vector, DEPTH)]
+        dense = vectors.top(vector, DEPTH)
         return keyword, dense, keyword_s, time.perf_counter() - started
 
 
-def tune(lists: dict[str, tuple[list[int], list[int]]], qrels: Qrels,
-         doc_of: dict[int, str]) -> tuple[float, int]:  # fmt: skip
-    best, best_score = (1.0, 60), -1.0
-    for dense_weight in (0.5, 0.75, 1.0, 1.25, 1.5, 2.0):
-        for k in (5, 10, 20, 40, 60):
-            runs = {
-                q: to_docs([c for c, _ in reciprocal_rank_fusion(
-                    [kw, dense], k=k, weights=[1.0, dense_weight])], doc_of)
-                for q, (kw, dense) in lists.items()
-            }  # fmt: skip
-            score = evaluate(runs, qrels)["ndcg_at_10"]
-            if score > best_score:
-                best, best_score = (dense_weight, k), score
-    return best
+Lists = dict[str, tuple[list[tuple[int, float]], list[tuple[int, float]]]]
+
+
+def fused_runs(lists: Lists, doc_of: dict[int, str], retriever: HybridRetriever
+               ) -> dict[str, list[str]]:  # fmt: skip
+    return {q: to_docs([c for c, _ in retriever.fuse(kw, dense)], doc_of)
+            for q, (kw, dense) in lists.items()}  # fmt: skip
+
+
+def tune(lists: Lists, qrels: Qrels, doc_of: dict[int, str],
+         db: Database, embedder: Any) -> dict[str, Any]:  # fmt: skip
+    """The fusion settings with the best nDCG@10 on the train queries, over both families."""
+    grid: list[dict[str, Any]] = [
+        {"fusion": "convex", "dense_share": round(float(share), 2)}
+        for share in np.arange(0.3, 0.85, 0.05)
+    ]
+    grid += [
+        {"fusion": "rrf", "rrf_k": k, "dense_weight": w}
+        for w in (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
+        for k in (5, 10, 20, 40, 60)
+    ]
+    scored = [
+        (evaluate(fused_runs(lists, doc_of, HybridRetriever(db, embedder, **options)), qrels)
+         ["ndcg_at_10"], options)
+        for options in grid
+    ]  # fmt: skip
+    return max(scored, key=lambda pair: pair[0])[1]
 
 
 async def run_frontdesk(corpus: dict[str, dict[str, str]], test: tuple[dict[str, str], Qrels],
@@ -177,33 +199,39 @@ async def run_frontdesk(corpus: dict[str, dict[str, str]], test: tuple[dict[str,
     print(f"  frontdesk ingest: {ingest}", file=sys.stderr)
     test_queries, test_qrels = test
     train_queries, train_qrels = train
-    lists: dict[str, tuple[list[int], list[int]]] = {}
+    lists: Lists = {}
     keyword_times, dense_times = [], []
     for qid, text in test_queries.items():
         kw, dense, kw_s, dense_s = await index.lists(text)
         lists[qid] = (kw, dense)
         keyword_times.append(kw_s)
         dense_times.append(dense_s)
-    train_lists = {}
+    train_lists: Lists = {}
     for qid, text in train_queries.items():
         kw, dense, _, _ = await index.lists(text)
         train_lists[qid] = (kw, dense)
-    dense_weight, rrf_k = tune(train_lists, train_qrels, index.doc_of)
-    print(f"  fusion tuned on train: dense_weight={dense_weight} k={rrf_k}", file=sys.stderr)
+    tuned = tune(train_lists, train_qrels, index.doc_of, index.db, embedder.inner)
+    print(f"  fusion tuned on train: {tuned}", file=sys.stderr)
+
+    def ids(pairs: list[tuple[int, float]]) -> list[int]:
+        return [item for item, _ in pairs]
 
     results: dict[str, Any] = {}
     results["frontdesk_bm25"] = {
-        **evaluate({q: to_docs(kw, index.doc_of) for q, (kw, _) in lists.items()}, test_qrels),
+        **evaluate({q: to_docs(ids(kw), index.doc_of) for q, (kw, _) in lists.items()}, test_qrels),
         **latency(keyword_times),
     }
     results["frontdesk_dense"] = {
-        **evaluate({q: to_docs(d, index.doc_of) for q, (_, d) in lists.items()}, test_qrels),
+        **evaluate({q: to_docs(ids(d), index.doc_of) for q, (_, d) in lists.items()}, test_qrels),
         **latency(dense_times),
     }
-    for name, (weight, k) in (("frontdesk_hybrid", (1.0, 60)),
-                              ("frontdesk_hybrid_tuned", (dense_weight, rrf_k))):  # fmt: skip
-        retriever = HybridRetriever(index.db, embedder.inner, candidates=DEPTH, rrf_k=k,
-                                    dense_weight=weight)  # fmt: skip
+    configurations: list[tuple[str, dict[str, Any]]] = [
+        ("frontdesk_hybrid_rrf", {"fusion": "rrf", "rrf_k": 60, "dense_weight": 1.0}),
+        ("frontdesk_hybrid", {}),  # the shipped defaults
+        ("frontdesk_hybrid_tuned", tuned),
+    ]
+    for name, options in configurations:
+        retriever = HybridRetriever(index.db, embedder.inner, candidates=DEPTH, **options)
         runs, times = {}, []
         for qid, text in test_queries.items():
             # Latency as the pipeline sees it (top 10 passages); quality from a deep list.
@@ -212,8 +240,9 @@ async def run_frontdesk(corpus: dict[str, dict[str, str]], test: tuple[dict[str,
             times.append(time.perf_counter() - started)
             passages = await retriever.search(index.tenant_id, text, limit=DEPTH * 2)
             runs[qid] = to_docs([p.chunk_id for p in passages], index.doc_of)
-        results[name] = {**evaluate(runs, test_qrels), **latency(times),
-                         "dense_weight": weight, "rrf_k": k}  # fmt: skip
+        settings = {"fusion": retriever.fusion, "dense_share": retriever.dense_share,
+                    "rrf_k": retriever.rrf_k, "dense_weight": retriever.dense_weight}  # fmt: skip
+        results[name] = {**evaluate(runs, test_qrels), **latency(times), **settings}
     results["frontdesk_hybrid_rerank"] = {
         "skipped": "no cross-encoder ships its weights inside a PyPI package (OFFLINE-MODELS.md)"
     }
@@ -304,6 +333,8 @@ def main() -> None:
         "embedding_model": MiniLMEmbedder.name,
         "embedding_max_tokens": MiniLMEmbedder().max_tokens,
         "cpu_count": os.cpu_count(),
+        # Latency from a busy machine is worth little: this says how busy it was.
+        "load_average_1m_at_end": round(os.getloadavg()[0], 1),
     }
     print(f"\n{'system':28} {'nDCG@10':>8} {'R@100':>7} {'p50 ms':>8} {'p95 ms':>8}")
     for name, row in results.items():

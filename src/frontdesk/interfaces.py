@@ -2,38 +2,77 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
 from frontdesk.types import Entity, IntentPrediction, Passage, Usage
 
+Purpose = Literal["answer", "summarise", "classify"]
+
+
+class ToolSpec(BaseModel):
+    """A tool as a model sees it: a name, what it does, and a JSON Schema for its arguments."""
+
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+
+
+class ToolCall(BaseModel):
+    id: str
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
 
 class ChatMessage(BaseModel):
-    role: Literal["system", "user", "assistant"]
+    role: Literal["system", "user", "assistant", "tool"]
     content: str
+    tool_calls: list[ToolCall] = Field(default_factory=list)  # assistant asking for tools
+    tool_call_id: str | None = None  # a tool's result answers this call
 
 
 class ChatRequest(BaseModel):
     messages: list[ChatMessage]
     passages: list[Passage] = Field(default_factory=list)
-    purpose: Literal["answer", "summarise", "classify"] = "answer"
+    purpose: Purpose = "answer"
+    tenant_id: str = ""  # whose budget pays for it
+    tools: list[ToolSpec] = Field(default_factory=list)
+    max_tokens: int | None = None
+    temperature: float | None = None
+    json_output: bool = False  # ask the provider for a JSON object (structured output)
 
 
 class ChatResult(BaseModel):
     text: str
     cited: list[int] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)
+    usage_estimated: bool = False  # the provider gave no usage: counted locally
     grounded: bool = True
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    finish_reason: str = "stop"
+
+
+class ChatChunk(BaseModel):
+    """One piece of a streamed answer: text as it arrives; the last chunk carries `result`."""
+
+    text: str = ""
+    result: ChatResult | None = None
 
 
 @runtime_checkable
 class ChatModel(Protocol):
+    """A model behind one provider. `complete` answers at once; `stream` yields text chunks
+    as they arrive and ends with a chunk whose `result` has the whole text, tool calls and
+    usage. Providers' failures are raised as `frontdesk.llm.errors.ProviderError`."""
+
     name: str
 
     async def complete(self, request: ChatRequest) -> ChatResult: ...
+
+    def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]: ...
 
 
 @runtime_checkable
@@ -109,5 +148,6 @@ class TicketBackend(Protocol):
 class Tool(Protocol):
     name: str
     description: str
+    parameters: dict[str, Any]  # JSON Schema of the arguments
 
     async def __call__(self, **arguments: object) -> object: ...

@@ -46,6 +46,21 @@ class IntentPrediction(BaseModel):
     name: str
     confidence: float
     ranking: list[tuple[str, float]] = Field(default_factory=list)
+    # True when the message looks unlike every intent the model was trained on (or the model
+    # is not sure enough): such messages route to human review.
+    out_of_scope: bool = False
+    oos_score: float = 0.0
+
+
+class SentimentLabel(StrEnum):
+    NEGATIVE = "negative"
+    NEUTRAL = "neutral"
+    POSITIVE = "positive"
+
+
+class Sentiment(BaseModel):
+    label: SentimentLabel
+    score: float  # -1 (very negative) .. 1 (very positive)
 
 
 class Entity(BaseModel):
@@ -88,6 +103,7 @@ class Route(BaseModel):
     rule: str
     reason: str
     ask: str | None = None
+    tool: str | None = None  # for action "tool": which tool to call
 
 
 class Usage(BaseModel):

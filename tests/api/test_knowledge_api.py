@@ -89,7 +89,7 @@ async def test_upload_list_search_delete(client: httpx.AsyncClient, runtime: Run
     conversation = (await client.post("/v1/conversations", headers=admin)).json()["id"]
     reply = await client.post(
         f"/v1/conversations/{conversation}/messages",
-        json={"text": "walrus figurines"},
+        json={"text": "are walrus figurines covered by parcel insurance"},
         headers=admin,
     )
     async with runtime.db.session(runtime.tenant.id) as session:

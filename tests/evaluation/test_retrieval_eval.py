@@ -44,3 +44,12 @@ def test_evaluate_retrieval_on_the_demo(workspace: Path, tmp_path: Path) -> None
     )
     assert gate.exit_code == 1
     assert "is below 0.999" in gate.output
+
+
+def test_evaluate_retrieval_on_an_empty_index_says_to_ingest(tmp_path: Path) -> None:
+    workspace = tmp_path / "ws"
+    assert runner.invoke(app, ["init", str(workspace)]).exit_code == 0
+    result = runner.invoke(app, ["evaluate", "retrieval", "-w", str(workspace)])
+    assert result.exit_code == 1
+    assert "knowledge index" in result.output
+    assert "frontdesk kb ingest" in result.output

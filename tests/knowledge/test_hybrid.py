@@ -12,10 +12,12 @@ from frontdesk.knowledge.ingest import ingest_source, refresh_index, remove_sour
 from frontdesk.knowledge.retriever import (
     FullTextRetriever,
     HybridRetriever,
+    convex_fusion,
     reciprocal_rank_fusion,
 )
 from frontdesk.storage import migrate
 from frontdesk.storage.db import Database
+from frontdesk.storage.fulltext import keyword_search
 from frontdesk.storage.tenants import ensure_tenant
 from frontdesk.types import Passage
 
@@ -132,11 +134,50 @@ async def test_model_change_re_embeds_and_deletes_drop_vectors(
     assert all(p.title != "Website unavailable" for p in found)
 
 
+async def test_keyword_search_finds_a_tenants_chunk_behind_another_tenants_crowd(
+    db: Database,
+) -> None:
+    """Ranking happens in the shared FTS index first; a tenant whose only match ranks below
+    a window full of another tenant's matches must still get it (the joined fallback)."""
+    crowd = await ensure_tenant(db, "crowd")
+    alone = await ensure_tenant(db, "alone")
+    async with db.session(crowd.id) as session:
+        for n in range(230):
+            body = f"# Parcel notes {n}\n\nparcel parcel parcel notes number {n}.\n"
+            await ingest_source(session, f"crowd/{n}.txt", body.encode())
+        await session.commit()
+    async with db.session(alone.id) as session:
+        await ingest_source(session, "alone.txt", b"# Depot\n\nThe depot keeps one parcel.\n")
+        await session.commit()
+    async with db.session(alone.id) as session:
+        hits = await keyword_search(session, "parcel", limit=5)
+        typed = await keyword_search(session, "parcel", limit=5, doc_types=["faq"])
+    assert len(hits) == 1
+    assert typed == []
+    async with db.session(crowd.id) as session:
+        assert len(await keyword_search(session, "parcel", limit=5)) == 5
+
+
 def test_reciprocal_rank_fusion() -> None:
     fused = reciprocal_rank_fusion([[1, 2, 3], [3, 1, 4]], k=60)
     assert [item for item, _ in fused] == [1, 3, 2, 4]
     weighted = reciprocal_rank_fusion([[1, 2], [2, 1]], k=1, weights=[1.0, 2.0])
     assert weighted[0][0] == 2
+
+
+def test_convex_fusion_keeps_a_confident_keyword_hit_on_top() -> None:
+    keyword = [(1, 30.0), (2, 6.0), (3, 5.0)]  # one hit far ahead of the rest
+    dense = [(3, 0.52), (2, 0.50), (4, 0.49)]  # near ties
+    fused = convex_fusion(keyword, dense, dense_share=0.6)
+    assert [item for item, _ in fused] == [1, 3, 2, 4]
+    # Rank fusion flattens the keyword list's confidence and puts 3 first.
+    assert reciprocal_rank_fusion([[1, 2, 3], [3, 2, 4]], k=10)[0][0] == 3
+    # A candidate missing from a list gets that list's lowest score, not zero.
+    scores = dict(fused)
+    assert scores[4] == pytest.approx(0.4 * (5.0 / 30.0) + 0.6 * (0.49 / 0.52))
+    assert [item for item, _ in convex_fusion(keyword, dense, dense_share=1.0)][:2] == [3, 2]
+    assert convex_fusion([], [], dense_share=0.5) == []
+    assert [item for item, _ in convex_fusion([], dense, dense_share=0.5)] == [3, 2, 4]
 
 
 def _passage(n: int, text: str, score: float = 1.0) -> Passage:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib.metadata import entry_points
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -12,11 +14,13 @@ from fastapi.staticfiles import StaticFiles
 from frontdesk import __version__
 from frontdesk.api.body_limit import BodySizeLimit
 from frontdesk.api.errors import install_error_handlers
-from frontdesk.api.routes import chat_page, conversations, health, knowledge
+from frontdesk.api.limits import Limiter
+from frontdesk.api.routes import admin, auth, chat_page, conversations, health, knowledge, updates
 from frontdesk.api.routes import jobs as jobs_routes
 from frontdesk.api.widget_key import ensure_widget_key
-from frontdesk.config.settings import ServerSettings
+from frontdesk.config.settings import ServerSettings, Settings
 from frontdesk.jobs import JobRunner
+from frontdesk.jobs.retention import retention_loop
 from frontdesk.orchestration.runtime import Runtime, open_runtime
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -41,11 +45,22 @@ def create_app(workspace: Path | str | None = None, *, runtime: Runtime | None =
         )
         jobs = JobRunner(current.db)
         await jobs.recover()
+        if current.desk is not None and current.desk.dispatcher is not None:
+            await current.desk.dispatcher.resume()  # webhooks a previous process left pending
         app.state.jobs = jobs
+        app.state.limiter = Limiter(current.settings.limits)
+        purge = (
+            asyncio.create_task(retention_loop(current.db, jobs, current.settings))
+            if _retention_configured(current.settings)
+            else None
+        )
         try:
             yield
         finally:
+            if purge is not None:
+                purge.cancel()
             await jobs.drain()
+            await app.state.limiter.close()
             if owned:
                 await current.close()
 
@@ -61,7 +76,12 @@ def create_app(workspace: Path | str | None = None, *, runtime: Runtime | None =
     app.include_router(knowledge.router)
     app.include_router(jobs_routes.router)
     app.include_router(chat_page.router)
+    app.include_router(auth.router)
+    app.include_router(admin.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(updates.router)
+    for entry in entry_points(group="frontdesk.web"):  # web drivers api does not import
+        entry.load()(app)
     server = runtime.settings.server if runtime else ServerSettings()
     app.add_middleware(
         BodySizeLimit,
@@ -69,6 +89,12 @@ def create_app(workspace: Path | str | None = None, *, runtime: Runtime | None =
         overrides={"/v1/knowledge/documents": server.max_upload_bytes},
     )
     return app
+
+
+def _retention_configured(settings: Settings) -> bool:
+    return settings.privacy.retention_days is not None or any(
+        t.retention_days is not None for t in settings.tenants.values()
+    )
 
 
 def create_app_from_env() -> FastAPI:

@@ -6,10 +6,12 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
+from frontdesk.api.limits import Limiter
 from frontdesk.errors import AuthenticationError, PermissionDeniedError
 from frontdesk.jobs import JobRunner
 from frontdesk.orchestration.runtime import Runtime
 from frontdesk.storage.api_keys import Scope, VerifiedKey, verify_key
+from frontdesk.storage.users import SESSION_PREFIX, Role, verify_session
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -44,6 +46,12 @@ async def require_key(
             "an API key is required: send 'Authorization: Bearer <key>' "
             "(create one with `frontdesk keys create`)"
         )
+    if token.startswith(f"{SESSION_PREFIX}_"):
+        user = await verify_session(runtime.db, token)
+        if user is None:
+            raise AuthenticationError("the session has expired or was ended; sign in again")
+        scope = Scope.ADMIN if user.role is Role.ADMIN else Scope.SERVICE
+        return VerifiedKey(user.id, user.tenant_id, scope, user.email, "user", user.tenant_slug)
     key = await verify_key(runtime.db, token)
     if key is None:
         raise AuthenticationError("the API key is not valid or has been revoked")
@@ -51,6 +59,22 @@ async def require_key(
 
 
 CurrentKey = Annotated[VerifiedKey, Depends(require_key)]
+
+
+def get_limiter(request: Request) -> Limiter:
+    limiter: Limiter = request.app.state.limiter
+    return limiter
+
+
+LimiterDep = Annotated[Limiter, Depends(get_limiter)]
+
+
+def require_admin(key: CurrentKey) -> VerifiedKey:
+    require_scope(key, Scope.ADMIN)
+    return key
+
+
+AdminKey = Annotated[VerifiedKey, Depends(require_admin)]
 
 
 def require_scope(key: VerifiedKey, *allowed: Scope) -> None:

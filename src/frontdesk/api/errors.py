@@ -39,6 +39,9 @@ def install_error_handlers(app: FastAPI) -> None:
         if status >= 500:
             log.error("request failed: %s (%s)", exc.code, exc.message)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            headers["Retry-After"] = str(retry_after)
         return error_response(status, exc.code, exc.message, **headers)
 
     @app.exception_handler(RequestValidationError)

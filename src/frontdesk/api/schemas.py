@@ -59,6 +59,13 @@ class TurnPublic(BaseModel):
     total_ms: float
     fallback: bool
     error_stage: str | None
+    # The model that wrote the answer (extractive, cache:..., openai:...), what the turn's
+    # model calls used and cost, and why a configured model was not used, if it was not.
+    model: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    note: str | None = None
     created_at: datetime
 
 

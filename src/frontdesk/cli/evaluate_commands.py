@@ -9,9 +9,11 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from sqlalchemy import func, select
 
 from frontdesk.cli.common import friendly, out
 from frontdesk.config.workspace import Workspace, load_settings
+from frontdesk.errors import ConfigError
 from frontdesk.evaluation.retrieval import RetrievalReport, evaluate_retrieval, load_golden
 from frontdesk.orchestration.runtime import (
     build_retriever,
@@ -19,6 +21,7 @@ from frontdesk.orchestration.runtime import (
     load_registries,
     open_database,
 )
+from frontdesk.storage.models import Document
 from frontdesk.storage.tenants import ensure_tenant
 
 evaluate_app = typer.Typer(help="Evaluate retrieval and understanding.", no_args_is_help=True)
@@ -50,6 +53,13 @@ def retrieval(
         db = await open_database(ws, settings)
         try:
             tenant = await ensure_tenant(db, settings.tenant)
+            async with db.session(tenant.id) as session:
+                if not await session.scalar(select(func.count()).select_from(Document)):
+                    # Scoring an empty index would print zeros that look like a broken model.
+                    raise ConfigError(
+                        f"the knowledge index of {ws.root} is empty: "
+                        "run `frontdesk kb ingest` first"
+                    )
             registries = load_registries()
             embedder = None
             if settings.knowledge.retriever == "hybrid":

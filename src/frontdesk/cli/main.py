@@ -269,11 +269,19 @@ class _as_path:
 
 
 # Imported here, after the app exists, so command modules may import from this one.
-from frontdesk.cli import evaluate_commands, kb_commands, nlu_commands  # noqa: E402
+from frontdesk.cli import (  # noqa: E402
+    evaluate_commands,
+    kb_commands,
+    nlu_commands,
+    retrain_commands,
+    security_commands,
+)
 
 kb_commands.register(app)
 evaluate_commands.register(app)
 nlu_commands.register(app)
+retrain_commands.register(app)
+security_commands.register(app)
 
 
 def run() -> None:

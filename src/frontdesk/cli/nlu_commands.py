@@ -2,8 +2,279 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from frontdesk.cli.common import err, fail, friendly, out
+from frontdesk.cli.evaluate_commands import evaluate_app
+from frontdesk.config.settings import Settings
+from frontdesk.config.workspace import Workspace, load_rules, load_settings
+from frontdesk.nlu.entities import BUILTIN_TYPES, RuleEntityExtractor
+from frontdesk.nlu.intent_classifier import TextEmbedder
+from frontdesk.nlu.model_store import ModelStore, train_and_promote
+from frontdesk.nlu.training_data import TrainingData, TrainingDataError, load_training_data
+from frontdesk.nlu.validation import validate
+
+data_app = typer.Typer(help="Training data for understanding.", no_args_is_help=True)
+
+WorkspaceOption = Annotated[
+    Path, typer.Option("--workspace", "-w", envvar="FRONTDESK_WORKSPACE", help="Workspace.")
+]
+
+
+def _load(folder: Path) -> TrainingData:
+    if not folder.is_dir():
+        raise fail(f"{folder}: not a folder of NLU training data")
+    try:
+        return load_training_data(folder)
+    except TrainingDataError as exc:
+        raise fail(str(exc)) from None
+
+
+@data_app.command("validate")
+@friendly
+def validate_command(
+    workspace: WorkspaceOption = Path("."),
+    data: Annotated[
+        Path | None, typer.Option(help="Training data folder (default: the workspace's nlu/).")
+    ] = None,
+    min_examples: Annotated[int, typer.Option(min=1, help="Fewest examples an intent needs.")] = 5,
+    strict: Annotated[bool, typer.Option(help="Exit 1 on warnings too.")] = False,
+) -> None:
+    """Duplicate or conflicting examples, thin intents, unknown entities, each with file:line.
+    Exit 1 on errors."""
+    ws = Workspace.at(workspace)
+    settings = load_settings(ws)
+    training = _load(data or ws.nlu_dir)
+    known = {*BUILTIN_TYPES, *settings.nlu.entity_patterns, *settings.nlu.entities}
+    rule_entities: list[tuple[str, str]] = []
+    if ws.rules_file.is_file():
+        rules = load_rules(ws)
+        for rule in rules.rules:
+            for entity in [*(rule.when.has_entity or []), *(rule.when.missing_entity or [])]:
+                rule_entities.append((f"{ws.rules_file}:{rule.line}", entity))
+    findings = validate(
+        training, known_entities=known, min_examples=min_examples, rule_entities=rule_entities
+    )
+    for finding in findings:
+        colour = "red" if finding.severity == "error" else "yellow"
+        out.print(
+            f"{finding.where}: [{colour}]{finding.severity}[/{colour}]: {finding.message}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    errors = sum(f.severity == "error" for f in findings)
+    warnings = len(findings) - errors
+    out.print(
+        f"{len(training.examples)} examples, {len(training.intents)} intents, "
+        f"{len(training.entity_types)} entity types: {errors} errors, {warnings} warnings"
+    )
+    if errors or (strict and warnings):
+        raise typer.Exit(1)
+
+
+def _embedder(settings: Settings) -> TextEmbedder | None:
+    if settings.nlu.classifier != "hybrid":
+        return None
+    from frontdesk.orchestration.runtime import load_embedder, load_registries
+
+    embedder, status = load_embedder(load_registries(), settings)
+    if embedder is None:
+        err.print(f"[yellow]warning:[/yellow] embeddings {status}; n-gram features only")
+    return embedder
+
+
+def _progress() -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+
+
+def models_root(ws: Workspace) -> Path:
+    return ws.state_dir / "models" / "nlu"
+
+
+def train_command(
+    workspace: WorkspaceOption = Path("."),
+    data: Annotated[
+        Path | None, typer.Option(help="Training data folder (default: the workspace's nlu/).")
+    ] = None,
+    promote: Annotated[
+        bool,
+        typer.Option(help="Make the new version the active one (a running server swaps it in)."),
+    ] = True,
+    folds: Annotated[
+        int,
+        typer.Option(min=2, max=10, help="Folds for calibration and the out-of-scope threshold."),
+    ] = 3,
+) -> None:
+    """Train the intent classifier and entity extractor; store a new model version."""
+    ws = Workspace.at(workspace)
+    settings = load_settings(ws)
+    training = _load(data or ws.nlu_dir)
+    if len(training.intents) < 2:
+        raise fail(f"{data or ws.nlu_dir}: a classifier needs examples of at least two intents")
+    embedder = _embedder(settings)
+    store = ModelStore(models_root(ws))
+    steps = [
+        "embedding examples",
+        *[f"cross-validation fold {n}/{folds}" for n in range(1, folds + 1)],
+        "training",
+        "calibrating",
+        "training the entity extractor",
+    ]
+    with _progress() as bar:
+        task = bar.add_task("training", total=len(steps))
+
+        def step(what: str) -> None:
+            done = steps.index(what) if what in steps else 0
+            bar.update(task, completed=done, description=what)
+
+        try:
+            version, manifest = train_and_promote(
+                training, store, embedder, promote=promote, folds=folds, progress=step
+            )
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+        bar.update(task, completed=len(steps))
+    metrics = manifest["metrics"]
+    table = Table("", "")
+    table.add_row("version", version + (" (active)" if promote else " (not promoted)"))
+    table.add_row(
+        "examples",
+        f"{manifest['examples']} in {len(manifest['intents'])} intents, "
+        f"{manifest['out_of_scope_examples']} out of scope",
+    )
+    table.add_row("features", "MiniLM + n-grams" if manifest["embeddings"] else "n-grams")
+    table.add_row("held-out accuracy", f"{metrics['held_out_accuracy']:.3f}")
+    ece = f"{metrics['ece']:.3f} (before scaling {metrics['ece_uncalibrated']:.3f})"
+    table.add_row("calibration error (ECE)", ece)
+    if "oos_recall" in metrics:
+        table.add_row("out-of-scope recall", f"{metrics['oos_recall']:.3f}")
+    table.add_row("entity types learned", ", ".join(manifest["entity_types"]) or "none")
+    table.add_row("time", f"{manifest['train_seconds']:.1f} s")
+    out.print(table)
+
+
+def evaluate_nlu(
+    workspace: WorkspaceOption = Path("."),
+    folds: Annotated[int, typer.Option(min=2, max=20, help="Cross-validation folds.")] = 5,
+    test: Annotated[
+        Path | None,
+        typer.Option(help="A fixed test set (a .yml/.csv file or folder) instead of folds."),
+    ] = None,
+    data: Annotated[
+        Path | None, typer.Option(help="Training data folder (default: the workspace's nlu/).")
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(help="Report folder (default: .frontdesk/reports/nlu-<time>/)."),
+    ] = None,
+) -> None:
+    """Per-intent precision/recall/F1, confusion matrix (PNG) and HTML report, entity scores."""
+    from datetime import UTC, datetime
+
+    from frontdesk.nlu.evaluation import evaluate, write_report
+    from frontdesk.nlu.training_data import load_csv, load_yaml
+
+    ws = Workspace.at(workspace)
+    settings = load_settings(ws)
+    training = _load(data or ws.nlu_dir)
+    test_data = None
+    if test is not None:
+        try:
+            if test.is_dir():
+                test_data = load_training_data(test)
+            elif test.suffix == ".csv":
+                test_data = load_csv(test)
+            elif test.suffix in {".yml", ".yaml"}:
+                test_data = load_yaml(test)
+            else:
+                raise fail(f"{test}: expected a .yml, .yaml or .csv file, or a folder")
+        except TrainingDataError as exc:
+            raise fail(str(exc)) from None
+        unknown = sorted(set(test_data.intents) - set(training.intents))
+        if unknown:
+            raise fail(f"{test}: intents not in the training data: {', '.join(unknown)}")
+    embedder = _embedder(settings)
+    patterns = {k: [v] for k, v in settings.nlu.entity_patterns.items()}
+    for name, regexes in training.regexes.items():
+        patterns.setdefault(name, []).extend(regexes)
+    rules = RuleEntityExtractor(patterns, training.lookups, date_order=settings.nlu.date_order)
+    with _progress() as bar:
+        task = bar.add_task("evaluating", total=1)
+
+        def step(what: str, done: int, total: int) -> None:
+            bar.update(task, description=what, completed=done, total=total)
+
+        try:
+            report = evaluate(training, embedder, rules, folds=folds, test=test_data, step=step)
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    folder = output or ws.state_dir / "reports" / f"nlu-{stamp}"
+    summary = write_report(report, folder)
+    table = Table("intent", "precision", "recall", "F1", "support")
+    for name, m in sorted(summary["per_intent"].items(), key=lambda kv: kv[1]["f1"]):
+        table.add_row(
+            name, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", str(m["support"])
+        )
+    for average in ("macro", "micro"):
+        m = summary["averages"][average]
+        table.add_row(
+            f"[bold]{average} avg[/bold]",
+            f"{m['precision']:.3f}",
+            f"{m['recall']:.3f}",
+            f"{m['f1']:.3f}",
+            str(summary["examples"]),
+        )
+    out.print(table)
+    if summary["entities"]:
+        entities = Table("entity", "precision", "recall", "F1", "support")
+        for name, m in summary["entities"].items():
+            entities.add_row(
+                name,
+                f"{m['precision']:.3f}",
+                f"{m['recall']:.3f}",
+                f"{m['f1']:.3f}",
+                str(m["support"]),
+            )
+        out.print(entities)
+    for c in summary["worst_confusions"][:5]:
+        out.print(
+            f"confused: {c['intent']} -> {c['predicted']} ({c['count']}x), e.g. {c['examples'][0]}",
+            highlight=False,
+            markup=False,
+        )
+    line = (
+        f"{summary['method']}: accuracy {summary['accuracy']:.3f}, "
+        f"macro F1 {summary['averages']['macro']['f1']:.3f}, ECE {summary['ece']:.3f}"
+    )
+    if "oos_recall" in summary:
+        line += f", out-of-scope recall {summary['oos_recall']:.3f}"
+    out.print(line)
+    out.print(f"report: {folder / 'nlu-report.html'}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
     """Add the NLU commands to the main app (called once from `frontdesk.cli.main`)."""
+    app.add_typer(data_app, name="data")
+    app.command("train")(friendly(train_command))
+    evaluate_app.command("nlu")(friendly(evaluate_nlu))

@@ -6,10 +6,12 @@ Nested fields use a double underscore: FRONTDESK_SERVER__PORT=9000.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from frontdesk.config.handoff_settings import HandoffSettings, ToolSettings
 
 
 class ServerSettings(BaseModel):
@@ -39,6 +41,11 @@ class KnowledgeSettings(BaseModel):
     retriever: Literal["hybrid", "fulltext"] = "hybrid"
     embedder: str = "minilm"
     candidates: int = Field(default=100, ge=1, le=1000)
+    # How the keyword and vector lists join. `convex`: each list's scores divided by its best,
+    # then (1 - dense_share) * keyword + dense_share * vector (SciFact train: nDCG@10 0.743).
+    # `rrf`: reciprocal-rank fusion, sum of weight / (rrf_k + rank) (0.732).
+    fusion: Literal["convex", "rrf"] = "convex"
+    dense_share: float = Field(default=0.6, ge=0.0, le=1.0)
     rrf_k: int = Field(default=60, ge=1)
     dense_weight: float = Field(default=1.0, ge=0.0)
     context_tokens: int = Field(default=1200, ge=100)
@@ -49,10 +56,20 @@ class KnowledgeSettings(BaseModel):
 
 
 class NluSettings(BaseModel):
-    classifier: str = "tfidf"
+    # "hybrid": MiniLM embeddings + TF-IDF n-grams (falls back to TF-IDF alone when the
+    # embedding model is unavailable); "tfidf": n-grams only.
+    classifier: str = "hybrid"
     entity_patterns: dict[str, str] = Field(
         default_factory=lambda: {"order_id": r"\bKP-\d{8}\b", "customer_id": r"\bCU-\d{6}\b"}
     )
+    # Entity types the training data may annotate beyond those an extractor produces.
+    entities: list[str] = Field(default_factory=list)
+    # How to read 10/03/2026: "DMY" (10 March) or "MDY" (October 3).
+    date_order: Literal["DMY", "MDY"] = "DMY"
+    # Overrides the out-of-scope threshold tuned at training time (None: use the tuned one).
+    oos_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    # How often the server looks for a newly promoted model (seconds; 0 = every message).
+    reload_seconds: float = Field(default=2.0, ge=0.0)
 
     @field_validator("entity_patterns")
     @classmethod
@@ -67,12 +84,147 @@ class NluSettings(BaseModel):
         return value
 
 
+class ProviderSettings(BaseModel):
+    """One model provider. `kind` defaults to the provider's own name (openai, anthropic), so
+    several OpenAI-compatible servers can sit side by side: `ollama: {kind: openai, ...}`."""
+
+    kind: Literal["openai", "anthropic"] | None = None
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    api_key_env: str | None = None  # default OPENAI_API_KEY / ANTHROPIC_API_KEY
+    timeout_s: float = Field(default=30.0, gt=0)  # one attempt, start to end
+    stream_idle_s: float = Field(default=15.0, gt=0)  # longest silence inside a stream
+    max_tokens: int = Field(default=600, ge=1)
+    temperature: float = Field(default=0.2, ge=0.0, le=2.0)
+
+
+class BreakerSettings(BaseModel):
+    failures: int = Field(default=3, ge=1)  # consecutive failed calls that open the circuit
+    reset_s: float = Field(default=30.0, gt=0)  # then one probe call is let through
+
+
+class BudgetSettings(BaseModel):
+    """Per tenant. Monthly totals come from the stored turns of the calendar month (UTC)."""
+
+    monthly_tokens: int | None = Field(default=None, ge=0)
+    monthly_cost: float | None = Field(default=None, ge=0)
+    turn_tokens: int | None = Field(default=None, ge=0)
+    turn_cost: float | None = Field(default=None, ge=0)
+
+
+class Price(BaseModel):
+    """Prices per million tokens, in the operator's currency."""
+
+    prompt: float = Field(ge=0)
+    completion: float = Field(ge=0)
+
+
+class ResponseCacheSettings(BaseModel):
+    enabled: bool = True
+    similarity: float = Field(default=0.95, gt=0.0, le=1.0)  # cosine for a near-duplicate
+    max_entries: int = Field(default=2000, ge=1)  # per tenant
+    ttl_s: float = Field(default=24 * 3600, gt=0)
+
+
+class LocalModelSettings(BaseModel):
+    threads: int = Field(default=2, ge=1)
+    max_tokens: int = Field(default=96, ge=8)
+    context_passages: int = Field(default=2, ge=1, le=3)
+    passage_words: int = Field(default=120, ge=20)
+
+
 class LlmSettings(BaseModel):
+    # The answer chain: `answer_model` alone, or `models.answer` (tried in order). `extractive`
+    # is always the last resort for answers.
     answer_model: str = "extractive"
+    models: dict[Literal["answer", "summarise", "classify"], list[str]] = Field(
+        default_factory=dict
+    )
+    providers: dict[str, ProviderSettings] = Field(default_factory=dict)
+    retries: int = Field(default=2, ge=0)  # extra attempts for retryable errors only
+    backoff_s: float = Field(default=0.5, ge=0.0)
+    backoff_max_s: float = Field(default=4.0, ge=0.0)
+    breaker: BreakerSettings = Field(default_factory=BreakerSettings)
+    budgets: BudgetSettings = Field(default_factory=BudgetSettings)
+    prices: dict[str, Price] = Field(default_factory=dict)  # by model name, e.g. gpt-4o-mini
+    cache: ResponseCacheSettings = Field(default_factory=ResponseCacheSettings)
+    local: LocalModelSettings = Field(default_factory=LocalModelSettings)
+    tone: str = "friendly and concise"
+    formality: Literal["formal", "informal"] = "informal"
+    min_support: float = Field(default=0.5, ge=0.0, le=1.0)  # cited passages cover the answer
+    tool_max_steps: int = Field(default=4, ge=1)
+    tool_max_calls: int = Field(default=6, ge=0)
+
+    def chain(self, purpose: str) -> list[str]:
+        configured = self.models.get(purpose)  # type: ignore[call-overload]
+        if configured:
+            return list(configured)
+        return [self.answer_model] if purpose == "answer" else []
 
 
 class WebSettings(BaseModel):
     enabled: bool = True
+
+
+PiiKindName = Literal["email", "phone", "card_number", "iban", "name", "address"]
+ALL_PII_KINDS: tuple[PiiKindName, ...] = get_args(PiiKindName)
+
+
+class GuardSettings(BaseModel):
+    """Screening of what comes in and goes out. Per tenant through `tenants.<slug>.guard`."""
+
+    # Personal data replaced by placeholders before the text is stored or sent to a model.
+    redact: list[PiiKindName] = Field(default_factory=lambda: list(ALL_PII_KINDS))
+    # Names without a cue phrase ("my name is") need spaCy: pip install 'frontdesk[ner]'.
+    names_model: bool = False
+    injection_action: Literal["block", "flag", "handoff"] = "block"
+    injection_threshold: float = Field(default=0.5, gt=0.0, le=1.0)
+    handoff_team: str | None = None  # for injection_action=handoff; default: review
+    screen_passages: bool = True  # drop retrieved passages that carry injected instructions
+    # Links in replies may point only here (and to subdomains); others are removed.
+    allowed_link_domains: list[str] = Field(default_factory=list)
+
+
+class LimitsSettings(BaseModel):
+    """Rates use the `limits` library's notation ("20/minute"); storage is in memory, or
+    Redis (`redis://host:6379/0`) when several API processes share the limits."""
+
+    storage_url: str = "memory://"
+    per_key: str = "120/minute"
+    per_conversation: str = "20/minute"
+    max_conversation_messages: int = Field(default=400, ge=2)  # stored messages, both roles
+    tenant_concurrency: int = Field(default=8, ge=1)  # messages handled at once per tenant
+
+    @field_validator("per_key", "per_conversation")
+    @classmethod
+    def _rate_parses(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a rate like '20/minute': {exc}") from exc
+        return value
+
+
+class PrivacySettings(BaseModel):
+    retention_days: int | None = Field(default=None, ge=1)  # None: keep conversations
+    purge_interval_s: float = Field(default=3600.0, gt=0)
+
+
+class TenantOverrides(BaseModel):
+    """Per-tenant settings (by tenant slug); unset fields take the workspace's values."""
+
+    model_config = ConfigDict(extra="forbid")
+    guard: dict[str, object] = Field(default_factory=dict)
+    retention_days: int | None = Field(default=None, ge=1)
+    tenant_concurrency: int | None = Field(default=None, ge=1)
+
+    @field_validator("guard")
+    @classmethod
+    def _guard_fields(cls, value: dict[str, object]) -> dict[str, object]:
+        GuardSettings.model_validate(value)
+        return value
 
 
 class Settings(BaseSettings):
@@ -91,6 +243,30 @@ class Settings(BaseSettings):
     nlu: NluSettings = Field(default_factory=NluSettings)
     llm: LlmSettings = Field(default_factory=LlmSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    handoff: HandoffSettings = Field(default_factory=HandoffSettings)
+    tools: ToolSettings = Field(default_factory=ToolSettings)
+    guard: GuardSettings = Field(default_factory=GuardSettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    tenants: dict[str, TenantOverrides] = Field(default_factory=dict)
+
+    def guard_for(self, slug: str) -> GuardSettings:
+        override = self.tenants.get(slug)
+        if override is None or not override.guard:
+            return self.guard
+        return GuardSettings.model_validate({**self.guard.model_dump(), **override.guard})
+
+    def retention_days_for(self, slug: str) -> int | None:
+        override = self.tenants.get(slug)
+        if override is not None and override.retention_days is not None:
+            return override.retention_days
+        return self.privacy.retention_days
+
+    def concurrency_for(self, slug: str) -> int:
+        override = self.tenants.get(slug)
+        if override is not None and override.tenant_concurrency is not None:
+            return override.tenant_concurrency
+        return self.limits.tenant_concurrency
 
     @classmethod
     def settings_customise_sources(

@@ -78,15 +78,35 @@ def load_rules(workspace: Workspace) -> RulesConfig:
     except ValidationError as exc:
         raise ConfigError(_describe(exc, located)) from exc
     problems: list[str] = []
+    rules.source = str(workspace.rules_file)
+    for key in ("escalation.sensitive_intents", "intent_priority"):
+        line = located.line_of(tuple(key.split(".")))
+        if line:
+            rules.lines[key] = line
+    known = ", ".join(sorted(rules.teams))
     for index, rule in enumerate(rules.rules):
         rule.line = located.line_of(("rules", index)) or 0
+        for part in ("when", "then"):
+            section = (
+                data["rules"][index].get(part) if isinstance(data["rules"][index], dict) else None
+            )
+            for name in section if isinstance(section, dict) else ():
+                rule.field_lines[f"{part}.{name}"] = (
+                    located.line_of(("rules", index, part, name)) or 0
+                )
         team = rule.then.team
         if team is not None and team not in rules.teams:
-            known = ", ".join(sorted(rules.teams))
             problems.append(
                 f"{located.where(('rules', index, 'then', 'team'))}: rules[{index}] "
                 f"({rule.name}): unknown team {team!r}; expected one of: {known}"
             )
+        for team in rule.when.team_available or {}:
+            if team not in rules.teams:
+                problems.append(
+                    f"{located.where(('rules', index, 'when', 'team_available'))}: "
+                    f"rules[{index}] ({rule.name}): unknown team {team!r} in team_available; "
+                    f"expected one of: {known}"
+                )
     names = [rule.name for rule in rules.rules]
     for index, name in enumerate(names):
         if name in names[:index]:

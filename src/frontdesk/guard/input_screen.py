@@ -1,104 +1,160 @@
-"""Screening a customer message before anything stores it or sends it to a model:
-PII redaction (e-mail, phone, Luhn-valid card numbers, IBANs) and an injection score from
-rules. The guardrails issue adds a trained injection model and tenant policies."""
+"""Screening what comes in before anything stores it or sends it to a model: a size check,
+personal-data redaction (by the tenant's policy) and a prompt-injection score with the
+tenant's action (block, flag, hand off).
+
+The same screen reads indirect input: retrieved passages and inbound e-mails are scored for
+injected instructions too (`screen_document`, `filter_passages`).
+"""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
+from typing import Literal
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.config.settings import GuardSettings, Settings
+from frontdesk.guard.injection import InjectionScreen, InjectionVerdict
+from frontdesk.guard.pii import (
+    NameModel,
+    PiiDetector,
+    PiiKind,
+    SpacyNames,
+    luhn_valid,
+)
+from frontdesk.guard.pii import redact as redact_text
 from frontdesk.interfaces import Screening
+from frontdesk.storage.models import Tenant
+from frontdesk.types import Passage
 
-_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
-_CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
-# 10-15 digits (E.164), not part of a longer run of digit groups (a failed card number).
-_PHONE = re.compile(r"(?<![\w-])(?<!\d )\+?\d(?:[ ().-]?\d){9,14}(?![\w-])(?! \d)")
-_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")
-_INJECTION = [
-    re.compile(p, re.I)
-    for p in (
-        r"\bignore (all |any )?(the )?(previous|prior|above|earlier) (instructions|prompts?|rules)",
-        r"\b(reveal|print|show|repeat) (me )?(your|the) (system )?(prompt|instructions)",
-        r"\byou are now\b|\bact as (an? )?(unrestricted|jailbroken)|\bdeveloper mode\b",
-        r"\bdisregard (your|all|the) (rules|guidelines|instructions)",
-    )
-]
+__all__ = ["InjectionDecision", "InputScreen", "luhn_valid", "redact"]
 
+InjectionDecision = Literal["allow", "block", "flag", "handoff"]
 
-def luhn_valid(digits: str) -> bool:
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = int(char)
-        if index % 2 == 1:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
-    return total % 10 == 0
-
-
-def find_pii(text: str) -> list[tuple[str, int, int]]:
-    """(label, start, end) of each piece of personal data, earlier patterns winning overlaps."""
-    spans: list[tuple[str, int, int]] = []
-
-    def free(start: int, end: int) -> bool:
-        return all(end <= s or start >= e for _, s, e in spans)
-
-    for match in _CARD.finditer(text):
-        digits = re.sub(r"\D", "", match.group(0))
-        if 13 <= len(digits) <= 19 and luhn_valid(digits):
-            spans.append(("card_number", match.start(), match.end()))
-    for label, pattern in (("iban", _IBAN), ("email", _EMAIL), ("phone", _PHONE)):
-        for match in pattern.finditer(text):
-            if free(match.start(), match.end()):
-                spans.append((label, match.start(), match.end()))
-    return sorted(spans, key=lambda span: span[1])
-
-
-PLACEHOLDER = {"card_number": "[CARD]", "iban": "[IBAN]", "email": "[EMAIL]", "phone": "[PHONE]"}
+INJECTION = "prompt_injection"
+BLOCKED_REASON = "it looks like an attempt to change the assistant's instructions"
 
 
 def redact(text: str, keep: Callable[[str], bool] = lambda _value: False) -> tuple[str, list[str]]:
-    """Replace personal data with placeholders, except values for which `keep` is true."""
-    out: list[str] = []
-    found: list[str] = []
-    cursor = 0
-    for label, start, end in find_pii(text):
-        if keep(text[start:end]):
-            continue
-        out.append(text[cursor:start])
-        out.append(PLACEHOLDER[label])
-        found.append(label)
-        cursor = end
-    out.append(text[cursor:])
-    return "".join(out), found
+    """Replace personal data with placeholders (all kinds); returns the text and the kinds."""
+    result = redact_text(text, keep=keep)
+    return result.text, [span.kind.value for span in result.spans]
 
 
 class InputScreen:
-    """Implements `Guard` for inbound customer text."""
+    """Implements `Guard` for inbound text. Detectors are built once per policy."""
 
-    def __init__(self, *, max_chars: int = 4000) -> None:
+    def __init__(
+        self,
+        *,
+        max_chars: int = 4000,
+        policy: GuardSettings | None = None,
+        injection: InjectionScreen | None = None,
+        name_model: NameModel | None = None,
+        settings: Settings | None = None,
+    ) -> None:
         self.max_chars = max_chars
+        self.settings = settings
+        self.policy = policy or (settings.guard if settings else GuardSettings())
+        self.injection = injection or InjectionScreen()
+        self._name_model = name_model
+        self._detectors: dict[tuple[str, ...], PiiDetector] = {}
+        self._slugs: dict[str, str] = {}
 
-    def screen(self, text: str) -> Screening:
+    async def policy_for(self, session: AsyncSession, tenant_id: str) -> GuardSettings:
+        """The tenant's policy: the workspace's, with `tenants.<slug>.guard` on top."""
+        if self.settings is None or not self.settings.tenants:
+            return self.policy
+        slug = self._slugs.get(tenant_id)
+        if slug is None:
+            tenant = await session.get(Tenant, tenant_id)
+            slug = tenant.slug if tenant is not None else ""
+            self._slugs[tenant_id] = slug
+        return self.settings.guard_for(slug)
+
+    def handoff_team(self, policy: GuardSettings, teams: Sequence[str]) -> str:
+        if policy.handoff_team:
+            return policy.handoff_team
+        return "review" if "review" in teams else next(iter(teams), "review")
+
+    def warm_up(self) -> threading.Thread:
+        """Train the injection model in the background, so the first message does not wait
+        for it (it would block on the same lock if it arrived first)."""
+        thread = threading.Thread(
+            target=lambda: self.injection.model, name="injection-model", daemon=True
+        )
+        thread.start()
+        return thread
+
+    def detector(self, policy: GuardSettings) -> PiiDetector:
+        kinds = tuple(sorted(policy.redact))
+        use_names = policy.names_model and "name" in kinds
+        key = (*kinds, "+ner" if use_names else "")
+        if key not in self._detectors:
+            model = None
+            if use_names:
+                model = self._name_model or (SpacyNames() if SpacyNames.available() else None)
+            self._detectors[key] = PiiDetector({PiiKind(k) for k in kinds}, name_model=model)
+        return self._detectors[key]
+
+    def screen(self, text: str, policy: GuardSettings | None = None) -> Screening:
+        policy = policy or self.policy
         if len(text) > self.max_chars:
             return Screening(
-                text=text[: self.max_chars],
+                text=redact_text(text[: self.max_chars], self.detector(policy)).text,
                 findings=["too_long"],
                 blocked=True,
                 reason=f"message is longer than {self.max_chars} characters",
             )
-        redacted, findings = redact(text)
-        hits = sum(1 for pattern in _INJECTION if pattern.search(redacted))
-        if hits:
-            findings.append("prompt_injection")
+        redaction = redact_text(text, self.detector(policy))
+        findings = redaction.kinds
+        # Scored on the original: placeholders must not hide an attack or look like one.
+        verdict = self.injection.score(text)
+        decision = self.decide(verdict, policy)
+        if decision != "allow":
+            findings.append(INJECTION)
+            findings.extend(f"rule:{name}" for name in verdict.rules)
         return Screening(
-            text=redacted, findings=sorted(set(findings)), injection_score=min(1.0, 0.6 * hits)
+            text=redaction.text,
+            findings=findings,
+            injection_score=verdict.score,
+            blocked=decision == "block",
+            reason=BLOCKED_REASON if decision == "block" else None,
         )
 
+    def decide(self, verdict: InjectionVerdict, policy: GuardSettings) -> InjectionDecision:
+        if not verdict.is_injection(policy.injection_threshold):
+            return "allow"
+        return policy.injection_action
 
-class OutputScreen:
-    """Checks a reply: no personal data the customer did not give in this conversation."""
+    def screen_document(self, text: str, policy: GuardSettings | None = None) -> Screening:
+        """An inbound e-mail or a document: redacted and scored like a message, never cut."""
+        policy = policy or self.policy
+        redaction = redact_text(text, self.detector(policy))
+        verdict = self.injection.score(text)
+        injected = verdict.is_injection(policy.injection_threshold)
+        findings = redaction.kinds + ([INJECTION] if injected else [])
+        return Screening(
+            text=redaction.text,
+            findings=findings,
+            injection_score=verdict.score,
+            blocked=injected and policy.injection_action == "block",
+            reason=BLOCKED_REASON if injected else None,
+        )
 
-    def screen_reply(self, reply: str, given: list[str]) -> str:
-        return redact(reply, keep=lambda value: any(value in text for text in given))[0]
+    def filter_passages(
+        self, passages: Sequence[Passage], policy: GuardSettings | None = None
+    ) -> tuple[list[Passage], list[Passage]]:
+        """(kept, dropped): passages carrying injected instructions never reach a model."""
+        policy = policy or self.policy
+        if not policy.screen_passages or not passages:
+            return list(passages), []
+        verdicts = self.injection.score_many(p.text for p in passages)
+        kept: list[Passage] = []
+        dropped: list[Passage] = []
+        for passage, verdict in zip(passages, verdicts, strict=True):
+            # Only rule hits drop a passage: help articles are long and instruction-like
+            # ("click Settings, then choose..."), which the message-trained model over-scores.
+            (dropped if verdict.rules else kept).append(passage)
+        return kept, dropped

@@ -79,6 +79,13 @@ class JobRunner:
         async with self._db.session(tenant_id) as session:
             return await session.scalar(select(Job).where(Job.id == job_id))
 
+    async def cancel(self) -> None:
+        """Stop the jobs in flight (shutdown); `recover` marks them failed at the next start."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     async def drain(self) -> None:
         """Wait for the jobs in flight (shutdown, tests)."""
         if self._tasks:

@@ -2,13 +2,15 @@
 
 `FullTextRetriever`: BM25 (SQLite FTS5) or ts_rank (PostgreSQL full text).
 `HybridRetriever`: that keyword list and an embedding-similarity list, each up to
-`candidates` long, joined by reciprocal-rank fusion (score = sum of 1 / (k + rank)).
+`candidates` long, joined either by a convex combination of their scores (each list divided by
+its best score) or by reciprocal-rank fusion (score = sum of weight / (k + rank)).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 from sqlalchemy import select
@@ -89,6 +91,37 @@ def reciprocal_rank_fusion(
     return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))
 
 
+def convex_fusion(
+    keyword: Sequence[tuple[int, float]],
+    dense: Sequence[tuple[int, float]],
+    *,
+    dense_share: float,
+) -> list[tuple[int, float]]:
+    """(1 - dense_share) * keyword + dense_share * dense, each list's scores divided by its
+    best. A candidate that one list did not return gets that list's lowest score: it ranked
+    below everything the list kept, so zero would punish it far more than its rank says.
+
+    Scores rather than ranks keep how sure each list is: a query whose best keyword hit far
+    outscores the rest keeps that hit on top, which rank fusion flattens."""
+
+    def normalised(pairs: Sequence[tuple[int, float]]) -> tuple[dict[int, float], float]:
+        if not pairs:
+            return {}, 0.0
+        best = max(score for _, score in pairs)
+        scale = best if best > 0 else 1.0
+        scores = {item: score / scale for item, score in pairs}
+        return scores, min(scores.values())
+
+    by_keyword, keyword_floor = normalised(keyword)
+    by_dense, dense_floor = normalised(dense)
+    fused = {
+        item: (1.0 - dense_share) * by_keyword.get(item, keyword_floor)
+        + dense_share * by_dense.get(item, dense_floor)
+        for item in by_keyword.keys() | by_dense.keys()
+    }
+    return sorted(fused.items(), key=lambda pair: (-pair[1], pair[0]))
+
+
 class HybridRetriever:
     def __init__(
         self,
@@ -96,6 +129,8 @@ class HybridRetriever:
         embedder: Embedder,
         *,
         candidates: int = 100,
+        fusion: Literal["convex", "rrf"] = "convex",
+        dense_share: float = 0.6,
         rrf_k: int = 60,
         dense_weight: float = 1.0,
     ) -> None:
@@ -103,6 +138,8 @@ class HybridRetriever:
         self._embedder = embedder
         self._cache = VectorCache()
         self.candidates = candidates
+        self.fusion = fusion
+        self.dense_share = dense_share
         self.rrf_k = rrf_k
         self.dense_weight = dense_weight
 
@@ -117,18 +154,34 @@ class HybridRetriever:
     ) -> list[Passage]:
         if not query.strip():
             return []
-        query_vector = (await asyncio.to_thread(self._embedder.embed, [query]))[0]
-        async with self._db.session(tenant_id) as session:
-            hits = await keyword_search(session, query, limit=self.candidates, doc_types=doc_types)
-            vectors = await self._cache.get(session, tenant_id)
-            dense: list[tuple[int, float]] = []
-            if vectors is not None and vectors.model == self._embedder.name:
-                q = np.asarray(query_vector, dtype=np.float32)
-                dense = vectors.top(q, self.candidates, frozenset(doc_types))
-            fused = reciprocal_rank_fusion(
-                [[h.chunk_id for h in hits], [chunk_id for chunk_id, _ in dense]],
-                k=self.rrf_k,
-                weights=[1.0, self.dense_weight],
-            )
-            fetch = limit * 4 if tags else limit
-            return (await load_passages(session, fused[:fetch], tags))[:limit]
+        # The query embeds on a worker thread while the keyword search runs: onnxruntime and
+        # sqlite both release the GIL, so on two cores the two overlap.
+        embedding = asyncio.ensure_future(asyncio.to_thread(self._embedder.embed, [query]))
+        try:
+            async with self._db.session(tenant_id) as session:
+                hits = await keyword_search(
+                    session, query, limit=self.candidates, doc_types=doc_types
+                )
+                vectors = await self._cache.get(session, tenant_id)
+                query_vector = (await embedding)[0]
+                dense: list[tuple[int, float]] = []
+                if vectors is not None and vectors.model == self._embedder.name:
+                    q = np.asarray(query_vector, dtype=np.float32)
+                    dense = vectors.top(q, self.candidates, frozenset(doc_types))
+                fused = self.fuse([(h.chunk_id, h.score) for h in hits], dense)
+                fetch = limit * 4 if tags else limit
+                return (await load_passages(session, fused[:fetch], tags))[:limit]
+        finally:
+            if not embedding.done():
+                embedding.cancel()
+
+    def fuse(
+        self, keyword: Sequence[tuple[int, float]], dense: Sequence[tuple[int, float]]
+    ) -> list[tuple[int, float]]:
+        if self.fusion == "convex":
+            return convex_fusion(keyword, dense, dense_share=self.dense_share)
+        return reciprocal_rank_fusion(
+            [[item for item, _ in keyword], [item for item, _ in dense]],
+            k=self.rrf_k,
+            weights=[1.0, self.dense_weight],
+        )

@@ -1,6 +1,6 @@
 """The model that needs no model: answers by quoting the best passages, with citations.
 
-Always available, so frontdesk answers with no API key; later the last fallback of the
+Always available, so frontdesk answers with no API key, and the last fallback of the
 model router. An FAQ passage answers with its A: text; a section answers with the sentences
 that share the most words with the question.
 """
@@ -8,8 +8,9 @@ that share the most words with the question.
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 
-from frontdesk.interfaces import ChatRequest, ChatResult
+from frontdesk.interfaces import ChatChunk, ChatRequest, ChatResult
 from frontdesk.text import content_words, estimate_tokens
 from frontdesk.types import Passage, Usage
 
@@ -51,6 +52,12 @@ class ExtractiveChatModel:
         return ChatResult(
             text=text, cited=cited, grounded=bool(cited), usage=self._usage(prompt_tokens, text)
         )
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        result = await self.complete(request)
+        if result.text:
+            yield ChatChunk(text=result.text)
+        yield ChatChunk(result=result)
 
     def _quote(self, passage: Passage, words: set[str]) -> str:
         if passage.kind == "faq":

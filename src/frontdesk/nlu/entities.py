@@ -1,38 +1,56 @@
 """Rule-based entity extraction: configured id patterns, training-data regexes and lookup
-tables, money amounts, e-mail addresses and relative or absolute dates."""
+tables, e-mail addresses, phone numbers, money amounts with their currency, and dates and
+deadlines resolved against the message's time. `EntityPipeline` adds a trained extractor
+(see `crf_entities`) for what the rules do not cover, and maps synonyms to their values.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime, timedelta
+from datetime import datetime
+from typing import Protocol
 
+from frontdesk.nlu.dates import DateOrder, find_dates
 from frontdesk.types import Entity
 
-_MONEY = re.compile(
-    r"(?P<sym>[£$€])\s?(?P<num>\d{1,7}(?:[.,]\d{3})*(?:\.\d{1,2})?)"
-    r"|(?P<num2>\d{1,7}(?:\.\d{1,2})?)\s?(?P<word>pounds?|gbp|dollars?|usd|euros?|eur)\b",
-    re.IGNORECASE,
-)
-_CURRENCY = {
-    "£": "GBP", "$": "USD", "€": "EUR", "pound": "GBP", "pounds": "GBP", "gbp": "GBP",
-    "dollar": "USD", "dollars": "USD", "usd": "USD", "euro": "EUR", "euros": "EUR", "eur": "EUR",
+# Types the rule extractor produces without any configuration.
+BUILTIN_TYPES = ("email", "phone", "amount", "date", "deadline")
+
+_SYMBOLS = {"£": "GBP", "$": "USD", "€": "EUR", "¥": "JPY", "₹": "INR", "us$": "USD",
+            "a$": "AUD", "c$": "CAD", "chf": "CHF"}  # fmt: skip
+_WORDS = {
+    "pound": "GBP", "pounds": "GBP", "quid": "GBP", "gbp": "GBP", "sterling": "GBP",
+    "dollar": "USD", "dollars": "USD", "bucks": "USD", "usd": "USD",
+    "euro": "EUR", "euros": "EUR", "eur": "EUR", "yen": "JPY", "jpy": "JPY",
+    "rupees": "INR", "inr": "INR", "chf": "CHF", "francs": "CHF", "aud": "AUD", "cad": "CAD",
+    "pence": "GBP/100", "p": "GBP/100", "cents": "USD/100", "cent": "USD/100",
 }  # fmt: skip
-_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
-_WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-_MONTHS = [
-    "january", "february", "march", "april", "may", "june", "july",
-    "august", "september", "october", "november", "december",
-]  # fmt: skip
-_MONTH_RE = "|".join(m[:3] + f"(?:{m[3:]})?" for m in _MONTHS)
-_DATE = re.compile(
-    r"\b(?P<iso>\d{4}-\d{2}-\d{2})\b"
-    r"|\b(?P<rel>today|tonight|yesterday|tomorrow)\b"
-    r"|\b(?:(?P<dir>last|next|this)\s+)?(?P<wd>" + "|".join(_WEEKDAYS) + r")\b"
-    r"|\b(?P<day>\d{1,2})(?:st|nd|rd|th)?\s+(?P<mon>" + _MONTH_RE + r")\b"
-    r"|\b(?P<mon2>" + _MONTH_RE + r")\s+(?P<day2>\d{1,2})(?:st|nd|rd|th)?\b",
+# 1,234.56 | 1.234,56 | 1234 | 12,50 | 1 234,56; an optional k/m multiplier.
+_AMOUNT = (
+    r"(?P<num>\d{1,3}(?:[,.\u00a0 ]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?)(?P<mult>[km]\b)?"
+)
+_CODES = r"(?:gbp|usd|eur|jpy|inr|chf|aud|cad)"
+_MONEY = re.compile(
+    r"(?<![\w.])(?:(?P<sym>us\$|a\$|c\$|[£$€¥₹])\s?|(?P<code>"
+    + _CODES
+    + r")\s?)"
+    + _AMOUNT
+    + r"|(?<![\w.])"
+    + _AMOUNT.replace("num", "num2").replace("mult", "mult2")
+    + r"\s?(?P<word>pounds?|quid|sterling|dollars?|bucks|euros?|yen|rupees|francs|pence|p|"
+    r"cents?|[£€]|" + _CODES + r")(?!\w)",
     re.IGNORECASE,
 )
+_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+# +44 20 7946 0958, (020) 7946 0958, 07700 900123, 555-123-4567, +1.555.123.4567
+_PHONE = re.compile(
+    r"(?<![\w+-])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,5}\)[\s.-]?)?\d{2,5}(?:[\s.-]?\d{2,5}){1,4}(?![\w-])"
+)
+
+
+class TrainedExtractor(Protocol):
+    def extract(self, text: str, *, now: datetime) -> list[Entity]: ...
 
 
 class RuleEntityExtractor:
@@ -40,7 +58,10 @@ class RuleEntityExtractor:
         self,
         patterns: Mapping[str, str | Iterable[str]] | None = None,
         lookups: Mapping[str, Iterable[str]] | None = None,
+        *,
+        date_order: DateOrder = "DMY",
     ) -> None:
+        self.date_order: DateOrder = date_order
         self._patterns: list[tuple[str, re.Pattern[str]]] = []
         for name, spec in (patterns or {}).items():
             for pattern in [spec] if isinstance(spec, str) else spec:
@@ -52,6 +73,11 @@ class RuleEntityExtractor:
                 alternation = "|".join(re.escape(w) for w in words)
                 self._lookups.append((name, re.compile(rf"\b(?:{alternation})\b", re.I)))
 
+    @property
+    def types(self) -> list[str]:
+        names = {n for n, _ in self._patterns} | {n for n, _ in self._lookups}
+        return sorted({*BUILTIN_TYPES, *names})
+
     def extract(self, text: str, *, now: datetime) -> list[Entity]:
         found: list[Entity] = []
         for name, pattern in self._patterns:
@@ -60,18 +86,81 @@ class RuleEntityExtractor:
         for m in _EMAIL.finditer(text):
             found.append(_entity("email", m, m.group(0).lower(), "regex"))
         for m in _MONEY.finditer(text):
-            number = (m.group("num") or m.group("num2")).replace(",", "")
-            unit = (m.group("sym") or m.group("word") or "").lower()
-            value = {"amount": float(number), "currency": _CURRENCY.get(unit, unit.upper())}
-            found.append(_entity("amount", m, value, "money"))
-        for m in _DATE.finditer(text):
-            day = _date_value(m, now.date())
-            if day is not None:
-                found.append(_entity("date", m, day.isoformat(), "date", confidence=0.9))
+            value = _money(m)
+            if value is not None:
+                found.append(_entity("amount", m, value, "money", confidence=0.95))
+        for d in find_dates(text, now, self.date_order):
+            found.append(
+                Entity(
+                    type="deadline" if d.deadline else "date",
+                    text=d.text,
+                    value=d.value.isoformat(),
+                    start=d.start,
+                    end=d.end,
+                    extractor="date",
+                    confidence=0.9,
+                )
+            )
+        for m in _PHONE.finditer(text):
+            digits = re.sub(r"\D", "", m.group(0))
+            if 9 <= len(digits) <= 15 and _phone_shaped(m.group(0), digits):
+                number = ("+" if m.group(0).startswith("+") else "") + digits
+                found.append(_entity("phone", m, number, "regex", confidence=0.85))
         for name, pattern in self._lookups:
             for m in pattern.finditer(text):
                 found.append(_entity(name, m, m.group(0).lower(), "lookup", confidence=0.8))
-        return _without_overlaps(found)
+        return without_overlaps(found)
+
+
+def _phone_shaped(text: str, digits: str) -> bool:
+    """An international prefix, an area code in brackets, separators between groups, or a
+    national number starting with 0. A bare run of digits is more often a tracking number."""
+    if re.fullmatch(r"\d{4}-\d{1,2}-\d{1,2}", text):
+        return False
+    if text.startswith(("+", "(")):
+        return True
+    if text.isdigit():
+        return text.startswith("0") and 10 <= len(digits) <= 11
+    return True
+
+
+def _parse_number(raw: str) -> float:
+    raw = raw.replace("\u00a0", " ").replace(" ", "")
+    if "," in raw and "." in raw:
+        # Whichever separator comes last is the decimal one: 1,234.56 or 1.234,56.
+        if raw.rfind(",") > raw.rfind("."):
+            raw = raw.replace(".", "").replace(",", ".")
+        else:
+            raw = raw.replace(",", "")
+    elif "," in raw:
+        head, _, tail = raw.rpartition(",")
+        # 12,50 is a decimal comma; 1,250 is thousands.
+        raw = f"{head.replace(',', '')}.{tail}" if len(tail) <= 2 else raw.replace(",", "")
+    elif raw.count(".") > 1 or (raw.count(".") == 1 and len(raw.rpartition(".")[2]) == 3):
+        raw = raw.replace(".", "")
+    return float(raw)
+
+
+def _money(m: re.Match[str]) -> dict[str, object] | None:
+    if m.group("num") is not None:
+        number, mult = m.group("num"), m.group("mult")
+        unit = (m.group("sym") or m.group("code") or "").lower()
+        currency = _SYMBOLS.get(unit) or _WORDS.get(unit) or unit.upper()
+    else:
+        number, mult = m.group("num2"), m.group("mult2")
+        unit = m.group("word").lower()
+        currency = _SYMBOLS.get(unit) or _WORDS.get(unit) or unit.upper()
+        if unit == "p" and not re.fullmatch(r"\d{1,3}", number):
+            return None  # "2p" is pence; "2022p" is not money
+    try:
+        amount = _parse_number(number)
+    except ValueError:
+        return None
+    if mult:
+        amount *= 1000 if mult.lower() == "k" else 1_000_000
+    if currency.endswith("/100"):
+        currency, amount = currency[:3], amount / 100
+    return {"amount": round(amount, 2), "currency": currency}
 
 
 def _entity(
@@ -88,41 +177,53 @@ def _entity(
     )
 
 
-def _date_value(m: re.Match[str], today: date) -> date | None:
-    if m.group("iso"):
-        try:
-            return date.fromisoformat(m.group("iso"))
-        except ValueError:
-            return None
-    if m.group("rel"):
-        offset = {"today": 0, "tonight": 0, "yesterday": -1, "tomorrow": 1}
-        return today + timedelta(days=offset[m.group("rel").lower()])
-    if m.group("wd"):
-        target = _WEEKDAYS.index(m.group("wd").lower())
-        direction = (m.group("dir") or "").lower()
-        delta = target - today.weekday()
-        if direction == "next":
-            return today + timedelta(days=delta % 7 or 7)
-        if direction == "this":
-            return today + timedelta(days=delta)
-        # A bare or "last" weekday in support messages almost always means the past one.
-        return today - timedelta(days=(-delta) % 7 or 7)
-    day, month = m.group("day") or m.group("day2"), m.group("mon") or m.group("mon2")
-    month_index = next(i for i, name in enumerate(_MONTHS) if name.startswith(month.lower()[:3]))
-    try:
-        candidate = date(today.year, month_index + 1, int(day))
-    except ValueError:
-        return None
-    # Without a year, pick the nearest such date (a delivery date last December, say).
-    if (candidate - today).days > 183:
-        candidate = candidate.replace(year=today.year - 1)
-    return candidate
-
-
-def _without_overlaps(entities: list[Entity]) -> list[Entity]:
+def without_overlaps(entities: list[Entity]) -> list[Entity]:
     """Keep the longest span where two overlap (an order id over a bare number, say)."""
     kept: list[Entity] = []
-    for entity in sorted(entities, key=lambda e: (-(e.end - e.start), e.start)):
+    for entity in sorted(entities, key=lambda e: (-(e.end - e.start), -e.confidence, e.start)):
         if all(entity.end <= k.start or entity.start >= k.end for k in kept):
             kept.append(entity)
     return sorted(kept, key=lambda e: e.start)
+
+
+class EntityPipeline:
+    """Rules first (their values are normalised), then a trained extractor for spans the rules
+    did not claim; synonyms map surface text to the operator's canonical values.
+
+    The trained extractor is looked up on every call (`trained()`), so a newly promoted model
+    is used as soon as it is swapped in."""
+
+    def __init__(
+        self,
+        rules: RuleEntityExtractor,
+        trained: TrainedExtractor | None = None,
+        synonyms: Mapping[str, str] | None = None,
+    ) -> None:
+        self.rules = rules
+        self.trained = trained
+        self.synonyms = {k.lower(): v for k, v in (synonyms or {}).items()}
+
+    @property
+    def types(self) -> list[str]:
+        learned = getattr(self.trained, "types", None) or []
+        return sorted({*self.rules.types, *learned})
+
+    def extract(self, text: str, *, now: datetime) -> list[Entity]:
+        found = self.rules.extract(text, now=now)
+        if self.trained is not None:
+            for entity in self.trained.extract(text, now=now):
+                if all(entity.end <= k.start or entity.start >= k.end for k in found):
+                    found.append(self._normalise(entity, now))
+            found.sort(key=lambda e: e.start)
+        for entity in found:
+            if isinstance(entity.value, str) and entity.value.lower() in self.synonyms:
+                entity.value = self.synonyms[entity.value.lower()]
+        return found
+
+    def _normalise(self, entity: Entity, now: datetime) -> Entity:
+        """A learned date span gets a calendar value when the date rules can read it."""
+        if entity.type in {"date", "deadline"}:
+            dates = find_dates(entity.text, now, self.rules.date_order)
+            if dates:
+                entity.value = dates[0].value.isoformat()
+        return entity

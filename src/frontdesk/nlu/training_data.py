@@ -15,6 +15,15 @@ import yaml
 _ANNOTATION = re.compile(r"\[(?P<text>[^\]]+)\](?:\((?P<entity>[^)]+)\)|(?P<json>\{[^}]*\}))")
 
 
+# What is left of a broken annotation: "[KP-1](order_id" or "[KP-1]{"entity": ...".
+_UNCLOSED = re.compile(r"\[[^\]]*\]\s*[({]")
+
+
+# Examples of messages the assistant should not handle: used to tune the out-of-scope
+# threshold, never learned as an intent of their own.
+OUT_OF_SCOPE = "out_of_scope"
+
+
 class TrainingDataError(ValueError):
     """Unreadable training data; the message starts with file:line."""
 
@@ -46,17 +55,46 @@ class TrainingData:
 
     @property
     def intents(self) -> list[str]:
-        return sorted({example.intent for example in self.examples})
+        """The intents a classifier learns (not the out-of-scope examples)."""
+        return sorted({e.intent for e in self.examples if e.intent != OUT_OF_SCOPE})
+
+    @property
+    def in_scope(self) -> list[Example]:
+        return [e for e in self.examples if e.intent != OUT_OF_SCOPE]
+
+    @property
+    def out_of_scope(self) -> list[Example]:
+        return [e for e in self.examples if e.intent == OUT_OF_SCOPE]
 
     def fingerprint(self) -> str:
+        """A hash of everything a trained model depends on (examples with their annotations,
+        regexes, lookups, synonyms), not of where it sits in which file."""
         payload = json.dumps(
-            [(e.text, e.intent) for e in self.examples] + sorted(self.regexes.items()),
+            {
+                "examples": [
+                    (e.text, e.intent, [(s.type, s.start, s.end, s.value) for s in e.entities])
+                    for e in self.examples
+                ],
+                "regexes": sorted(self.regexes.items()),
+                "lookups": sorted(self.lookups.items()),
+                "synonyms": sorted(self.synonyms.items()),
+            },
             sort_keys=True,
         )
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
+    @property
+    def entity_types(self) -> list[str]:
+        """Entity types annotated in the examples."""
+        return sorted({span.type for e in self.examples for span in e.entities})
+
     def merge(self, other: TrainingData) -> None:
         self.examples.extend(other.examples)
+        for example in other.examples:
+            for span in example.entities:
+                # [text]{"entity": .., "value": ..} makes `text` a synonym of `value`, as in Rasa.
+                if span.value != span.text:
+                    self.synonyms.setdefault(span.text.lower(), span.value)
         for name, patterns in other.regexes.items():
             self.regexes.setdefault(name, []).extend(patterns)
         for name, values in other.lookups.items():
@@ -72,6 +110,8 @@ def parse_annotated(text: str) -> tuple[str, tuple[EntitySpan, ...]]:
     length = 0
     for match in _ANNOTATION.finditer(text):
         before = text[cursor : match.start()]
+        if _UNCLOSED.search(before):
+            raise ValueError(f"unclosed entity annotation in {text!r}: write [value](entity)")
         plain.append(before)
         length += len(before)
         value_text = match.group("text")
@@ -89,7 +129,10 @@ def parse_annotated(text: str) -> tuple[str, tuple[EntitySpan, ...]]:
         plain.append(value_text)
         length += len(value_text)
         cursor = match.end()
-    plain.append(text[cursor:])
+    rest = text[cursor:]
+    if _UNCLOSED.search(rest):
+        raise ValueError(f"unclosed entity annotation in {text!r}: write [value](entity)")
+    plain.append(rest)
     return "".join(plain), tuple(spans)
 
 
@@ -141,14 +184,23 @@ def load_yaml(path: Path) -> TrainingData:
         if not isinstance(examples_text, str):
             raise TrainingDataError(f"{path}:{line}: 'examples' must be a block of '- ' lines")
         examples_line = _examples_line(item_node)
-        entries = _block_entries(examples_text, examples_line)
+        entries = _block_entries(path, examples_text, examples_line)
         if "intent" in item:
+            if not str(item["intent"] or "").strip():
+                raise TrainingDataError(f"{path}:{line}: the intent has no name")
             for entry_line, entry in entries:
                 plain, spans = _parse(path, entry_line, entry)
                 data.examples.append(
                     Example(plain, str(item["intent"]), spans, str(path), entry_line)
                 )
         elif "regex" in item:
+            for entry_line, entry in entries:
+                try:
+                    re.compile(entry)
+                except re.error as exc:
+                    raise TrainingDataError(
+                        f"{path}:{entry_line}: regex {entry!r} does not compile: {exc}"
+                    ) from exc
             data.regexes.setdefault(str(item["regex"]), []).extend(e for _, e in entries)
         elif "lookup" in item:
             data.lookups.setdefault(str(item["lookup"]), []).extend(e for _, e in entries)
@@ -177,10 +229,14 @@ def _examples_line(item_node: yaml.Node) -> int:
     return int(item_node.start_mark.line) + 1
 
 
-def _block_entries(block: str, first_line: int) -> list[tuple[int, str]]:
+def _block_entries(path: Path, block: str, first_line: int) -> list[tuple[int, str]]:
     entries = []
     for offset, raw in enumerate(block.splitlines()):
         line = raw.strip()
-        if line.startswith("- "):
+        if line.startswith("- ") and line[2:].strip():
             entries.append((first_line + offset, line[2:].strip()))
+        elif line and not line.startswith("#"):
+            raise TrainingDataError(
+                f"{path}:{first_line + offset}: expected an example as '- text', got {line!r}"
+            )
     return entries

@@ -1,24 +1,63 @@
-"""Urgency from the intent's priority in the rules plus cue words in the message."""
+"""Urgency (critical / high / normal / low) from the intent's priority in the rules, cue
+phrases (outages, security, money taken), deadlines close to the message time, and anger.
+
+Cues only ever raise the intent's priority: a "low" greeting that says "my account was
+hacked" is critical, but an outage intent never drops below its configured level.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from datetime import date, datetime
 
-from frontdesk.types import Urgency
+from frontdesk.types import Entity, Sentiment, Urgency
 
 _CRITICAL = re.compile(
-    r"\b(hacked|fraud|stolen (card|account)|unauthori[sz]ed|data breach|everything is down)\b",
-    re.I,
+    r"\b(hacked|fraud(?:ulent)?|stolen (?:card|account|identity)|unauthori[sz]ed|data breach"
+    r"|security breach|phishing|someone else (?:logged|is using)|everything is down"
+    r"|all (?:systems|services) (?:are )?down|total outage|emergency|danger(?:ous)?|fire"
+    r"|injur(?:ed|y))\b",
+    re.IGNORECASE,
 )
 _HIGH = re.compile(
-    r"\b(urgent|asap|immediately|outage|down|not working|can'?t log ?in|deadline|today)\b", re.I
+    r"\b(urgent(?:ly)?|asap|a\.s\.a\.p|immediately|right now|outage|(?:is|are|went|gone) down"
+    r"|not working|doesn'?t work|stopped working|can'?t (?:log ?in|sign ?in|access)|locked out"
+    r"|deadline|charged twice|double charged|overcharged|medication|medicine|perishable)\b",
+    re.IGNORECASE,
 )
+_ORDER = [Urgency.LOW, Urgency.NORMAL, Urgency.HIGH, Urgency.CRITICAL]
 
 
-def assess_urgency(text: str, intent_priority: Urgency | None = None) -> Urgency:
+def _at_least(current: Urgency, floor: Urgency) -> Urgency:
+    return max(current, floor, key=_ORDER.index)
+
+
+def assess_urgency(
+    text: str,
+    intent_priority: Urgency | None = None,
+    *,
+    sentiment: Sentiment | None = None,
+    entities: Sequence[Entity] = (),
+    now: datetime | None = None,
+) -> Urgency:
+    urgency = intent_priority or Urgency.NORMAL
     if _CRITICAL.search(text):
         return Urgency.CRITICAL
     if _HIGH.search(text):
-        order = [Urgency.LOW, Urgency.NORMAL, Urgency.HIGH, Urgency.CRITICAL]
-        return max(Urgency.HIGH, intent_priority or Urgency.NORMAL, key=order.index)
-    return intent_priority or Urgency.NORMAL
+        urgency = _at_least(urgency, Urgency.HIGH)
+    if now is not None:
+        today = now.date()
+        for entity in entities:
+            if entity.type == "deadline" and isinstance(entity.value, str):
+                try:
+                    days = (date.fromisoformat(entity.value) - today).days
+                except ValueError:
+                    continue
+                # A deadline today or tomorrow cannot wait in a normal queue.
+                if days <= 1:
+                    urgency = _at_least(urgency, Urgency.HIGH)
+    if sentiment is not None and sentiment.score <= -0.6:
+        # An angry customer is seen sooner, but anger alone never makes a message critical.
+        urgency = _at_least(urgency, Urgency.NORMAL if urgency is Urgency.LOW else Urgency.HIGH)
+    return urgency

@@ -9,6 +9,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.errors import FrontdeskError, NotFoundError, StorageUnavailableError
+from frontdesk.handoff.desk import message_event
+from frontdesk.llm.service import StreamSink
 from frontdesk.observability.logs import fingerprint
 from frontdesk.orchestration.deps import Deps
 from frontdesk.orchestration.stages import PIPELINE
@@ -26,7 +28,7 @@ class Assistant:
         self.deps = deps
         self.stages = tuple(stages)
 
-    async def handle(self, message: InboundMessage) -> Reply:
+    async def handle(self, message: InboundMessage, *, sink: StreamSink | None = None) -> Reply:
         started = time.perf_counter()
         async with self.deps.db.session(message.tenant_id) as session:
             conversation = await get_conversation(session, message.conversation_id)
@@ -37,6 +39,7 @@ class Assistant:
                 now=message.received_at or self.deps.clock(),
                 session=session,
                 conversation=conversation,
+                sink=sink,
             )
             await self._run_stages(turn)
             await self._record(turn, session, started)
@@ -72,14 +75,23 @@ class Assistant:
             # Undo a failed stage's half-done writes; the turn itself is still stored.
             await session.rollback()
             await session.refresh(turn.conversation)
+            if self.deps.desk is not None:
+                self.deps.desk.discard(session)
         try:
             customer_text = turn.text or _redacted(turn, self.deps)
-            await add_message(
-                session, turn.conversation, role="customer", text=customer_text, turn_id=turn.id
-            )
-            await add_message(
-                session, turn.conversation, role="assistant", text=turn.reply_text, turn_id=turn.id
-            )
+            stored = [
+                await add_message(
+                    session, turn.conversation, role="customer", text=customer_text,
+                    turn_id=turn.id,
+                )
+            ]  # fmt: skip
+            if not turn.silent:  # while an agent owns the conversation, only they reply
+                stored.append(
+                    await add_message(
+                        session, turn.conversation, role="assistant", text=turn.reply_text,
+                        turn_id=turn.id,
+                    )
+                )  # fmt: skip
             usage = turn.result.usage if turn.result else None
             turn.stage_ms["record"] = round((time.perf_counter() - began) * 1000, 3)
             await add_turn(
@@ -107,8 +119,14 @@ class Assistant:
                 fallback=turn.fallback,
                 error_stage=turn.error_stage,
                 error=turn.error,
+                decision=turn.decision or None,
             )
+            if self.deps.desk is not None:
+                for message in stored:  # the console shows new messages live
+                    await self.deps.desk.record(session, message_event(message))
             await session.commit()
+            if self.deps.desk is not None:
+                await self.deps.desk.flush(turn.message.tenant_id, session)
         except FrontdeskError:
             raise
         except Exception as exc:

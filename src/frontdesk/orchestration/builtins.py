@@ -5,18 +5,37 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from frontdesk.config.settings import LlmSettings, NluSettings, ProviderSettings
 from frontdesk.embedding import CachingEmbedder, MiniLMEmbedder
 from frontdesk.interfaces import Embedder
 from frontdesk.knowledge.retriever import FullTextRetriever, HybridRetriever
 from frontdesk.llm.extractive import ExtractiveChatModel
-from frontdesk.nlu.model_store import load_or_train
+from frontdesk.nlu.model_store import open_models
 from frontdesk.nlu.training_data import TrainingData
 from frontdesk.registry import Registries
 from frontdesk.storage.db import Database
 
 
-def _tfidf(*, data: TrainingData, models_dir: Path, **_: Any) -> Any:
-    return load_or_train(data, models_dir)
+def _intents(
+    *,
+    data: TrainingData,
+    models_dir: Path,
+    embedder: Embedder | None = None,
+    settings: NluSettings | None = None,
+    **_: Any,
+) -> Any:
+    nlu = settings or NluSettings()
+    return open_models(
+        data,
+        models_dir / "nlu",
+        embedder,
+        interval=nlu.reload_seconds,
+        threshold=nlu.oos_threshold,
+    )
+
+
+def _tfidf(**options: Any) -> Any:
+    return _intents(**{**options, "embedder": None})
 
 
 def _fulltext(*, db: Database, **_: Any) -> Any:
@@ -27,13 +46,57 @@ def _hybrid(*, db: Database, embedder: Embedder, **options: Any) -> Any:
     return HybridRetriever(db, embedder, **options)
 
 
+def _openai(
+    *,
+    model: str,
+    provider: str = "openai",
+    provider_settings: ProviderSettings | None = None,
+    **options: Any,
+) -> Any:
+    from frontdesk.llm.openai_chat import OpenAIChatModel
+
+    return OpenAIChatModel(
+        model=model,
+        provider=provider,
+        settings=provider_settings,
+        http_client=options.get("http_client"),
+    )
+
+
+def _anthropic(
+    *,
+    model: str,
+    provider: str = "anthropic",
+    provider_settings: ProviderSettings | None = None,
+    **options: Any,
+) -> Any:
+    from frontdesk.llm.anthropic_chat import AnthropicChatModel
+
+    return AnthropicChatModel(
+        model=model,
+        provider=provider,
+        settings=provider_settings,
+        http_client=options.get("http_client"),
+    )
+
+
+def _local(*, model: str = "smollm2", llm: LlmSettings | None = None, **_: Any) -> Any:
+    from frontdesk.llm.local import LocalChatModel
+
+    return LocalChatModel(model=model, settings=llm.local if llm else None)
+
+
 def _minilm(**_: Any) -> Any:
     return CachingEmbedder(MiniLMEmbedder())
 
 
 def register(registries: Registries) -> None:
     registries.chat_models.register("extractive", ExtractiveChatModel)
+    registries.chat_models.register("openai", _openai)
+    registries.chat_models.register("anthropic", _anthropic)
+    registries.chat_models.register("local", _local)
     registries.intent_classifiers.register("tfidf", _tfidf)
+    registries.intent_classifiers.register("hybrid", _intents)
     registries.retrievers.register("fulltext", _fulltext)
     registries.retrievers.register("hybrid", _hybrid)
     registries.embedders.register("minilm", _minilm)

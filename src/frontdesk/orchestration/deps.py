@@ -8,11 +8,15 @@ from datetime import datetime
 
 from frontdesk.config.rules import RulesConfig
 from frontdesk.config.settings import Settings
-from frontdesk.guard.input_screen import OutputScreen
-from frontdesk.interfaces import ChatModel, EntityExtractor, Guard, IntentClassifier, Retriever
+from frontdesk.guard.input_screen import InputScreen
+from frontdesk.guard.output_screen import OutputScreen
+from frontdesk.handoff.desk import Desk
+from frontdesk.interfaces import EntityExtractor, IntentClassifier, Retriever
+from frontdesk.llm.service import LlmService
 from frontdesk.observability.metrics import Metrics
 from frontdesk.policy.rules_router import RuleRouter
 from frontdesk.storage.db import Database
+from frontdesk.tools.registry import ToolRegistry
 
 
 @dataclass
@@ -23,9 +27,11 @@ class Deps:
     classifier: IntentClassifier
     extractor: EntityExtractor
     retriever: Retriever
-    chat_model: ChatModel
+    llm: LlmService
     router: RuleRouter
-    input_guard: Guard
+    input_guard: InputScreen
     output_guard: OutputScreen
     metrics: Metrics
     clock: Callable[[], datetime]
+    tools: ToolRegistry | None = None
+    desk: Desk | None = None  # hand-off: tickets, live console events, webhooks

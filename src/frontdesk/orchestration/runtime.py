@@ -17,21 +17,32 @@ from frontdesk.config.settings import Settings
 from frontdesk.config.workspace import Workspace, load_rules, load_settings
 from frontdesk.embedding import EmbeddingUnavailableError
 from frontdesk.errors import ConfigError
-from frontdesk.guard.input_screen import InputScreen, OutputScreen
+from frontdesk.guard.input_screen import InputScreen
+from frontdesk.guard.output_screen import OutputScreen
+from frontdesk.handoff.desk import Desk
+from frontdesk.handoff.webhooks import WebhookDispatcher
+from frontdesk.handoff.zendesk import ZendeskMirror
 from frontdesk.interfaces import Embedder, Retriever
 from frontdesk.knowledge.ingest import SyncReport, sync_folder
-from frontdesk.nlu.entities import RuleEntityExtractor
+from frontdesk.llm.assembly import build_llm
+from frontdesk.llm.budget import stored_month_usage
+from frontdesk.nlu.entities import EntityPipeline, RuleEntityExtractor
+from frontdesk.nlu.model_store import HotEntityExtractor, HotIntentClassifier
 from frontdesk.nlu.training_data import TrainingData, TrainingDataError, load_training_data
 from frontdesk.observability.metrics import Metrics
 from frontdesk.orchestration import builtins
 from frontdesk.orchestration.assistant import Assistant
 from frontdesk.orchestration.deps import Deps
 from frontdesk.policy.rules_router import RuleRouter
+from frontdesk.policy.validation import check_rules
 from frontdesk.registry import ENTRY_POINT_GROUP, Registries
 from frontdesk.storage import migrate
 from frontdesk.storage.db import Database
 from frontdesk.storage.models import Job, Tenant, utcnow
 from frontdesk.storage.tenants import ensure_tenant
+from frontdesk.tools.builtin import build_demo_tools
+from frontdesk.tools.http_tool import HttpTool
+from frontdesk.tools.registry import ToolRegistry
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +60,12 @@ class Runtime:
     knowledge: SyncReport
     embedder: Embedder | None = None
     embedding_status: str = "disabled"
+    tools: ToolRegistry | None = None
+    desk: Desk | None = None
 
     async def close(self) -> None:
+        if self.desk is not None and self.desk.dispatcher is not None:
+            await self.desk.dispatcher.close()
         await self.db.dispose()
 
 
@@ -66,20 +81,50 @@ def load_registries() -> Registries:
 
 
 def check_rules_against_intents(rules: RulesConfig, data: TrainingData, rules_file: Path) -> None:
-    known = set(data.intents)
-    problems = []
-    for index, rule in enumerate(rules.rules):
-        for intent in rule.when.intent or []:
-            if intent not in known:
-                problems.append(
-                    f"{rules_file}:{rule.line}: rules[{index}] ({rule.name}): unknown intent "
-                    f"{intent!r}; expected one of: {', '.join(sorted(known))}"
-                )
-    for intent in rules.intent_priority:
-        if intent not in known:
-            problems.append(f"{rules_file}: intent_priority: unknown intent {intent!r}")
-    if problems:
-        raise ConfigError("\n".join(problems))
+    """Unknown intents in rules.yaml are errors with file:line (see `policy.validation`)."""
+    if not rules.source:
+        rules.source = str(rules_file)
+    check_rules(rules, intents=data.intents)
+
+
+def build_tools(
+    db: Database, settings: Settings, rules: RulesConfig, clock: Callable[[], datetime]
+) -> ToolRegistry:
+    """The demo tools and the operator's HTTP tools (frontdesk.yaml `tools.http`)."""
+    config = settings.tools
+    registry = ToolRegistry(
+        db,
+        timeout_s=config.timeout_s,
+        breaker_failures=config.breaker_failures,
+        breaker_reset_s=config.breaker_reset_s,
+    )
+    for tool in build_demo_tools(
+        db, teams=list(rules.teams), refund_limit=config.refund_approval_limit, clock=clock
+    ):
+        registry.register(tool)
+    for http in config.http:
+        registry.register(HttpTool(http))
+    return registry
+
+
+def build_desk(db: Database, settings: Settings, clock: Callable[[], datetime]) -> Desk:
+    """Hand-off actions with live console events, webhooks and the optional help-desk mirror."""
+    handoff = settings.handoff
+    mirror = None
+    if handoff.zendesk is not None:
+        token = handoff.zendesk.token()
+        if not token:
+            raise ConfigError(
+                "handoff.zendesk: no API token (set handoff.zendesk.api_token or the variable "
+                f"{handoff.zendesk.api_token_env})"
+            )
+        mirror = ZendeskMirror(handoff.zendesk.base_url, handoff.zendesk.email, token)
+    desk = Desk(db, clock=clock)
+    if handoff.webhooks or mirror is not None:
+        desk.dispatcher = WebhookDispatcher(
+            db, handoff, mirror=mirror, clock=clock, on_external_id=desk.set_external_id
+        )
+    return desk
 
 
 async def prepare_database(db: Database, settings: Settings) -> None:
@@ -149,6 +194,8 @@ def build_retriever(
         db=db,
         embedder=embedder,
         candidates=knowledge.candidates,
+        fusion=knowledge.fusion,
+        dense_share=knowledge.dense_share,
         rrf_k=knowledge.rrf_k,
         dense_weight=knowledge.dense_weight,
     )
@@ -196,14 +243,14 @@ async def open_runtime(
         data = load_training_data(workspace.nlu_dir)
     except TrainingDataError as exc:
         raise ConfigError(str(exc)) from exc
-    check_rules_against_intents(rules, data, workspace.rules_file)
+    check_rules(rules, intents=data.intents)
     registries = load_registries()
-    chat_model = registries.chat_models.create(settings.llm.answer_model)
-    if embedder is None and settings.knowledge.retriever == "hybrid":
+    if embedder is None and "hybrid" in (settings.knowledge.retriever, settings.nlu.classifier):
         embedder, embedding_status = load_embedder(registries, settings)
     else:
         embedding_status = "ok" if embedder is not None else "disabled (fulltext retriever)"
     db = await open_database(workspace, settings)
+    # Anything below may reject the configuration: close the database before saying so.
     try:
         tenant = await ensure_tenant(db, settings.tenant)
         report = (
@@ -212,30 +259,60 @@ async def open_runtime(
             else SyncReport()
         )
         classifier = registries.intent_classifiers.create(
-            settings.nlu.classifier, data=data, models_dir=workspace.state_dir / "models"
+            settings.nlu.classifier,
+            data=data,
+            models_dir=workspace.state_dir / "models",
+            embedder=embedder,
+            settings=settings.nlu,
         )
         retriever = build_retriever(registries, settings, db, embedder)
+        llm = build_llm(
+            settings.llm,
+            registries.chat_models.create,
+            month_usage=stored_month_usage(db),
+            embedder=embedder,
+            company=settings.assistant.company,
+        )
+        metrics = Metrics()
+        patterns: dict[str, list[str]] = {k: [v] for k, v in settings.nlu.entity_patterns.items()}
+        for name, regexes in data.regexes.items():
+            patterns.setdefault(name, []).extend(r for r in regexes if r not in patterns[name])
+        # The trained extractor follows the classifier's model when it is swapped.
+        trained = (
+            HotEntityExtractor(classifier.hot)
+            if isinstance(classifier, HotIntentClassifier)
+            else None
+        )
+        extractor = EntityPipeline(
+            RuleEntityExtractor(patterns, data.lookups, date_order=settings.nlu.date_order),
+            trained,
+            data.synonyms,
+        )
+        tools = build_tools(db, settings, rules, clock)
+        check_rules(rules, intents=data.intents, entities=extractor.types, tools=tools.names())
+        desk = build_desk(db, settings, clock)
+        deps = Deps(
+            settings=settings,
+            rules=rules,
+            db=db,
+            classifier=classifier,
+            extractor=extractor,
+            retriever=retriever,
+            llm=llm,
+            router=RuleRouter(rules),
+            input_guard=InputScreen(
+                max_chars=settings.assistant.max_message_chars, settings=settings
+            ),
+            output_guard=OutputScreen(settings.guard),
+            metrics=metrics,
+            clock=clock,
+            tools=tools,
+            desk=desk,
+        )
+        deps.input_guard.warm_up()
     except BaseException:
         await db.dispose()
         raise
-    metrics = Metrics()
-    patterns: dict[str, list[str]] = {k: [v] for k, v in settings.nlu.entity_patterns.items()}
-    for name, regexes in data.regexes.items():
-        patterns.setdefault(name, []).extend(r for r in regexes if r not in patterns[name])
-    deps = Deps(
-        settings=settings,
-        rules=rules,
-        db=db,
-        classifier=classifier,
-        extractor=RuleEntityExtractor(patterns, data.lookups),
-        retriever=retriever,
-        chat_model=chat_model,
-        router=RuleRouter(rules),
-        input_guard=InputScreen(max_chars=settings.assistant.max_message_chars),
-        output_guard=OutputScreen(),
-        metrics=metrics,
-        clock=clock,
-    )
     return Runtime(
         workspace=workspace,
         settings=settings,
@@ -248,4 +325,6 @@ async def open_runtime(
         knowledge=report,
         embedder=embedder,
         embedding_status=embedding_status,
+        tools=tools,
+        desk=desk,
     )

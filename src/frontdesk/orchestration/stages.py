@@ -7,16 +7,20 @@ not in this list: the Assistant runs it after the others, whether or not they su
 from __future__ import annotations
 
 import re
+from typing import Literal
 
-from frontdesk.handoff.tickets import hand_off
-from frontdesk.interfaces import ChatMessage, ChatRequest
+from frontdesk.handoff.tickets import BOT_SILENT
+from frontdesk.interfaces import ChatMessage
 from frontdesk.knowledge.context import assemble_context
+from frontdesk.knowledge.vectors import index_record
+from frontdesk.llm.router import StreamEvent
 from frontdesk.memory.history import load_history
+from frontdesk.nlu.sentiment import default_sentiment
 from frontdesk.nlu.urgency import assess_urgency
+from frontdesk.orchestration import routing
 from frontdesk.orchestration.deps import Deps
 from frontdesk.orchestration.turn import Turn
-from frontdesk.policy.rules_router import Facts
-from frontdesk.types import Action, Citation
+from frontdesk.types import Action, Citation, Route, Urgency, Usage
 
 _CITE = re.compile(r"\s?\[(\d+)\]")
 
@@ -28,41 +32,64 @@ async def load_context(turn: Turn, deps: Deps) -> None:
 
 
 async def screen_input(turn: Turn, deps: Deps) -> None:
-    screening = deps.input_guard.screen(turn.message.text)
+    """Redact personal data (the tenant's policy) before anything stores the text or sends it
+    to a model; score injection and block, flag or hand off as the tenant chose."""
+    policy = await deps.input_guard.policy_for(turn.session, turn.message.tenant_id)
+    screening = deps.input_guard.screen(turn.message.text, policy)
     turn.screening = screening
     turn.text = screening.text
     if screening.blocked:
         turn.reply_text = f"Sorry, I can't take that message: {screening.reason}."
         turn.finished = True
+    elif "prompt_injection" in screening.findings and policy.injection_action == "handoff":
+        turn.route = Route(
+            action=Action.HANDOFF,
+            team=deps.input_guard.handoff_team(policy, list(deps.rules.teams)),
+            priority=Urgency.HIGH,
+            rule="guard: prompt injection",
+            reason=f"injection score {screening.injection_score:.2f}",
+        )
 
 
 async def understand(turn: Turn, deps: Deps) -> None:
+    """Intent (with out-of-scope flag), entities, sentiment, then urgency from all three."""
     turn.intent = deps.classifier.predict(turn.text)
     turn.entities = deps.extractor.extract(turn.text, now=turn.now)
-    priority = deps.rules.intent_priority.get(turn.intent.name)
-    turn.urgency = assess_urgency(turn.text, priority)
+    turn.sentiment = default_sentiment().analyse(turn.text)
+    priority = (
+        None if turn.intent.out_of_scope else deps.rules.intent_priority.get(turn.intent.name)
+    )
+    turn.urgency = assess_urgency(
+        turn.text, priority, sentiment=turn.sentiment, entities=turn.entities, now=turn.now
+    )
 
 
 async def decide(turn: Turn, deps: Deps) -> None:
-    assert turn.urgency is not None
-    facts = Facts(
-        intent=turn.intent,
-        urgency=turn.urgency,
-        channel=turn.message.channel.value,
-        entities=turn.entities,
-    )
-    turn.route = deps.router.decide(facts)
+    """The routing rules pick the action; escalation triggers are facts they can test.
+    While an agent owns the conversation the bot stays silent."""
+    if turn.conversation.status in BOT_SILENT:
+        turn.silent = turn.finished = True
+        return
+    if turn.route is not None:  # screen_input handed off already
+        turn.decision = {"route": turn.route.model_dump(mode="json"), "facts": {}}
+        return
+    await routing.decide_route(turn, deps)
 
 
 async def retrieve(turn: Turn, deps: Deps) -> None:
     assert turn.route is not None
-    if turn.route.action is Action.CLARIFY or turn.route.ask:
+    if turn.route.action in _NO_SEARCH or turn.route.ask:
         return
     knowledge = deps.settings.knowledge
     passages = await deps.retriever.search(
         turn.message.tenant_id, retrieval_query(turn), limit=knowledge.top_k * 2
     )
     relevant = [p for p in passages if p.score >= knowledge.min_score]
+    # Indirect injection: passages carrying instructions never reach the model.
+    policy = await deps.input_guard.policy_for(turn.session, turn.message.tenant_id)
+    relevant, dropped = deps.input_guard.filter_passages(relevant, policy)
+    if dropped and turn.screening is not None:
+        turn.screening.findings.append(f"passages_dropped:{len(dropped)}")
     turn.passages = assemble_context(
         relevant, budget_tokens=knowledge.context_tokens, max_passages=knowledge.top_k
     )
@@ -81,6 +108,7 @@ def retrieval_query(turn: Turn) -> str:
 
 
 _IDENTIFIERS = {"order_id", "customer_id", "email", "amount", "date"}
+_NO_SEARCH = {Action.CLARIFY, Action.HANDOFF, Action.TOOL}
 
 
 async def respond(turn: Turn, deps: Deps) -> None:
@@ -91,33 +119,40 @@ async def respond(turn: Turn, deps: Deps) -> None:
         turn.reply_text = route.ask or "Could you tell me a little more?"
         return
     if route.action is Action.HANDOFF:
-        assert route.team is not None
-        team = deps.rules.teams[route.team]
-        ticket = await hand_off(
-            turn.session,
-            turn.conversation,
-            team=route.team,
-            priority=route.priority.value,
-            subject=turn.text[:120],
-            summary=_handoff_summary(turn),
-            now=turn.now,
-            sla_minutes=team.sla_minutes,
-        )
-        turn.ticket_id = ticket.id
-        turn.reply_text = route.ask or (
-            f"I've passed your conversation to our {route.team} team "
-            f"(reference {ticket.id[:8].upper()}). A member of the team will reply here."
-        )
+        await routing.hand_off(turn, deps)
         return
+    if route.action is Action.TOOL:
+        await routing.call_tool(turn, deps)
+        return
+    # Agents' notes from a hand-back are context for the model; console events are not.
     history = [
-        ChatMessage(role="assistant" if item.role != "customer" else "user", content=item.text)
+        ChatMessage(role=_MEMORY_ROLES.get(item.role, "assistant"), content=item.text)
         for item in turn.history
+        if item.role != "system"
     ]
-    request = ChatRequest(
-        messages=[*history, ChatMessage(role="user", content=turn.text)], passages=turn.passages
+    index = await index_record(turn.session)
+    answer = await deps.llm.answer(
+        turn.text,
+        turn.passages,
+        history=history,
+        tenant_id=turn.message.tenant_id,
+        kb_version=index.version if index else 0,
+        sink=turn.sink,
     )
-    result = await deps.chat_model.complete(request)
+    turn.system_prompt = answer.system_prompt
+    turn.passages = answer.passages  # a cached answer cites the passages it was written from
+    result = answer.result
+    # The turn records what all of its model calls cost, under the model that answered.
+    ledger = answer.ledger
+    result.usage = Usage(
+        prompt_tokens=ledger.prompt_tokens,
+        completion_tokens=ledger.completion_tokens,
+        cost=ledger.cost,
+        model=answer.model,
+    )
     turn.result = result
+    if answer.fallback_reason and turn.error is None:
+        turn.error = f"model fallback: {answer.fallback_reason}"[:2000]
     if not result.grounded or not result.cited:
         turn.reply_text = deps.settings.assistant.no_answer_reply
         return
@@ -144,21 +179,34 @@ async def screen_output(turn: Turn, deps: Deps) -> None:
     )
     # Allowed: what the customer wrote, and the operator's own articles (support addresses).
     given = [turn.message.text] + [h.text for h in turn.history if h.role == "customer"]
-    given += [p.text for p in turn.passages]
-    turn.reply_text = deps.output_guard.screen_reply(turn.reply_text, given)
+    policy = await deps.input_guard.policy_for(turn.session, turn.message.tenant_id)
+    check = deps.output_guard.check(
+        turn.reply_text,
+        given=given,
+        passages=[p.text for p in turn.passages],
+        policy=policy,
+        protected=[turn.system_prompt] if turn.system_prompt else [],
+        granted_tools=_granted_tools(turn),
+    )
+    if check.text != turn.reply_text and turn.sink is not None:
+        # Streamed deltas were the model's raw words: tell the client to drop them; the
+        # final `reply` event carries the screened text.
+        await turn.sink(StreamEvent("reset", "the reply was screened"))
+    turn.reply_text = check.text
+    if check.findings and turn.screening is not None:
+        turn.screening.findings.extend(f"reply:{finding}" for finding in check.findings)
 
 
-def _handoff_summary(turn: Turn) -> dict[str, object]:
-    return {
-        "intent": turn.intent.name if turn.intent else None,
-        "confidence": round(turn.intent.confidence, 3) if turn.intent else None,
-        "urgency": turn.urgency.value if turn.urgency else None,
-        "entities": [e.model_dump(mode="json") for e in turn.entities],
-        "rule": turn.route.rule if turn.route else None,
-        "reason": turn.route.reason if turn.route else None,
-        "last_message": turn.text,
-        "history": [{"role": h.role, "text": h.text} for h in turn.history],
-    }
+def _granted_tools(turn: Turn) -> list[str]:
+    """Tools that ran successfully this turn: the only grounds for a promise in the reply."""
+    granted = [t["tool"] for t in turn.decision.get("tools", []) if t.get("status") == "ok"]
+    return granted + ([call.name for call in turn.result.tool_calls] if turn.result else [])
+
+
+_MEMORY_ROLES: dict[str, Literal["user", "assistant", "system"]] = {
+    "customer": "user",
+    "note": "system",
+}
 
 
 PIPELINE = (load_context, screen_input, understand, decide, retrieve, respond, screen_output)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.interfaces import ChatResult, Screening
+from frontdesk.llm.service import StreamSink
 from frontdesk.memory.history import HistoryItem
 from frontdesk.storage.models import Conversation, new_id
 from frontdesk.types import (
@@ -17,6 +19,7 @@ from frontdesk.types import (
     IntentPrediction,
     Passage,
     Route,
+    Sentiment,
     Urgency,
 )
 
@@ -34,10 +37,13 @@ class Turn:
     intent: IntentPrediction | None = None
     entities: list[Entity] = field(default_factory=list)
     urgency: Urgency | None = None
+    sentiment: Sentiment | None = None
     route: Route | None = None
     passages: list[Passage] = field(default_factory=list)
     result: ChatResult | None = None
     reply_text: str = ""
+    system_prompt: str = ""  # what the model was told; the reply must not echo it
+    sink: StreamSink | None = None  # streams the answer's text as it is written (SSE)
     citations: list[Citation] = field(default_factory=list)
     ticket_id: str | None = None
     stage_ms: dict[str, float] = field(default_factory=dict)
@@ -45,3 +51,6 @@ class Turn:
     fallback: bool = False
     error_stage: str | None = None
     error: str | None = None
+    # The routing decision as recorded: facts, triggers, rule and why, tool outcomes.
+    decision: dict[str, Any] = field(default_factory=dict)
+    silent: bool = False  # an agent owns the conversation: store the message, do not reply

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from frontdesk.storage.audit import audit
 from frontdesk.storage.db import Database
-from frontdesk.storage.models import ApiKey, utcnow
+from frontdesk.storage.models import ApiKey, Tenant, utcnow
 
 KEY_PREFIX = "fd"
 
@@ -36,10 +36,19 @@ class IssuedKey:
 
 @dataclass(frozen=True)
 class VerifiedKey:
+    """Who is calling: an API key, or a console user signed in (kind "user", whose role maps
+    to a scope: agent -> service, admin -> admin)."""
+
     id: str
     tenant_id: str
     scope: Scope
     name: str
+    kind: str = "key"
+    tenant_slug: str = ""
+
+    @property
+    def actor(self) -> str:
+        return f"{self.kind}:{self.id}"
 
 
 def _hash(secret: str) -> str:
@@ -68,14 +77,21 @@ async def verify_key(db: Database, token: str) -> VerifiedKey | None:
     _, prefix, secret = parts
     # Lookup precedes knowing the tenant, so this one query is unscoped by design.
     async with db.unscoped_session() as session:
-        key = await session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
-        if key is None or key.revoked_at is not None:
+        row = (
+            await session.execute(
+                select(ApiKey, Tenant.slug)
+                .join(Tenant, Tenant.id == ApiKey.tenant_id)
+                .where(ApiKey.prefix == prefix)
+            )
+        ).first()
+        if row is None or row[0].revoked_at is not None:
             return None
+        key, slug = row
         if not hmac.compare_digest(key.secret_hash, _hash(secret)):
             return None
         key.last_used_at = utcnow()
         await session.commit()
-        return VerifiedKey(key.id, key.tenant_id, Scope(key.scope), key.name)
+        return VerifiedKey(key.id, key.tenant_id, Scope(key.scope), key.name, "key", slug)
 
 
 async def list_keys(db: Database, tenant_id: str) -> list[ApiKey]:

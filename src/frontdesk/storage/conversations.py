@@ -67,3 +67,10 @@ async def turns_of(session: AsyncSession, conversation_id: str) -> list[Turn]:
         select(Turn).where(Turn.conversation_id == conversation_id).order_by(Turn.created_at)
     )
     return list(rows)
+
+
+async def count_messages(session: AsyncSession, conversation_id: str) -> int:
+    total = await session.scalar(
+        select(func.count()).select_from(Message).where(Message.conversation_id == conversation_id)
+    )
+    return int(total or 0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session
 
 from frontdesk.errors import ConfigError
-from frontdesk.storage import scoping
+from frontdesk.storage import rls, scoping
 
 
 class TenantSession(Session):
@@ -23,6 +23,20 @@ class TenantSession(Session):
 
 
 scoping.install(TenantSession)
+
+
+@event.listens_for(TenantSession, "after_begin")
+def _rls_tenant(session: Session, _transaction: Any, connection: Any) -> None:
+    """PostgreSQL row-level security reads the tenant from this transaction-local setting."""
+    if connection.dialect.name != "postgresql":
+        return
+    value = rls.ALL_TENANTS if session.info.get(scoping.UNSCOPED_KEY) else None
+    value = value or session.info.get(scoping.TENANT_KEY)
+    if value is not None:
+        connection.execute(
+            text("SELECT set_config(:name, :value, true)"), {"name": rls.SETTING, "value": value}
+        )
+
 
 SUPPORTED = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 

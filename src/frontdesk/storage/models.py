@@ -121,6 +121,8 @@ class Turn(TenantScoped, Base):
     fallback: Mapped[bool] = mapped_column(default=False)
     error_stage: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(Text)
+    # The routing decision: facts looked at, triggers fired, rule and why, tool outcomes.
+    decision: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -136,6 +138,9 @@ class Ticket(TenantScoped, Base):
     subject: Mapped[str] = mapped_column(String(300))
     summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
     due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    assignee: Mapped[str | None] = mapped_column(String(200))  # the agent who took it over
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    external_id: Mapped[str | None] = mapped_column(String(100))  # the mirrored help-desk ticket
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

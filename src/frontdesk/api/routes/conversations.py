@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from contextlib import AsyncExitStack
+from typing import Annotated
 
-from frontdesk.api.deps import CurrentKey, RuntimeDep, require_scope
+from fastapi import APIRouter, Header, Query, Response, status
+
+from frontdesk.api.deps import CurrentKey, LimiterDep, RuntimeDep, require_scope
 from frontdesk.api.schemas import (
     ConversationCreate,
     ConversationPublic,
@@ -15,19 +18,22 @@ from frontdesk.api.schemas import (
     TranscriptPublic,
     TurnPublic,
 )
+from frontdesk.api.streaming import STREAM_DOC, sse_reply
 from frontdesk.errors import NotFoundError, PayloadTooLargeError
 from frontdesk.storage.api_keys import Scope
+from frontdesk.storage.audit import audit
 from frontdesk.storage.conversations import (
     all_messages,
+    count_messages,
     create_conversation,
     get_conversation,
     turns_of,
 )
 from frontdesk.storage.models import Conversation
-from frontdesk.types import InboundMessage
+from frontdesk.types import InboundMessage, Reply
 
 ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 413, 422)
+    code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 413, 422, 429)
 }
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"], responses=ERRORS)
@@ -55,10 +61,20 @@ async def create(
         return _public(conversation)
 
 
-@router.post("/{conversation_id}/messages")
+@router.post(
+    "/{conversation_id}/messages",
+    response_model=ReplyPublic,
+    responses={200: {"content": {"text/event-stream": {}}, "description": STREAM_DOC}},
+)
 async def post_message(
-    conversation_id: str, body: MessageCreate, runtime: RuntimeDep, key: CurrentKey
-) -> ReplyPublic:
+    conversation_id: str,
+    body: MessageCreate,
+    runtime: RuntimeDep,
+    key: CurrentKey,
+    limiter: LimiterDep,
+    stream: Annotated[bool, Query(description="stream the reply as server-sent events")] = False,
+    accept: Annotated[str | None, Header()] = None,
+) -> ReplyPublic | Response:
     limit = runtime.settings.assistant.max_message_chars
     if len(body.text) > limit:
         raise PayloadTooLargeError(
@@ -67,16 +83,29 @@ async def post_message(
         )
     async with runtime.db.session(key.tenant_id) as session:
         conversation = await get_conversation(session, conversation_id)
+        stored = await count_messages(session, conversation_id) if conversation else 0
     if conversation is None:
         raise NotFoundError(f"conversation {conversation_id} not found")
-    reply = await runtime.assistant.handle(
-        InboundMessage(
-            tenant_id=key.tenant_id,
-            conversation_id=conversation_id,
-            text=body.text,
-            channel=conversation.channel,
-        )
+    await limiter.hit_key(key.id)
+    await limiter.hit_conversation(conversation_id)
+    limiter.check_length(stored)
+    message = InboundMessage(
+        tenant_id=key.tenant_id,
+        conversation_id=conversation_id,
+        text=body.text,
+        channel=conversation.channel,
     )
+    slots = runtime.settings.concurrency_for(key.tenant_slug)
+    if stream or "text/event-stream" in (accept or ""):
+        # The slot is taken now (a refusal is a plain 429) and given back when the turn ends.
+        hold = AsyncExitStack()
+        await hold.enter_async_context(limiter.tenant_slot(key.tenant_id, slots))
+        return sse_reply(runtime, message, _reply_public, release=hold.aclose)
+    async with limiter.tenant_slot(key.tenant_id, slots):
+        return _reply_public(await runtime.assistant.handle(message))
+
+
+def _reply_public(reply: Reply) -> ReplyPublic:
     return ReplyPublic(
         conversation_id=reply.conversation_id,
         turn_id=reply.turn_id,
@@ -104,6 +133,8 @@ async def transcript(
             raise NotFoundError(f"conversation {conversation_id} not found")
         messages = await all_messages(session, conversation_id)
         turns = await turns_of(session, conversation_id)
+        audit(session, actor=key.actor, action="conversation.read", target=conversation_id)
+        await session.commit()
     return TranscriptPublic(
         conversation=_public(conversation),
         messages=[
@@ -123,6 +154,11 @@ async def transcript(
                 total_ms=t.total_ms,
                 fallback=t.fallback,
                 error_stage=t.error_stage,
+                model=t.model,
+                prompt_tokens=t.prompt_tokens,
+                completion_tokens=t.completion_tokens,
+                cost=t.cost,
+                note=t.error if t.error_stage is None else None,
                 created_at=t.created_at,
             )
             for t in turns

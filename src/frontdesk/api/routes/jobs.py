@@ -8,14 +8,15 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from frontdesk.api.deps import CurrentKey, JobsDep
+from frontdesk.api.deps import CurrentKey, JobsDep, require_scope
 from frontdesk.api.schemas import ErrorResponse
 from frontdesk.errors import NotFoundError
+from frontdesk.storage.api_keys import Scope
 
 router = APIRouter(
     prefix="/v1/jobs",
     tags=["jobs"],
-    responses={code: {"model": ErrorResponse} for code in (401, 404)},
+    responses={code: {"model": ErrorResponse} for code in (401, 403, 404)},
 )
 
 
@@ -31,6 +32,7 @@ class JobPublic(BaseModel):
 
 @router.get("/{job_id}")
 async def get_job(job_id: str, jobs: JobsDep, key: CurrentKey) -> JobPublic:
+    require_scope(key, Scope.SERVICE, Scope.ADMIN)
     job = await jobs.get(key.tenant_id, job_id)
     if job is None:
         raise NotFoundError(f"job {job_id} not found")

@@ -36,7 +36,95 @@
     return item;
   }
 
+  // Reads a server-sent event stream from a fetch response: calls on(event, data) per event.
+  async function readEvents(response, on) {
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      let end;
+      while ((end = buffer.indexOf("\n\n")) !== -1) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        let name = "message";
+        const data = [];
+        for (const line of block.split("\n")) {
+          if (line.startsWith("event:")) name = line.slice(6).trim();
+          else if (line.startsWith("data:")) data.push(line.slice(5).trimStart());
+        }
+        if (data.length) on(name, JSON.parse(data.join("\n")));
+      }
+    }
+  }
+
+  // Posts a message and shows the answer as it streams; the final `reply` event replaces the
+  // streamed text with the screened answer and adds sources.
+  async function sendStreaming(text) {
+    const response = await fetch(`/v1/conversations/${conversationId}/messages?stream=true`, {
+      method: "POST",
+      headers: {
+        "Content-Type": "application/json",
+        Accept: "text/event-stream",
+        Authorization: `Bearer ${key}`,
+      },
+      body: JSON.stringify({ text }),
+    });
+    if (!response.ok) {
+      const data = await response.json().catch(() => ({}));
+      throw new Error((data.error && data.error.message) || `HTTP ${response.status}`);
+    }
+    let item = null;
+    let failure = null;
+    await readEvents(response, (name, data) => {
+      if (name === "delta") {
+        if (!item) {
+          item = add("assistant", "");
+          item.classList.add("streaming");
+        }
+        item.querySelector("p").textContent += data.text;
+        item.scrollIntoView({ block: "end" });
+      } else if (name === "reset" && item) {
+        item.querySelector("p").textContent = "";
+      } else if (name === "reply") {
+        if (item) item.remove();
+        addReply(data);
+      } else if (name === "error") {
+        failure = (data.error && data.error.message) || "the reply failed";
+      }
+    });
+    if (failure) {
+      if (item) item.remove();
+      throw new Error(failure);
+    }
+  }
+
+  // After a hand-off, people answer here too: poll for messages that arrive outside this
+  // page's own request/reply pairs (an agent's reply, an approval's outcome).
+  let lastSeq = 0;
+  let polling = null;
+  async function poll() {
+    if (!conversationId) return;
+    const response = await fetch(`/v1/conversations/${conversationId}/updates?after=${lastSeq}`, {
+      headers: { Authorization: `Bearer ${key}` },
+    }).catch(() => null);
+    if (!response || !response.ok) return;
+    const data = await response.json();
+    for (const message of data.messages) {
+      lastSeq = Math.max(lastSeq, message.seq);
+      if (!message.from_turn) add(message.role === "agent" ? "agent" : message.role, message.text);
+    }
+    root.dataset.conversationStatus = data.status;
+  }
+  function startPolling() {
+    if (!polling) polling = setInterval(poll, 2000);
+  }
+
   function addReply(reply) {
+    startPolling();
+    if (!reply.answer) return; // an agent owns the conversation: the assistant stays silent
     const item = add("assistant", reply.answer);
     item.dataset.intent = reply.intent || "";
     if (reply.citations && reply.citations.length) {
@@ -71,7 +159,7 @@
       if (!conversationId) {
         conversationId = (await api("/v1/conversations", { channel: "web" })).id;
       }
-      addReply(await api(`/v1/conversations/${conversationId}/messages`, { text }));
+      await sendStreaming(text);
       status.textContent = "";
     } catch (error) {
       add("error", `Sorry, that did not go through: ${error.message}`);

@@ -1,0 +1,144 @@
+"""Admin-only: console users, the audit log, and privacy operations (export, erase, purge).
+Every call here is itself written to the audit log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from frontdesk.api.deps import AdminKey, JobsDep, RuntimeDep
+from frontdesk.api.schemas import ErrorResponse
+from frontdesk.errors import NotFoundError
+from frontdesk.storage.audit import audit
+from frontdesk.storage.models import AuditLog
+from frontdesk.storage.privacy import delete_customer, export_customer, purge_expired
+from frontdesk.storage.users import Role, create_user, list_users
+
+router = APIRouter(
+    prefix="/v1/admin",
+    tags=["admin"],
+    responses={code: {"model": ErrorResponse} for code in (401, 403, 404, 409, 422, 429)},
+)
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: str = Field(min_length=3, max_length=320)
+    password: str = Field(min_length=1, max_length=1000)
+    role: Role = Role.AGENT
+    name: str = Field(default="", max_length=200)
+
+
+class UserPublic(BaseModel):
+    id: str
+    email: str
+    name: str
+    role: str
+    created_at: datetime
+    last_login_at: datetime | None
+
+
+class AuditPublic(BaseModel):
+    actor: str
+    action: str
+    target: str | None
+    detail: dict[str, Any]
+    created_at: datetime
+
+
+class JobAccepted(BaseModel):
+    job_id: str
+    status: str = "queued"
+
+
+@router.post("/users", status_code=status.HTTP_201_CREATED)
+async def add_user(body: UserCreate, runtime: RuntimeDep, key: AdminKey) -> UserPublic:
+    user = await create_user(runtime.db, key.tenant_id, email=body.email, password=body.password,
+                             role=body.role, name=body.name, actor=key.actor)  # fmt: skip
+    return UserPublic(id=user.id, email=user.email, name=user.name, role=user.role,
+                      created_at=user.created_at, last_login_at=user.last_login_at)  # fmt: skip
+
+
+@router.get("/users")
+async def users(runtime: RuntimeDep, key: AdminKey) -> list[UserPublic]:
+    return [
+        UserPublic(
+            id=u.id,
+            email=u.email,
+            name=u.name,
+            role=u.role,
+            created_at=u.created_at,
+            last_login_at=u.last_login_at,
+        )
+        for u in await list_users(runtime.db, key.tenant_id)
+    ]
+
+
+@router.get("/audit")
+async def audit_log(
+    runtime: RuntimeDep, key: AdminKey, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> list[AuditPublic]:
+    async with runtime.db.session(key.tenant_id) as session:
+        rows = list(
+            await session.scalars(
+                select(AuditLog).order_by(AuditLog.created_at.desc()).limit(limit)
+            )
+        )
+        audit(session, actor=key.actor, action="audit.read")
+        await session.commit()
+    return [
+        AuditPublic(
+            actor=r.actor,
+            action=r.action,
+            target=r.target,
+            detail=r.detail,
+            created_at=r.created_at,
+        )
+        for r in rows
+    ]
+
+
+@router.get("/customers/{customer_ref}/export")
+async def export(customer_ref: str, runtime: RuntimeDep, key: AdminKey) -> dict[str, Any]:
+    """Everything stored about one customer: conversations, messages, turns, tickets."""
+    async with runtime.db.session(key.tenant_id) as session:
+        data = await export_customer(session, customer_ref, actor=key.actor)
+        if data is None:
+            raise NotFoundError(f"no conversations for customer {customer_ref}")
+        await session.commit()
+    return data
+
+
+@router.delete("/customers/{customer_ref}", status_code=status.HTTP_204_NO_CONTENT)
+async def erase(customer_ref: str, runtime: RuntimeDep, key: AdminKey) -> Response:
+    """Delete the customer's conversations and everything that points at them."""
+    async with runtime.db.session(key.tenant_id) as session:
+        deleted = await delete_customer(session, customer_ref, actor=key.actor)
+        if deleted is None:
+            raise NotFoundError(f"no conversations for customer {customer_ref}")
+        await session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/retention/purge", status_code=status.HTTP_202_ACCEPTED)
+async def purge_now(runtime: RuntimeDep, jobs: JobsDep, key: AdminKey) -> JobAccepted:
+    """Run the tenant's retention purge now (it also runs on a timer)."""
+    days = runtime.settings.retention_days_for(key.tenant_slug)
+    tenant_id = key.tenant_id
+
+    async def work() -> dict[str, Any]:
+        if days is None:
+            return {"purged": 0, "retention_days": None}
+        async with runtime.db.session(tenant_id) as session:
+            purged = await purge_expired(session, days)
+            await session.commit()
+        return {"purged": purged, "retention_days": days}
+
+    async with runtime.db.session(tenant_id) as session:
+        audit(session, actor=key.actor, action="privacy.purge_requested")
+        await session.commit()
+    return JobAccepted(job_id=await jobs.submit(tenant_id, "retention_purge", {}, work))

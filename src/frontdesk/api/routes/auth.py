@@ -1,0 +1,65 @@
+"""Console sign-in for agents and admins: a session token to send as `Bearer`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from frontdesk.api.deps import CurrentKey, LimiterDep, RuntimeDep
+from frontdesk.api.schemas import ErrorResponse
+from frontdesk.errors import AuthenticationError, PermissionDeniedError
+from frontdesk.storage.users import end_sessions, login
+
+router = APIRouter(
+    prefix="/v1/auth",
+    tags=["auth"],
+    responses={code: {"model": ErrorResponse} for code in (401, 403, 422, 429)},
+)
+
+
+class LoginCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tenant: str = Field(min_length=1, max_length=64, description="The tenant's slug.")
+    email: str = Field(min_length=3, max_length=320)
+    password: str = Field(min_length=1, max_length=1000)
+
+
+class SessionPublic(BaseModel):
+    token: str
+    expires_at: datetime
+    role: str
+
+
+class WhoAmI(BaseModel):
+    kind: str
+    id: str
+    name: str
+    scope: str
+    tenant_id: str
+
+
+@router.post("/login")
+async def sign_in(body: LoginCreate, runtime: RuntimeDep, limiter: LimiterDep) -> SessionPublic:
+    # Password guessing is rate limited per account and tenant.
+    await limiter.hit_key(f"login:{body.tenant}:{body.email.strip().lower()}")
+    issued = await login(runtime.db, body.tenant, body.email, body.password)
+    if issued is None:
+        raise AuthenticationError("wrong tenant, e-mail or password")
+    return SessionPublic(token=issued.token, expires_at=issued.expires_at, role=issued.role.value)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def sign_out(runtime: RuntimeDep, key: CurrentKey) -> Response:
+    """Ends every console session of the signed-in user."""
+    if key.kind != "user":
+        raise PermissionDeniedError("only a console session can sign out; revoke API keys instead")
+    await end_sessions(runtime.db, key.tenant_id, key.id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/me")
+async def whoami(key: CurrentKey) -> WhoAmI:
+    return WhoAmI(kind=key.kind, id=key.id, name=key.name, scope=key.scope.value,
+                  tenant_id=key.tenant_id)  # fmt: skip

@@ -1,0 +1,119 @@
+"""`frontdesk users create` (console sign-in) and `frontdesk privacy purge` (retention, for
+cron when the API process is not the one running it)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from frontdesk.cli.common import err, fail, friendly, out
+from frontdesk.storage.db import Database
+
+WorkspaceOption = Annotated[
+    Path,
+    typer.Option("--workspace", "-w", envvar="FRONTDESK_WORKSPACE", help="Workspace directory."),
+]
+
+users_app = typer.Typer(help="Console users (agents and admins).", no_args_is_help=True)
+privacy_app = typer.Typer(help="Privacy operations.", no_args_is_help=True)
+
+
+@users_app.command("create")
+@friendly
+def users_create(
+    email: Annotated[str, typer.Option(help="The user's e-mail (their sign-in name).")],
+    workspace: WorkspaceOption = Path("."),
+    role: Annotated[str, typer.Option(help="agent or admin.")] = "agent",
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+    tenant: Annotated[
+        str | None, typer.Option(help="Tenant slug. Default: the workspace's.")
+    ] = None,
+) -> None:
+    """Create a console user. The password comes from $FRONTDESK_PASSWORD or a prompt."""
+    from frontdesk.config.workspace import Workspace, load_settings
+    from frontdesk.storage import migrate
+    from frontdesk.storage.tenants import ensure_tenant
+    from frontdesk.storage.users import Role, create_user
+
+    try:
+        user_role = Role(role)
+    except ValueError:
+        raise fail(f"unknown role {role!r}; expected agent or admin") from None
+    password = os.environ.get("FRONTDESK_PASSWORD") or typer.prompt(
+        "Password", hide_input=True, confirmation_prompt=True
+    )
+    ws = Workspace.at(workspace)
+    settings = load_settings(ws)
+    slug = tenant or settings.tenant
+
+    async def go() -> str:
+        ws.state_dir  # noqa: B018 - the default SQLite folder
+        db = Database(settings.resolved_database_url(ws.root))
+        try:
+            await migrate.upgrade(db)
+            row = await ensure_tenant(db, slug)
+            user = await create_user(db, row.id, email=email, password=password,
+                                     role=user_role, name=name, actor="cli")  # fmt: skip
+            return user.id
+        finally:
+            await db.dispose()
+
+    user_id = asyncio.run(go())
+    err.print(f"{user_role.value} {email.strip().lower()} created for tenant '{slug}'")
+    out.print(user_id, highlight=False)
+
+
+@privacy_app.command("purge")
+@friendly
+def privacy_purge(workspace: WorkspaceOption = Path(".")) -> None:
+    """Delete conversations older than each tenant's retention period, now."""
+    from frontdesk.config.workspace import Workspace, load_settings
+    from frontdesk.jobs import JobRunner
+    from frontdesk.jobs.retention import submit_purges
+    from frontdesk.storage import migrate
+
+    ws = Workspace.at(workspace)
+    settings = load_settings(ws)
+
+    async def go() -> list[str]:
+        ws.state_dir  # noqa: B018
+        db = Database(settings.resolved_database_url(ws.root))
+        try:
+            await migrate.upgrade(db)
+            jobs = JobRunner(db)
+            ids = await submit_purges(db, jobs, settings)
+            await jobs.drain()
+            results = []
+            for job_id in ids:
+                job = await _job(db, job_id)
+                results.append(f"{job_id}: {job}")
+            return results
+        finally:
+            await db.dispose()
+
+    lines = asyncio.run(go())
+    if not lines:
+        err.print("no tenant has a retention period (privacy.retention_days)")
+    for line in lines:
+        out.print(line, highlight=False)
+
+
+async def _job(db: Database, job_id: str) -> str:
+    from sqlalchemy import select
+
+    from frontdesk.storage.models import Job
+
+    async with db.unscoped_session() as session:
+        job = await session.scalar(select(Job).where(Job.id == job_id))
+    if job is None:
+        return "missing"
+    return f"{job.status} {job.result or job.error}"
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(users_app, name="users")
+    app.add_typer(privacy_app, name="privacy")

@@ -1,0 +1,158 @@
+"""The help desk: hand-off actions with their side effects, in one place.
+
+Each action writes its rows, commits, then publishes the change to the console's live
+stream and hands the outbound events (webhooks, help-desk mirror) to the dispatcher.
+The pipeline opens tickets inside the turn's own transaction and calls `flush` after
+the turn is recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.errors import NotFoundError
+from frontdesk.handoff import tickets as ops
+from frontdesk.handoff.events import EventHub
+from frontdesk.handoff.webhooks import WebhookDispatcher
+from frontdesk.storage.db import Database
+from frontdesk.storage.models import Conversation, Message, Ticket
+
+_EVENTS = "desk_events"
+_DELIVERIES = "desk_deliveries"
+
+
+def message_event(message: Message) -> dict[str, Any]:
+    return {
+        "type": "message",
+        "conversation_id": message.conversation_id,
+        "seq": message.seq,
+        "role": message.role,
+        "text": message.text,
+    }
+
+
+class Desk:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        hub: EventHub | None = None,
+        dispatcher: WebhookDispatcher | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.db = db
+        self.hub = hub or EventHub()
+        self.dispatcher = dispatcher
+        self.clock = clock
+
+    # -- inside a caller's transaction -------------------------------------------------------
+
+    async def record(self, session: AsyncSession, event: dict[str, Any]) -> None:
+        """Queue an event to publish (and deliver, for ticket events) after commit."""
+        session.info.setdefault(_EVENTS, []).append(event)
+        if self.dispatcher is not None and event["type"].startswith("ticket."):
+            ids = await self.dispatcher.enqueue(session, event)
+            session.info.setdefault(_DELIVERIES, []).extend(ids)
+
+    async def flush(self, tenant_id: str, session: AsyncSession) -> None:
+        """After commit: publish what the transaction did and start its deliveries."""
+        for event in session.info.pop(_EVENTS, []):
+            self.hub.publish(tenant_id, event)
+        deliveries = session.info.pop(_DELIVERIES, [])
+        if deliveries and self.dispatcher is not None:
+            await self.dispatcher.kick(tenant_id, deliveries)
+
+    def discard(self, session: AsyncSession) -> None:
+        """The transaction was rolled back: nothing of it happened."""
+        session.info.pop(_EVENTS, None)
+        session.info.pop(_DELIVERIES, None)
+
+    async def hand_off(
+        self, session: AsyncSession, conversation: Conversation, **kwargs: Any
+    ) -> Ticket:
+        ticket, event = await ops.hand_off(session, conversation, **kwargs)
+        await self.record(session, event)
+        return ticket
+
+    # -- console actions (each its own transaction) -----------------------------------------
+
+    async def _load(self, session: AsyncSession, ticket_id: str) -> tuple[Ticket, Conversation]:
+        ticket = await session.get(Ticket, ticket_id)
+        if ticket is None:
+            raise NotFoundError(f"ticket {ticket_id} not found")
+        conversation = await session.get(Conversation, ticket.conversation_id)
+        assert conversation is not None  # a ticket's conversation is deleted with it
+        return ticket, conversation
+
+    async def _messages_since(self, session: AsyncSession, conversation: Conversation,
+                              before: int) -> None:  # fmt: skip
+        from frontdesk.storage.conversations import all_messages
+
+        for message in await all_messages(session, conversation.id):
+            if message.seq > before:
+                session.info.setdefault(_EVENTS, []).append(message_event(message))
+
+    async def _last_seq(self, session: AsyncSession, conversation: Conversation) -> int:
+        from frontdesk.storage.conversations import recent_messages
+
+        last = await recent_messages(session, conversation.id, limit=1)
+        return last[-1].seq if last else 0
+
+    async def take_over(self, tenant_id: str, ticket_id: str, *, agent: str) -> Ticket:
+        async with self.db.session(tenant_id) as session:
+            ticket, conversation = await self._load(session, ticket_id)
+            before = await self._last_seq(session, conversation)
+            event = await ops.take_over(session, ticket, conversation, agent=agent,
+                                        now=self.clock())  # fmt: skip
+            await self.record(session, event)
+            await self._messages_since(session, conversation, before)
+            await session.commit()
+            await self.flush(tenant_id, session)
+            return ticket
+
+    async def reply(self, tenant_id: str, ticket_id: str, *, agent: str, text: str) -> Message:
+        async with self.db.session(tenant_id) as session:
+            ticket, conversation = await self._load(session, ticket_id)
+            message, event = await ops.agent_reply(session, ticket, conversation, agent=agent,
+                                                   text=text, now=self.clock())  # fmt: skip
+            await self.record(session, event)
+            session.info.setdefault(_EVENTS, []).append(message_event(message))
+            await session.commit()
+            await self.flush(tenant_id, session)
+            return message
+
+    async def hand_back(self, tenant_id: str, ticket_id: str, *, agent: str, notes: str) -> Ticket:
+        async with self.db.session(tenant_id) as session:
+            ticket, conversation = await self._load(session, ticket_id)
+            before = await self._last_seq(session, conversation)
+            event = await ops.hand_back(session, ticket, conversation, agent=agent, notes=notes,
+                                        now=self.clock())  # fmt: skip
+            await self.record(session, event)
+            await self._messages_since(session, conversation, before)
+            await session.commit()
+            await self.flush(tenant_id, session)
+            return ticket
+
+    async def close(self, tenant_id: str, ticket_id: str, *, agent: str, note: str = "") -> Ticket:
+        async with self.db.session(tenant_id) as session:
+            ticket, conversation = await self._load(session, ticket_id)
+            before = await self._last_seq(session, conversation)
+            event = await ops.close(session, ticket, conversation, agent=agent,
+                                    now=self.clock(), note=note)  # fmt: skip
+            await self.record(session, event)
+            await self._messages_since(session, conversation, before)
+            await session.commit()
+            await self.flush(tenant_id, session)
+            return ticket
+
+    async def set_external_id(self, tenant_id: str, ticket_id: str, external_id: str) -> None:
+        """The mirror created the ticket over there: remember its id for later updates."""
+        async with self.db.session(tenant_id) as session:
+            ticket = await session.get(Ticket, ticket_id)
+            if ticket is not None:
+                ticket.external_id = external_id
+                await session.commit()

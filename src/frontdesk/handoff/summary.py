@@ -1,0 +1,107 @@
+"""The structured summary a hand-off carries, so the agent need not read the whole chat.
+
+Intent, entities (all found so far), the sentiment trend, urgency, what the bot tried, the
+citations it gave, its confidence, and the transcript.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from frontdesk.storage.models import Message
+from frontdesk.storage.models import Turn as TurnRecord
+
+
+@dataclass(frozen=True)
+class CurrentTurn:
+    """The turn that hands off: not stored yet when the summary is written."""
+
+    text: str
+    intent: str | None
+    confidence: float | None
+    urgency: str | None
+    sentiment: float | None
+    entities: list[dict[str, Any]]
+    rule: str
+    reason: str
+    triggers: dict[str, str] = field(default_factory=dict)
+    tools: list[dict[str, Any]] = field(default_factory=list)
+
+
+def build_summary(
+    current: CurrentTurn, turns: Sequence[TurnRecord], messages: Sequence[Message]
+) -> dict[str, Any]:
+    entities: dict[str, Any] = {}
+    for record in [*turns]:
+        for entity in record.entities or []:
+            entities[entity["type"]] = entity.get("value", entity.get("text"))
+    for entity in current.entities:
+        entities[entity["type"]] = entity.get("value", entity.get("text"))
+    sentiments = [_sentiment(t) for t in turns] + [current.sentiment]
+    trend = [round(s, 2) for s in sentiments if s is not None]
+    tried = [_tried(t) for t in turns]
+    tried.extend(
+        f"called {call['tool']}: {call['status']}"
+        + (f" ({call['summary']})" if call.get("summary") else "")
+        for call in current.tools
+    )
+    citations: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for record in turns:
+        for citation in record.citations or []:
+            if citation["title"] not in seen:
+                seen.add(citation["title"])
+                citations.append({"title": citation["title"], "source": citation["source"]})
+    return {
+        "intent": current.intent,
+        "confidence": None if current.confidence is None else round(current.confidence, 3),
+        "urgency": current.urgency,
+        "entities": entities,
+        "sentiment": {"trend": trend, "direction": _direction(trend)},
+        "rule": current.rule,
+        "reason": current.reason,
+        "triggers": current.triggers,
+        "bot_tried": [t for t in tried if t],
+        "citations": citations,
+        "transcript": [{"role": m.role, "text": m.text} for m in messages]
+        + [{"role": "customer", "text": current.text}],
+    }
+
+
+def _sentiment(record: TurnRecord) -> float | None:
+    facts = (record.decision or {}).get("facts") or {}
+    value = facts.get("sentiment")
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _tried(record: TurnRecord) -> str:
+    route = record.route or {}
+    action = route.get("action")
+    tools = (record.decision or {}).get("tools") or []
+    calls = "; ".join(
+        f"called {c['tool']}: {c['status']}" + (f" ({c['summary']})" if c.get("summary") else "")
+        for c in tools
+    )
+    if action == "clarify":
+        text = f"asked for more detail ({route.get('rule')})"
+    elif action == "answer" and record.citations:
+        titles = ", ".join(c["title"] for c in record.citations)
+        text = f"answered from {titles}"
+    elif action == "answer":
+        text = "answered without a matching article" if not route.get("ask") else ""
+    elif action == "tool":
+        text = ""
+    elif action == "handoff":
+        text = f"handed off to {route.get('team')}"
+    else:
+        text = ""
+    return "; ".join(part for part in (text, calls) if part)
+
+
+def _direction(trend: list[float]) -> str:
+    if len(trend) < 2:
+        return "steady"
+    delta = trend[-1] - trend[0]
+    return "improving" if delta > 0.15 else "worsening" if delta < -0.15 else "steady"

@@ -1,0 +1,93 @@
+"""A circuit breaker per provider: after `failures` failed calls in a row it opens and the
+provider is skipped; after `reset_s` one probe call is let through (half-open). A success
+closes it, a failure opens it again for another `reset_s`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from enum import StrEnum
+
+
+class BreakerState(StrEnum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+class CircuitBreaker:
+    def __init__(
+        self,
+        *,
+        failures: int = 3,
+        reset_s: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.threshold = failures
+        self.reset_s = reset_s
+        self.clock = clock
+        self.state = BreakerState.CLOSED
+        self.failures = 0
+        self.opened_at = 0.0
+        self._probing = False
+
+    def allow(self) -> bool:
+        if self.state is BreakerState.CLOSED:
+            return True
+        if self.state is BreakerState.OPEN:
+            if self.clock() - self.opened_at < self.reset_s:
+                return False
+            self.state = BreakerState.HALF_OPEN
+            self._probing = False
+        if self._probing:  # half-open: one probe at a time
+            return False
+        self._probing = True
+        return True
+
+    def release(self) -> None:
+        """A call `allow` let through was not made after all: let the next one probe."""
+        self._probing = False
+
+    def record_success(self) -> None:
+        self.state = BreakerState.CLOSED
+        self.failures = 0
+        self._probing = False
+
+    def record_failure(self) -> None:
+        self._probing = False
+        if self.state is BreakerState.HALF_OPEN:
+            self._open()
+            return
+        self.failures += 1
+        if self.failures >= self.threshold:
+            self._open()
+
+    def _open(self) -> None:
+        self.state = BreakerState.OPEN
+        self.opened_at = self.clock()
+
+
+class Breakers:
+    """One breaker per provider name, created on first use."""
+
+    def __init__(
+        self,
+        *,
+        failures: int = 3,
+        reset_s: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.failures = failures
+        self.reset_s = reset_s
+        self.clock = clock
+        self._by_provider: dict[str, CircuitBreaker] = {}
+
+    def __getitem__(self, provider: str) -> CircuitBreaker:
+        breaker = self._by_provider.get(provider)
+        if breaker is None:
+            breaker = CircuitBreaker(failures=self.failures, reset_s=self.reset_s, clock=self.clock)
+            self._by_provider[provider] = breaker
+        return breaker
+
+    def states(self) -> dict[str, str]:
+        return {name: b.state.value for name, b in sorted(self._by_provider.items())}

@@ -1,0 +1,138 @@
+"""Grounded answering: the prompt that asks for answers from numbered passages only, cited
+as [n], and the check run on every answer before it is used.
+
+The check is lexical and cheap: every cited number must name a passage; every number in the
+answer (prices, days, phone numbers) must appear in a cited passage; and the share of the
+answer's content words found in its cited passages (the support ratio) must reach
+`min_support`. A light suffix-stripping stem lets "refunds"/"refunded" match "refund".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from frontdesk.interfaces import ChatMessage
+from frontdesk.text import content_words
+from frontdesk.types import Passage
+
+NO_ANSWER = "NO_ANSWER"
+CITE = re.compile(r"\[(\d+)\]")
+_NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
+_SUFFIXES = ("ing", "edly", "ed", "es", "s", "ly")
+
+FORMALITY = {
+    "formal": "Write formally and politely; do not use contractions or slang.",
+    "informal": "Write in a warm, plain, conversational way; contractions are fine.",
+}
+
+
+def instructions(*, company: str, tone: str, formality: str) -> str:
+    """The system prompt without its passages: what must not be echoed back to a customer
+    (the passages themselves may be quoted)."""
+    return (
+        f"You are the support assistant of {company}. Answer the customer's last message "
+        "using ONLY the numbered passages below. After each sentence that uses a passage, "
+        "cite it with its number in square brackets, like [1] or [2][3]. Do not use outside "
+        "knowledge, do not invent numbers, prices, times, links or policies, and do not cite "
+        "a number that is not listed. If the passages do not answer the question, reply with "
+        f"exactly {NO_ANSWER} and nothing else, and a human colleague will take over.\n"
+        f"Tone: {tone}. {FORMALITY.get(formality, '')}"
+    )
+
+
+def system_prompt(passages: Sequence[Passage], *, company: str, tone: str, formality: str) -> str:
+    numbered = "\n\n".join(
+        f"[{n}] {p.title}{' — ' + p.heading if p.heading and p.heading != p.title else ''}\n"
+        f"{p.text.strip()}"
+        for n, p in enumerate(passages, start=1)
+    )
+    head = instructions(company=company, tone=tone, formality=formality)
+    return f"{head}\n\nPassages:\n{numbered or '(none)'}"
+
+
+def grounded_messages(
+    question: str,
+    history: Sequence[ChatMessage],
+    passages: Sequence[Passage],
+    *,
+    company: str,
+    tone: str,
+    formality: str,
+) -> list[ChatMessage]:
+    system = system_prompt(passages, company=company, tone=tone, formality=formality)
+    return [
+        ChatMessage(role="system", content=system),
+        *history,
+        ChatMessage(role="user", content=question),
+    ]
+
+
+def retry_message(problem: str) -> ChatMessage:
+    return ChatMessage(
+        role="system",
+        content=(
+            f"A previous draft of this answer was rejected: {problem}. Answer using only the "
+            f"numbered passages, citing each as [n], or reply {NO_ANSWER}."
+        ),
+    )
+
+
+@dataclass
+class Check:
+    ok: bool
+    cited: list[int] = field(default_factory=list)
+    support: float = 0.0
+    problem: str = ""
+    no_answer: bool = False
+
+
+def stem(word: str) -> str:
+    for suffix in _SUFFIXES:
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def _stems(text: str) -> set[str]:
+    return {stem(w) for w in content_words(text) if not w.isdigit()}
+
+
+def _numbers(text: str) -> set[str]:
+    return {n.rstrip(".,:").replace(",", "") for n in _NUMBER.findall(text)}
+
+
+def check_answer(text: str, passages: Sequence[Passage], *, min_support: float) -> Check:
+    stripped = text.strip()
+    if not stripped or stripped.strip(".").upper() == NO_ANSWER or NO_ANSWER in stripped[:40]:
+        return Check(ok=True, no_answer=True)
+    cited: list[int] = []
+    for match in CITE.finditer(stripped):
+        n = int(match.group(1))
+        if n not in cited:
+            cited.append(n)
+    if not cited:
+        return Check(ok=False, problem="it cites no passage")
+    unknown = [n for n in cited if not 1 <= n <= len(passages)]
+    if unknown:
+        listed = ", ".join(f"[{n}]" for n in unknown)
+        return Check(ok=False, cited=cited, problem=f"it cites {listed}, which is not a passage")
+    body = CITE.sub(" ", stripped)
+    sources = " ".join(passages[n - 1].title + " " + passages[n - 1].text for n in cited)
+    missing_numbers = sorted(_numbers(body) - _numbers(sources))
+    if missing_numbers:
+        return Check(
+            ok=False, cited=cited,
+            problem=f"the number(s) {', '.join(missing_numbers)} are not in the cited passages",
+        )  # fmt: skip
+    answer_words = _stems(body)
+    if not answer_words:
+        return Check(ok=True, cited=cited, support=1.0)
+    support = len(answer_words & _stems(sources)) / len(answer_words)
+    if support < min_support:
+        return Check(
+            ok=False, cited=cited, support=support,
+            problem=f"only {support:.0%} of its words are supported by the cited passages",
+        )  # fmt: skip
+    return Check(ok=True, cited=cited, support=support)

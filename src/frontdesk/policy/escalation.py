@@ -1,0 +1,112 @@
+"""Escalation triggers: when the bot should stop and pass the conversation to people.
+
+Each trigger is computed from the current turn and the conversation's earlier turns (as
+stored in their `decision` records); the rules decide what a fired trigger leads to.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from frontdesk.config.rules import EscalationConfig, Trigger
+from frontdesk.types import IntentPrediction
+
+HUMAN_INTENTS = frozenset({"human_agent", "talk_to_human", "speak_to_agent"})
+
+
+@dataclass(frozen=True)
+class PriorTurn:
+    """What the triggers need to know about an earlier turn of the conversation."""
+
+    intent: str | None = None
+    confidence: float | None = None
+    out_of_scope: bool = False
+    sentiment: float | None = None
+    tool_failures: int = 0
+    action: str | None = None
+
+    @classmethod
+    def from_decision(cls, decision: dict[str, object] | None) -> PriorTurn:
+        facts = decision.get("facts") if decision else None
+        if not isinstance(facts, dict):
+            return cls()
+        route = decision.get("route") if decision else None
+        return cls(
+            intent=_str(facts.get("intent")),
+            confidence=_float(facts.get("confidence")),
+            out_of_scope=bool(facts.get("out_of_scope")),
+            sentiment=_float(facts.get("sentiment")),
+            tool_failures=int(_float(decision.get("tool_failures") if decision else 0) or 0),
+            action=_str(route.get("action")) if isinstance(route, dict) else None,
+        )
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _float(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def is_low(confidence: float | None, out_of_scope: bool, config: EscalationConfig) -> bool:
+    return out_of_scope or confidence is None or confidence < config.low_confidence
+
+
+def detect_triggers(
+    config: EscalationConfig,
+    *,
+    text: str,
+    intent: IntentPrediction | None,
+    sentiment: float | None,
+    history: Sequence[PriorTurn],
+    tool_failures: int = 0,
+) -> dict[Trigger, str]:
+    """Fired triggers and, for each, a reason a person can read. `history` is oldest first;
+    `tool_failures` counts failures in this turn not yet in the history."""
+    fired: dict[Trigger, str] = {}
+    confidence = intent.confidence if intent else None
+    out_of_scope = bool(intent and intent.out_of_scope)
+
+    if intent is not None and intent.name in HUMAN_INTENTS and not out_of_scope:
+        fired[Trigger.HUMAN_REQUESTED] = f"intent {intent.name}"
+    else:
+        for pattern in config.human_phrases:
+            match = re.search(pattern, text, re.IGNORECASE)
+            if match:
+                fired[Trigger.HUMAN_REQUESTED] = f"asked for a person ({match.group(0)!r})"
+                break
+
+    if intent is not None and intent.name in config.sensitive_intents:
+        fired[Trigger.SENSITIVE_INTENT] = f"sensitive intent {intent.name}"
+
+    needed = config.low_confidence_turns
+    if is_low(confidence, out_of_scope, config):
+        earlier = history[-(needed - 1) :] if needed > 1 else []
+        if len(earlier) == needed - 1 and all(
+            is_low(t.confidence, t.out_of_scope, config) for t in earlier
+        ):
+            fired[Trigger.REPEATED_LOW_CONFIDENCE] = (
+                f"low confidence or out of scope {needed} turns in a row"
+            )
+
+    needed = config.negative_turns
+    threshold = config.negative_sentiment
+    if sentiment is not None and sentiment <= threshold:
+        earlier = history[-(needed - 1) :] if needed > 1 else []
+        scores = [t.sentiment for t in earlier]
+        if len(scores) == needed - 1 and all(s is not None and s <= threshold for s in scores):
+            first = scores[0] if scores else sentiment
+            assert first is not None
+            # "No progress": still negative and not clearly better than where it started.
+            if sentiment <= first + 0.2:
+                fired[Trigger.NEGATIVE_NO_PROGRESS] = (
+                    f"negative sentiment {needed} turns in a row ({sentiment:+.2f}), not improving"
+                )
+
+    failures = sum(t.tool_failures for t in history) + tool_failures
+    if failures >= config.tool_failures:
+        fired[Trigger.TOOL_FAILURES] = f"{failures} failed tool calls in this conversation"
+    return fired

@@ -1,0 +1,54 @@
+"""Checks of `rules.yaml` against what the workspace knows: intents, entity types, tools.
+
+Structural mistakes (unknown fields, bad values, unknown teams) are caught when the file is
+loaded; these need the trained intents and the tool registry, so they run at assembly.
+Every problem names the file and line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from frontdesk.config.rules import RulesConfig
+from frontdesk.errors import ConfigError
+
+
+def check_rules(
+    rules: RulesConfig,
+    *,
+    intents: Iterable[str],
+    entities: Iterable[str] | None = None,
+    tools: Iterable[str] | None = None,
+) -> None:
+    known = set(intents)
+    known_entities = set(entities) if entities is not None else None
+    known_tools = set(tools) if tools is not None else None
+    problems: list[str] = []
+
+    def unknown(where: str, label: str, kind: str, name: str, options: set[str]) -> None:
+        listed = ", ".join(sorted(options)) or "(none)"
+        problems.append(f"{where}: {label}: unknown {kind} {name!r}; expected one of: {listed}")
+
+    for index, rule in enumerate(rules.rules):
+        label = f"rules[{index}] ({rule.name})"
+        for key in ("intent", "not_intent"):
+            for name in getattr(rule.when, key) or []:
+                if name not in known:
+                    unknown(rules.where(f"when.{key}", rule), label, "intent", name, known)
+        if known_entities is not None:
+            for key in ("has_entity", "missing_entity"):
+                for name in getattr(rule.when, key) or []:
+                    if name not in known_entities:
+                        where = rules.where(f"when.{key}", rule)
+                        unknown(where, label, "entity type", name, known_entities)
+        if known_tools is not None and rule.then.tool and rule.then.tool not in known_tools:
+            unknown(rules.where("then.tool", rule), label, "tool", rule.then.tool, known_tools)
+    for name in rules.intent_priority:
+        if name not in known:
+            unknown(rules.where("intent_priority"), "intent_priority", "intent", name, known)
+    for name in rules.escalation.sensitive_intents:
+        if name not in known:
+            where = rules.where("escalation.sensitive_intents")
+            unknown(where, "escalation.sensitive_intents", "intent", name, known)
+    if problems:
+        raise ConfigError("\n".join(problems))

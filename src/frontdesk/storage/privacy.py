@@ -1,0 +1,136 @@
+"""Privacy operations: export and erase one customer's data, and the retention purge.
+
+A customer is known by the `customer_ref` their conversations carry (the channel's user id,
+an e-mail hash, a CRM id). Erasure deletes the conversations and every row of any tenant
+table that points at them by `conversation_id` (messages, turns, tickets and whatever later
+features add), so new tables are covered without changes here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Table, delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from frontdesk.storage.audit import audit
+from frontdesk.storage.models import Base, Conversation, Message, Ticket, Turn, utcnow
+
+
+def conversation_tables() -> list[Table]:
+    """Tenant tables with a conversation_id column, children before parents."""
+    tables = [
+        table
+        for table in Base.metadata.sorted_tables
+        if "conversation_id" in table.c and "tenant_id" in table.c
+    ]
+    return list(reversed(tables))
+
+
+async def customer_conversations(session: AsyncSession, customer_ref: str) -> list[Conversation]:
+    rows = await session.scalars(
+        select(Conversation)
+        .where(Conversation.customer_ref == customer_ref)
+        .order_by(Conversation.created_at)
+    )
+    return list(rows)
+
+
+async def export_customer(
+    session: AsyncSession, customer_ref: str, *, actor: str
+) -> dict[str, Any] | None:
+    conversations = await customer_conversations(session, customer_ref)
+    if not conversations:
+        return None
+    out = []
+    for conversation in conversations:
+        messages = await session.scalars(
+            select(Message).where(Message.conversation_id == conversation.id).order_by(Message.seq)
+        )
+        turns = await session.scalars(
+            select(Turn).where(Turn.conversation_id == conversation.id).order_by(Turn.created_at)
+        )
+        tickets = await session.scalars(
+            select(Ticket).where(Ticket.conversation_id == conversation.id)
+        )
+        out.append(
+            {
+                "id": conversation.id,
+                "channel": conversation.channel,
+                "status": conversation.status,
+                "created_at": conversation.created_at.isoformat(),
+                "messages": [
+                    {
+                        "seq": m.seq,
+                        "role": m.role,
+                        "text": m.text,
+                        "created_at": m.created_at.isoformat(),
+                    }
+                    for m in messages
+                ],
+                "turns": [
+                    {
+                        "id": t.id,
+                        "intent": t.intent,
+                        "route": t.route,
+                        "created_at": t.created_at.isoformat(),
+                    }
+                    for t in turns
+                ],
+                "tickets": [
+                    {
+                        "id": t.id,
+                        "team": t.team,
+                        "status": t.status,
+                        "subject": t.subject,
+                        "created_at": t.created_at.isoformat(),
+                    }
+                    for t in tickets
+                ],
+            }
+        )
+    audit(session, actor=actor, action="privacy.export", target=customer_ref,
+          detail={"conversations": len(out)})  # fmt: skip
+    return {"customer_ref": customer_ref, "conversations": out}
+
+
+async def delete_conversations(session: AsyncSession, ids: list[str]) -> int:
+    """Delete conversations and every row pointing at them; returns rows deleted."""
+    if not ids:
+        return 0
+    tenant = session.info.get("tenant_id")
+    total = 0
+    for table in conversation_tables():
+        statement = delete(table).where(table.c.conversation_id.in_(ids))
+        if tenant is not None:  # Core statements are not scoped by the ORM hook
+            statement = statement.where(table.c.tenant_id == tenant)
+        result = await session.execute(statement)
+        total += int(getattr(result, "rowcount", 0) or 0)
+    result = await session.execute(delete(Conversation).where(Conversation.id.in_(ids)))
+    return total + int(getattr(result, "rowcount", 0) or 0)
+
+
+async def delete_customer(session: AsyncSession, customer_ref: str, *, actor: str) -> int | None:
+    conversations = await customer_conversations(session, customer_ref)
+    if not conversations:
+        return None
+    deleted = await delete_conversations(session, [c.id for c in conversations])
+    audit(session, actor=actor, action="privacy.delete", target=customer_ref,
+          detail={"conversations": len(conversations), "rows": deleted})  # fmt: skip
+    return len(conversations)
+
+
+async def purge_expired(
+    session: AsyncSession, retention_days: int, *, now: datetime | None = None
+) -> int:
+    """Delete conversations untouched for longer than the retention period."""
+    cutoff = (now or utcnow()) - timedelta(days=retention_days)
+    ids = list(
+        await session.scalars(select(Conversation.id).where(Conversation.updated_at < cutoff))
+    )
+    if ids:
+        await delete_conversations(session, ids)
+    audit(session, actor="system:retention", action="privacy.purge",
+          detail={"conversations": len(ids), "retention_days": retention_days})  # fmt: skip
+    return len(ids)

@@ -1,0 +1,67 @@
+"""Console sign-in: the storage layer's users and sessions, carried in an HttpOnly cookie.
+
+Roles: `agent` works the queues; `admin` also sees dead letters and retrains models. Every
+form carries a CSRF token derived from the session (the cookie is also SameSite=Strict).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, Form, Request
+
+from frontdesk.errors import AuthenticationError, PermissionDeniedError
+from frontdesk.orchestration.runtime import Runtime
+from frontdesk.storage.users import Role, VerifiedUser, verify_session
+
+COOKIE = "frontdesk_console"
+
+
+class LoginRequired(AuthenticationError):
+    """A page needs a signed-in agent: the console redirects to the login page."""
+
+
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
+
+
+def csrf_token(request: Request) -> str:
+    token = request.cookies.get(COOKIE, "")
+    return hmac.new(b"frontdesk-console-csrf", token.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+async def current_agent(request: Request, runtime: RuntimeDep) -> VerifiedUser:
+    token = request.cookies.get(COOKIE)
+    user = await verify_session(runtime.db, token) if token else None
+    if user is None:
+        raise LoginRequired("sign in to the console")
+    if user.tenant_id != runtime.tenant.id:
+        raise PermissionDeniedError("this console serves another tenant")
+    return user
+
+
+Agent = Annotated[VerifiedUser, Depends(current_agent)]
+
+
+async def require_admin(user: Agent) -> VerifiedUser:
+    if user.role is not Role.ADMIN:
+        raise PermissionDeniedError("this needs an admin; ask one to do it")
+    return user
+
+
+Admin = Annotated[VerifiedUser, Depends(require_admin)]
+
+
+async def check_csrf(request: Request, csrf: Annotated[str, Form()] = "") -> None:
+    sent = csrf or request.headers.get("X-CSRF-Token", "")
+    if not hmac.compare_digest(sent, csrf_token(request)):
+        raise PermissionDeniedError("the form is stale or not from this console; reload the page")
+
+
+Csrf = Depends(check_csrf)

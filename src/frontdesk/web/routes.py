@@ -1,0 +1,353 @@
+"""Console pages and actions. Pages render on the server; forms post and redirect back; the
+live stream tells open pages when to refresh their live regions."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
+
+from frontdesk.errors import FrontdeskError, NotFoundError
+from frontdesk.handoff.corrections import corrections, corrections_by_turn, relabel
+from frontdesk.handoff.desk import message_event
+from frontdesk.handoff.tickets import ticket_events
+from frontdesk.orchestration.retrain import start_retrain
+from frontdesk.storage.conversations import add_message, all_messages, get_conversation, turns_of
+from frontdesk.storage.models import Conversation, Job, Ticket
+from frontdesk.storage.tickets import active_tickets, get_ticket, latest_ticket_for
+from frontdesk.storage.users import login, logout
+from frontdesk.web.auth import COOKIE, Admin, Agent, Csrf, LoginRequired, RuntimeDep, csrf_token
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
+HEARTBEAT_S = 15.0
+
+
+def _render(
+    request: Request, name: str, context: dict[str, Any], status: int = 200
+) -> HTMLResponse:
+    context = {"csrf": csrf_token(request), "error": request.query_params.get("error"),
+               "notice": request.query_params.get("notice"), **context}  # fmt: skip
+    return templates.TemplateResponse(request, name, context, status_code=status)
+
+
+def _back(url: str, *, error: str | None = None, notice: str | None = None) -> RedirectResponse:
+    if error:
+        url += ("&" if "?" in url else "?") + "error=" + quote(error)
+    if notice:
+        url += ("&" if "?" in url else "?") + "notice=" + quote(notice)
+    return RedirectResponse(url, status_code=303)
+
+
+async def _act(back: str, action: Callable[[], Awaitable[str | None]]) -> RedirectResponse:
+    """Run a console action; a refusal (conflict, bad input) comes back as a message."""
+    try:
+        notice = await action()
+    except FrontdeskError as exc:
+        return _back(back, error=exc.message)
+    return _back(back, notice=notice)
+
+
+# -- sign in ---------------------------------------------------------------------------------
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_page(request: Request, runtime: RuntimeDep) -> HTMLResponse:
+    return _render(request, "login.html", {"tenant": runtime.tenant.slug})
+
+
+@router.post("/login")
+async def login_submit(
+    request: Request,
+    runtime: RuntimeDep,
+    email: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+) -> Response:
+    issued = await login(runtime.db, runtime.tenant.slug, email, password)
+    if issued is None:
+        return _render(request, "login.html", {"tenant": runtime.tenant.slug,
+                       "error": "Wrong e-mail or password."}, status=401)  # fmt: skip
+    response = RedirectResponse("/console", status_code=303)
+    response.set_cookie(COOKIE, issued.token, httponly=True, samesite="strict",
+                        secure=request.url.scheme == "https", path="/console",
+                        expires=issued.expires_at)  # fmt: skip
+    return response
+
+
+@router.post("/logout", dependencies=[Csrf])
+async def logout_submit(runtime: RuntimeDep, user: Agent) -> Response:
+    await logout(runtime.db, user.tenant_id, user.session_id)
+    response = RedirectResponse("/console/login", status_code=303)
+    response.delete_cookie(COOKIE, path="/console")
+    return response
+
+
+# -- queues ------------------------------------------------------------------------------------
+
+
+def _sla(ticket: Ticket, now: datetime) -> dict[str, Any]:
+    due = ticket.due_at
+    if due is None:
+        return {"due": None, "state": "none"}
+    if due.tzinfo is None:
+        due = due.replace(tzinfo=UTC)
+    left = (due - now).total_seconds()
+    state = "breached" if left < 0 else "soon" if left < 30 * 60 else "ok"
+    return {"due": due.isoformat(), "state": state, "left": int(left)}
+
+
+@router.get("", response_class=HTMLResponse)
+async def queues(request: Request, runtime: RuntimeDep, user: Agent) -> HTMLResponse:
+    now = datetime.now(UTC)
+    async with runtime.db.session(user.tenant_id) as session:
+        tickets = await active_tickets(session)
+    by_team: dict[str, list[dict[str, Any]]] = {team: [] for team in runtime.rules.teams}
+    for ticket in tickets:
+        by_team.setdefault(ticket.team, []).append({"ticket": ticket, "sla": _sla(ticket, now)})
+    approvals = await runtime.tools.pending(user.tenant_id) if runtime.tools else []
+    return _render(request, "queues.html", {
+        "user": user, "teams": runtime.rules.teams, "queues": by_team, "approvals": approvals,
+    })  # fmt: skip
+
+
+# -- a conversation ------------------------------------------------------------------------------
+
+
+@router.get("/conversations/{conversation_id}", response_class=HTMLResponse)
+async def conversation_page(
+    conversation_id: str, request: Request, runtime: RuntimeDep, user: Agent
+) -> HTMLResponse:
+    async with runtime.db.session(user.tenant_id) as session:
+        conversation = await get_conversation(session, conversation_id)
+        if conversation is None:
+            raise NotFoundError(f"conversation {conversation_id} not found")
+        messages = await all_messages(session, conversation_id)
+        turns = await turns_of(session, conversation_id)
+        ticket = await latest_ticket_for(session, conversation_id)
+        events = await ticket_events(session, ticket.id) if ticket else []
+        relabelled = await corrections_by_turn(session, [t.id for t in turns])
+    calls = await runtime.tools.calls_for(user.tenant_id, conversation_id) if runtime.tools else []
+    texts = {m.turn_id: m.text for m in messages if m.role == "customer" and m.turn_id}
+    return _render(request, "conversation.html", {
+        "user": user, "conversation": conversation, "messages": messages, "turns": turns,
+        "texts": texts, "ticket": ticket, "events": events, "calls": calls,
+        "sla": _sla(ticket, datetime.now(UTC)) if ticket else None,
+        "intents": runtime.training_data.intents, "relabelled": relabelled,
+        "owner": ticket is not None and ticket.assignee == user.email
+        and conversation.status == "agent",
+    })  # fmt: skip
+
+
+def _conversation_url(ticket_conversation: str) -> str:
+    return f"/console/conversations/{ticket_conversation}"
+
+
+async def _ticket_conversation(runtime: RuntimeDep, tenant_id: str, ticket_id: str) -> str:
+    async with runtime.db.session(tenant_id) as session:
+        ticket = await get_ticket(session, ticket_id)
+        if ticket is None:
+            raise NotFoundError(f"ticket {ticket_id} not found")
+        return ticket.conversation_id
+
+
+def _desk(runtime: RuntimeDep) -> Any:
+    if runtime.desk is None:
+        raise NotFoundError("hand-off is not enabled in this runtime")
+    return runtime.desk
+
+
+@router.post("/tickets/{ticket_id}/take", dependencies=[Csrf])
+async def take(ticket_id: str, runtime: RuntimeDep, user: Agent) -> Response:
+    back = _conversation_url(await _ticket_conversation(runtime, user.tenant_id, ticket_id))
+
+    async def action() -> str:
+        await _desk(runtime).take_over(user.tenant_id, ticket_id, agent=user.email)
+        return "You own this conversation; the assistant is silent until you hand it back."
+
+    return await _act(back, action)
+
+
+@router.post("/tickets/{ticket_id}/reply", dependencies=[Csrf])
+async def reply(
+    ticket_id: str, runtime: RuntimeDep, user: Agent, text: Annotated[str, Form()] = ""
+) -> Response:
+    back = _conversation_url(await _ticket_conversation(runtime, user.tenant_id, ticket_id))
+
+    async def action() -> None:
+        await _desk(runtime).reply(user.tenant_id, ticket_id, agent=user.email, text=text)
+
+    return await _act(back, action)
+
+
+@router.post("/tickets/{ticket_id}/hand-back", dependencies=[Csrf])
+async def hand_back(
+    ticket_id: str, runtime: RuntimeDep, user: Agent, notes: Annotated[str, Form()] = ""
+) -> Response:
+    back = _conversation_url(await _ticket_conversation(runtime, user.tenant_id, ticket_id))
+
+    async def action() -> str:
+        await _desk(runtime).hand_back(user.tenant_id, ticket_id, agent=user.email, notes=notes)
+        return "Handed back: the assistant answers again, with your notes in its memory."
+
+    return await _act(back, action)
+
+
+@router.post("/tickets/{ticket_id}/close", dependencies=[Csrf])
+async def close(
+    ticket_id: str, runtime: RuntimeDep, user: Agent, note: Annotated[str, Form()] = ""
+) -> Response:
+    back = _conversation_url(await _ticket_conversation(runtime, user.tenant_id, ticket_id))
+
+    async def action() -> str:
+        await _desk(runtime).close(user.tenant_id, ticket_id, agent=user.email, note=note)
+        return "Ticket closed."
+
+    return await _act(back, action)
+
+
+@router.post("/turns/{turn_id}/relabel", dependencies=[Csrf])
+async def relabel_turn(
+    turn_id: str,
+    runtime: RuntimeDep,
+    user: Agent,
+    intent: Annotated[str, Form()],
+    entities: Annotated[str, Form()] = "",
+    back: Annotated[str, Form()] = "/console",
+) -> Response:
+    back = back if back.startswith("/console/") else "/console"
+
+    async def action() -> str:
+        async with runtime.db.session(user.tenant_id) as session:
+            example = await relabel(session, turn_id, intent=intent, entities_text=entities,
+                                    known_intents=runtime.training_data.intents,
+                                    agent=user.email)  # fmt: skip
+            await session.commit()
+        return f"Saved as a training example: {example.intent}."
+
+    return await _act(back, action)
+
+
+@router.post("/tool-calls/{call_id}/{decision}", dependencies=[Csrf])
+async def decide_tool_call(
+    call_id: str, decision: str, runtime: RuntimeDep, user: Agent
+) -> Response:
+    if decision not in {"approve", "reject"} or runtime.tools is None:
+        raise NotFoundError("no such action")
+    tools = runtime.tools
+
+    async def action() -> str:
+        outcome = await tools.decide(user.tenant_id, call_id, agent=user.email,
+                                     approve=decision == "approve")  # fmt: skip
+        tool = tools.get(outcome.tool)
+        if outcome.ok and tool is not None and tool.describe is not None:
+            text = tool.describe(outcome.result)
+        elif outcome.status == "rejected":
+            text = "A colleague reviewed your request and could not approve it this time."
+        else:
+            text = f"Your request could not be completed: {outcome.error}"
+        await _tell_customer(runtime, user.tenant_id, call_id, text)
+        return f"{outcome.tool}: {outcome.status}"
+
+    return await _act("/console", action)
+
+
+async def _tell_customer(runtime: RuntimeDep, tenant_id: str, call_id: str, text: str) -> None:
+    from frontdesk.storage.support_models import ToolCallRecord
+
+    async with runtime.db.session(tenant_id) as session:
+        call = await session.get(ToolCallRecord, call_id)
+        conversation = (
+            await session.get(Conversation, call.conversation_id)
+            if call and call.conversation_id else None
+        )  # fmt: skip
+        if conversation is None:
+            return
+        message = await add_message(session, conversation, role="assistant", text=text,
+                                    turn_id=None)  # fmt: skip
+        await session.commit()
+        if runtime.desk is not None:
+            runtime.desk.hub.publish(tenant_id, message_event(message))
+
+
+# -- admin: dead letters and retraining -----------------------------------------------------------
+
+
+@router.get("/admin", response_class=HTMLResponse)
+async def admin_page(request: Request, runtime: RuntimeDep, user: Admin) -> HTMLResponse:
+    dispatcher = runtime.desk.dispatcher if runtime.desk else None
+    dead = await dispatcher.list(user.tenant_id, status="dead") if dispatcher else []
+    recent = await dispatcher.list(user.tenant_id) if dispatcher else []
+    async with runtime.db.session(user.tenant_id) as session:
+        examples = await corrections(session)
+        retrains = list(await session.scalars(
+            select(Job).where(Job.kind == "nlu_retrain").order_by(Job.created_at.desc()).limit(5)
+        ))  # fmt: skip
+    return _render(request, "admin.html", {
+        "user": user, "dead": dead, "recent": recent[:20], "examples": examples,
+        "retrains": retrains, "webhooks": runtime.settings.handoff.webhooks,
+    })  # fmt: skip
+
+
+@router.post("/admin/deliveries/{delivery_id}/redeliver", dependencies=[Csrf])
+async def redeliver(delivery_id: str, runtime: RuntimeDep, user: Admin) -> Response:
+    async def action() -> str:
+        if runtime.desk is None or runtime.desk.dispatcher is None:
+            raise NotFoundError("no webhooks are configured")
+        await runtime.desk.dispatcher.redeliver(user.tenant_id, delivery_id)
+        return "Sent again."
+
+    return await _act("/console/admin", action)
+
+
+@router.post("/admin/retrain", dependencies=[Csrf])
+async def retrain(request: Request, runtime: RuntimeDep, user: Admin) -> Response:
+    async def action() -> str:
+        job_id = await start_retrain(runtime, request.app.state.jobs, actor=user.email)
+        return f"Retraining started (job {job_id[:8]}); the result appears below."
+
+    return await _act("/console/admin", action)
+
+
+# -- live updates ----------------------------------------------------------------------------------
+
+
+@router.get("/events")
+async def events(request: Request, runtime: RuntimeDep, user: Agent) -> StreamingResponse:
+    """Server-sent events: every ticket change and new message of this tenant."""
+    if runtime.desk is None:
+        raise NotFoundError("live updates need the help desk")
+    hub = runtime.desk.hub
+
+    async def stream() -> AsyncIterator[str]:
+        async with hub.subscribe(user.tenant_id) as queue:
+            yield "retry: 3000\n\n"
+            while not await request.is_disconnected():
+                try:
+                    event = await asyncio.wait_for(queue.get(), timeout=HEARTBEAT_S)
+                except TimeoutError:
+                    yield ": heartbeat\n\n"
+                    continue
+                data = {k: v for k, v in event.items() if k != "detail"}
+                if "ticket" in data:
+                    data["ticket"] = {k: v for k, v in data["ticket"].items() if k != "summary"}
+                yield f"event: {event['type']}\ndata: {json.dumps(data, default=str)}\n\n"
+
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+
+
+def login_redirect(request: Request, exc: LoginRequired) -> Response:
+    """Pages send people to the login page; the event stream answers 401."""
+    if request.url.path.endswith("/events") or request.method != "GET":
+        return Response(json.dumps({"error": {"code": exc.code, "message": exc.message}}),
+                        status_code=401, media_type="application/json")  # fmt: skip
+    return RedirectResponse("/console/login", status_code=303)

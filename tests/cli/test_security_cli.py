@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from frontdesk.cli.main import app
+from frontdesk.config.workspace import Workspace, load_settings
+from frontdesk.storage.db import Database
+from frontdesk.storage.users import login
+
+runner = CliRunner()
+
+
+def test_users_create_then_login(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FRONTDESK_PASSWORD", "a long enough password")
+    result = runner.invoke(
+        app, ["users", "create", "-w", str(workspace), "--email", "Ops@Kestrel.example",
+              "--role", "admin"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "admin ops@kestrel.example created" in result.output
+
+    async def sign_in() -> object:
+        ws = Workspace.at(workspace)
+        db = Database(load_settings(ws).resolved_database_url(ws.root))
+        try:
+            return await login(db, "default", "ops@kestrel.example", "a long enough password")
+        finally:
+            await db.dispose()
+
+    assert asyncio.run(sign_in()) is not None
+
+
+def test_users_create_errors_are_one_line(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FRONTDESK_PASSWORD", "short")
+    result = runner.invoke(app, ["users", "create", "-w", str(workspace), "--email", "a@b.example"])
+    assert result.exit_code == 1
+    assert "at least 10" in result.output
+    bad = runner.invoke(app, ["users", "create", "-w", str(workspace), "--email", "a@b.example",
+                              "--role", "boss"])  # fmt: skip
+    assert bad.exit_code == 1
+    assert "expected agent or admin" in bad.output
+
+
+def test_privacy_purge_without_retention(workspace: Path) -> None:
+    result = runner.invoke(app, ["privacy", "purge", "-w", str(workspace)])
+    assert result.exit_code == 0, result.output
+    assert "no tenant has a retention period" in result.output
+
+
+def test_privacy_purge_with_retention(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FRONTDESK_PRIVACY__RETENTION_DAYS", "30")
+    result = runner.invoke(app, ["privacy", "purge", "-w", str(workspace)])
+    assert result.exit_code == 0, result.output
+    assert "done {'purged': 0, 'retention_days': 30}" in result.output

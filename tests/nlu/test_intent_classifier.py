@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from frontdesk.errors import ModelNotTrainedError
+from frontdesk.nlu.intent_classifier import (
+    HybridIntentClassifier,
+    expected_calibration_error,
+    fit_temperature,
+    tune_threshold,
+)
+from tests.nlu.fakes import HashingEmbedder
+
+TOPICS = {
+    "track_parcel": ["where is my parcel", "track my package", "tracking status of my order",
+                     "has my parcel shipped", "when will my package arrive"],
+    "request_refund": ["i want my money back", "refund my order please", "can i get a refund",
+                       "return this and refund me", "please reimburse me"],
+    "account_security": ["someone hacked my account", "i can't log in to my account",
+                         "reset my password", "my login was stolen", "suspicious sign in"],
+    "greet": ["hello", "hi there", "good morning", "hey", "hiya"],
+}  # fmt: skip
+FILLERS = ["", " please", " thanks", " asap", " today", " now", " quickly", " again"]
+OUT_OF_SCOPE = [
+    "what's the weather in paris", "tell me a joke", "who won the football",
+    "how tall is everest", "recommend a pizza place", "play some music",
+    "what is the capital of peru", "how do i bake bread", "translate this to french",
+]  # fmt: skip
+
+
+def _dataset(seed: int = 1) -> tuple[list[str], list[str]]:
+    rng = random.Random(seed)
+    texts, intents = [], []
+    for intent, phrases in TOPICS.items():
+        for phrase in phrases:
+            for filler in rng.sample(FILLERS, 4):
+                texts.append(phrase + filler)
+                intents.append(intent)
+    return texts, intents
+
+
+@pytest.fixture(scope="module")
+def trained() -> HybridIntentClassifier:
+    texts, intents = _dataset()
+    return HybridIntentClassifier(HashingEmbedder()).fit(texts, intents, oos_texts=OUT_OF_SCOPE)
+
+
+def test_predicts_intents_with_a_ranking(trained: HybridIntentClassifier) -> None:
+    prediction = trained.predict("where is my parcel, it has not arrived")
+    assert prediction.name == "track_parcel"
+    assert prediction.ranking[0] == (prediction.name, prediction.confidence)
+    assert len(prediction.ranking) == 4
+    assert abs(sum(p for _, p in prediction.ranking) - 1.0) < 1e-3
+    assert trained.predict("hey hello").name == "greet"
+    assert trained.intents == sorted(TOPICS)
+
+
+def test_held_out_metrics_report_calibration(trained: HybridIntentClassifier) -> None:
+    metrics = trained.metrics
+    assert metrics["held_out_examples"] == 80
+    assert 0.0 <= metrics["ece"] <= 1.0
+    assert metrics["ece"] <= metrics["ece_uncalibrated"]
+    assert metrics["temperature"] > 0
+    assert metrics["oos_examples"] == len(OUT_OF_SCOPE)
+    assert 0.0 <= metrics["oos_recall"] <= 1.0
+
+
+def test_out_of_scope_messages_are_flagged(trained: HybridIntentClassifier) -> None:
+    unseen = ["can you recommend a good film", "what is the capital of chile",
+              "how do i cook pasta", "tell me about black holes"]  # fmt: skip
+    flagged = [trained.predict(t) for t in unseen]
+    assert sum(p.out_of_scope for p in flagged) >= 3
+    assert all(0.0 <= p.oos_score <= 1.0 for p in flagged)
+    in_scope = trained.predict("i want a refund for my order")
+    assert not in_scope.out_of_scope
+    assert in_scope.oos_score < 0.5
+    # The configured override wins over the tuned threshold.
+    trained.threshold_override = 1e9
+    try:
+        assert trained.predict("i want a refund for my order").out_of_scope
+    finally:
+        trained.threshold_override = None
+
+
+def test_tfidf_only_without_an_embedder() -> None:
+    texts, intents = _dataset()
+    model = HybridIntentClassifier(None).fit(texts, intents)
+    assert not model.uses_embeddings
+    assert model.predict("refund my money").name == "request_refund"
+    # Without out-of-scope examples the threshold flags a small share of held-out messages.
+    assert 0.0 < model.metrics["in_scope_rejected"] <= 0.1
+
+
+def test_save_and_load(tmp_path: Path, trained: HybridIntentClassifier) -> None:
+    embedder = trained.embedder
+    trained.save(tmp_path / "m.joblib")
+    assert trained.embedder is embedder  # saving does not drop it from the live model
+    loaded = HybridIntentClassifier.load(tmp_path / "m.joblib", HashingEmbedder())
+    text = "track my parcel please"
+    assert loaded.predict(text) == trained.predict(text)
+    with pytest.raises(ValueError, match="needs the embedding model"):
+        HybridIntentClassifier.load(tmp_path / "m.joblib", None)
+
+
+def test_untrained_and_single_intent_errors() -> None:
+    with pytest.raises(ModelNotTrainedError):
+        HybridIntentClassifier(None).predict("hi")
+    with pytest.raises(ValueError, match="at least two intents"):
+        HybridIntentClassifier(None).fit(["a", "b"], ["x", "x"])
+
+
+def test_temperature_fixes_overconfidence() -> None:
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, size=600)
+    scores = rng.normal(size=(600, 3))
+    scores[np.arange(600), labels] += 1.0
+    scores *= 8  # far too sharp for how often the top class is right
+    hits = scores.argmax(1) == labels
+
+    def ece(t: float) -> float:
+        p = np.exp(scores / t - (scores / t).max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        return expected_calibration_error(p.max(1), hits)
+
+    t = fit_temperature(scores, labels)
+    assert t > 2
+    assert ece(t) < ece(1.0) / 2
+    assert ece(t) < 0.06
+
+
+def test_expected_calibration_error() -> None:
+    assert expected_calibration_error([1.0, 1.0], [True, True]) == 0.0
+    assert expected_calibration_error([0.9] * 10, [True] * 9 + [False]) == pytest.approx(0.0)
+    assert expected_calibration_error([0.9] * 10, [True] * 5 + [False] * 5) == pytest.approx(0.4)
+    assert expected_calibration_error([], []) == 0.0
+
+
+def test_threshold_tuning() -> None:
+    in_scope = [2.0, 1.5, 1.0, 0.5, -0.5]
+    correct = [True, True, True, True, False]
+    oos = [-2.0, -1.0, 0.0]
+    threshold = tune_threshold(in_scope, correct, oos, max_rejected=0.5)
+    # Rejects every out-of-scope score and keeps every correct in-scope one.
+    assert 0.0 < threshold <= 0.5
+    # At most 5% of in-scope messages may be flagged: recall gives way.
+    capped = tune_threshold(np.linspace(0, 1, 101), [True] * 101, [0.5, 0.9])
+    assert capped <= 0.05
+    # Without out-of-scope examples: flag the given share of in-scope messages.
+    assert tune_threshold(np.linspace(0, 1, 101), [True] * 101, [], fallback_share=0.1) == (
+        pytest.approx(0.1)
+    )
