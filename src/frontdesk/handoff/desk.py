@@ -4,22 +4,31 @@ Each action writes its rows, commits, then publishes the change to the console's
 stream and hands the outbound events (webhooks, help-desk mirror) to the dispatcher.
 The pipeline opens tickets inside the turn's own transaction and calls `flush` after
 the turn is recorded.
+
+Agents' replies reach the customer on the conversation's channel: pull channels (the web
+widget, REST clients) read them from `GET /v1/conversations/{id}/updates`; push channels
+(e-mail, Slack...) register an `interfaces.Channel` under their name in `channels`, and the
+desk sends each reply through it once it is stored.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, MutableMapping
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.errors import NotFoundError
+from frontdesk.errors import FrontdeskError, NotFoundError
 from frontdesk.handoff import tickets as ops
 from frontdesk.handoff.events import EventHub
 from frontdesk.handoff.webhooks import WebhookDispatcher
+from frontdesk.interfaces import Channel
 from frontdesk.storage.db import Database
 from frontdesk.storage.models import Conversation, Message, Ticket
+
+log = logging.getLogger(__name__)
 
 _EVENTS = "desk_events"
 _DELIVERIES = "desk_deliveries"
@@ -43,11 +52,13 @@ class Desk:
         hub: EventHub | None = None,
         dispatcher: WebhookDispatcher | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        channels: MutableMapping[str, Channel] | None = None,
     ) -> None:
         self.db = db
         self.hub = hub or EventHub()
         self.dispatcher = dispatcher
         self.clock = clock
+        self.channels: MutableMapping[str, Channel] = {} if channels is None else channels
 
     # -- inside a caller's transaction -------------------------------------------------------
 
@@ -123,7 +134,25 @@ class Desk:
             session.info.setdefault(_EVENTS, []).append(message_event(message))
             await session.commit()
             await self.flush(tenant_id, session)
+            await self.send_to_customer(conversation, message.text)
             return message
+
+    async def send_to_customer(self, conversation: Conversation, text: str) -> bool:
+        """Push a stored message out on the conversation's channel, when that channel pushes.
+        False for pull channels (web, API): their clients read `/updates`."""
+        channel = self.channels.get(conversation.channel)
+        if channel is None:
+            return False
+        try:
+            await channel.send_text(conversation.id, text)
+        except Exception as exc:
+            log.warning("could not send to %s conversation %s: %s", conversation.channel,
+                        conversation.id, exc)  # fmt: skip
+            raise FrontdeskError(
+                f"saved, but not delivered on {conversation.channel}: {exc}",
+                code="channel_unavailable",
+            ) from exc
+        return True
 
     async def hand_back(self, tenant_id: str, ticket_id: str, *, agent: str, notes: str) -> Ticket:
         async with self.db.session(tenant_id) as session:

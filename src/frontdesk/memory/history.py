@@ -1,12 +1,20 @@
-"""Recent history of a conversation, oldest first, as the pipeline sees it."""
+"""Recent history of a conversation, oldest first, as the pipeline sees it.
+
+Agents' notes from a hand-back (role `note`) stay in memory after they scroll out of the
+window of recent messages: the last few are put back in front of it.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.storage.conversations import recent_messages
+from frontdesk.storage.models import Message
+
+NOTE_ROLE = "note"
 
 
 @dataclass(frozen=True)
@@ -16,9 +24,21 @@ class HistoryItem:
 
 
 async def load_history(
-    session: AsyncSession, conversation_id: str, *, turns: int
+    session: AsyncSession, conversation_id: str, *, turns: int, notes: int = 3
 ) -> list[HistoryItem]:
     if turns <= 0:
         return []
     messages = await recent_messages(session, conversation_id, limit=turns * 2)
+    if notes > 0 and messages:
+        older = await session.scalars(
+            select(Message)
+            .where(
+                Message.conversation_id == conversation_id,
+                Message.role == NOTE_ROLE,
+                Message.seq < messages[0].seq,
+            )
+            .order_by(Message.seq.desc())
+            .limit(notes)
+        )
+        messages = [*reversed(list(older)), *messages]
     return [HistoryItem(m.role, m.text) for m in messages]

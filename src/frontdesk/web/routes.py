@@ -276,6 +276,7 @@ async def _tell_customer(runtime: RuntimeDep, tenant_id: str, call_id: str, text
         await session.commit()
         if runtime.desk is not None:
             runtime.desk.hub.publish(tenant_id, message_event(message))
+            await runtime.desk.send_to_customer(conversation, text)
 
 
 # -- admin: dead letters and retraining -----------------------------------------------------------
