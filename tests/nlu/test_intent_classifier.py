@@ -106,6 +106,32 @@ def test_save_and_load(tmp_path: Path, trained: HybridIntentClassifier) -> None:
         HybridIntentClassifier.load(tmp_path / "m.joblib", None)
 
 
+def test_decision_scores_match_the_svm_and_are_not_pickled(
+    tmp_path: Path, trained: HybridIntentClassifier
+) -> None:
+    texts = ["where is my parcel", "refund please", "hi"]
+    emb = np.asarray(HashingEmbedder().embed(texts), dtype=np.float32)
+    features = trained._features(texts, emb)
+    assert trained._svm is not None
+    expected = trained._svm.decision_function(features)
+    assert np.allclose(trained._decision(features), expected)
+    trained.save(tmp_path / "m.joblib")
+    loaded = HybridIntentClassifier.load(tmp_path / "m.joblib", HashingEmbedder())
+    assert getattr(loaded, "_weights_t", None) is None  # rebuilt on first use, not stored
+    assert np.allclose(loaded._decision(features), expected)
+
+
+def test_two_intents_give_two_score_columns() -> None:
+    texts, intents = _dataset()
+    keep = [i for i, y in enumerate(intents) if y in {"greet", "request_refund"}]
+    model = HybridIntentClassifier(None).fit(
+        [texts[i] for i in keep], [intents[i] for i in keep], folds=2
+    )
+    prediction = model.predict("can i get a refund")
+    assert prediction.name == "request_refund"
+    assert {name for name, _ in prediction.ranking} == {"greet", "request_refund"}
+
+
 def test_untrained_and_single_intent_errors() -> None:
     with pytest.raises(ModelNotTrainedError):
         HybridIntentClassifier(None).predict("hi")
