@@ -4,7 +4,8 @@ the support team with a structured summary; an agent's console view is saved as 
     .venv/bin/python scripts/demo_handoff.py --out /tmp/demo   # writes demo.json, console.png
 
 Runs on a fresh copy of the demo workspace, a real server on 127.0.0.1 and Debian's
-chromium (for the screenshot; skipped when it is missing).
+chromium (for the screenshot; skipped when it is missing). One run is kept in the repo:
+docs/demo-handoff.json and docs/console-handoff.png (the screenshot reduced to 256 colours).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import socket
 import tempfile
 import threading
 import time
+from datetime import UTC
 from pathlib import Path
 
 import httpx
@@ -53,9 +55,12 @@ async def ticket_summary(root: Path) -> dict[str, object]:
     try:
         async with runtime.db.session(runtime.tenant.id) as session:
             [ticket] = await active_tickets(session)
+            due = ticket.due_at
+            if due is not None and due.tzinfo is None:  # SQLite keeps UTC without the zone
+                due = due.replace(tzinfo=UTC)
             return {"id": ticket.id, "team": ticket.team, "priority": ticket.priority,
-                    "subject": ticket.subject, "due_at": ticket.due_at.isoformat()
-                    if ticket.due_at else None, "summary": ticket.summary}  # fmt: skip
+                    "subject": ticket.subject, "due_at": due.isoformat() if due else None,
+                    "summary": ticket.summary}  # fmt: skip
     finally:
         await runtime.close()
 

@@ -77,6 +77,9 @@ async def test_angry_customer_with_a_lost_parcel_reaches_support_with_a_summary(
         rows = list(await session.scalars(select(TurnRow).order_by(TurnRow.created_at)))
     assert ticket is not None
     assert (ticket.team, ticket.priority) == ("support", "high")
+    assert "KP-20481739" in ticket.subject  # the order number from an earlier turn
+    assert ticket.due_at is not None
+    assert ticket.due_at.replace(tzinfo=UTC) == datetime(2026, 11, 23, 16, 0, tzinfo=UTC)
     summary = ticket.summary
     assert summary["entities"]["order_id"] == "KP-20481739"
     assert summary["sentiment"]["trend"] == [-0.8, -0.8, -0.8]

@@ -170,7 +170,7 @@ async def hand_off(turn: Turn, deps: Deps) -> None:
         turn.conversation,
         team=route.team,
         priority=route.priority.value,
-        subject=_subject(turn, route),
+        subject=_subject(turn, summary),
         summary=summary,
         now=turn.now,
         sla_minutes=team.sla_minutes,
@@ -179,11 +179,12 @@ async def hand_off(turn: Turn, deps: Deps) -> None:
     turn.reply_text = route.ask or what_happens_next(turn, deps, route, ticket.id)
 
 
-def _subject(turn: Turn, route: Route) -> str:
+def _subject(turn: Turn, summary: dict[str, Any]) -> str:
+    """Intent, the order number (from any turn so far) and the customer's last words."""
     intent = (
         turn.intent.name.replace("_", " ") if turn.intent and not turn.intent.out_of_scope else ""
     )
-    order = next((e.text for e in turn.entities if e.type == "order_id"), "")
+    order = str((summary.get("entities") or {}).get("order_id") or "")
     head = " · ".join(p for p in (intent.capitalize(), order) if p)
     return (f"{head}: {turn.text}" if head else turn.text)[:300]
 
