@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
+from limits import parse_many
 from sqlalchemy import select, update
 
 from frontdesk.api.app import create_app
@@ -199,3 +201,92 @@ async def test_export_erase_and_retention(app_client: tuple[httpx.AsyncClient, R
     assert status["result"] == {"purged": 1, "retention_days": 30}
     async with runtime.db.session(runtime.tenant.id) as session:
         assert list(await session.scalars(select(Conversation.id))) == []
+
+
+async def test_console_sign_in_is_rate_limited_and_reads_are_audited(
+    app_client: tuple[httpx.AsyncClient, Runtime],
+) -> None:
+    client, runtime = app_client
+    await create_user(runtime.db, runtime.tenant.id, email="ana@kestrel.example",
+                      password=PASSWORD, role=Role.AGENT)  # fmt: skip
+    client.app.state.limiter.per_key = parse_many("3/minute")  # type: ignore[attr-defined]
+    wrong = {"email": "ana@kestrel.example", "password": "guess"}
+    for _ in range(3):
+        assert (await client.post("/console/login", data=wrong)).status_code == 401
+    limited = await client.post("/console/login", data={**wrong, "password": PASSWORD})
+    assert limited.status_code == 429
+    assert "the limit is 3 per 1 minute" in limited.json()["error"]["message"]
+    assert int(limited.headers["Retry-After"]) >= 1
+
+    await client.app.state.limiter.reset()  # type: ignore[attr-defined]
+    signed_in = await client.post("/console/login", data={**wrong, "password": PASSWORD})
+    assert signed_in.status_code == 303
+    conversation = (await client.post("/v1/conversations", headers=await _key(
+        runtime, Scope.SERVICE))).json()["id"]  # fmt: skip
+    assert (await client.get(f"/console/conversations/{conversation}")).status_code == 200
+    async with runtime.db.session(runtime.tenant.id) as session:
+        reads = list(await session.scalars(
+            select(AuditLog).where(AuditLog.action == "conversation.read")))  # fmt: skip
+    assert [(r.target, r.detail) for r in reads] == [(conversation, {"via": "console"})]
+    assert reads[0].actor.startswith("user:")
+
+
+# The least scope each /v1 route admits (None: no credentials; "session": console sessions
+# only). A route missing here fails `test_every_route_declares_its_role`: declare it.
+WIDGET, SERVICE, ADMIN = Scope.WIDGET, Scope.SERVICE, Scope.ADMIN
+LEAST_SCOPE: dict[tuple[str, str], Scope | str | None] = {
+    ("post", "/v1/conversations"): WIDGET,
+    ("post", "/v1/conversations/{conversation_id}/messages"): WIDGET,
+    ("get", "/v1/conversations/{conversation_id}/updates"): WIDGET,
+    ("get", "/v1/conversations/{conversation_id}"): SERVICE,
+    ("get", "/v1/knowledge/documents"): SERVICE,
+    ("get", "/v1/knowledge/search"): SERVICE,
+    ("get", "/v1/jobs/{job_id}"): SERVICE,
+    ("post", "/v1/knowledge/documents"): ADMIN,
+    ("post", "/v1/knowledge/reindex"): ADMIN,
+    ("delete", "/v1/knowledge/documents/{document_id}"): ADMIN,
+    ("post", "/v1/admin/users"): ADMIN,
+    ("get", "/v1/admin/users"): ADMIN,
+    ("get", "/v1/admin/audit"): ADMIN,
+    ("get", "/v1/admin/customers/{customer_ref}/export"): ADMIN,
+    ("delete", "/v1/admin/customers/{customer_ref}"): ADMIN,
+    ("post", "/v1/admin/retention/purge"): ADMIN,
+    ("post", "/v1/auth/login"): None,
+    ("post", "/v1/auth/logout"): "session",
+    ("get", "/v1/auth/me"): WIDGET,
+}
+BELOW = {
+    WIDGET: [],
+    SERVICE: [WIDGET],
+    ADMIN: [WIDGET, SERVICE],
+    "session": [WIDGET, SERVICE, ADMIN],
+}
+# Valid input for each route that needs some, so a refusal can only be about the role.
+USER = {"email": "x@kestrel.example", "password": PASSWORD, "role": "agent"}
+INPUT: dict[tuple[str, str], dict[str, Any]] = {
+    ("post", "/v1/conversations/{conversation_id}/messages"): {"json": {"text": "hi"}},
+    ("get", "/v1/knowledge/search"): {"params": {"q": "refund"}},
+    ("post", "/v1/knowledge/documents"): {"files": {"files": ("a.md", b"# A\n", "text/markdown")}},
+    ("post", "/v1/admin/users"): {"json": USER},
+}
+
+
+async def test_every_route_declares_its_role(app_client: tuple[httpx.AsyncClient, Runtime]) -> None:
+    client, runtime = app_client
+    paths = client.app.openapi()["paths"]  # type: ignore[attr-defined]
+    routes = {(m, r) for r, ops in paths.items() if r.startswith("/v1/") for m in ops}
+    assert routes == set(LEAST_SCOPE), "declare the role of each new route in LEAST_SCOPE"
+    keys = {scope: await _key(runtime, scope) for scope in (WIDGET, SERVICE, ADMIN)}
+    refused = 0
+    for (method, route), least in LEAST_SCOPE.items():
+        path = route.replace("{", "").replace("}", "")  # ids that exist nowhere
+        kwargs = INPUT.get((method, route), {})
+        for scope in BELOW.get(least, []) if least is not None else []:
+            response = await client.request(method.upper(), path, headers=keys[scope], **kwargs)
+            assert response.status_code == 403, (method, route, scope, response.text)
+            assert response.json()["error"]["code"] == "forbidden"
+            refused += 1
+        if method == "get" and isinstance(least, Scope):  # admitted (no side effects to fear)
+            response = await client.get(path, headers=keys[least], **kwargs)
+            assert response.status_code not in (401, 403), (route, least, response.text)
+    assert refused >= 20

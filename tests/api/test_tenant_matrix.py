@@ -1,12 +1,21 @@
-"""Tenant isolation: every endpoint that takes an id is called with another tenant's ids and
-must answer 404 with none of that tenant's data; listings must not show it either. Runs on
-SQLite and PostgreSQL (where row-level security is the second wall)."""
+"""Tenant isolation: every endpoint that takes an id, in the JSON API and in the agent console,
+is called with another tenant's ids and must answer 404 (a console form: its "not found"
+message) with none of that tenant's data; listings must not show it either, and nothing of
+it may change. Runs on SQLite and PostgreSQL (where row-level security is the second wall).
+
+The routes are read from the app itself, so an endpoint added later is in the matrix without
+an edit here; one whose parameter has no tenant-B object below still gets an id that exists
+nowhere (and must still be 404), and `test_every_parameter_has_a_tenant_b_object` fails until
+`_other_tenant` makes one of that kind.
+"""
 
 from __future__ import annotations
 
 import re
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -15,12 +24,18 @@ from sqlalchemy import func, select
 from frontdesk.api.app import create_app
 from frontdesk.orchestration.runtime import Runtime
 from frontdesk.storage.api_keys import Scope, create_key
-from frontdesk.storage.conversations import add_message, create_conversation
-from frontdesk.storage.models import Document, Job, Message
+from frontdesk.storage.conversations import add_message, add_turn, create_conversation
+from frontdesk.storage.models import Document, Job, Message, Ticket
+from frontdesk.storage.support_models import ToolCallRecord, TrainingExample, WebhookDelivery
 from frontdesk.storage.tenants import ensure_tenant
-from frontdesk.storage.users import Role, create_user
+from frontdesk.storage.tickets import create_ticket
+from frontdesk.storage.users import Role, create_user, login
+from frontdesk.web.routes import router as console_router
 
 SECRET = "tenant-b-secret-text 7f3a"
+PASSWORD = "a password 123"
+# Path parameters that are not ids: the value to call them with.
+FIXED = {"decision": "approve"}
 
 
 @pytest.fixture
@@ -39,51 +54,86 @@ async def _other_tenant(runtime: Runtime) -> dict[str, str]:
     async with runtime.db.session(b.id) as session:
         conversation = await create_conversation(session, channel="api", customer_ref="cust-b")
         await add_message(session, conversation, role="customer", text=SECRET, turn_id=None)
+        turn = await add_turn(session, conversation_id=conversation.id, channel="api",
+                              intent="track_parcel", confidence=0.9)  # fmt: skip
+        ticket = await create_ticket(session, conversation_id=conversation.id, team="support",
+                                     priority="normal", subject=SECRET,
+                                     summary={"text": SECRET}, due_at=None)  # fmt: skip
+        call = ToolCallRecord(conversation_id=conversation.id, turn_id=turn.id, tool="refund",
+                              arguments={"note": SECRET}, idempotency_key="b-1",
+                              status="pending_approval")  # fmt: skip
+        delivery = WebhookDelivery(endpoint="https://hooks.tenant-b.example/x", event="ticket",
+                                   payload={"note": SECRET}, status="dead")  # fmt: skip
         document = Document(source="b/doc.md", title=SECRET, content_hash="x" * 64)
         job = Job(kind="knowledge_upload", status="done", result={"note": SECRET})
-        session.add_all([document, job])
+        session.add_all([call, delivery, document, job])
         await session.commit()
         ids = {
             "conversation_id": conversation.id,
+            "turn_id": turn.id,
+            "ticket_id": ticket.id,
+            "call_id": call.id,
+            "delivery_id": delivery.id,
             "document_id": document.id,
             "job_id": job.id,
             "customer_ref": "cust-b",
             "tenant_id": b.id,
         }
-    await create_user(runtime.db, b.id, email="b@tenant-b.example", password="b password 123",
+    await create_user(runtime.db, b.id, email="b@tenant-b.example", password=PASSWORD,
                       role=Role.ADMIN)  # fmt: skip
     return ids
+
+
+def _api_routes(client: httpx.AsyncClient) -> list[tuple[str, str]]:
+    paths = client.app.openapi()["paths"]  # type: ignore[attr-defined]
+    return [(method, route) for route, operations in paths.items() for method in operations]
+
+
+def _console_routes() -> list[tuple[str, str]]:
+    return [
+        (method.lower(), route.path)
+        for route in console_router.routes
+        for method in sorted(getattr(route, "methods", None) or ())
+        if method != "HEAD"
+    ]
+
+
+def _fill(route: str, theirs: dict[str, str]) -> str:
+    params = re.findall(r"{(\w+)}", route)
+    return route.format(**{p: FIXED.get(p) or theirs.get(p, uuid.uuid4().hex) for p in params})
+
+
+async def test_every_parameter_has_a_tenant_b_object(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    theirs = await _other_tenant(runtime)
+    routes = _api_routes(client) + _console_routes()
+    params = {p for _, route in routes for p in re.findall(r"{(\w+)}", route)}
+    assert params - set(theirs) - set(FIXED) == set(), "add these to _other_tenant"
 
 
 async def test_other_tenants_ids_are_not_found(client: httpx.AsyncClient, runtime: Runtime) -> None:
     theirs = await _other_tenant(runtime)
     mine = {"Authorization": "Bearer " + (await create_key(
         runtime.db, runtime.tenant.id, name="a", scope=Scope.ADMIN)).token}  # fmt: skip
-    paths = client.app.openapi()["paths"]  # type: ignore[attr-defined]
     called = []
-    for route, operations in paths.items():
-        params = re.findall(r"{(\w+)}", route)
-        if not params:
+    for method, route in _api_routes(client):
+        if "{" not in route:
             continue
-        # A parameter this matrix has no tenant-B object for gets an id that exists nowhere
-        # (still must be 404); add an object of that kind to `_other_tenant` to cover it.
-        values = {p: theirs.get(p, uuid.uuid4().hex) for p in params}
-        path = route.format(**values)
-        for method in operations:
-            if route.endswith("/updates"):  # a server-sent event stream: checked by its status
-                async with client.stream(method.upper(), path, headers=mine) as response:
-                    assert response.status_code == 404, (method, route)
-                called.append((method, route))
-                continue
-            kwargs: dict[str, object] = {"headers": mine}
-            if method == "post":
-                kwargs["json"] = {"text": "hello"}
-            response = await client.request(method.upper(), path, **kwargs)  # type: ignore[arg-type]
-            assert response.status_code == 404, (method, route, response.text)
-            assert response.json()["error"]["code"] == "not_found"
-            assert SECRET not in response.text
-            assert "cust-b" not in response.text or "customer" in response.text
+        path = _fill(route, theirs)
+        if route.endswith("/updates"):  # a server-sent event stream: checked by its status
+            async with client.stream(method.upper(), path, headers=mine) as response:
+                assert response.status_code == 404, (method, route)
             called.append((method, route))
+            continue
+        kwargs: dict[str, Any] = {"headers": mine}
+        if method == "post":
+            kwargs["json"] = {"text": "hello"}
+        response = await client.request(method.upper(), path, **kwargs)
+        assert response.status_code == 404, (method, route, response.text)
+        assert response.json()["error"]["code"] == "not_found"
+        assert SECRET not in response.text
+        called.append((method, route))
     assert len(called) >= 7
 
     # Listings and searches show nothing of tenant B.
@@ -95,7 +145,78 @@ async def test_other_tenants_ids_are_not_found(client: httpx.AsyncClient, runtim
         assert "tenant-b.example" not in response.text, path
         assert theirs["document_id"] not in response.text, path
 
-    # Nothing of tenant B was changed or deleted by the attempts.
+    await _assert_untouched(runtime, theirs)
+
+
+async def test_console_with_other_tenants_ids(client: httpx.AsyncClient, runtime: Runtime) -> None:
+    """An admin of this console's tenant, signed in, opens and acts on tenant B's objects."""
+    theirs = await _other_tenant(runtime)
+    await create_user(runtime.db, runtime.tenant.id, email="root@a.example", password=PASSWORD,
+                      role=Role.ADMIN)  # fmt: skip
+    signed_in = await client.post(
+        "/console/login", data={"email": "root@a.example", "password": PASSWORD}
+    )
+    assert signed_in.status_code == 303, signed_in.text
+    page = await client.get("/console")
+    match = re.search(r'data-csrf="([0-9a-f]+)"', page.text)
+    assert page.status_code == 200
+    assert match
+    form = {"csrf": match.group(1), "intent": runtime.training_data.intents[0], "text": "hi",
+            "notes": "", "note": "", "entities": ""}  # fmt: skip
+
+    called = []
+    for method, route in _console_routes():
+        if "{" not in route:
+            continue
+        path = _fill(route, theirs)
+        if method == "get":
+            response = await client.get(path)
+            assert response.status_code == 404, (route, response.text)
+        else:
+            response = await client.post(path, data=form)
+            # A form action answers 404, or sends the agent back with its refusal ("not found";
+            # "no webhooks are configured" where the demo has none); either way nothing changes.
+            location = unquote(response.headers.get("location", ""))
+            assert response.status_code == 404 or (
+                response.status_code == 303 and "?error=" in location
+            ), (route, response.status_code, location)
+            assert theirs["ticket_id"] not in location
+        assert SECRET not in response.text, route
+        called.append((method, route))
+    assert len(called) >= 7, called
+
+    # The console's own lists show nothing of tenant B.
+    for path in ("/console", "/console/admin"):
+        response = await client.get(path)
+        assert response.status_code == 200, path
+        assert SECRET not in response.text, path
+        assert not any(theirs[k] in response.text for k in ("ticket_id", "call_id", "delivery_id"))
+
+    # Tenant B's own admin cannot use this tenant's console with a valid session of theirs.
+    issued = await login(runtime.db, "tenant-b", "b@tenant-b.example", PASSWORD)
+    assert issued is not None
+    client.cookies.set("frontdesk_console", issued.token, path="/console")
+    other = await client.get(f"/console/conversations/{theirs['conversation_id']}")
+    assert other.status_code == 403
+    assert SECRET not in other.text
+
+    await _assert_untouched(runtime, theirs)
+
+
+async def _assert_untouched(runtime: Runtime, theirs: dict[str, str]) -> None:
+    """Nothing of tenant B was changed or deleted by the attempts."""
     async with runtime.db.session(theirs["tenant_id"]) as session:
         assert await session.scalar(select(func.count()).select_from(Message)) == 1
         assert await session.get(Document, theirs["document_id"]) is not None
+        ticket = await session.get(Ticket, theirs["ticket_id"])
+        assert ticket is not None
+        assert (ticket.status, ticket.assignee) == ("open", None)
+        call = await session.get(ToolCallRecord, theirs["call_id"])
+        assert call is not None
+        assert call.status == "pending_approval"
+        delivery = await session.get(WebhookDelivery, theirs["delivery_id"])
+        assert delivery is not None
+        assert delivery.status == "dead"
+    for tenant in (theirs["tenant_id"], runtime.tenant.id):
+        async with runtime.db.session(tenant) as session:
+            assert await session.scalar(select(func.count()).select_from(TrainingExample)) == 0

@@ -155,3 +155,32 @@ async def test_every_tenant_table_has_row_level_security(database_url: str) -> N
         )
     finally:
         await db.dispose()
+
+
+async def test_erasure_takes_training_examples_and_webhook_payloads_along(db: Database) -> None:
+    """Rows that hold a conversation's words without a conversation_id column go with it."""
+    from sqlalchemy import func, select
+
+    from frontdesk.storage.conversations import add_message, add_turn
+    from frontdesk.storage.privacy import delete_customer
+    from frontdesk.storage.support_models import TrainingExample, WebhookDelivery
+
+    tenant = await ensure_tenant(db, "acme")
+    async with db.session(tenant.id) as session:
+        gone = await create_conversation(session, channel="api", customer_ref="cust-1")
+        kept = await create_conversation(session, channel="api", customer_ref="cust-2")
+        for conversation in (gone, kept):
+            await add_message(session, conversation, role="customer", text="hi", turn_id=None)
+            turn = await add_turn(session, conversation_id=conversation.id, channel="api")
+            session.add(TrainingExample(turn_id=turn.id, text="where is it", intent="track",
+                                        created_by="agent"))  # fmt: skip
+            event = {"ticket": {"conversation_id": conversation.id, "summary": "where is it"}}
+            session.add(WebhookDelivery(endpoint="https://hooks.example/x", event="ticket",
+                                        payload=event))  # fmt: skip
+        await session.commit()
+        assert await delete_customer(session, "cust-1", actor="test") == 1
+        await session.commit()
+        examples = await session.scalar(select(func.count()).select_from(TrainingExample))
+        payloads = [d.payload for d in await session.scalars(select(WebhookDelivery))]
+    assert examples == 1
+    assert payloads == [{"ticket": {"conversation_id": kept.id, "summary": "where is it"}}]

@@ -2,8 +2,11 @@
 
 A customer is known by the `customer_ref` their conversations carry (the channel's user id,
 an e-mail hash, a CRM id). Erasure deletes the conversations and every row of any tenant
-table that points at them by `conversation_id` (messages, turns, tickets and whatever later
-features add), so new tables are covered without changes here.
+table that points at them by `conversation_id` (messages, turns, tickets, tool calls and
+whatever later features add), so new tables are covered without changes here. Two kinds of
+row hold a conversation's words without that column and are deleted with it too: training
+examples agents made from its turns (`turn_id`), and webhook deliveries whose payload names
+the conversation (message and ticket events carry its text and summary).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.storage.audit import audit
 from frontdesk.storage.models import Base, Conversation, Message, Ticket, Turn, utcnow
+from frontdesk.storage.support_models import TrainingExample, WebhookDelivery
 
 
 def conversation_tables() -> list[Table]:
@@ -100,7 +104,7 @@ async def delete_conversations(session: AsyncSession, ids: list[str]) -> int:
     if not ids:
         return 0
     tenant = session.info.get("tenant_id")
-    total = 0
+    total = await _delete_derived(session, set(ids))
     for table in conversation_tables():
         statement = delete(table).where(table.c.conversation_id.in_(ids))
         if tenant is not None:  # Core statements are not scoped by the ORM hook
@@ -109,6 +113,31 @@ async def delete_conversations(session: AsyncSession, ids: list[str]) -> int:
         total += int(getattr(result, "rowcount", 0) or 0)
     result = await session.execute(delete(Conversation).where(Conversation.id.in_(ids)))
     return total + int(getattr(result, "rowcount", 0) or 0)
+
+
+async def _delete_derived(session: AsyncSession, ids: set[str]) -> int:
+    """Training examples from these conversations' turns, and webhook deliveries about them."""
+    turn_ids = list(await session.scalars(select(Turn.id).where(Turn.conversation_id.in_(ids))))
+    examples = list(
+        await session.scalars(select(TrainingExample).where(TrainingExample.turn_id.in_(turn_ids)))
+    ) if turn_ids else []  # fmt: skip
+    deliveries = [
+        d for d in await session.scalars(select(WebhookDelivery)) if _mentions(d.payload, ids)
+    ]
+    for row in [*examples, *deliveries]:
+        await session.delete(row)
+    await session.flush()
+    return len(examples) + len(deliveries)
+
+
+def _mentions(value: Any, ids: set[str]) -> bool:
+    if isinstance(value, str):
+        return value in ids
+    if isinstance(value, dict):
+        return any(_mentions(v, ids) for v in value.values())
+    if isinstance(value, list):
+        return any(_mentions(v, ids) for v in value)
+    return False
 
 
 async def delete_customer(session: AsyncSession, customer_ref: str, *, actor: str) -> int | None:

@@ -21,6 +21,7 @@ from frontdesk.handoff.corrections import corrections, corrections_by_turn, rela
 from frontdesk.handoff.desk import message_event
 from frontdesk.handoff.tickets import ticket_events
 from frontdesk.orchestration.retrain import start_retrain
+from frontdesk.storage.audit import audit
 from frontdesk.storage.conversations import add_message, all_messages, get_conversation, turns_of
 from frontdesk.storage.models import Conversation, Job, Ticket
 from frontdesk.storage.tickets import active_tickets, get_ticket, latest_ticket_for
@@ -72,6 +73,8 @@ async def login_submit(
     email: Annotated[str, Form()],
     password: Annotated[str, Form()],
 ) -> Response:
+    # Password guessing is rate limited per account, as on `POST /v1/auth/login` (same key).
+    await request.app.state.limiter.hit_key(f"login:{runtime.tenant.slug}:{email.strip().lower()}")
     issued = await login(runtime.db, runtime.tenant.slug, email, password)
     if issued is None:
         return _render(request, "login.html", {"tenant": runtime.tenant.slug,
@@ -135,6 +138,9 @@ async def conversation_page(
         ticket = await latest_ticket_for(session, conversation_id)
         events = await ticket_events(session, ticket.id) if ticket else []
         relabelled = await corrections_by_turn(session, [t.id for t in turns])
+        audit(session, actor=f"user:{user.id}", action="conversation.read",
+              target=conversation_id, detail={"via": "console"})  # fmt: skip
+        await session.commit()
     calls = await runtime.tools.calls_for(user.tenant_id, conversation_id) if runtime.tools else []
     texts = {m.turn_id: m.text for m in messages if m.role == "customer" and m.turn_id}
     return _render(request, "conversation.html", {
@@ -247,6 +253,7 @@ async def decide_tool_call(
     async def action() -> str:
         outcome = await tools.decide(user.tenant_id, call_id, agent=user.email,
                                      approve=decision == "approve")  # fmt: skip
+        await _audit(runtime, user.tenant_id, f"user:{user.id}", f"tool_call.{decision}", call_id)
         tool = tools.get(outcome.tool)
         if outcome.ok and tool is not None and tool.describe is not None:
             text = tool.describe(outcome.result)
@@ -304,6 +311,7 @@ async def redeliver(delivery_id: str, runtime: RuntimeDep, user: Admin) -> Respo
         if runtime.desk is None or runtime.desk.dispatcher is None:
             raise NotFoundError("no webhooks are configured")
         await runtime.desk.dispatcher.redeliver(user.tenant_id, delivery_id)
+        await _audit(runtime, user.tenant_id, f"user:{user.id}", "webhook.redeliver", delivery_id)
         return "Sent again."
 
     return await _act("/console/admin", action)
@@ -313,9 +321,16 @@ async def redeliver(delivery_id: str, runtime: RuntimeDep, user: Admin) -> Respo
 async def retrain(request: Request, runtime: RuntimeDep, user: Admin) -> Response:
     async def action() -> str:
         job_id = await start_retrain(runtime, request.app.state.jobs, actor=user.email)
+        await _audit(runtime, user.tenant_id, f"user:{user.id}", "nlu.retrain", job_id)
         return f"Retraining started (job {job_id[:8]}); the result appears below."
 
     return await _act("/console/admin", action)
+
+
+async def _audit(runtime: RuntimeDep, tenant_id: str, actor: str, action: str, target: str) -> None:
+    async with runtime.db.session(tenant_id) as session:
+        audit(session, actor=actor, action=action, target=target, detail={"via": "console"})
+        await session.commit()
 
 
 # -- live updates ----------------------------------------------------------------------------------
