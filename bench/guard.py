@@ -1,6 +1,7 @@
 """Guardrail benchmark: prompt-injection recall and false positives, and PII recall.
 
     nice -n 10 .venv/bin/python bench/guard.py [--data ../shared/datasets] [--threshold 0.5]
+        [--names-model]
 
 Injection (the shipped screen: rules + the TF-IDF model trained from `guard/data`):
 - deepset/prompt-injections *test* split (116 rows, 60 injections; never in the training data);
@@ -10,9 +11,17 @@ Injection (the shipped screen: rules + the TF-IDF model trained from `guard/data
 The threshold is the policy default (0.5), fixed before looking at the test split; a sweep is
 printed beside it.
 
+The deepset figure is also given without the rule patterns that fire on no injection of
+deepset's train split (`without_unsupported_rules`), to show how much it leans on them.
+
 PII: 600 synthetic messages (fixed seed), one value each, in support-style sentences; a value
-counts as found when one detected span of the right kind covers it. Names without a cue phrase
-("please ask Ada Lovelace") need the optional spaCy model and are reported separately.
+counts as found when one detected span of the right kind covers it. This `pii_recall` is a
+regression check, not an independent measure: the templates and values were written by the
+authors of the rules (names always follow a cue the rules know, addresses use street types
+they list). Names without a cue phrase ("please ask Ada Lovelace") need the optional spaCy
+model (`--names-model`) and are reported separately, as are two real-data checks: names as
+NLU++ users typed them (102 spans, mostly lower case, no cue) and the share of BANKING77 test
+messages with any detection.
 
 Writes bench/results/guard.json.
 """
@@ -27,7 +36,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from frontdesk.guard.injection import InjectionModel, InjectionScreen, training_examples
+from frontdesk.guard.injection import (
+    RULE_WEIGHT,
+    RULES,
+    InjectionModel,
+    InjectionScreen,
+    _typo_tolerant,
+    training_examples,
+)
 from frontdesk.guard.pii import PiiDetector, PiiKind, SpacyNames
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,7 +87,29 @@ def injection_bench(data: Path, threshold: float) -> dict[str, Any]:
     full = InjectionScreen(model)
     model_only = InjectionScreen(model, use_rules=False)
     sets = load_injection_sets(data)
+    # Rule patterns that fire on no injection of deepset's *train* split have no support in
+    # that split; the test-split figure without them shows how much of it leans on patterns
+    # that only the test split (or the hand-written curated set) exemplifies.
+    deepset_train = [
+        json.loads(line)
+        for line in (data / "prompt_injection" / "deepset_train.jsonl").read_text().splitlines()
+    ]
+    attacks = [_typo_tolerant(r["text"]) for r in deepset_train if int(r["label"]) == 1]
+    trained = [
+        (name, i, p)
+        for name, patterns in RULES.items()
+        for i, p in enumerate(patterns)
+        if any(p.search(t) for t in attacks)
+    ]
+    untrained = [
+        f"{name}[{i}]"
+        for name, patterns in RULES.items()
+        for i, _ in enumerate(patterns)
+        if not any((name, i) == (n, j) for n, j, _ in trained)
+    ]
     out: dict[str, Any] = {
+        "rule_patterns": sum(len(p) for p in RULES.values()),
+        "rule_patterns_unsupported_by_deepset_train": untrained,
         "train_rows": len(texts),
         "train_seconds": round(train_s, 2),
         "train_cpu_seconds": round(train_cpu_s, 2),
@@ -83,12 +121,17 @@ def injection_bench(data: Path, threshold: float) -> dict[str, Any]:
         scores = [v.score for v in verdicts]
         model_scores = [v.model_score for v in model_only.score_many(items)]
         rule_scores = [1.0 if v.rules else 0.0 for v in verdicts]
+        supported = [
+            max(m, RULE_WEIGHT if any(p.search(_typo_tolerant(t)) for _, _, p in trained) else 0.0)
+            for t, m in zip(items, model_scores, strict=True)
+        ]
         at = rates(scores, ys, threshold)
         out[name] = {
             "rows": len(items),
             **at,
             "model_only": rates(model_scores, ys, threshold),
             "rules_only": rates(rule_scores, ys, 0.5),
+            "without_unsupported_rules": rates(supported, ys, threshold),
             "sweep": {f"{t:.1f}": rates(scores, ys, t) for t in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)},
             "ms_per_text": round(per_text_ms, 3),
         }
@@ -218,6 +261,39 @@ def pii_bench(name_model: bool) -> dict[str, Any]:
     }
 
 
+def nlupp_names(data: Path, name_model: bool) -> dict[str, Any]:
+    """Names as customers really typed them: the 102 `person_name` spans that NLU++ (PolyAI,
+    CC BY 4.0) marks in its banking and hotels messages ("a table booked under christyne
+    tauber"), mostly lower case and without a cue phrase. Written by others, so not circular
+    with the rules, unlike the synthetic set. A span counts as found when a detected name
+    overlaps it; `flagged_without_name` is the share of the other messages with a name found."""
+    rows = [
+        row
+        for path in sorted((data / "nlupp").glob("*/fold*.json"))
+        for row in json.loads(path.read_text(encoding="utf-8"))
+    ]
+    out: dict[str, Any] = {}
+    models: dict[str, Any] = {"rules": None}
+    if name_model and SpacyNames.available():
+        models["rules+spacy"] = SpacyNames()
+    for label, model in models.items():
+        detector = PiiDetector({PiiKind.NAME}, name_model=model)
+        found = total = flagged = plain = 0
+        for row in rows:
+            spans = detector.find(row["text"])
+            slot = row.get("slots", {}).get("person_name")
+            if slot is None:
+                plain += 1
+                flagged += bool(spans)
+                continue
+            start, end = slot["span"]
+            total += 1
+            found += any(s.start < end and s.end > start for s in spans)
+        out[label] = {"recall": found / total, "spans": total,
+                      "flagged_without_name": flagged / plain}  # fmt: skip
+    return out
+
+
 def support_pii_flag_rate(data: Path) -> float:
     """Share of BANKING77 test messages with any detection (they hold almost no PII, so this
     is close to a false-positive rate)."""
@@ -248,6 +324,7 @@ def main() -> None:
     injection = injection_bench(args.data, args.threshold)
     pii = pii_bench(args.names_model)
     pii["support_messages_flagged"] = support_pii_flag_rate(args.data)
+    pii["nlupp_person_names"] = nlupp_names(args.data, args.names_model)
     deepset = injection["deepset_test"]
     result = {
         "injection_recall": deepset["recall"],
@@ -279,6 +356,14 @@ def main() -> None:
     print(f"PII recall {pii['pii_recall']:.3f}; per kind "
           + ", ".join(f"{k} {v:.2f}" for k, v in pii["per_kind"].items()))  # fmt: skip
     print(f"BANKING77 test messages with a PII detection: {pii['support_messages_flagged']:.4f}")
+    for label, row in pii["nlupp_person_names"].items():
+        print(f"NLU++ person names ({label}): recall {row['recall']:.3f} of {row['spans']}; "
+              f"messages without a name flagged {row['flagged_without_name']:.4f}")  # fmt: skip
+    plain = deepset["without_unsupported_rules"]
+    unsupported = injection["rule_patterns_unsupported_by_deepset_train"]
+    print(f"deepset test without the {len(unsupported)} rule "
+          f"patterns no deepset-train injection fires: recall {plain['recall']:.3f}, "
+          f"FPR {plain['fpr']:.3f}")  # fmt: skip
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(_no_nan(result), indent=2, ensure_ascii=False) + "\n")
     print(f"wrote {RESULTS.relative_to(ROOT)}")
