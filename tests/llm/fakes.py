@@ -29,8 +29,11 @@ class Step:
     tool: tuple[str, dict[str, Any]] | None = None
     status: int | None = None
     delay: float = 0.0  # before the response starts
-    malformed: bool = False
+    malformed: bool = False  # a body that is not JSON; in a stream, a broken second event
+    raw_arguments: str | None = None  # tool arguments sent as this text (need not be JSON)
+    piece_delay: float = 0.0  # between streamed pieces
     stall_after: int | None = None  # stream this many pieces, then go silent
+    cut_after: int | None = None  # stream this many pieces, then end the response early
     usage: bool = True
     prompt_tokens: int = 11
     completion_tokens: int = 7
@@ -81,6 +84,15 @@ def echo_passage(body: dict[str, Any]) -> str:
     return f"{sentence} [1]"
 
 
+def _arguments(step: Step) -> str:
+    assert step.tool is not None
+    return step.raw_arguments if step.raw_arguments is not None else json.dumps(step.tool[1])
+
+
+BROKEN = b'data: {"id": "x", "choices": [ {"del\n\n'
+BROKEN_EVENT = b"event: content_block_delta\n" + BROKEN
+
+
 def _sse(data: dict[str, Any], event: str | None = None) -> bytes:
     head = f"event: {event}\n" if event else ""
     return f"{head}data: {json.dumps(data)}\n\n".encode()
@@ -111,7 +123,7 @@ def build_app(fake: FakeProvider) -> Starlette:
             }
             payload = {"type": "error", "error": error} if anthropic else {"error": error}
             return step, body, JSONResponse(payload, status_code=step.status)
-        if step.malformed:
+        if step.malformed and not body.get("stream"):
             return (
                 step,
                 body,
@@ -142,7 +154,7 @@ def build_app(fake: FakeProvider) -> Starlette:
                             "type": "function",
                             "function": {
                                 "name": step.tool[0],
-                                "arguments": json.dumps(step.tool[1]),
+                                "arguments": _arguments(step),
                             },
                         }
                     ],
@@ -173,7 +185,7 @@ def build_app(fake: FakeProvider) -> Starlette:
         async def events() -> AsyncIterator[bytes]:
             yield chunk({"role": "assistant", "content": ""})
             if step.tool:
-                args = json.dumps(step.tool[1])
+                args = _arguments(step)
                 half = len(args) // 2
                 yield chunk(
                     {
@@ -194,6 +206,13 @@ def build_app(fake: FakeProvider) -> Starlette:
                     if step.stall_after is not None and i >= step.stall_after:
                         await stall()
                         return
+                    if step.malformed and i == 1:
+                        yield BROKEN
+                        return
+                    if step.cut_after is not None and i >= step.cut_after:
+                        return
+                    if step.piece_delay and i:
+                        await asyncio.sleep(step.piece_delay)
                     yield chunk({"content": piece})
                 yield chunk({}, "stop")
             if step.usage:
@@ -276,7 +295,7 @@ def build_app(fake: FakeProvider) -> Starlette:
                     },
                     "content_block_start",
                 )
-                args = json.dumps(step.tool[1])
+                args = _arguments(step)
                 for part in (args[: len(args) // 2], args[len(args) // 2 :]):
                     yield _sse(
                         {
@@ -300,6 +319,13 @@ def build_app(fake: FakeProvider) -> Starlette:
                     if step.stall_after is not None and i >= step.stall_after:
                         await stall()
                         return
+                    if step.malformed and i == 1:
+                        yield BROKEN_EVENT
+                        return
+                    if step.cut_after is not None and i >= step.cut_after:
+                        return
+                    if step.piece_delay and i:
+                        await asyncio.sleep(step.piece_delay)
                     yield _sse(
                         {
                             "type": "content_block_delta",

@@ -4,15 +4,18 @@ cache across conversations and knowledge-base changes."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import update
 
 from frontdesk.config.settings import LlmSettings
+from frontdesk.embedding import CachingEmbedder
 from frontdesk.llm.budget import BudgetKeeper, stored_month_usage
 from frontdesk.llm.cache import ResponseCache
 from frontdesk.llm.router import ModelRouter
 from frontdesk.llm.service import LlmService
-from frontdesk.orchestration.runtime import Runtime
+from frontdesk.orchestration.runtime import Runtime, open_runtime, sync_knowledge
 from frontdesk.storage.conversations import create_conversation
 from frontdesk.storage.models import KnowledgeIndex
 from frontdesk.storage.models import Turn as TurnRow
@@ -131,3 +134,72 @@ async def test_cache_serves_repeats_until_the_knowledge_base_changes(
     _, after = await ask(sqlite_runtime)
     assert after.model == "openai:gpt-test"
     assert fake.count == 2
+
+
+async def test_a_knowledge_base_edit_invalidates_the_cache(
+    sqlite_runtime: Runtime, models: Models, fake: FakeProvider
+) -> None:
+    """What `frontdesk kb ingest` and start-up do: sync the knowledge folder. An edited
+    article moves the index version, and the next identical question goes to the model."""
+    runtime = sqlite_runtime
+    use_provider(runtime, models)
+    fake.default = Step(echo=True, prompt_tokens=700, completion_tokens=30)
+    await ask(runtime)
+    _, cached = await ask(runtime)
+    assert cached.model == "cache:openai:gpt-test"
+    unchanged = await sync_knowledge(
+        runtime.db, runtime.tenant.id, runtime.workspace, runtime.settings,
+        embedder=runtime.embedder,
+    )  # fmt: skip
+    assert not unchanged.changed
+    _, still = await ask(runtime)
+    assert still.model == "cache:openai:gpt-test"  # a sync that changes nothing keeps it
+    article = runtime.workspace.knowledge_dir / "refund-timelines.md"
+    article.write_text(
+        article.read_text(encoding="utf-8") + "\nQ: Do refunds show as pending?\nA: Sometimes.\n",
+        encoding="utf-8",
+    )
+    report = await sync_knowledge(
+        runtime.db, runtime.tenant.id, runtime.workspace, runtime.settings,
+        embedder=runtime.embedder,
+    )  # fmt: skip
+    assert report.updated == ["knowledge/refund-timelines.md"]
+    _, fresh = await ask(runtime)
+    assert fresh.model == "openai:gpt-test"
+    assert fake.count == 2
+
+
+async def test_tone_and_formality_come_from_the_workspace(
+    workspace: Path, embedder: CachingEmbedder, fake: FakeProvider
+) -> None:
+    """frontdesk.yaml names the provider, its key and the tone; the model is built through
+    the registry like `frontdesk serve` does and is told the workspace's tone."""
+    config = workspace / "frontdesk.yaml"
+    text = config.read_text(encoding="utf-8")
+    assert "llm:\n  answer_model: extractive" in text
+    config.write_text(
+        text.replace(
+            "llm:\n  answer_model: extractive",
+            "llm:\n"
+            "  models: {answer: [openai:gpt-test]}\n"
+            f"  providers: {{openai: {{base_url: '{fake.url}/v1', api_key: test-key}}}}\n"
+            "  retries: 0\n"
+            "  tone: calm and reassuring\n"
+            "  formality: formal\n",
+        ),
+        encoding="utf-8",
+    )
+    fake.default = Step(echo=True, prompt_tokens=500, completion_tokens=20)
+    runtime = await open_runtime(workspace, embedder=embedder)
+    model = runtime.assistant.deps.llm.router.models["openai:gpt-test"]
+    try:
+        reply, row = await ask(runtime)
+    finally:
+        await runtime.close()
+    assert model.client.is_closed()  # type: ignore[attr-defined]  # closing closes the pool
+    assert row.model == "openai:gpt-test"
+    assert reply.citations
+    system = fake.requests[0]["body"]["messages"][0]["content"]
+    assert "You are the support assistant of Kestrel Parcel." in system
+    assert "Tone: calm and reassuring. Write formally and politely" in system
+    assert fake.requests[0]["headers"]["authorization"] == "Bearer test-key"

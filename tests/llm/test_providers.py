@@ -181,3 +181,51 @@ def test_no_key_and_no_server_means_unavailable(monkeypatch: pytest.MonkeyPatch)
         OpenAIChatModel(model="gpt-4o-mini", settings=ProviderSettings())
     assert caught.value.kind == "unavailable"
     assert "OPENAI_API_KEY" in caught.value.message
+
+
+async def test_a_malformed_event_mid_stream_is_malformed(
+    models: Models, kind: str, fake: FakeProvider
+) -> None:
+    fake.then(Step(text="one two three", malformed=True))
+    pieces: list[str] = []
+
+    async def consume() -> None:
+        async for chunk in models(kind).stream(_request()):
+            pieces.append(chunk.text)
+
+    with pytest.raises(ProviderError) as caught:
+        await consume()
+    assert caught.value.kind == "malformed"
+    assert not caught.value.retryable  # the router moves on to the next model
+    assert pieces == ["one"]
+    assert fake.count == 1
+
+
+@pytest.mark.parametrize(
+    ("provider", "streaming"),
+    [("openai", False), ("openai", True), ("anthropic", True)],
+)
+async def test_tool_arguments_that_are_not_json_are_malformed(
+    models: Models, fake: FakeProvider, provider: str, streaming: bool
+) -> None:
+    # Anthropic sends whole tool inputs as JSON objects; only its streamed pieces can break.
+    fake.then(Step(tool=("track_parcel", {}), raw_arguments='{"order_id": "KP-1"'))
+    model = models(provider)
+    call = _stream(model, _request()) if streaming else model.complete(_request())
+    with pytest.raises(ProviderError) as caught:
+        await call
+    assert caught.value.kind == "malformed"
+    assert "tool arguments are not JSON" in caught.value.message
+
+
+async def test_a_stream_cut_short_is_an_error_not_an_answer(
+    models: Models, kind: str, fake: FakeProvider
+) -> None:
+    # The connection closes cleanly after two pieces, with no finish_reason / message_stop:
+    # "Refunds are" must not pass for a whole answer.
+    fake.then(Step(text="Refunds are never paid back", cut_after=2))
+    with pytest.raises(ProviderError) as caught:
+        await _stream(models(kind), _request())
+    assert caught.value.kind == "connection"
+    assert caught.value.retryable
+    assert "ended before it finished" in caught.value.message

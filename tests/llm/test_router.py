@@ -152,6 +152,34 @@ async def test_the_breaker_opens_then_lets_one_probe_through(
     assert breakers.states() == {"openai": "closed"}
 
 
+async def test_a_failed_probe_opens_the_breaker_again(models: Models, fake: FakeProvider) -> None:
+    clock = Clock()
+    settings = _settings(models={"answer": ["openai:gpt-test"]}, retries=0)
+    breakers = Breakers(failures=2, reset_s=30, clock=clock)
+    router = _router(models, settings, breakers=breakers)
+    fake.default = Step(status=500)
+    for _ in range(2):
+        await router.complete(_request())
+    clock.now += 31
+    probe = await router.complete(_request())
+    assert [a.outcome for a in probe.attempts] == ["server"]
+    assert fake.count == 3
+    assert breakers.states() == {"openai": "open"}
+    again = await router.complete(_request())
+    assert [a.outcome for a in again.attempts] == ["breaker_open"]
+    assert fake.count == 3  # open for another reset_s
+
+
+async def test_the_breaker_cuts_retries_short(models: Models, fake: FakeProvider) -> None:
+    settings = _settings(models={"answer": ["openai:gpt-test"]}, retries=5)
+    breakers = Breakers(failures=2, reset_s=30, clock=Clock())
+    fake.default = Step(status=503)
+    routed = await _router(models, settings, breakers=breakers, sleep=Sleeps()).complete(_request())
+    assert routed.model == "extractive"
+    assert [a.outcome for a in routed.attempts] == ["breaker_open"]
+    assert fake.count == 2  # not six: the breaker opened after the second failure
+
+
 async def test_accounting_uses_provider_usage_and_the_price_table(
     models: Models, fake: FakeProvider
 ) -> None:
@@ -199,6 +227,19 @@ async def test_monthly_budget_counts_stored_usage_and_new_spend(
     other = await router.complete(_request(tenant="t2"))  # budgets are per tenant
     assert other.model == "openai:gpt-test"
     assert [t for t, _ in loads] == ["t1", "t2"]  # loaded once per tenant, then kept current
+
+
+async def test_monthly_cost_budget_skips_a_paid_model(models: Models, fake: FakeProvider) -> None:
+    async def month_usage(tenant: str, since: datetime) -> tuple[int, float]:
+        return 10_000, 0.0095  # this month's paid turns so far
+
+    settings = _settings(models={"answer": ["openai:gpt-test"]}, budgets={"monthly_cost": 0.01})
+    router = _router(models, settings, budgets=BudgetKeeper(settings.budgets, month_usage))
+    routed = await router.complete(_request())
+    assert routed.model == "extractive"
+    assert "monthly cost budget: 0.0095 used > 0.01" in (routed.fallback_reason or "")
+    assert fake.count == 0
+    assert routed.result.usage.cost == 0.0
 
 
 async def test_a_stream_that_stalls_is_reset_and_retried(

@@ -103,6 +103,7 @@ class AnthropicChatModel:
         prompt_tokens: int | None = None
         completion_tokens: int | None = None
         finish = "end_turn"
+        stopped = False
         try:
             async with asyncio.timeout(self.settings.timeout_s):
                 response = await self.client.messages.create(**self._params(request), stream=True)
@@ -125,6 +126,11 @@ class AnthropicChatModel:
                     elif kind == "message_delta":
                         finish = event.delta.stop_reason or finish
                         completion_tokens = event.usage.output_tokens
+                    elif kind == "message_stop":
+                        stopped = True
+            if not stopped:
+                # Without message_stop the connection was cut: the answer may lack its end.
+                raise ProviderError(self.name, "connection", "the stream ended before it finished")
             calls = [
                 ToolCall(
                     id=b["id"], name=b["name"], arguments=parse_arguments(self.name, b["json"])

@@ -86,6 +86,7 @@ class LocalChatModel:
         self.spec = spec
         self.settings = settings or LocalModelSettings()
         self._server: Any = None
+        self._refused: ModelUnavailableError | None = None  # not installed, or bad checksum
         self._load_lock = threading.Lock()
         self._run_lock = threading.Lock()  # one generation at a time: the model has one slot
 
@@ -93,14 +94,20 @@ class LocalChatModel:
         with self._load_lock:
             if self._server is not None:
                 return self._server
+            if self._refused is not None:  # said once; not re-hashed on every call
+                raise self._refused
             try:
-                import xllamacpp  # type: ignore[import-untyped,import-not-found,unused-ignore]
-            except ImportError as exc:
-                raise ModelUnavailableError(
-                    self.name, "xllamacpp is not installed (pip install 'frontdesk[local]')"
-                ) from exc
-            path = model_file(self.spec)
-            verify(path, self.spec.sha256, self.name)
+                try:
+                    import xllamacpp  # type: ignore[import-untyped,import-not-found,unused-ignore]
+                except ImportError as exc:
+                    raise ModelUnavailableError(
+                        self.name, "xllamacpp is not installed (pip install 'frontdesk[local]')"
+                    ) from exc
+                path = model_file(self.spec)
+                verify(path, self.spec.sha256, self.name)
+            except ModelUnavailableError as exc:
+                self._refused = exc
+                raise
             params = xllamacpp.CommonParams()
             params.model.path = str(path)
             params.n_ctx = 1024

@@ -115,7 +115,7 @@ class OpenAIChatModel:
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         parts: list[str] = []
         calls: dict[int, dict[str, str]] = {}
-        finish = "stop"
+        finish: str | None = None
         usage: tuple[int, int] | None = None
         try:
             async with asyncio.timeout(self.settings.timeout_s):
@@ -141,6 +141,10 @@ class OpenAIChatModel:
                     if delta.content:
                         parts.append(delta.content)
                         yield ChatChunk(text=delta.content)
+            if finish is None:
+                # Every chat-completions stream ends its choice with a finish_reason: without
+                # one the connection was cut and the answer may be missing its end.
+                raise ProviderError(self.name, "connection", "the stream ended before it finished")
             tool_calls = [
                 ToolCall(
                     id=c["id"] or f"call_{i}",

@@ -58,6 +58,13 @@ class LlmService:
         self.cache = cache
         self.company = company
 
+    async def aclose(self) -> None:
+        """Close the models' HTTP clients (each provider adapter holds a connection pool)."""
+        for model in self.router.models.values():
+            close = getattr(model, "aclose", None)
+            if close is not None:
+                await close()
+
     async def _route(self, request: ChatRequest, ledger: Ledger, sink: StreamSink | None) -> Routed:
         if sink is None:
             return await self.router.complete(request, ledger)

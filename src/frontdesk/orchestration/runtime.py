@@ -66,6 +66,7 @@ class Runtime:
     async def close(self) -> None:
         if self.desk is not None and self.desk.dispatcher is not None:
             await self.desk.dispatcher.close()
+        await self.assistant.deps.llm.aclose()  # the model providers' connection pools
         await self.db.dispose()
 
 
