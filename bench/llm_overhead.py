@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import statistics
 import tempfile
@@ -254,6 +255,7 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=300)
     parser.add_argument("--streams", type=int, default=40)
     args = parser.parse_args()
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         workspace = Path(tmp) / "ws"
         shutil.copytree(DEMO, workspace)
@@ -277,6 +279,9 @@ def main() -> None:
         "first_byte_delay_p50_ms": first_byte["first_byte_delay"]["p50_ms"],
         "first_byte_target_ms": 50.0,
         "details": rows,
+        # 1/5/15-minute load averages: figures taken on a busy machine are not final.
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "command": "nice -n 10 .venv/bin/python bench/llm_overhead.py "
         f"--turns {args.turns} --streams {args.streams}",
     }
