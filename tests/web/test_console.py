@@ -149,6 +149,16 @@ async def test_hand_off_take_over_reply_hand_back(
                                     data={"csrf": csrf, "text": "late"})  # fmt: skip
     assert "error=" in refused.headers["location"]
 
+    closed = await app_client.post(f"/console/tickets/{ticket.id}/close",
+                                   data={"csrf": csrf, "note": "Redelivery booked"})  # fmt: skip
+    assert "notice=Ticket%20closed" in closed.headers["location"]
+    again = await app_client.post(f"/console/tickets/{ticket.id}/close", data={"csrf": csrf})
+    assert "already%20closed" in again.headers["location"]
+    async with rt.db.session(rt.tenant.id) as session:
+        ticket = await session.get(Ticket, ticket.id)
+    assert ticket is not None
+    assert ticket.status == "closed"
+
 
 async def test_relabel_stores_a_training_example(
     app_client: httpx.AsyncClient, users: None, sqlite_runtime: Runtime
