@@ -121,6 +121,31 @@ def test_decision_scores_match_the_svm_and_are_not_pickled(
     assert np.allclose(loaded._decision(features), expected)
 
 
+def test_neighbour_vote_is_the_best_similarity_per_intent_among_the_nearest() -> None:
+    model = HybridIntentClassifier(None, voters=3)
+    model.classes = ["a", "b", "c"]
+    model._reference_index = np.asarray([0, 0, 1, 1, 2])
+    sims = np.asarray([[0.9, 0.8, 0.7, 0.1, 0.2], [-0.5, 0.1, 0.2, 0.3, -0.2]])
+    votes = model._vote(sims)
+    # Row 0: nearest three are examples 0, 1 (intent a) and 2 (b); c is not among them.
+    assert np.allclose(votes[0], [0.9, 0.7, 0.0])
+    # Row 1: nearest three are 3, 2 (b) and 1 (a); negative similarities never vote.
+    assert np.allclose(votes[1], [0.1, 0.3, 0.0])
+
+
+def test_models_saved_without_the_vote_still_predict(
+    tmp_path: Path, trained: HybridIntentClassifier
+) -> None:
+    text = "refund my order please"
+    before = trained.predict(text)
+    del trained.__dict__["vote_weight"]  # as a model pickled before the vote existed
+    try:
+        old = trained.predict(text)
+        assert old.name == before.name
+    finally:
+        trained.vote_weight = 1.0
+
+
 def test_two_intents_give_two_score_columns() -> None:
     texts, intents = _dataset()
     keep = [i for i, y in enumerate(intents) if y in {"greet", "request_refund"}]

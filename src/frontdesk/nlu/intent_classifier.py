@@ -4,7 +4,9 @@ out-of-scope detector.
 
 Why this shape: on a 2-core CPU it trains on 10-15k examples in about a minute and predicts
 in a few milliseconds, and the two feature families fail differently (n-grams catch exact
-wording and typos, embeddings catch paraphrases). See bench/nlu.py for what each piece adds.
+wording and typos, embeddings catch paraphrases). A nearest-neighbour vote (the best
+similarity per intent among the 10 nearest training examples) is added to the SVM's scores.
+See bench/nlu.py for what each piece adds.
 
 Out of scope. The classifier's margin alone misses messages that resemble nothing it was
 trained on but still fall clearly on one side of a boundary. So two signals are combined,
@@ -154,11 +156,15 @@ class HybridIntentClassifier:
         embedding_weight: float = 3.0,
         c: float = 0.5,
         neighbours: int = 5,
+        vote_weight: float = 1.0,
+        voters: int = 10,
     ) -> None:
         self.embedder = embedder
         self.embedding_weight = embedding_weight
         self.c = c
         self.neighbours = neighbours
+        self.vote_weight = vote_weight
+        self.voters = voters
         self.uses_embeddings = embedder is not None
         self.classes: list[str] = []
         self.temperature = 1.0
@@ -255,6 +261,8 @@ class HybridIntentClassifier:
         self.classes = [str(c) for c in self._svm.classes_]
         self._reference = None if emb is None else emb.astype(np.float32)
         self._reference_labels = labels
+        index = {name: i for i, name in enumerate(self.classes)}
+        self._reference_index = np.asarray([index[str(y)] for y in labels], dtype=np.int64)
 
     def _decision(self, features: sparse.csr_matrix) -> F64:
         """The SVM's decision scores, computed here rather than by `decision_function`: sklearn
@@ -291,9 +299,26 @@ class HybridIntentClassifier:
                 sims = emb @ self._reference.T
             k = min(self.neighbours, sims.shape[1])
             near = np.partition(sims, sims.shape[1] - k, axis=1)[:, -k:].mean(axis=1)
+            # Models saved before the vote existed have no `vote_weight`: they score as before.
+            if getattr(self, "vote_weight", 0.0):
+                scores = scores + self.vote_weight * self._vote(sims)
         else:
             near = np.zeros(len(texts))
         return scores, margin, near.astype(np.float64)
+
+    def _vote(self, sims: npt.NDArray[np.floating[Any]]) -> F64:
+        """A nearest-neighbour vote added to the SVM's scores: for each intent, the highest
+        similarity among the message's `voters` nearest training examples of that intent
+        (0 when none of them is). On BANKING77 it adds about 0.25 points over the SVM alone
+        (bench/nlu.py); the similarities are computed for the out-of-scope signal anyway."""
+        n, total = sims.shape
+        k = min(self.voters, total)
+        top = np.argpartition(sims, total - k, axis=1)[:, -k:]
+        rows = np.repeat(np.arange(n), k)
+        votes = np.zeros((n, len(self.classes)), dtype=np.float64)
+        values = np.maximum(sims[rows, top.ravel()], 0.0)
+        np.maximum.at(votes, (rows, self._reference_index[top.ravel()]), values)
+        return votes
 
     def _signals(self, margin: F64, near: F64) -> F64:
         """The combined in-scope signal: standardised margin plus standardised neighbour
