@@ -217,6 +217,32 @@ async def test_admin_sees_dead_letters_and_retrain_button(
     assert 'id="retrain"' in page.text
 
 
+async def test_admin_retrain_button_runs_the_gate_and_shows_why(
+    app_client: httpx.AsyncClient, users: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from frontdesk.orchestration import retrain as retrain_module
+
+    async def kept(runtime: Runtime, **_: object) -> retrain_module.RetrainReport:
+        return retrain_module.RetrainReport(
+            promoted=False, candidate="v2", current="v1", corrections=1,
+            reasons=["golden_accuracy would drop 12.5% (0.8000 -> 0.7000); the limit is 5%"],
+        )  # fmt: skip
+
+    monkeypatch.setattr(retrain_module, "retrain", kept)
+    csrf = await _sign_in(app_client, "root@kestrel.test")
+    started = await app_client.post("/console/admin/retrain", data={"csrf": csrf})
+    assert "notice=Retraining%20started" in started.headers["location"]
+    app = app_client._transport.app  # type: ignore[attr-defined]
+    await app.state.jobs.drain()
+    page = await app_client.get("/console/admin")
+    assert "kept the current model" in page.text
+    assert "golden_accuracy would drop 12.5%" in page.text
+    agent_csrf = await _sign_in(app_client)  # agents may not retrain
+    refused = await app_client.post("/console/admin/retrain", data={"csrf": agent_csrf})
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "forbidden"
+
+
 async def test_dead_letters_are_listed_for_admins_and_can_be_sent_again(
     workspace: Path, monkeypatch: pytest.MonkeyPatch, embedder: CachingEmbedder
 ) -> None:
