@@ -1,7 +1,8 @@
 """Tenant isolation: every endpoint that takes an id, in the JSON API and in the agent console,
 is called with another tenant's ids and must answer 404 (a console form: its "not found"
 message) with none of that tenant's data; listings must not show it either, and nothing of
-it may change. Runs on SQLite and PostgreSQL (where row-level security is the second wall).
+it may change. Runs on SQLite and on PostgreSQL, there as an ordinary role so that row-level
+security stands as the second wall behind the data layer's scoping.
 
 The routes are read from the app itself, so an endpoint added later is in the matrix without
 an edit here; one whose parameter has no tenant-B object below still gets an id that exists
@@ -19,7 +20,7 @@ from urllib.parse import unquote
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select, text
 
 from frontdesk.api.app import create_app
 from frontdesk.orchestration.runtime import Runtime
@@ -38,8 +39,37 @@ PASSWORD = "a password 123"
 FIXED = {"decision": "approve"}
 
 
+APP_ROLE = "frontdesk_matrix_app"
+
+
+async def _as_ordinary_role(runtime: Runtime) -> None:
+    """On PostgreSQL, serve the matrix as a role that is not a superuser (the test database's
+    owner is one, and superusers skip row-level security), so both walls stand during it."""
+    engine = runtime.db.engine
+    async with engine.begin() as conn:
+        await conn.execute(text(
+            f"DO $$ BEGIN CREATE ROLE {APP_ROLE} NOLOGIN NOBYPASSRLS; "
+            "EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+        ))  # fmt: skip
+        await conn.execute(text(f"GRANT USAGE ON SCHEMA public TO {APP_ROLE}"))
+        await conn.execute(text(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {APP_ROLE}"))
+        await conn.execute(text(f"GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {APP_ROLE}"))
+
+    def set_role(dbapi_connection: Any, _record: Any) -> None:
+        # On the raw asyncpg connection, outside the adapter's transaction: a SET inside a
+        # transaction that is rolled back (as the pool does on check-in) would be undone.
+        dbapi_connection.run_async(lambda raw: raw.execute(f"SET ROLE {APP_ROLE}"))
+
+    event.listen(engine.sync_engine, "connect", set_role)
+    await engine.dispose()  # pooled connections were opened as the owner
+    async with engine.connect() as conn:
+        assert await conn.scalar(text("SELECT current_user")) == APP_ROLE
+
+
 @pytest.fixture
 async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    if runtime.db.engine.dialect.name == "postgresql":
+        await _as_ordinary_role(runtime)
     app = create_app(runtime=runtime)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -114,6 +144,10 @@ async def test_every_parameter_has_a_tenant_b_object(
 
 async def test_other_tenants_ids_are_not_found(client: httpx.AsyncClient, runtime: Runtime) -> None:
     theirs = await _other_tenant(runtime)
+    if runtime.db.engine.dialect.name == "postgresql":
+        async with runtime.db.engine.connect() as conn:  # no tenant set: the policies hide all
+            assert await conn.scalar(text("SELECT current_user")) == APP_ROLE
+            assert await conn.scalar(text("SELECT count(*) FROM messages")) == 0
     mine = {"Authorization": "Bearer " + (await create_key(
         runtime.db, runtime.tenant.id, name="a", scope=Scope.ADMIN)).token}  # fmt: skip
     called = []
