@@ -55,3 +55,17 @@ async def test_no_passages_means_no_grounded_answer() -> None:
     result = await ExtractiveChatModel().complete(ChatRequest(messages=_ask("hello")))
     assert result.text == ""
     assert not result.grounded
+
+
+async def test_a_passage_that_shares_no_word_with_the_question_is_no_answer() -> None:
+    prices = _passage(1, "Weekend delivery: +2.00 for Saturday or Sunday delivery. "
+                         "Signature on delivery: 0.80.")  # fmt: skip
+    model = ExtractiveChatModel()
+    miss = await model.complete(ChatRequest(messages=_ask("Do you sell gift cards?"),
+                                            passages=[prices]))  # fmt: skip
+    assert not miss.grounded  # the pipeline then says it has no answer and offers a person
+    assert miss.cited == []
+    hit = await model.complete(ChatRequest(messages=_ask("Do you deliver on Sundays?"),
+                                           passages=[prices]))  # fmt: skip
+    assert hit.cited == [1]  # "Sundays" meets "Sunday"
+    assert hit.text.startswith("Weekend delivery")

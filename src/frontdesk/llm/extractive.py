@@ -2,7 +2,8 @@
 
 Always available, so frontdesk answers with no API key, and the last fallback of the
 model router. An FAQ passage answers with its A: text; a section answers with the sentences
-that share the most words with the question.
+that share the most words with the question, and only when some of them share at least one
+(a passage that merely ranked first is no answer: then there is none, and a person is offered).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import re
 from collections.abc import AsyncIterator
 
 from frontdesk.interfaces import ChatChunk, ChatRequest, ChatResult
+from frontdesk.llm.grounding import stem
 from frontdesk.text import content_words, estimate_tokens
 from frontdesk.types import Passage, Usage
 
@@ -71,6 +73,9 @@ class ExtractiveChatModel:
         sentences = [s.strip() for s in _SENTENCE.split(_plain(passage.text)) if s.strip()]
         if not sentences:
             return ""
+        asked = {stem(w) for w in words}
+        if not any(asked & {stem(w) for w in content_words(s)} for s in sentences):
+            return ""  # not one word of the question in it: ranked, but no answer
         scored = sorted(
             range(len(sentences)),
             key=lambda i: (-len(words & content_words(sentences[i])), i),
