@@ -290,3 +290,22 @@ async def test_every_route_declares_its_role(app_client: tuple[httpx.AsyncClient
             response = await client.get(path, headers=keys[least], **kwargs)
             assert response.status_code not in (401, 403), (route, least, response.text)
     assert refused >= 20
+
+
+async def test_console_pages_escape_what_customers_wrote(
+    app_client: tuple[httpx.AsyncClient, Runtime],
+) -> None:
+    client, runtime = app_client
+    await create_user(runtime.db, runtime.tenant.id, email="ana@kestrel.example",
+                      password=PASSWORD, role=Role.AGENT)  # fmt: skip
+    widget = await _key(runtime, Scope.WIDGET)
+    conversation = (await client.post("/v1/conversations", headers=widget)).json()["id"]
+    markup = "<b onmouseover=alert(1)>where is my parcel</b>"
+    posted = await client.post(f"/v1/conversations/{conversation}/messages",
+                               json={"text": markup}, headers=widget)  # fmt: skip
+    assert posted.status_code == 200
+    await client.post("/console/login", data={"email": "ana@kestrel.example", "password": PASSWORD})
+    page = await client.get(f"/console/conversations/{conversation}")
+    assert page.status_code == 200
+    assert markup not in page.text
+    assert "&lt;b onmouseover=alert(1)&gt;where is my parcel&lt;/b&gt;" in page.text
