@@ -8,6 +8,7 @@ import pytest
 
 from frontdesk.errors import ModelNotTrainedError
 from frontdesk.nlu.intent_classifier import (
+    VOTE_WEIGHTS,
     HybridIntentClassifier,
     expected_calibration_error,
     fit_temperature,
@@ -138,12 +139,27 @@ def test_models_saved_without_the_vote_still_predict(
 ) -> None:
     text = "refund my order please"
     before = trained.predict(text)
+    weight = trained.vote_weight
     del trained.__dict__["vote_weight"]  # as a model pickled before the vote existed
     try:
         old = trained.predict(text)
         assert old.name == before.name
     finally:
-        trained.vote_weight = 1.0
+        trained.vote_weight = weight
+
+
+def test_the_vote_weight_is_chosen_on_held_out_data(trained: HybridIntentClassifier) -> None:
+    assert trained.vote_weight in VOTE_WEIGHTS
+    assert trained.metrics["vote_weight"] == trained.vote_weight
+    texts, intents = _dataset()
+    fixed = HybridIntentClassifier(HashingEmbedder(), vote_weight=0.5).fit(texts, intents)
+    assert fixed.vote_weight == 0.5
+    off = HybridIntentClassifier(HashingEmbedder(), vote_weight=0.0).fit(texts, intents)
+    assert off.vote_weight == 0.0
+    emb = off._embeddings(["refund please"], None)
+    scores, *_ = off._raw(["refund please"], emb)
+    svm, *_ = off._parts(["refund please"], emb)
+    assert np.allclose(scores, svm)
 
 
 def test_two_intents_give_two_score_columns() -> None:
