@@ -16,11 +16,13 @@ from typing import Any
 
 import httpx
 
+# The demo's rules answer these from the knowledge base (others ask for an order number
+# first, or go to a person).
 QUESTIONS = [
-    "How long does a refund take to reach my card?",
-    "Can I change the delivery address after my parcel has been dispatched?",
-    "Tracking says delivered but nothing arrived. What should I do?",
-    "How do I set up two-factor authentication?",
+    "How long does a refund take to reach my card? Order KP-20481736",
+    "Can I change the delivery address after dispatch?",
+    "Do you deliver on Sundays?",
+    "How much does Saturday delivery cost?",
     "Do you sell gift cards?",
 ]
 
@@ -53,8 +55,17 @@ def main() -> None:
             reply = next(data for name, data in got if name == "reply")
             deltas = sum(1 for name, _ in got if name == "delta")
             resets = sum(1 for name, _ in got if name == "reset")
+            drafts, draft = [], ""  # what streamed before a `reset`: a draft taken back
+            for name, data in got:
+                if name == "delta":
+                    draft += data["text"]
+                elif name == "reset":
+                    drafts.append((draft, data.get("reason") or data.get("text") or ""))
+                    draft = ""
             turn = http.get(f"/v1/conversations/{cid}").json()["turns"][-1]
             print(f"**Customer:** {question}\n")
+            for text, why in drafts:
+                print(f"_(streamed, then taken back: {text!r} ({why}))_\n")
             print(f"**Assistant:** {reply['answer']}\n")
             for citation in reply.get("citations") or []:
                 print(f"- [{citation['n']}] {citation['title']} ({citation['source']})")

@@ -89,6 +89,27 @@ def test_check_rejects(text: str, problem: str) -> None:
     assert problem in check.problem
 
 
+def test_check_rejects_question_words_the_passages_do_not_have() -> None:
+    check = check_answer(
+        "Yes, we sell gift cards, paid to the original card [1].",
+        PASSAGES,
+        min_support=0.5,
+        question="Do you sell gift cards?",
+    )
+    assert not check.ok
+    assert check.problem == (
+        "it says 'gift', 'sell' from the question, which the cited passages do not"
+    )
+
+
+def test_check_lets_the_customers_own_numbers_be_said_back() -> None:
+    text = "Your refund for KP-20481736 reaches your card within 7 working days [1]."
+    assert check_answer(
+        text, PASSAGES, min_support=0.5, question="when is the refund for KP-20481736 paid?"
+    ).ok
+    assert "20481736" in check_answer(text, PASSAGES, min_support=0.5).problem
+
+
 def test_check_knows_no_answer() -> None:
     assert check_answer(NO_ANSWER, PASSAGES, min_support=0.5).no_answer
 

@@ -129,7 +129,7 @@ class ResponseCacheSettings(BaseModel):
 class LocalModelSettings(BaseModel):
     threads: int = Field(default=2, ge=1)
     max_tokens: int = Field(default=96, ge=8)
-    context_passages: int = Field(default=2, ge=1, le=3)
+    context_passages: int = Field(default=1, ge=1, le=3)  # SmolLM2 errs more with two
     passage_words: int = Field(default=120, ge=20)
 
 

@@ -74,12 +74,10 @@ class ExtractiveChatModel:
         if not sentences:
             return ""
         asked = {stem(w) for w in words}
-        if not any(asked & {stem(w) for w in content_words(s)} for s in sentences):
-            return ""  # not one word of the question in it: ranked, but no answer
-        scored = sorted(
-            range(len(sentences)),
-            key=lambda i: (-len(words & content_words(sentences[i])), i),
-        )
+        shared = [len(asked & {stem(w) for w in content_words(s)}) for s in sentences]
+        # The sentences that share the most words with the question, in their order; none
+        # at all: ranked first, but no answer.
+        scored = sorted((i for i in range(len(sentences)) if shared[i]), key=lambda i: -shared[i])
         chosen = sorted(scored[: self.max_sentences])
         return " ".join(sentences[i] for i in chosen)
 

@@ -2,9 +2,12 @@
 as [n], and the check run on every answer before it is used.
 
 The check is lexical and cheap: every cited number must name a passage; every number in the
-answer (prices, days, phone numbers) must appear in a cited passage; and the share of the
-answer's content words found in its cited passages (the support ratio) must reach
-`min_support`. A light suffix-stripping stem lets "refunds"/"refunded" match "refund".
+answer (prices, days, phone numbers) must appear in a cited passage or in the customer's own
+question (an order number said back); the words the answer repeats from the question must
+appear in the cited passages (a passage about customs fees cannot support "yes, we sell gift
+cards"); and the share of the answer's content words found in its cited passages (the
+support ratio) must reach `min_support`. A light suffix-stripping stem lets
+"refunds"/"refunded" match "refund".
 """
 
 from __future__ import annotations
@@ -20,6 +23,12 @@ from frontdesk.types import Passage
 NO_ANSWER = "NO_ANSWER"
 CITE = re.compile(r"\[(\d+)\]")
 _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
+_HAS_DIGIT = re.compile(r"\S*\d\S*")  # order numbers and the like: not topic words
+# How questions are asked, not what they are about: an answer may say them back freely.
+_ASKING = frozenset(
+    """take long much many make know tell help able possible go come give see look let happen
+    work way still also now yet ever again usual usually normally really""".split()
+)
 _SUFFIXES = ("ing", "edly", "ed", "es", "s", "ly")
 
 FORMALITY = {
@@ -103,7 +112,9 @@ def _numbers(text: str) -> set[str]:
     return {n.rstrip(".,:").replace(",", "") for n in _NUMBER.findall(text)}
 
 
-def check_answer(text: str, passages: Sequence[Passage], *, min_support: float) -> Check:
+def check_answer(
+    text: str, passages: Sequence[Passage], *, min_support: float, question: str = ""
+) -> Check:
     stripped = text.strip()
     if not stripped or stripped.strip(".").upper() == NO_ANSWER or NO_ANSWER in stripped[:40]:
         return Check(ok=True, no_answer=True)
@@ -120,7 +131,7 @@ def check_answer(text: str, passages: Sequence[Passage], *, min_support: float) 
         return Check(ok=False, cited=cited, problem=f"it cites {listed}, which is not a passage")
     body = CITE.sub(" ", stripped)
     sources = " ".join(passages[n - 1].title + " " + passages[n - 1].text for n in cited)
-    missing_numbers = sorted(_numbers(body) - _numbers(sources))
+    missing_numbers = sorted(_numbers(body) - _numbers(sources) - _numbers(question))
     if missing_numbers:
         return Check(
             ok=False, cited=cited,
@@ -129,7 +140,16 @@ def check_answer(text: str, passages: Sequence[Passage], *, min_support: float) 
     answer_words = _stems(body)
     if not answer_words:
         return Check(ok=True, cited=cited, support=1.0)
-    support = len(answer_words & _stems(sources)) / len(answer_words)
+    source_words = _stems(sources)
+    asked = _stems(_HAS_DIGIT.sub(" ", question)) - {stem(w) for w in _ASKING}
+    echoed = sorted((answer_words & asked) - source_words)
+    if echoed:
+        return Check(
+            ok=False, cited=cited,
+            problem=f"it says {', '.join(repr(w) for w in echoed)} from the question, which "
+            "the cited passages do not",
+        )  # fmt: skip
+    support = len(answer_words & source_words) / len(answer_words)
     if support < min_support:
         return Check(
             ok=False, cited=cited, support=support,

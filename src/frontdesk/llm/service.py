@@ -139,7 +139,10 @@ class LlmService:
                     system_prompt=prompt,
                 )
             check = check_answer(
-                routed.result.text, passages, min_support=self.settings.min_support
+                routed.result.text,
+                passages,
+                min_support=self.settings.min_support,
+                question=question,
             )
             if check.ok:
                 result = routed.result.model_copy(
