@@ -162,6 +162,40 @@ def test_the_vote_weight_is_chosen_on_held_out_data(trained: HybridIntentClassif
     assert np.allclose(scores, svm)
 
 
+def test_big_training_sets_search_neighbours_among_the_nearest_intents(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import frontdesk.nlu.intent_classifier as module
+
+    texts, intents = _dataset()
+    exact = HybridIntentClassifier(HashingEmbedder()).fit(texts, intents, oos_texts=OUT_OF_SCOPE)
+    monkeypatch.setattr(module, "SHORTLIST_ABOVE", 10)
+    monkeypatch.setattr(module, "SHORTLIST", 2)
+    short = HybridIntentClassifier(HashingEmbedder()).fit(texts, intents, oos_texts=OUT_OF_SCOPE)
+    assert short._shortlist is not None
+    assert exact._shortlist is None
+    queries = ["where is my parcel now", "refund me please", "hello there", "reset my password"]
+    emb = np.asarray(HashingEmbedder().embed(queries), dtype=np.float32)
+    full, part = exact._similarities(emb), short._similarities(emb)
+    # Only two intents' examples are compared; the best match is the same as a full search.
+    assert ((part > -1).sum(axis=1) <= 2 * 20).all()
+    assert np.allclose(full.max(axis=1), part.max(axis=1))
+    assert [p.name for p in short.predict_batch(queries)] == [
+        p.name for p in exact.predict_batch(queries)
+    ]
+
+
+def test_one_message_features_match_scikit_learn(trained: HybridIntentClassifier) -> None:
+    texts = ["where is my parcel", "Refund, refund REFUND!!", "", "zzz qqq", "hi hi hi there"]
+    emb = np.asarray(HashingEmbedder().embed(texts), dtype=np.float32)
+    batch = trained._features(texts, emb).toarray()
+    for n, text in enumerate(texts):
+        one = trained._features([text], emb[n : n + 1])
+        assert one.shape == (1, batch.shape[1])
+        assert np.allclose(one.toarray()[0], batch[n])
+    assert "_analysers" not in trained.__getstate__()
+
+
 def test_two_intents_give_two_score_columns() -> None:
     texts, intents = _dataset()
     keep = [i for i, y in enumerate(intents) if y in {"greet", "request_refund"}]

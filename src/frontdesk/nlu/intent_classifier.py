@@ -146,6 +146,10 @@ def tune_threshold(
 # Candidate weights of the nearest-neighbour vote. It helps on BANKING77 (+0.26 points at 1.0)
 # and hurts on CLINC150 (-0.36), so each model picks its own on held-out data.
 VOTE_WEIGHTS = (0.0, 0.5, 1.0)
+# Above this many training examples the neighbour search looks only at the examples of the
+# SHORTLIST intents whose centroids are nearest the message.
+SHORTLIST_ABOVE = 3000
+SHORTLIST = 16
 
 
 class HybridIntentClassifier:
@@ -182,6 +186,7 @@ class HybridIntentClassifier:
         self._chars: TfidfVectorizer | None = None
         self._svm: LinearSVC | None = None
         self._weights_t: F64 | None = None  # the SVM's weights, C-ordered (see `_decision`)
+        self._analysers: list[Callable[[str], list[str]]] | None = None  # for `_one_row`
         self._reference: Array | None = None  # training embeddings, for the neighbour signal
         self._stats: dict[str, tuple[float, float]] = {}
 
@@ -250,10 +255,48 @@ class HybridIntentClassifier:
     def _features(self, texts: Sequence[str], emb: Array | None) -> sparse.csr_matrix:
         assert self._words is not None
         assert self._chars is not None
+        if len(texts) == 1:
+            return self._one_row(texts[0], None if emb is None else emb[0])
         blocks = [self._words.transform(texts), self._chars.transform(texts)]
         if emb is not None:
             blocks.append(sparse.csr_matrix(emb * self.embedding_weight))
         return sparse.hstack(blocks, format="csr")
+
+    def _one_row(self, text: str, emb: Array | None) -> sparse.csr_matrix:
+        """`_features` for one message, without scikit-learn's per-call input checks (about
+        1 ms of a message's budget): the same sublinear TF-IDF, l2-normalised, per block."""
+        assert self._words is not None
+        assert self._chars is not None
+        indices: list[npt.NDArray[np.int64]] = []
+        values: list[F64] = []
+        offset = 0
+        analysers = getattr(self, "_analysers", None)
+        if analysers is None:
+            analysers = self._analysers = [v.build_analyzer() for v in (self._words, self._chars)]
+        for vectorizer, analyse in zip((self._words, self._chars), analysers, strict=True):
+            vocabulary = vectorizer.vocabulary_
+            counts: dict[int, int] = {}
+            for term in analyse(text):
+                j = vocabulary.get(term)
+                if j is not None:
+                    counts[j] = counts.get(j, 0) + 1
+            cols = np.fromiter(sorted(counts), dtype=np.int64, count=len(counts))
+            tf = 1.0 + np.log(np.asarray([counts[j] for j in cols], dtype=np.float64))
+            weights = tf * vectorizer.idf_[cols]
+            norm = float(np.sqrt(weights @ weights))
+            if norm:
+                weights /= norm
+            indices.append(cols + offset)
+            values.append(weights)
+            offset += len(vocabulary)
+        if emb is not None:
+            indices.append(np.arange(offset, offset + len(emb), dtype=np.int64))
+            values.append(np.asarray(emb, dtype=np.float64) * self.embedding_weight)
+            offset += len(emb)
+        data = np.concatenate(values)
+        return sparse.csr_matrix(
+            (data, np.concatenate(indices), np.asarray([0, len(data)])), shape=(1, offset)
+        )
 
     def _fit_core(self, texts: Sequence[str], labels: npt.NDArray[Any], emb: Array | None) -> None:
         texts = list(texts)
@@ -265,11 +308,24 @@ class HybridIntentClassifier:
         ).fit(texts)
         self._svm = LinearSVC(C=self.c).fit(self._features(texts, emb), labels)
         self._weights_t = None
+        self._analysers = None
         self.classes = [str(c) for c in self._svm.classes_]
         self._reference = None if emb is None else emb.astype(np.float32)
         self._reference_labels = labels
         index = {name: i for i, name in enumerate(self.classes)}
         self._reference_index = np.asarray([index[str(y)] for y in labels], dtype=np.int64)
+        self._shortlist: tuple[Array, list[npt.NDArray[np.int64]]] | None = None
+        if self._reference is not None and len(labels) > SHORTLIST_ABOVE:
+            # Sort the examples by intent and keep each intent's centroid (see `_similarities`).
+            order = np.argsort(self._reference_index, kind="stable")
+            self._reference = np.ascontiguousarray(self._reference[order])
+            self._reference_index = self._reference_index[order]
+            self._reference_labels = labels[order]
+            bounds = np.searchsorted(self._reference_index, np.arange(len(self.classes) + 1))
+            rows = [np.arange(bounds[c], bounds[c + 1]) for c in range(len(self.classes))]
+            centroids = np.stack([self._reference[r].mean(axis=0) for r in rows])
+            centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
+            self._shortlist = (centroids.astype(np.float32), rows)
 
     def _decision(self, features: sparse.csr_matrix) -> F64:
         """The SVM's decision scores, computed here rather than by `decision_function`: sklearn
@@ -288,6 +344,7 @@ class HybridIntentClassifier:
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state.pop("_weights_t", None)  # derived from the SVM; rebuilt on first use
+        state.pop("_analysers", None)  # likewise, from the vectorizers
         return state
 
     def _raw(self, texts: Sequence[str], emb: Array | None) -> tuple[F64, F64, F64]:
@@ -310,12 +367,7 @@ class HybridIntentClassifier:
         top2 = np.sort(scores, axis=1)[:, -2:]
         margin = top2[:, 1] - top2[:, 0]
         if emb is not None and self._reference is not None and len(self._reference):
-            if len(emb) <= 8:
-                # One message at a time: einsum runs on this thread; a multi-threaded BLAS
-                # call costs more in hand-offs than the product itself on a busy 2-core box.
-                sims = np.einsum("ij,kj->ki", self._reference, emb)
-            else:
-                sims = emb @ self._reference.T
+            sims = self._similarities(emb)
             k = min(self.neighbours, sims.shape[1])
             near = np.partition(sims, sims.shape[1] - k, axis=1)[:, -k:].mean(axis=1)
             if votes:
@@ -323,6 +375,28 @@ class HybridIntentClassifier:
         else:
             near = np.zeros(len(texts))
         return scores, margin, near.astype(np.float64), vote
+
+    def _similarities(self, emb: Array) -> Array:
+        """Cosine similarity of each message to the training examples. On a big training set
+        only the examples of the SHORTLIST intents with the nearest centroids are compared
+        (the rest get -1): the nearest neighbours are almost always among them, and one
+        message then costs ~1,600 dot products instead of 15,000 (CLINC150), about 2 ms less
+        on this CPU. Training, held-out tuning and serving all use the same rule."""
+        assert self._reference is not None
+        shortlist = getattr(self, "_shortlist", None)
+        if shortlist is None or len(shortlist[1]) <= SHORTLIST:
+            if len(emb) <= 8:
+                # One message at a time: einsum runs on this thread; a multi-threaded BLAS
+                # call costs more in hand-offs than the product itself on a busy 2-core box.
+                return np.einsum("ij,kj->ki", self._reference, emb)  # type: ignore[no-any-return]
+            return emb @ self._reference.T
+        centroids, rows = shortlist
+        nearest = np.argpartition(emb @ centroids.T, len(rows) - SHORTLIST, axis=1)
+        sims = np.full((len(emb), len(self._reference)), -1.0, dtype=np.float32)
+        for n, classes in enumerate(nearest[:, -SHORTLIST:]):
+            idx = np.concatenate([rows[c] for c in classes])
+            sims[n, idx] = np.einsum("ij,j->i", self._reference[idx], emb[n])
+        return sims
 
     def _vote(self, sims: npt.NDArray[np.floating[Any]]) -> F64:
         """A nearest-neighbour vote added to the SVM's scores: for each intent, the highest
