@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
-from frontdesk.embedding import CachingEmbedder, MiniLMEmbedder
+from frontdesk.embedding import CachingEmbedder, MiniLMEmbedder, limit_blas_threads
 from frontdesk.knowledge.ingest import ingest_source, refresh_index
 from frontdesk.knowledge.retriever import HybridRetriever
 from frontdesk.knowledge.vectors import VectorCache
@@ -312,6 +312,8 @@ def main() -> None:
         help="keep the index here between runs (re-ingest then skips unchanged documents)",
     )
     args = parser.parse_args()
+    # As the server runs (frontdesk.embedding.threads); Haystack shares the setting.
+    limit_blas_threads()
     corpus, test_queries, test_qrels = load(args.data, "test")
     _, train_queries, train_qrels = load(args.data, "train")
     if args.limit_docs:

@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from frontdesk.config.rules import RulesConfig
 from frontdesk.config.settings import Settings
 from frontdesk.config.workspace import Workspace, load_rules, load_settings
-from frontdesk.embedding import EmbeddingUnavailableError
+from frontdesk.embedding import EmbeddingUnavailableError, limit_blas_threads
 from frontdesk.errors import ConfigError
 from frontdesk.guard.input_screen import InputScreen
 from frontdesk.guard.output_screen import OutputScreen
@@ -237,6 +237,7 @@ async def open_runtime(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     sync: bool = True,
 ) -> Runtime:
+    limit_blas_threads()  # per-request products are small: see frontdesk.embedding.threads
     workspace = Workspace.at(workspace_dir)
     settings = load_settings(workspace)
     rules = load_rules(workspace)
