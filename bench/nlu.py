@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import joblib
 from _embcache import CACHE, DATA, cached, embed_seconds
 
-from frontdesk.embedding import MiniLMEmbedder
+from frontdesk.embedding import MiniLMEmbedder, limit_blas_threads
 from frontdesk.nlu.crf_entities import CrfEntityExtractor
 from frontdesk.nlu.entities import EntityPipeline, RuleEntityExtractor
 from frontdesk.nlu.intent_classifier import HybridIntentClassifier
@@ -288,6 +288,7 @@ def main() -> None:
         help="re-measure latency with the CLINC model a full run left in bench/.cache",
     )
     args = parser.parse_args()
+    limit_blas_threads()  # as the server runs (frontdesk.embedding.threads)
     if not (args.data / "banking77").is_dir():
         parser.error(f"{args.data}: no banking77/ folder (point --data at the datasets)")
     embedder = MiniLMEmbedder(threads=2, batch_size=64)
