@@ -5,24 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
-from sqlalchemy import func, select
 
 from frontdesk.cli.common import friendly, out
 from frontdesk.config.workspace import Workspace, load_settings
 from frontdesk.errors import ConfigError
-from frontdesk.evaluation.retrieval import RetrievalReport, evaluate_retrieval, load_golden
-from frontdesk.orchestration.runtime import (
-    build_retriever,
-    load_embedder,
-    load_registries,
-    open_database,
-)
-from frontdesk.storage.models import Document
-from frontdesk.storage.tenants import ensure_tenant
+
+if TYPE_CHECKING:
+    from frontdesk.evaluation.retrieval import RetrievalReport
 
 evaluate_app = typer.Typer(help="Evaluate retrieval and understanding.", no_args_is_help=True)
 
@@ -45,6 +38,19 @@ def retrieval(
     ] = None,
 ) -> None:
     """Recall@k, MRR and nDCG@10 of the workspace's retriever on golden queries."""
+    # Imported here so `frontdesk --help` does not load the models' libraries.
+    from sqlalchemy import func, select
+
+    from frontdesk.evaluation.retrieval import evaluate_retrieval, load_golden
+    from frontdesk.orchestration.runtime import (
+        build_retriever,
+        load_embedder,
+        load_registries,
+        open_database,
+    )
+    from frontdesk.storage.models import Document
+    from frontdesk.storage.tenants import ensure_tenant
+
     ws = Workspace.at(workspace)
     golden_set = load_golden(golden or ws.root / "golden" / "retrieval.yaml")
 

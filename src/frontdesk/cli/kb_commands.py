@@ -14,15 +14,7 @@ from frontdesk.cli.common import err, friendly, out
 from frontdesk.config.settings import Settings
 from frontdesk.config.workspace import Workspace, load_settings
 from frontdesk.errors import FrontdeskError
-from frontdesk.knowledge.ingest import SUPPORTED_SUFFIXES, index_stats
 from frontdesk.knowledge.lint import lint_folder
-from frontdesk.orchestration.runtime import (
-    build_retriever,
-    load_embedder,
-    load_registries,
-    open_database,
-    sync_knowledge,
-)
 from frontdesk.storage.db import Database
 from frontdesk.storage.tenants import ensure_tenant
 
@@ -35,6 +27,10 @@ TenantOption = Annotated[str | None, typer.Option(help="Tenant slug (default: th
 
 
 async def _open(workspace: Path, tenant: str | None) -> tuple[Settings, Database, str]:
+    # The runtime module loads the models' libraries: imported when a command runs, so that
+    # `frontdesk --help` stays quick.
+    from frontdesk.orchestration.runtime import open_database
+
     ws = Workspace.at(workspace)
     settings = load_settings(ws)
     db = await open_database(ws, settings)
@@ -79,6 +75,9 @@ def ingest(
     strict: Annotated[bool, typer.Option(help="Exit 1 if any file was skipped.")] = False,
 ) -> None:
     """Index a folder: new and changed files in, deleted ones out, unchanged ones skipped."""
+    from frontdesk.knowledge.ingest import SUPPORTED_SUFFIXES, index_stats
+    from frontdesk.orchestration.runtime import load_embedder, load_registries, sync_knowledge
+
     supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
 
     async def go() -> tuple[dict[str, object], list[str], dict[str, object]]:
@@ -153,6 +152,7 @@ def search(
     ] = None,
 ) -> None:
     """Ranked passages for a query, with their scores."""
+    from frontdesk.orchestration.runtime import build_retriever, load_embedder, load_registries
 
     async def go() -> list[tuple[float, str, str, str]]:
         settings, db, tenant_id = await _open(workspace, tenant)

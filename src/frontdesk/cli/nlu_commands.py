@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import (
@@ -21,10 +21,11 @@ from frontdesk.cli.evaluate_commands import evaluate_app
 from frontdesk.config.settings import Settings
 from frontdesk.config.workspace import Workspace, load_rules, load_settings
 from frontdesk.nlu.entities import BUILTIN_TYPES, RuleEntityExtractor
-from frontdesk.nlu.intent_classifier import TextEmbedder
-from frontdesk.nlu.model_store import ModelStore, train_and_promote
 from frontdesk.nlu.training_data import TrainingData, TrainingDataError, load_training_data
 from frontdesk.nlu.validation import validate
+
+if TYPE_CHECKING:
+    from frontdesk.nlu.intent_classifier import TextEmbedder
 
 data_app = typer.Typer(help="Training data for understanding.", no_args_is_help=True)
 
@@ -126,6 +127,9 @@ def train_command(
     ] = 3,
 ) -> None:
     """Train the intent classifier and entity extractor; store a new model version."""
+    # Imported here so `frontdesk --help` does not load scikit-learn.
+    from frontdesk.nlu.model_store import ModelStore, train_and_promote
+
     ws = Workspace.at(workspace)
     settings = load_settings(ws)
     training = _load(data or ws.nlu_dir)
