@@ -8,9 +8,9 @@ import pytest
 
 from frontdesk.config.settings import LlmSettings
 from frontdesk.interfaces import ChatMessage, ChatRequest
-from frontdesk.llm.breaker import Breakers
 from frontdesk.llm.budget import BudgetKeeper
 from frontdesk.llm.router import Ledger, ModelRouter, NoModelAvailableError, StreamEvent
+from frontdesk.resilience import Breakers
 from frontdesk.types import Passage
 from tests.llm.conftest import Models
 from tests.llm.fakes import FakeProvider, Step

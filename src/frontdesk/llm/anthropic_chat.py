@@ -13,9 +13,8 @@ import anthropic
 
 from frontdesk.config.settings import ProviderSettings
 from frontdesk.interfaces import ChatChunk, ChatMessage, ChatRequest, ChatResult, ToolCall
-from frontdesk.llm.base import api_key, idle_timeout, parse_arguments, sdk_error
+from frontdesk.llm.base import api_key, chat_result, idle_timeout, parse_arguments, sdk_error
 from frontdesk.llm.errors import ProviderError
-from frontdesk.llm.tokens import estimate_usage
 
 if TYPE_CHECKING:
     import httpx2
@@ -95,7 +94,7 @@ class AnthropicChatModel:
         except Exception as exc:
             raise sdk_error(self.name, exc, anthropic) from exc
         text = "".join(texts)
-        return _result(self.name, request, text, calls, finish, usage)
+        return chat_result(self.name, request, text, calls, finish, usage)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         parts: list[str] = []
@@ -144,7 +143,9 @@ class AnthropicChatModel:
             if prompt_tokens is not None and completion_tokens is not None
             else None
         )
-        yield ChatChunk(result=_result(self.name, request, "".join(parts), calls, finish, usage))
+        yield ChatChunk(
+            result=chat_result(self.name, request, "".join(parts), calls, finish, usage)
+        )
 
 
 def _messages(messages: list[ChatMessage]) -> list[dict[str, Any]]:
@@ -174,23 +175,6 @@ def _messages(messages: list[ChatMessage]) -> list[dict[str, Any]]:
         else:
             out.append({"role": m.role, "content": m.content})
     return out
-
-
-def _result(
-    name: str,
-    request: ChatRequest,
-    text: str,
-    calls: list[ToolCall],
-    finish: str,
-    usage: tuple[int, int] | None,
-) -> ChatResult:
-    return ChatResult(
-        text=text,
-        tool_calls=calls,
-        finish_reason=finish,
-        usage=estimate_usage(request, text, model=name, given=usage),
-        usage_estimated=usage is None,
-    )
 
 
 __all__ = ["AnthropicChatModel"]

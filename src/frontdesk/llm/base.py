@@ -1,4 +1,5 @@
-"""Helpers the provider adapters share: error classification, stream idle timeouts, keys."""
+"""Helpers the provider adapters share: error classification, stream idle timeouts, keys,
+and their results with token usage."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from types import ModuleType
 from typing import Any, TypeVar
 
 from frontdesk.config.settings import ProviderSettings
+from frontdesk.interfaces import ChatRequest, ChatResult, ToolCall
 from frontdesk.llm.errors import ProviderError
+from frontdesk.llm.tokens import estimate_usage
 
 T = TypeVar("T")
 
@@ -80,3 +83,21 @@ def parse_arguments(provider: str, raw: str | dict[str, Any] | None) -> dict[str
     if not isinstance(value, dict):
         raise ProviderError(provider, "malformed", "tool arguments are not a JSON object")
     return value
+
+
+def chat_result(
+    name: str,
+    request: ChatRequest,
+    text: str,
+    calls: list[ToolCall],
+    finish: str,
+    usage: tuple[int, int] | None,
+) -> ChatResult:
+    """The adapter's answer with the provider's token counts, or a local estimate."""
+    return ChatResult(
+        text=text,
+        tool_calls=calls,
+        finish_reason=finish,
+        usage=estimate_usage(request, text, model=name, given=usage),
+        usage_estimated=usage is None,
+    )

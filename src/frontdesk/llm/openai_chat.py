@@ -16,9 +16,8 @@ import openai
 
 from frontdesk.config.settings import ProviderSettings
 from frontdesk.interfaces import ChatChunk, ChatMessage, ChatRequest, ChatResult, ToolCall
-from frontdesk.llm.base import api_key, idle_timeout, parse_arguments, sdk_error
+from frontdesk.llm.base import api_key, chat_result, idle_timeout, parse_arguments, sdk_error
 from frontdesk.llm.errors import ProviderError
-from frontdesk.llm.tokens import estimate_usage
 
 if TYPE_CHECKING:
     import httpx2
@@ -103,7 +102,7 @@ class OpenAIChatModel:
             usage = response.usage
         except Exception as exc:
             raise sdk_error(self.name, exc, openai) from exc
-        return _result(
+        return chat_result(
             self.name,
             request,
             text,
@@ -156,7 +155,7 @@ class OpenAIChatModel:
         except Exception as exc:
             raise sdk_error(self.name, exc, openai) from exc
         yield ChatChunk(
-            result=_result(self.name, request, "".join(parts), tool_calls, finish, usage)
+            result=chat_result(self.name, request, "".join(parts), tool_calls, finish, usage)
         )
 
 
@@ -178,20 +177,3 @@ def _message(message: ChatMessage) -> dict[str, Any]:
             for c in message.tool_calls
         ]
     return out
-
-
-def _result(
-    name: str,
-    request: ChatRequest,
-    text: str,
-    calls: list[ToolCall],
-    finish: str,
-    usage: tuple[int, int] | None,
-) -> ChatResult:
-    return ChatResult(
-        text=text,
-        tool_calls=calls,
-        finish_reason=finish,
-        usage=estimate_usage(request, text, model=name, given=usage),
-        usage_estimated=usage is None,
-    )

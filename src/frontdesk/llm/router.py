@@ -16,11 +16,11 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 from frontdesk.config.settings import LlmSettings
 from frontdesk.errors import FrontdeskError
 from frontdesk.interfaces import ChatModel, ChatRequest, ChatResult, Purpose
-from frontdesk.llm.breaker import Breakers
 from frontdesk.llm.budget import BudgetKeeper, cost_of, is_free, price_for
 from frontdesk.llm.errors import ProviderError
 from frontdesk.llm.extractive import ExtractiveChatModel
 from frontdesk.llm.tokens import estimate_prompt_tokens
+from frontdesk.resilience import Breakers
 from frontdesk.types import Usage
 
 EXTRACTIVE = "extractive"

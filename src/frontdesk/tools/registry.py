@@ -21,10 +21,10 @@ from sqlalchemy import select
 
 from frontdesk.errors import ConflictError, NotFoundError
 from frontdesk.interfaces import ToolCall, ToolSpec
+from frontdesk.resilience import Breakers, CircuitBreaker
 from frontdesk.storage.db import Database
 from frontdesk.storage.support_models import ToolCallRecord
 from frontdesk.tools.base import ToolContext, ToolError, ToolOutcome
-from frontdesk.tools.breaker import CircuitBreaker
 from frontdesk.tools.function_tool import InvalidArguments
 
 log = logging.getLogger(__name__)
@@ -74,19 +74,12 @@ class ToolRegistry:
         self.timeout_s = timeout_s
         self.backoff_s = backoff_s
         self._tools: dict[str, RunnableTool] = {}
-        self._breakers: dict[str, CircuitBreaker] = {}
-        self._breaker_args = {"failures": breaker_failures, "reset_s": breaker_reset_s}
-        self._clock = clock
+        self._breakers = Breakers(failures=breaker_failures, reset_s=breaker_reset_s, clock=clock)
 
     def register(self, tool: RunnableTool) -> RunnableTool:
         if tool.name in self._tools:
             raise ValueError(f"tool {tool.name!r} is registered twice")
         self._tools[tool.name] = tool
-        self._breakers[tool.name] = CircuitBreaker(
-            failures=int(self._breaker_args["failures"]),
-            reset_s=float(self._breaker_args["reset_s"]),
-            clock=self._clock,
-        )
         return tool
 
     def names(self) -> list[str]:
@@ -96,6 +89,8 @@ class ToolRegistry:
         return self._tools.get(name)
 
     def breaker(self, name: str) -> CircuitBreaker:
+        if name not in self._tools:
+            raise KeyError(name)
         return self._breakers[name]
 
     def specs(self, names: list[str] | None = None) -> list[ToolSpec]:
@@ -180,23 +175,26 @@ class ToolRegistry:
                     result = await asyncio.wait_for(
                         tool.run(values, context), timeout=tool.timeout_s or self.timeout_s
                     )
+                except asyncio.CancelledError:  # the turn was abandoned: give a probe back
+                    breaker.release()
+                    raise
                 except ToolError as exc:  # the tool's own answer: not a fault, not retried
                     status, error = "error", str(exc)
-                    breaker.success()
+                    breaker.record_success()
                     break
                 except TimeoutError:
                     status = "timeout"
                     error = f"{tool.name} did not answer within {tool.timeout_s or self.timeout_s}s"
                     if not tool.idempotent:
                         error += " (not retried: the tool is not idempotent)"
-                    breaker.failure()
+                    breaker.record_failure()
                 except Exception as exc:  # a broken backend: count it, maybe retry
                     log.warning("tool %s failed: %s", tool.name, exc)
                     status, error = "error", f"{type(exc).__name__}: {exc}"
-                    breaker.failure()
+                    breaker.record_failure()
                 else:
                     status, error = "ok", None
-                    breaker.success()
+                    breaker.record_success()
                     break
                 if not breaker.allow():
                     break

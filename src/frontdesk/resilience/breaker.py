@@ -1,6 +1,6 @@
-"""A circuit breaker per provider: after `failures` failed calls in a row it opens and the
-provider is skipped; after `reset_s` one probe call is let through (half-open). A success
-closes it, a failure opens it again for another `reset_s`."""
+"""A circuit breaker per dependency (a model provider, a tool): after `failures` failed calls
+in a row it opens and the dependency is skipped; after `reset_s` one probe call is let
+through (half-open). A success closes it, a failure opens it again for another `reset_s`."""
 
 from __future__ import annotations
 
@@ -62,13 +62,19 @@ class CircuitBreaker:
         if self.failures >= self.threshold:
             self._open()
 
+    def retry_in(self) -> float:
+        """Seconds until an open breaker lets a probe through (0 when it would now)."""
+        if self.state is not BreakerState.OPEN:
+            return 0.0
+        return max(0.0, self.reset_s - (self.clock() - self.opened_at))
+
     def _open(self) -> None:
         self.state = BreakerState.OPEN
         self.opened_at = self.clock()
 
 
 class Breakers:
-    """One breaker per provider name, created on first use."""
+    """One breaker per name (provider or tool), created on first use."""
 
     def __init__(
         self,
@@ -80,14 +86,14 @@ class Breakers:
         self.failures = failures
         self.reset_s = reset_s
         self.clock = clock
-        self._by_provider: dict[str, CircuitBreaker] = {}
+        self._by_name: dict[str, CircuitBreaker] = {}
 
-    def __getitem__(self, provider: str) -> CircuitBreaker:
-        breaker = self._by_provider.get(provider)
+    def __getitem__(self, name: str) -> CircuitBreaker:
+        breaker = self._by_name.get(name)
         if breaker is None:
             breaker = CircuitBreaker(failures=self.failures, reset_s=self.reset_s, clock=self.clock)
-            self._by_provider[provider] = breaker
+            self._by_name[name] = breaker
         return breaker
 
     def states(self) -> dict[str, str]:
-        return {name: b.state.value for name, b in sorted(self._by_provider.items())}
+        return {name: b.state.value for name, b in sorted(self._by_name.items())}
