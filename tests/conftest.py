@@ -21,6 +21,9 @@ import pytest
 
 from frontdesk.embedding import CachingEmbedder, MiniLMEmbedder
 from frontdesk.orchestration.runtime import Runtime, open_runtime
+from frontdesk.storage import migrate
+from frontdesk.storage.db import Database
+from frontdesk.storage.tenants import ensure_tenant
 
 DEMO = Path(__file__).resolve().parent.parent / "src" / "frontdesk" / "demo" / "workspace"
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -98,6 +101,22 @@ async def _reset_postgres(url: str) -> None:
         await conn.execute(text("DROP SCHEMA public CASCADE"))
         await conn.execute(text("CREATE SCHEMA public"))
     await engine.dispose()
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    """A migrated SQLite database of its own (modules that test both backends override it)."""
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'own.db'}")
+    await migrate.upgrade(database)
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture
+async def tenant_id(db: Database) -> str:
+    return (await ensure_tenant(db, "acme")).id
 
 
 @pytest.fixture(scope="session")
