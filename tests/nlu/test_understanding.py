@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 
+import pytest
+
+from frontdesk.nlu.message import understand_message
 from frontdesk.nlu.sentiment import LexiconSentiment
 from frontdesk.nlu.urgency import assess_urgency
-from frontdesk.types import Entity, Sentiment, SentimentLabel, Urgency
+from frontdesk.types import Entity, IntentPrediction, Sentiment, SentimentLabel, Urgency
 
 NOW = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)  # a Wednesday
 
@@ -48,3 +52,60 @@ def test_urgency_from_deadlines_and_anger() -> None:
     assert assess_urgency("bye, worst ever", Urgency.LOW, sentiment=furious) is Urgency.NORMAL
     mild = Sentiment(label=SentimentLabel.NEGATIVE, score=-0.3)
     assert assess_urgency("a bit slow", sentiment=mild) is Urgency.NORMAL
+
+
+class _ThreadNotingClassifier:
+    """Blocks until the extractor has run, so the test fails if the two are sequential."""
+
+    def __init__(self) -> None:
+        self.extracted = threading.Event()
+        self.thread: int | None = None
+
+    @property
+    def intents(self) -> list[str]:
+        return ["greet"]
+
+    def predict(self, text: str) -> IntentPrediction:
+        self.thread = threading.get_ident()
+        assert self.extracted.wait(5), "entities were not extracted while the intent ran"
+        return IntentPrediction(name="greet", confidence=0.9, ranking=[("greet", 0.9)])
+
+
+class _SignallingExtractor:
+    def __init__(self, classifier: _ThreadNotingClassifier, *, fail: bool = False) -> None:
+        self.classifier, self.fail = classifier, fail
+
+    def extract(self, text: str, *, now: datetime) -> list[Entity]:
+        self.classifier.extracted.set()
+        if self.fail:
+            raise RuntimeError("extractor broke")
+        return [Entity(type="order_id", text="KP-1", value="KP-1", start=0, end=4,
+                       extractor="rule", confidence=1.0)]  # fmt: skip
+
+
+async def test_intent_runs_on_a_worker_thread_beside_entities_and_sentiment() -> None:
+    classifier = _ThreadNotingClassifier()
+    understood = await understand_message(
+        "KP-1 thanks, great help",
+        now=NOW,
+        classifier=classifier,
+        extractor=_SignallingExtractor(classifier),
+        sentiment=LexiconSentiment(),
+    )
+    assert classifier.thread not in (None, threading.get_ident())
+    assert understood.intent.name == "greet"
+    assert [e.type for e in understood.entities] == ["order_id"]
+    assert understood.sentiment.label is SentimentLabel.POSITIVE
+
+
+async def test_a_failing_extractor_still_waits_for_the_intent_and_raises() -> None:
+    classifier = _ThreadNotingClassifier()
+    with pytest.raises(RuntimeError, match="extractor broke"):
+        await understand_message(
+            "hello",
+            now=NOW,
+            classifier=classifier,
+            extractor=_SignallingExtractor(classifier, fail=True),
+            sentiment=LexiconSentiment(),
+        )
+    assert classifier.thread is not None

@@ -15,6 +15,7 @@ from frontdesk.knowledge.context import assemble_context
 from frontdesk.knowledge.vectors import index_record
 from frontdesk.llm.router import StreamEvent
 from frontdesk.memory.history import load_history
+from frontdesk.nlu.message import understand_message
 from frontdesk.nlu.sentiment import default_sentiment
 from frontdesk.nlu.urgency import assess_urgency
 from frontdesk.orchestration import routing
@@ -53,9 +54,15 @@ async def screen_input(turn: Turn, deps: Deps) -> None:
 
 async def understand(turn: Turn, deps: Deps) -> None:
     """Intent (with out-of-scope flag), entities, sentiment, then urgency from all three."""
-    turn.intent = deps.classifier.predict(turn.text)
-    turn.entities = deps.extractor.extract(turn.text, now=turn.now)
-    turn.sentiment = default_sentiment().analyse(turn.text)
+    understood = await understand_message(
+        turn.text,
+        now=turn.now,
+        classifier=deps.classifier,
+        extractor=deps.extractor,
+        sentiment=default_sentiment(),
+    )
+    turn.intent, turn.entities = understood.intent, understood.entities
+    turn.sentiment = understood.sentiment
     priority = (
         None if turn.intent.out_of_scope else deps.rules.intent_priority.get(turn.intent.name)
     )
