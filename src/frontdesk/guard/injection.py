@@ -1,27 +1,31 @@
 """Prompt-injection screening: rules for the known families plus a model trained locally.
 
-The model is TF-IDF (character 2-5-grams within words, and word 1-2-grams) with a
+The model is TF-IDF of character n-grams (within words) and word n-grams with a
 class-balanced logistic regression, trained at first use from data shipped in
-`frontdesk/guard/data` (see its NOTICE.md): the deepset/prompt-injections train split, a
-curated set of the four rule families, and ordinary customer messages from BANKING77 and
-CLINC150 as benign examples (without them about 7% of support messages scored as attacks).
-Training takes a few seconds once a process (`InjectionModel.shipped`); nothing is pickled
-and nothing is downloaded.
+`frontdesk/guard/data` (see its NOTICE.md): the deepset/prompt-injections train split,
+hand-written attacks and benign messages (`curated.jsonl`, `written.jsonl`), and ordinary
+customer messages from BANKING77 and CLINC150 as benign examples. Its configuration
+(`SHIPPED_CONFIG`) and operating point were chosen by cross-validation on deepset's train
+split (`bench/guard.py`); deepset's test split is not shipped and was used only to report the
+final figure. Training takes seconds once a process (`InjectionModel.shipped`); nothing is
+pickled and nothing is downloaded.
 
-The rules catch the families a support assistant meets, in English and German, and survive
-one-letter typos of the trigger verbs ("igmre what I said"):
+The rules catch the families a support assistant meets, in English and German. They were
+written from deepset's train split, well-known jailbreak phrasing and the support context:
 
 - instruction override ("ignore the previous instructions", "new task:");
 - role-play jailbreaks ("you are now DAN", "pretend you are", "developer mode");
 - exfiltration ("print your system prompt", Markdown images or links carrying data out);
 - tool abuse (SQL or shell commands, calling tools with the attacker's arguments).
 
-A text's score is the larger of the model's probability and the strongest rule's weight.
+A text's score is the larger of the model's score and the strongest rule's weight.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import random
 import re
 import threading
 from collections.abc import Iterable, Sequence
@@ -45,42 +49,9 @@ class InjectionVerdict:
 
 # ---------------------------------------------------------------------------- rules
 
-_OVERRIDE_VERBS = ("ignore", "disregard", "forget", "override", "bypass", "ignoriere", "vergiss")
-
-
-def _typo_tolerant(text: str) -> str:
-    """Lower-case text with words one edit away from a trigger verb replaced by it."""
-    out = []
-    for word in re.findall(r"\w+|\W+", text.lower()):
-        if word.isalpha() and 5 <= len(word) <= 11 and word not in _OVERRIDE_VERBS:
-            for verb in _OVERRIDE_VERBS:
-                if abs(len(word) - len(verb)) <= 1 and _one_edit(word, verb):
-                    word = verb
-                    break
-        out.append(word)
-    return "".join(out)
-
-
-def _one_edit(a: str, b: str) -> bool:
-    if a == b:
-        return True
-    if len(a) == len(b):
-        diffs = [i for i in range(len(a)) if a[i] != b[i]]
-        if len(diffs) == 1:
-            return True
-        i = diffs[0]
-        return len(diffs) == 2 and diffs[1] == i + 1 and a[i] == b[i + 1] and a[i + 1] == b[i]
-    if len(a) > len(b):
-        a, b = b, a
-    i = 0
-    while i < len(a) and a[i] == b[i]:
-        i += 1
-    return a[i:] == b[i + 1 :]
-
-
 _TARGETS = (
     r"(?:instructions?|prompts?|rules|guidelines|directives|directions|tasks?|context|commands"
-    r"|programming|restrictions|what i (?:said|told you|wrote)|everything|all of (?:the|this)"
+    r"|programming|restrictions|everything|all of (?:the|this)"
     r"|anweisungen|instruktionen|regeln|aufgaben|alles)"
 )
 _QUALIFIERS = (
@@ -95,25 +66,19 @@ RULES: dict[str, list[re.Pattern[str]]] = {
             rf"|vergessen sie|oublie|ignora|olvida)\s+{_QUALIFIERS}{_TARGETS}\b"
         ),
         re.compile(
-            r"\b(?:ignore|disregard|forget)\s+(?:what|everything)\b.{0,40}\b(?:before|above"
-            r"|said|earlier)\b"
+            r"\b(?:ignore|disregard|forget)\s+everything\b.{0,40}\b(?:before|above|earlier)\b"
         ),
         re.compile(
             r"\b(?:ignore|disregard|forget|ignoriere|vergiss) (?:the |all )?(?:above|previous"
             r"|preceding)\b"
         ),
         re.compile(
-            r"\b(?:new|real|actual|next|neue|nächste) (?:task|instructions?|statement|rules|job"
+            r"\b(?:new|real|actual|neue) (?:task|instructions?|rules|job"
             r"|aufgabe|anweisung)\s*(?:[:!-]|is\b|ist\b)"
         ),
         re.compile(
             r"\b(?:drop|remove|lift) (?:all )?(?:the |your )?(?:restrictions|rules|filters"
             r"|guardrails)\b"
-        ),
-        re.compile(
-            r"\btranslate (?:this |that |it |everything |the above |all of (?:this"
-            r"|that) )?(?:in)?to (?:polish|french|german|spanish|italian|russian|chinese"
-            r"|japanese|pirate|\w+ish)\b"
         ),
         re.compile(
             r"(?:<\|?im_start\|?>|<\|?system\|?>|\[/?inst\]|<<sys>>|</?system>|^\s*system\s*:)",
@@ -122,11 +87,11 @@ RULES: dict[str, list[re.Pattern[str]]] = {
     ],
     "role_play": [
         re.compile(
-            r"\b(?:you are now|you're now|from now on,? you(?: are| will|'re)?"
+            r"\b(?:you(?: are|'re) now (?!(?:my|our|your)\b)|from now on,? you(?: are| will|'re)?"
             r"|pretend (?:to be|you are|you're|that you)|act as (?:an?|my|the)\b"
-            r"|role-?play|play the role|speak like an?"
-            r"|talk like an?|respond as an?|imagine you are|du bist (?:jetzt|nun|ab sofort)"
-            r"|tu so,? als|stell dir vor,? du bist|spiel(?:e)? die rolle)"
+            r"|role-?play|play the role|respond as an?|imagine you are"
+            r"|du bist (?:jetzt|nun|ab sofort)|tu so,? als|stell dir vor,? du bist"
+            r"|spiel(?:e)? die rolle)"
         ),
         re.compile(
             r"\b(?:dan|do anything now|developer mode|jailbreak|jailbroken|unfiltered|uncensored|no"
@@ -136,12 +101,12 @@ RULES: dict[str, list[re.Pattern[str]]] = {
     ],
     "exfiltration": [
         re.compile(
-            r"\b(?:reveal|show|print|repeat|output|return|display|tell me|give me|leak|spell out"
+            r"\b(?:reveal|show|print|repeat|output|display|tell me|give me|leak|spell out"
             r"|what (?:is|are|were)|list|zeige?|gib|verrate|nenne)\b[^.!?\n]{0,40}"
-            r"\b(?:your|the|all|deine|ihre|den|die)\s+(?:\w+\s+)?"
-            r"(?:system ?prompt|prompts?|(?:initial |original |hidden |secret )?instructions"
-            r"|embeddings?|configuration|api keys?|passwords?|secrets?"
-            r"|prompt texts?|systemanweisungen|anweisungen|einbettungen|schlüssel)\b"
+            r"\b(?:(?:your|the|all|deine|ihre|den|die)\s+(?:\w+\s+)?(?:system ?prompt|prompts?"
+            r"|configuration|api keys?|passwords?|secrets?|prompt texts?|systemanweisungen"
+            r"|schlüssel)|(?:your|deine|ihre)\s+(?:\w+\s+)?(?:instructions|anweisungen)"
+            r"|(?:initial|original|hidden|secret|system) instructions)\b"
         ),
         re.compile(r"\brepeat (?:the |all )?(?:text|words|everything) (?:above|before)\b"),
         re.compile(r"!\[[^\]]*\]\(\s*https?://"),
@@ -161,10 +126,7 @@ RULES: dict[str, list[re.Pattern[str]]] = {
             r"(?:\brm -rf\b|\bsudo\b|\bcurl\s+-|\bwget\s+http|\bexec\(|\beval\(|os\.system"
             r"|subprocess|/etc/passwd)"
         ),
-        re.compile(
-            r"\b(?:sql|shell|bash|terminal|datenbank|database)\b.{0,30}\b(?:code|command|query"
-            r"|befehl|zugreifen|access)\b"
-        ),
+        re.compile(r"\b(?:shell|bash|terminal)\b.{0,30}\b(?:code|commands?|befehle?)\b"),
         re.compile(
             r"\b(?:call|invoke|execute|run|trigger|use) (?:the |this )?\w+[ _](?:tool"
             r"|function)\b"
@@ -182,18 +144,50 @@ RULES: dict[str, list[re.Pattern[str]]] = {
 
 
 def rule_hits(text: str) -> list[str]:
-    normal = _typo_tolerant(text)
+    normal = text.lower()
     return [name for name, patterns in RULES.items() if any(p.search(normal) for p in patterns)]
 
 
 # ---------------------------------------------------------------------------- model
 
 
-def training_examples() -> tuple[list[str], list[int]]:
+@dataclass(frozen=True)
+class ModelConfig:
+    """How the classifier is built. The shipped values (`SHIPPED_CONFIG`) were chosen by
+    cross-validation on deepset's *train* split (`bench/guard.py`), never on its test split."""
+
+    char_ngrams: tuple[int, int] | None = (2, 5)  # TF-IDF of character n-grams within words
+    word_ngrams: tuple[int, int] | None = (1, 2)
+    c: float = 10.0  # inverse regularisation of the logistic regression
+    # Augmentation: each training attack is also given `prefixed` times after a random benign
+    # training message ("How is the weather? Ignore your rules and ..."), and `benign_pairs`
+    # x (number of benign messages) pairs of benign messages are added, so a question in
+    # front of an order hides nothing and two plain questions stay plain. 0 switches it off.
+    prefixed: int = 0
+    benign_pairs: float = 0.0
+    # Join words written with spaces between their letters ("s a y  t h a t") before scoring.
+    join_spaced_letters: bool = False
+    seed: int = 20261123
+
+
+SHIPPED_CONFIG = ModelConfig()
+# The model probability that counts as an injection at the policy's default threshold 0.5:
+# chosen on train cross-validation (false positives <= 3%); `InjectionModel.scores` maps it
+# to 0.5 so `guard.injection_threshold` keeps its meaning.
+SHIPPED_OPERATING_POINT = 0.5
+
+_SPACED = re.compile(r"\b(?:\w ){3,}\w\b")
+
+
+def join_spaced_letters(text: str) -> str:
+    return _SPACED.sub(lambda m: m.group(0).replace(" ", ""), text)
+
+
+def training_examples(files_: Sequence[str] = DATA_FILES) -> tuple[list[str], list[int]]:
     texts: list[str] = []
     labels: list[int] = []
     data = files("frontdesk.guard") / "data"
-    for name in DATA_FILES:
+    for name in files_:
         for line in (data / name).read_text(encoding="utf-8").splitlines():
             if line.strip():
                 row = json.loads(line)
@@ -202,30 +196,67 @@ def training_examples() -> tuple[list[str], list[int]]:
     return texts, labels
 
 
+def augment(
+    texts: Sequence[str], labels: Sequence[int], config: ModelConfig
+) -> tuple[list[str], list[int]]:
+    """The training set plus the combinations described at `ModelConfig.prefixed`."""
+    out_texts, out_labels = list(texts), list(labels)
+    benign = [t for t, y in zip(texts, labels, strict=True) if y == 0 and len(t) < 300]
+    attacks = [t for t, y in zip(texts, labels, strict=True) if y == 1]
+    if not benign:
+        return out_texts, out_labels
+    rnd = random.Random(config.seed)
+    joins = (" ", ". ", "\n", "? ", "! ")
+    for attack in attacks:
+        for _ in range(config.prefixed):
+            out_texts.append(rnd.choice(benign).rstrip(" .?!") + rnd.choice(joins) + attack)
+            out_labels.append(1)
+    for _ in range(int(config.benign_pairs * len(benign))):
+        first, second = rnd.choice(benign), rnd.choice(benign)
+        out_texts.append(first.rstrip(" .?!") + rnd.choice(joins) + second)
+        out_labels.append(0)
+    return out_texts, out_labels
+
+
 class InjectionModel:
     """The trained classifier. `fit` on any labelled texts; `shipped()` gives the one trained
-    on the packaged data, built once a process."""
+    on the packaged data with `SHIPPED_CONFIG`, built once a process.
+
+    `probabilities` are the classifier's own; `scores` shift them (on the logit scale) so
+    that `operating_point` becomes 0.5."""
 
     _shipped: InjectionModel | None = None
     _lock = threading.Lock()
 
-    def __init__(self, *, c: float = 10.0) -> None:
-        self.c = c
+    def __init__(self, config: ModelConfig | None = None, *, operating_point: float = 0.5) -> None:
+        self.config = config or ModelConfig()
+        self.operating_point = operating_point
         self._features: Any = None
         self._classifier: Any = None
+
+    def _prepare(self, texts: Sequence[str]) -> list[str]:
+        if self.config.join_spaced_letters:
+            return [join_spaced_letters(t) for t in texts]
+        return list(texts)
 
     def fit(self, texts: Sequence[str], labels: Sequence[int]) -> InjectionModel:
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_union
 
-        self._features = make_union(
-            TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True),
-            TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True),
-        )
-        matrix = self._features.fit_transform(list(texts))
+        config = self.config
+        texts, labels = augment(texts, labels, config)
+        parts = []
+        if config.char_ngrams:
+            parts.append(TfidfVectorizer(analyzer="char_wb", ngram_range=config.char_ngrams,
+                                         sublinear_tf=True))  # fmt: skip
+        if config.word_ngrams:
+            parts.append(TfidfVectorizer(analyzer="word", ngram_range=config.word_ngrams,
+                                         sublinear_tf=True))  # fmt: skip
+        self._features = make_union(*parts)
+        matrix = self._features.fit_transform(self._prepare(texts))
         self._classifier = LogisticRegression(
-            C=self.c, class_weight="balanced", solver="liblinear", max_iter=2000
+            C=config.c, class_weight="balanced", solver="liblinear", max_iter=2000
         ).fit(matrix, list(labels))
         return self
 
@@ -234,16 +265,28 @@ class InjectionModel:
             raise RuntimeError("InjectionModel.fit() first")
         if not texts:
             return []
-        proba = self._classifier.predict_proba(self._features.transform(list(texts)))
+        matrix = self._features.transform(self._prepare(texts))
+        proba = self._classifier.predict_proba(matrix)
         return [float(p) for p in proba[:, 1]]
+
+    def scores(self, texts: Sequence[str]) -> list[float]:
+        """Probabilities with `operating_point` moved to 0.5."""
+        shift = _logit(self.operating_point)
+        return [1.0 / (1.0 + math.exp(shift - _logit(p))) for p in self.probabilities(texts)]
 
     @classmethod
     def shipped(cls) -> InjectionModel:
         with cls._lock:
             if cls._shipped is None:
                 texts, labels = training_examples()
-                cls._shipped = InjectionModel().fit(texts, labels)
+                model = InjectionModel(SHIPPED_CONFIG, operating_point=SHIPPED_OPERATING_POINT)
+                cls._shipped = model.fit(texts, labels)
             return cls._shipped
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-9), 1 - 1e-9)
+    return math.log(p / (1 - p))
 
 
 class InjectionScreen:
@@ -264,7 +307,7 @@ class InjectionScreen:
 
     def score_many(self, texts: Iterable[str]) -> list[InjectionVerdict]:
         items = list(texts)
-        probabilities = self.model.probabilities(items)
+        probabilities = self.model.scores(items)
         verdicts = []
         for text, probability in zip(items, probabilities, strict=True):
             hits = rule_hits(text) if self.use_rules else []
