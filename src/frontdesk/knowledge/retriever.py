@@ -155,8 +155,9 @@ class HybridRetriever:
         if not query.strip():
             return []
         # The query embeds on a worker thread while the keyword search runs: onnxruntime and
-        # sqlite both release the GIL, so on two cores the two overlap.
-        embedding = asyncio.ensure_future(asyncio.to_thread(self._embedder.embed, [query]))
+        # sqlite both release the GIL, so on two cores the two overlap. (run_in_executor
+        # submits at once; asyncio.to_thread would start only at the next await.)
+        embedding = asyncio.get_running_loop().run_in_executor(None, self._embedder.embed, [query])
         try:
             async with self._db.session(tenant_id) as session:
                 hits = await keyword_search(

@@ -53,31 +53,24 @@ async def _sqlite_search(
     match = " OR ".join('"' + term.replace('"', "") + '"' for term in terms)
     # An OR query matches about half of a corpus; joining every match to its chunk and
     # document before sorting costs three times the BM25 itself. So rank in the FTS index
-    # alone first, then keep this tenant's (and these types') rows among the best. Only when
-    # other tenants' chunks crowd the window out does it fall back to the joined query.
+    # alone first, then mark which of the best are this tenant's (and these types'), in the
+    # same statement. Only when other tenants' chunks crowd the window out does it fall back
+    # to the joined query.
     window = max(limit * 4, 200)
-    ranked = (
-        await session.execute(
-            text(
-                f"SELECT rowid AS id, {_SQLITE_SCORE} AS score FROM chunks_fts "
-                "WHERE chunks_fts MATCH :match ORDER BY score DESC LIMIT :window"
-            ),
-            {"match": match, "window": window},
-        )
-    ).all()
-    if not ranked:
-        return []
+    mine = "c.tenant_id = :tenant" + (" AND d.doc_type IN :types" if doc_types else "")
     statement = text(
-        "SELECT c.id AS id FROM chunks c JOIN documents d ON d.id = c.document_id "
-        "WHERE c.id IN :ids AND c.tenant_id = :tenant"
-        + (" AND d.doc_type IN :types" if doc_types else "")
-    ).bindparams(bindparam("ids", expanding=True))
-    params: dict[str, object] = {"ids": [row.id for row in ranked], "tenant": tenant}
+        f"WITH ranked AS (SELECT rowid AS id, {_SQLITE_SCORE} AS score FROM chunks_fts "
+        "WHERE chunks_fts MATCH :match ORDER BY score DESC LIMIT :window) "
+        f"SELECT r.id AS id, r.score AS score, ({mine}) AS mine FROM ranked r "
+        "LEFT JOIN chunks c ON c.id = r.id LEFT JOIN documents d ON d.id = c.document_id "
+        "ORDER BY r.score DESC"
+    )
+    params: dict[str, object] = {"match": match, "window": window, "tenant": tenant}
     if doc_types:
         statement = statement.bindparams(bindparam("types", expanding=True))
         params["types"] = list(doc_types)
-    kept = {row.id for row in await session.execute(statement, params)}
-    hits = [KeywordHit(int(row.id), float(row.score)) for row in ranked if row.id in kept]
+    ranked = (await session.execute(statement, params)).all()
+    hits = [KeywordHit(int(row.id), float(row.score)) for row in ranked if row.mine]
     if len(hits) >= limit or len(ranked) < window:
         return hits[:limit]
     return await _sqlite_joined_search(session, match, tenant, limit, doc_types)
