@@ -1,18 +1,29 @@
 """Guardrail benchmark: prompt-injection recall and false positives, and PII recall.
 
-    nice -n 10 .venv/bin/python bench/guard.py [--data ../shared/datasets] [--threshold 0.5]
-        [--names-model]
+    nice -n 10 taskset -c 1 .venv/bin/python bench/guard.py [--data ../shared/datasets]
+        [--only-chosen] [--names-model]
 
-Injection (the shipped screen: rules + the TF-IDF model trained from `guard/data`):
-- deepset/prompt-injections *test* split (116 rows, 60 injections; never in the training data);
-- Giskard's 35 attacks (recall only: no benign rows);
-- false positives on ordinary customer messages: BANKING77 test (3,080) and CLINC150 test
-  (4,500 in-scope + 1,000 out-of-scope). Only *train* rows of those sets are shipped.
-The threshold is the policy default (0.5), fixed before looking at the test split; a sweep is
-printed beside it.
+Injection, measured blind:
+1. Every approach in `APPROACHES` (a model configuration and its training files) is
+   cross-validated on deepset/prompt-injections' *train* split only: stratified 5-fold, with
+   near-duplicate rows (character 3-5-gram cosine > 0.6) kept in one fold, repeated with 3
+   shuffles. The other training files (curated, written, support messages) are always in the
+   training part. For each shuffle the threshold is the lowest model probability at which the
+   screen (rules or model) flags at most 3% of the held-out benign rows; the approach's
+   operating point is the mean of the three.
+2. The approach with the highest cross-validated recall of the screen (rules + model) is the
+   chosen one (`CHOSEN`; it must equal the shipped `SHIPPED_CONFIG`, data and operating
+   point). Its deepset *test* figure is `injection_recall` / `injection_fpr`, whatever the
+   other approaches score on test.
+3. Each approach is then trained on all its data and scored once on the deepset test split
+   (116 rows, 60 injections) at its own cross-validated operating point: model only, rules
+   only, and both. The test split is read only here; nothing was written or tuned on it.
+Also reported at the chosen operating point: Giskard's 35 attacks (recall; 6 are near
+duplicates of deepset train rows) and the share of ordinary customer messages flagged
+(BANKING77 test, CLINC150 test + out-of-scope test; only *train* rows of those are shipped).
 
-The deepset figure is also given without the rule patterns that fire on no injection of
-deepset's train split (`without_unsupported_rules`), to show how much it leans on them.
+The rules were written with deepset's train split in view, so their train figures (and the
+"rules + model" cross-validation figure) are optimistic; the test figures are not.
 
 PII: 600 synthetic messages (fixed seed), one value each, in support-style sentences; a value
 counts as found when one detected span of the right kind covers it. This `pii_recall` is a
@@ -32,16 +43,25 @@ import argparse
 import csv
 import json
 import random
+import statistics
 import time
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.model_selection import StratifiedGroupKFold
+
 from frontdesk.guard.injection import (
-    RULE_WEIGHT,
+    DATA_FILES,
     RULES,
+    SHIPPED_CONFIG,
+    SHIPPED_OPERATING_POINT,
     InjectionModel,
     InjectionScreen,
-    _typo_tolerant,
+    ModelConfig,
+    rule_hits,
     training_examples,
 )
 from frontdesk.guard.pii import PiiDetector, PiiKind, SpacyNames
@@ -49,16 +69,127 @@ from frontdesk.guard.pii import PiiDetector, PiiKind, SpacyNames
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "guard.json"
 
+DEEPSET_TRAIN = "deepset_prompt_injections_train.jsonl"
+OLD = ("curated.jsonl", "support_benign.jsonl")  # after the audit; before the written rows
+WRITTEN = ("curated.jsonl", "written.jsonl", "support_benign.jsonl")
+FORMER = ModelConfig()  # the configuration shipped before this benchmark chose one
+C14 = replace(FORMER, char_ngrams=(1, 4))
+AUG1 = {"prefixed": 1, "benign_pairs": 0.5}
+AUG2 = {"prefixed": 2, "benign_pairs": 1.0}
+
+# name -> (configuration, training files besides the deepset train split). Every approach
+# tried here is listed, the losers included; approaches tried only in scratch
+# cross-validation (MiniLM features, SVM, other n-gram ranges) are in docs/status/issue7.md.
+APPROACHES: dict[str, tuple[ModelConfig, tuple[str, ...]]] = {
+    "former: char 2-5 + word 1-2, C=10": (FORMER, OLD),
+    "char 1-4 + word 1-2": (C14, OLD),
+    "former + augmentation x1": (replace(FORMER, **AUG1), OLD),  # type: ignore[arg-type]
+    "former + written rows": (FORMER, WRITTEN),
+    "char 1-4 + written rows": (C14, WRITTEN),
+    "char 1-4 + written + augmentation x1": (replace(C14, **AUG1), WRITTEN),  # type: ignore[arg-type]
+    "char 1-4 + written + augmentation x2": (replace(C14, **AUG2), WRITTEN),  # type: ignore[arg-type]
+    "char 1-3 + written + augmentation x1": (
+        replace(C14, char_ngrams=(1, 3), **AUG1),  # type: ignore[arg-type]
+        WRITTEN,
+    ),
+    "char 1-4 (no words) + written + augmentation x1": (
+        replace(C14, word_ngrams=None, **AUG1),  # type: ignore[arg-type]
+        WRITTEN,
+    ),
+    "char 1-4 + written + augmentation x1, C=30": (
+        replace(C14, c=30.0, **AUG1),  # type: ignore[arg-type]
+        WRITTEN,
+    ),
+    "char 1-4 + written + augmentation x1 + joined letters": (
+        replace(C14, join_spaced_letters=True, **AUG1),  # type: ignore[arg-type]
+        WRITTEN,
+    ),
+}
+MAX_FPR = 0.03
+FOLDS = 5
+SHUFFLES = (0, 1, 2)
+
 
 # ---------------------------------------------------------------------------- injection
 
 
-def rates(scores: list[float], labels: list[int], threshold: float) -> dict[str, float]:
-    pos = [s for s, y in zip(scores, labels, strict=True) if y == 1]
-    neg = [s for s, y in zip(scores, labels, strict=True) if y == 0]
-    recall = sum(s >= threshold for s in pos) / len(pos) if pos else float("nan")
-    fpr = sum(s >= threshold for s in neg) / len(neg) if neg else float("nan")
+def rates(flags: list[bool], labels: list[int]) -> dict[str, float]:
+    pos = [f for f, y in zip(flags, labels, strict=True) if y == 1]
+    neg = [f for f, y in zip(flags, labels, strict=True) if y == 0]
+    recall = sum(pos) / len(pos) if pos else float("nan")
+    fpr = sum(neg) / len(neg) if neg else float("nan")
     return {"recall": recall, "fpr": fpr}
+
+
+def near_duplicate_groups(texts: list[str], cosine: float = 0.6) -> list[int]:
+    """Rows whose character 3-5-gram TF-IDF cosine exceeds `cosine`, joined transitively, share
+    a group, so cross-validation never trains on one near duplicate and tests on the other."""
+    matrix = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5)).fit_transform(texts)
+    similar = (matrix @ matrix.T).toarray()
+    parent = list(range(len(texts)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, j in zip(*np.nonzero(similar > cosine), strict=True):
+        parent[root(int(i))] = root(int(j))
+    return [root(i) for i in range(len(texts))]
+
+
+def threshold_for(probabilities: list[float], ruled: list[bool], labels: list[int]) -> float:
+    """Lowest model probability at which rules-or-model flags at most MAX_FPR of the benign
+    rows."""
+    negatives = [p for p, r, y in zip(probabilities, ruled, labels, strict=True) if y == 0]
+    allowed = int(MAX_FPR * len(negatives)) - sum(
+        r for r, y in zip(ruled, labels, strict=True) if y == 0
+    )
+    plain = sorted((p for p, r, y in zip(probabilities, ruled, labels, strict=True)
+                    if y == 0 and not r), reverse=True)  # fmt: skip
+    if allowed < 0:
+        return 1.0
+    if allowed >= len(plain):
+        return 0.0
+    return min(1.0, plain[allowed] + 1e-6)
+
+
+def cross_validate(config: ModelConfig, extra: tuple[str, ...]) -> dict[str, Any]:
+    texts, labels = training_examples((DEEPSET_TRAIN,))
+    extra_texts, extra_labels = training_examples(extra)
+    groups = near_duplicate_groups(texts)
+    ruled = [bool(rule_hits(t)) for t in texts]
+    per_shuffle = []
+    model_only = []
+    for seed in SHUFFLES:
+        oof = [0.0] * len(texts)
+        folds = StratifiedGroupKFold(FOLDS, shuffle=True, random_state=seed)
+        for fit_rows, held_rows in folds.split(texts, labels, groups):
+            model = InjectionModel(config).fit(
+                [texts[i] for i in fit_rows] + extra_texts,
+                [labels[i] for i in fit_rows] + extra_labels,
+            )
+            for i, p in zip(held_rows, model.probabilities([texts[i] for i in held_rows]),
+                            strict=True):  # fmt: skip
+                oof[int(i)] = p
+        t = threshold_for(oof, ruled, labels)
+        flags = [r or p >= t for p, r in zip(oof, ruled, strict=True)]
+        per_shuffle.append({"threshold": t, **rates(flags, labels)})
+        t_model = threshold_for(oof, [False] * len(texts), labels)
+        model_only.append({"threshold": t_model, **rates([p >= t_model for p in oof], labels)})
+
+    def mean(rows: list[dict[str, float]], key: str) -> float:
+        return round(statistics.fmean(r[key] for r in rows), 4)
+
+    return {
+        "recall": mean(per_shuffle, "recall"),
+        "fpr": mean(per_shuffle, "fpr"),
+        "operating_point": mean(per_shuffle, "threshold"),
+        "model_only": {k: mean(model_only, k) for k in ("recall", "fpr", "threshold")},
+        "rules_only_on_train": rates(ruled, labels),
+        "per_shuffle": per_shuffle,
+    }
 
 
 def load_injection_sets(data: Path) -> dict[str, tuple[list[str], list[int]]]:
@@ -78,67 +209,82 @@ def load_injection_sets(data: Path) -> dict[str, tuple[list[str], list[int]]]:
     }
 
 
-def injection_bench(data: Path, threshold: float) -> dict[str, Any]:
+def test_figures(model: InjectionModel, texts: list[str], labels: list[int]) -> dict[str, Any]:
+    probabilities = model.probabilities(texts)
+    ruled = [bool(rule_hits(t)) for t in texts]
+    t = model.operating_point
+    return {
+        "rows": len(texts),
+        **rates([r or p >= t for p, r in zip(probabilities, ruled, strict=True)], labels),
+        "model_only": rates([p >= t for p in probabilities], labels),
+        "rules_only": rates(ruled, labels),
+    }
+
+
+def injection_bench(data: Path, only_shipped: bool) -> dict[str, Any]:
+    sets = load_injection_sets(data)
+    deepset_texts, deepset_labels = sets["deepset_test"]
+    approaches: dict[str, Any] = {}
+    for name, (config, extra) in APPROACHES.items():
+        if only_shipped and (config, (DEEPSET_TRAIN, *extra)) != (SHIPPED_CONFIG, DATA_FILES):
+            continue
+        began = time.perf_counter()
+        cv = cross_validate(config, extra)
+        texts, labels = training_examples((DEEPSET_TRAIN, *extra))
+        model = InjectionModel(config, operating_point=cv["operating_point"]).fit(texts, labels)
+        test = test_figures(model, deepset_texts, deepset_labels)
+        approaches[name] = {"config": asdict(config), "files": [DEEPSET_TRAIN, *extra],
+                            "cv_train": cv, "deepset_test": test}  # fmt: skip
+        print(f"{name:<52} CV {cv['recall']:.3f}/{cv['fpr']:.3f} (model "
+              f"{cv['model_only']['recall']:.3f}/{cv['model_only']['fpr']:.3f}) at "
+              f"{cv['operating_point']:.3f} | test {test['recall']:.3f}/{test['fpr']:.3f} "
+              f"(model {test['model_only']['recall']:.3f}/{test['model_only']['fpr']:.3f}, "
+              f"rules {test['rules_only']['recall']:.3f}/{test['rules_only']['fpr']:.3f}) "
+              f"[{time.perf_counter() - began:.0f} s]", flush=True)  # fmt: skip
+    # The choice: highest cross-validated recall (rules + model) on the train split; ties go
+    # to the approach listed first. Test figures play no part in it.
+    chosen_name = max(approaches, key=lambda n: approaches[n]["cv_train"]["recall"])
+    chosen = approaches[chosen_name]
+    config, extra = APPROACHES[chosen_name]
+    shipped_matches = (
+        config == SHIPPED_CONFIG
+        and (DEEPSET_TRAIN, *extra) == DATA_FILES
+        and abs(chosen["cv_train"]["operating_point"] - SHIPPED_OPERATING_POINT) < 1e-3
+    )
+    # The shipped screen itself, as the server builds it: training time and scoring speed.
     texts, labels = training_examples()
     began, began_cpu = time.perf_counter(), time.process_time()
-    model = InjectionModel().fit(texts, labels)
+    model = InjectionModel(SHIPPED_CONFIG, operating_point=SHIPPED_OPERATING_POINT)
+    model.fit(texts, labels)
     train_s = time.perf_counter() - began
     train_cpu_s = time.process_time() - began_cpu  # wall time depends on the machine's load
-    full = InjectionScreen(model)
-    model_only = InjectionScreen(model, use_rules=False)
-    sets = load_injection_sets(data)
-    # Rule patterns that fire on no injection of deepset's *train* split have no support in
-    # that split; the test-split figure without them shows how much of it leans on patterns
-    # that only the test split (or the hand-written curated set) exemplifies.
-    deepset_train = [
-        json.loads(line)
-        for line in (data / "prompt_injection" / "deepset_train.jsonl").read_text().splitlines()
-    ]
-    attacks = [_typo_tolerant(r["text"]) for r in deepset_train if int(r["label"]) == 1]
-    trained = [
-        (name, i, p)
-        for name, patterns in RULES.items()
-        for i, p in enumerate(patterns)
-        if any(p.search(t) for t in attacks)
-    ]
-    untrained = [
-        f"{name}[{i}]"
-        for name, patterns in RULES.items()
-        for i, _ in enumerate(patterns)
-        if not any((name, i) == (n, j) for n, j, _ in trained)
-    ]
+    screen = InjectionScreen(model)
     out: dict[str, Any] = {
+        "method": "choose on deepset train cross-validation (5 folds x 3 shuffles, near "
+        "duplicates grouped), threshold at <= 3% held-out false positives; then one "
+        "deepset test figure per approach",
+        "chosen": chosen_name,
+        "shipped_matches_chosen": shipped_matches,
+        "operating_point": SHIPPED_OPERATING_POINT,
         "rule_patterns": sum(len(p) for p in RULES.values()),
-        "rule_patterns_unsupported_by_deepset_train": untrained,
         "train_rows": len(texts),
         "train_seconds": round(train_s, 2),
         "train_cpu_seconds": round(train_cpu_s, 2),
+        "cv_train": chosen["cv_train"],
+        "approaches": approaches,
     }
     for name, (items, ys) in sets.items():
         began = time.perf_counter()
-        verdicts = full.score_many(items)
+        verdicts = screen.score_many(items)
         per_text_ms = (time.perf_counter() - began) * 1000 / len(items)
-        scores = [v.score for v in verdicts]
-        model_scores = [v.model_score for v in model_only.score_many(items)]
-        rule_scores = [1.0 if v.rules else 0.0 for v in verdicts]
-        supported = [
-            max(m, RULE_WEIGHT if any(p.search(_typo_tolerant(t)) for _, _, p in trained) else 0.0)
-            for t, m in zip(items, model_scores, strict=True)
-        ]
-        at = rates(scores, ys, threshold)
+        flags = [v.is_injection(0.5) for v in verdicts]
         out[name] = {
             "rows": len(items),
-            **at,
-            "model_only": rates(model_scores, ys, threshold),
-            "rules_only": rates(rule_scores, ys, 0.5),
-            "without_unsupported_rules": rates(supported, ys, threshold),
-            "sweep": {f"{t:.1f}": rates(scores, ys, t) for t in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)},
+            **rates(flags, ys),
+            "model_only": rates([v.model_score >= 0.5 for v in verdicts], ys),
+            "rules_only": rates([bool(v.rules) for v in verdicts], ys),
             "ms_per_text": round(per_text_ms, 3),
         }
-        if name == "deepset_test":
-            rows = list(zip(items, scores, ys, strict=True))
-            out[name]["missed"] = [t[:160] for t, s, y in rows if y and s < threshold]
-            out[name]["false_positives"] = [t[:160] for t, s, y in rows if not y and s >= threshold]
     return out
 
 
@@ -317,30 +463,42 @@ def _no_nan(value: Any) -> Any:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets")
-    parser.add_argument("--threshold", type=float, default=0.5)
+    parser.add_argument("--only-shipped", action="store_true",
+                        help="cross-validate only the shipped approach (quick)")  # fmt: skip
     parser.add_argument("--names-model", action="store_true", help="use spaCy names if installed")
     args = parser.parse_args()
 
-    injection = injection_bench(args.data, args.threshold)
+    injection = injection_bench(args.data, args.only_shipped)
     pii = pii_bench(args.names_model)
     pii["support_messages_flagged"] = support_pii_flag_rate(args.data)
     pii["nlupp_person_names"] = nlupp_names(args.data, args.names_model)
-    deepset = injection["deepset_test"]
+    chosen = injection["approaches"][injection["chosen"]]
     result = {
-        "injection_recall": deepset["recall"],
-        "injection_fpr": deepset["fpr"],
+        "injection_recall": chosen["deepset_test"]["recall"],
+        "injection_fpr": chosen["deepset_test"]["fpr"],
+        "injection_cv_train_recall": chosen["cv_train"]["recall"],
+        "injection_cv_train_fpr": chosen["cv_train"]["fpr"],
         "pii_recall": pii["pii_recall"],
-        "threshold": args.threshold,
+        "threshold": 0.5,
         "giskard_recall": injection["giskard"]["recall"],
         "support_fpr_banking77": injection["banking77_test"]["fpr"],
         "support_fpr_clinc150": injection["clinc150_test"]["fpr"],
         "injection": injection,
         "pii": pii,
     }
-    print(f"injection model: {injection['train_rows']} rows, trained in "
-          f"{injection['train_seconds']} s ({injection['train_cpu_seconds']} s CPU); "
-          f"threshold {args.threshold}")  # fmt: skip
-    print(f"{'set':<16}{'rows':>6}{'recall':>9}{'FPR':>9}{'model R/FPR':>16}{'rules R/FPR':>16}")
+    print(f"chosen on train CV: {injection['chosen']}; shipped matches it: "
+          f"{injection['shipped_matches_chosen']}")  # fmt: skip
+    cv = chosen["cv_train"]
+    print(f"  CV on deepset train: rules+model {cv['recall']:.3f}/{cv['fpr']:.3f}, model only "
+          f"{cv['model_only']['recall']:.3f}/{cv['model_only']['fpr']:.3f}, rules only (not "
+          f"held out) {cv['rules_only_on_train']['recall']:.3f}/"
+          f"{cv['rules_only_on_train']['fpr']:.3f}; "
+          f"operating point {cv['operating_point']}")  # fmt: skip
+    print(f"shipped screen: {injection['train_rows']} rows, trained in "
+          f"{injection['train_seconds']} s ({injection['train_cpu_seconds']} s CPU), "
+          f"model probability {injection['operating_point']} -> score 0.5")  # fmt: skip
+    print(f"{'set':<16}{'rows':>6}{'recall':>9}{'FPR':>9}{'model R/FPR':>16}{'rules R/FPR':>16}"
+          f"{'ms/text':>9}")  # fmt: skip
     for name in ("deepset_test", "giskard", "banking77_test", "clinc150_test"):
         row = injection[name]
 
@@ -350,20 +508,14 @@ def main() -> None:
         recall = "-" if row["recall"] != row["recall"] else f"{row['recall']:.3f}"
         fpr = "-" if row["fpr"] != row["fpr"] else f"{row['fpr']:.4f}"
         print(f"{name:<16}{row['rows']:>6}{recall:>9}{fpr:>9}"
-              f"{pair(row['model_only']):>16}{pair(row['rules_only']):>16}")  # fmt: skip
-    print("deepset sweep:", {t: f"{v['recall']:.3f}/{v['fpr']:.3f}" for t, v in
-                             deepset["sweep"].items()})  # fmt: skip
+              f"{pair(row['model_only']):>16}{pair(row['rules_only']):>16}"
+              f"{row['ms_per_text']:>9}")  # fmt: skip
     print(f"PII recall {pii['pii_recall']:.3f}; per kind "
           + ", ".join(f"{k} {v:.2f}" for k, v in pii["per_kind"].items()))  # fmt: skip
     print(f"BANKING77 test messages with a PII detection: {pii['support_messages_flagged']:.4f}")
     for label, row in pii["nlupp_person_names"].items():
         print(f"NLU++ person names ({label}): recall {row['recall']:.3f} of {row['spans']}; "
               f"messages without a name flagged {row['flagged_without_name']:.4f}")  # fmt: skip
-    plain = deepset["without_unsupported_rules"]
-    unsupported = injection["rule_patterns_unsupported_by_deepset_train"]
-    print(f"deepset test without the {len(unsupported)} rule "
-          f"patterns no deepset-train injection fires: recall {plain['recall']:.3f}, "
-          f"FPR {plain['fpr']:.3f}")  # fmt: skip
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(_no_nan(result), indent=2, ensure_ascii=False) + "\n")
     print(f"wrote {RESULTS.relative_to(ROOT)}")

@@ -52,7 +52,7 @@ class InjectionVerdict:
 _TARGETS = (
     r"(?:instructions?|prompts?|rules|guidelines|directives|directions|tasks?|context|commands"
     r"|programming|restrictions|everything|all of (?:the|this)"
-    r"|anweisungen|instruktionen|regeln|aufgaben|alles)"
+    r"|anweisungen|instruktionen|regeln|aufgaben|vorgaben|befehle|alles)"
 )
 _QUALIFIERS = (
     r"(?:(?:all|any|the|your|my|of|these|those|previous|prior|above|earlier|preceding|initial"
@@ -63,7 +63,29 @@ RULES: dict[str, list[re.Pattern[str]]] = {
     "instruction_override": [
         re.compile(
             rf"\b(?:ignore|disregard|forget|override|bypass|ignoriere|ignorieren sie|vergiss"
-            rf"|vergessen sie|oublie|ignora|olvida)\s+{_QUALIFIERS}{_TARGETS}\b"
+            rf"|vergessen sie|missachte|missachten sie)\s+{_QUALIFIERS}{_TARGETS}\b"
+        ),
+        # The same in French, Spanish, Italian, Portuguese, Dutch and Croatian/Serbian.
+        re.compile(
+            r"\b(?:oublie|oubliez|ignore|ignorez|olvida|olvide|olvidad|ignora|dimentica"
+            r"|esquece|esqueça|negeer|vergeet|zaboravi|ignoriši|ignoriraj)\s+(?:(?:todas?|todos"
+            r"|toutes|tous|les|las|los|le|tutte|as|os|alle|de|sve|sva|vos|tes|tus|le tue"
+            r"|précédentes|anteriores|precedenti|vorige|prethodna)\s+){0,3}(?:instructions"
+            r"|instrucciones|istruzioni|instruções|instructies|instrukcije|uputstva|consignes"
+            r"|règles|reglas|regole|regras|regels|pravila|todo|tutto|tout|sve)\b"
+        ),
+        # German with the verb last ("die obigen Ausführungen ignorieren"), and "abweichend von".
+        re.compile(
+            r"\b(?:obigen|vorherigen|vorigen|bisherigen|vorangegangenen)\s+(?:ausführungen"
+            r"|anweisungen|instruktionen|vorgaben|regeln|befehle)\s+(?:zu )?(?:ignorieren"
+            r"|vergessen|missachten)\b|\babweichend (?:zu|von) (?:den |allen )?(?:vorherigen"
+            r"|bisherigen|obigen|vorigen)\b"
+        ),
+        re.compile(
+            r"\b(?:despite|regardless of|in spite of) (?:what|everything) you(?:'ve| have)? been"
+            r" (?:told|instructed|given)\b|\bdisregarding (?:the|your|all|any)\b"
+            r"|\bregardless of (?:your|the|any) (?:instructions|rules|guidelines|articles"
+            r"|documents|context)\b"
         ),
         re.compile(
             r"\b(?:ignore|disregard|forget)\s+everything\b.{0,40}\b(?:before|above|earlier)\b"
@@ -73,7 +95,7 @@ RULES: dict[str, list[re.Pattern[str]]] = {
             r"|preceding)\b"
         ),
         re.compile(
-            r"\b(?:new|real|actual|neue) (?:task|instructions?|rules|job"
+            r"\b(?:new|real|actual|additional|neue|zusätzliche) (?:task|instructions?|rules|job"
             r"|aufgabe|anweisung)\s*(?:[:!-]|is\b|ist\b)"
         ),
         re.compile(
@@ -88,7 +110,7 @@ RULES: dict[str, list[re.Pattern[str]]] = {
     "role_play": [
         re.compile(
             r"\b(?:you(?: are|'re) now (?!(?:my|our|your)\b)|from now on,? you(?: are| will|'re)?"
-            r"|pretend (?:to be|you are|you're|that you)|act as (?:an?|my|the)\b"
+            r"|pretend (?:to be|you are|you're|that you)|act as (?:an?|my)\b"
             r"|role-?play|play the role|respond as an?|imagine you are"
             r"|du bist (?:jetzt|nun|ab sofort)|tu so,? als|stell dir vor,? du bist"
             r"|spiel(?:e)? die rolle)"
@@ -104,7 +126,8 @@ RULES: dict[str, list[re.Pattern[str]]] = {
             r"\b(?:reveal|show|print|repeat|output|display|tell me|give me|leak|spell out"
             r"|what (?:is|are|were)|list|zeige?|gib|verrate|nenne)\b[^.!?\n]{0,40}"
             r"\b(?:(?:your|the|all|deine|ihre|den|die)\s+(?:\w+\s+)?(?:system ?prompt|prompts?"
-            r"|configuration|api keys?|passwords?|secrets?|prompt texts?|systemanweisungen"
+            r"|configuration|api keys?|(?:admin|root|system|database) passwords?|secrets?"
+            r"|prompt texts?|systemanweisungen"
             r"|schlüssel)|(?:your|deine|ihre)\s+(?:\w+\s+)?(?:instructions|anweisungen)"
             r"|(?:initial|original|hidden|secret|system) instructions)\b"
         ),
