@@ -29,13 +29,14 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
+from frontdesk.config.settings import KnowledgeSettings
 from frontdesk.embedding import CachingEmbedder, MiniLMEmbedder, limit_blas_threads
 from frontdesk.knowledge.ingest import ingest_source, refresh_index
 from frontdesk.knowledge.retriever import HybridRetriever
 from frontdesk.knowledge.vectors import VectorCache
 from frontdesk.storage import migrate
 from frontdesk.storage.db import Database
-from frontdesk.storage.fulltext import keyword_search
+from frontdesk.storage.fulltext import TermShares, keyword_search
 from frontdesk.storage.models import Chunk, Document
 from frontdesk.storage.tenants import ensure_tenant
 
@@ -43,6 +44,9 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "scifact_beir"
 RESULTS = ROOT / "bench" / "results" / "retrieval.json"
 DEPTH = 100
+# Keyword search may leave out terms found in more than this share of chunks (None: keep all);
+# the share is chosen on the train queries with the fusion settings.
+SHARES: tuple[float | None, ...] = (None, 0.5, 0.4, 0.3, 0.2, 0.1)
 Qrels = dict[str, dict[str, int]]
 
 
@@ -99,6 +103,7 @@ class FrontdeskIndex:
     def __init__(self, db: Database, tenant_id: str, embedder: CachingEmbedder) -> None:
         self.db, self.tenant_id, self.embedder = db, tenant_id, embedder
         self.cache = VectorCache()
+        self.shares = TermShares()
         self.doc_of: dict[int, str] = {}
 
     @classmethod
@@ -146,14 +151,20 @@ class FrontdeskIndex:
         figures.write_text(json.dumps(measured))
         return index, measured
 
+    async def keyword(self, query: str, max_share: float | None = None
+                      ) -> tuple[list[tuple[int, float]], float]:  # fmt: skip
+        """The keyword list with its scores, and how long it took."""
+        started = time.perf_counter()
+        async with self.db.session(self.tenant_id) as session:
+            hits = await keyword_search(
+                session, query, limit=DEPTH, shares=self.shares, max_share=max_share
+            )
+        return [(h.chunk_id, h.score) for h in hits], time.perf_counter() - started
+
     async def lists(self, query: str) -> tuple[list[tuple[int, float]], list[tuple[int, float]],
                                                 float, float]:  # fmt: skip
         """Each list with its scores, and how long each took."""
-        started = time.perf_counter()
-        async with self.db.session(self.tenant_id) as session:
-            hits = await keyword_search(session, query, limit=DEPTH)
-        keyword = [(h.chunk_id, h.score) for h in hits]
-        keyword_s = time.perf_counter() - started
+        keyword, keyword_s = await self.keyword(query)
         started = time.perf_counter()
         vector = np.asarray(self.embedder.inner.embed([query])[0], dtype=np.float32)
         async with self.db.session(self.tenant_id) as session:
@@ -172,9 +183,10 @@ def fused_runs(lists: Lists, doc_of: dict[int, str], retriever: HybridRetriever
             for q, (kw, dense) in lists.items()}  # fmt: skip
 
 
-def tune(lists: Lists, qrels: Qrels, doc_of: dict[int, str],
+def tune(keyword_by_share: dict[float | None, dict[str, list[tuple[int, float]]]],
+         dense: dict[str, list[tuple[int, float]]], qrels: Qrels, doc_of: dict[int, str],
          db: Database, embedder: Any) -> dict[str, Any]:  # fmt: skip
-    """The fusion settings with the best nDCG@10 on the train queries, over both families."""
+    """The keyword share and fusion settings with the best nDCG@10 on the train queries."""
     grid: list[dict[str, Any]] = [
         {"fusion": "convex", "dense_share": round(float(share), 2)}
         for share in np.arange(0.3, 0.85, 0.05)
@@ -184,11 +196,13 @@ def tune(lists: Lists, qrels: Qrels, doc_of: dict[int, str],
         for w in (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
         for k in (5, 10, 20, 40, 60)
     ]
-    scored = [
-        (evaluate(fused_runs(lists, doc_of, HybridRetriever(db, embedder, **options)), qrels)
-         ["ndcg_at_10"], options)
-        for options in grid
-    ]  # fmt: skip
+    scored = []
+    for max_share, keyword in keyword_by_share.items():
+        lists = {q: (keyword[q], dense[q]) for q in keyword}
+        for options in grid:
+            retriever = HybridRetriever(db, embedder, **options)
+            ndcg = evaluate(fused_runs(lists, doc_of, retriever), qrels)["ndcg_at_10"]
+            scored.append((ndcg, {**options, "keyword_max_share": max_share}))
     return max(scored, key=lambda pair: pair[0])[1]
 
 
@@ -206,11 +220,14 @@ async def run_frontdesk(corpus: dict[str, dict[str, str]], test: tuple[dict[str,
         lists[qid] = (kw, dense)
         keyword_times.append(kw_s)
         dense_times.append(dense_s)
-    train_lists: Lists = {}
+    train_keyword: dict[float | None, dict[str, list[tuple[int, float]]]] = {}
+    train_dense: dict[str, list[tuple[int, float]]] = {}
     for qid, text in train_queries.items():
-        kw, dense, _, _ = await index.lists(text)
-        train_lists[qid] = (kw, dense)
-    tuned = tune(train_lists, train_qrels, index.doc_of, index.db, embedder.inner)
+        _, train_dense[qid], _, _ = await index.lists(text)
+    for max_share in SHARES:
+        train_keyword[max_share] = {q: (await index.keyword(t, max_share))[0]
+                                    for q, t in train_queries.items()}  # fmt: skip
+    tuned = tune(train_keyword, train_dense, train_qrels, index.doc_of, index.db, embedder.inner)
     print(f"  fusion tuned on train: {tuned}", file=sys.stderr)
 
     def ids(pairs: list[tuple[int, float]]) -> list[int]:
@@ -221,13 +238,27 @@ async def run_frontdesk(corpus: dict[str, dict[str, str]], test: tuple[dict[str,
         **evaluate({q: to_docs(ids(kw), index.doc_of) for q, (kw, _) in lists.items()}, test_qrels),
         **latency(keyword_times),
     }
+    if tuned["keyword_max_share"] is not None:
+        pruned, pruned_times = {}, []
+        for qid, text in test_queries.items():
+            kw, seconds = await index.keyword(text, tuned["keyword_max_share"])
+            pruned[qid] = to_docs(ids(kw), index.doc_of)
+            pruned_times.append(seconds)
+        results["frontdesk_bm25_pruned"] = {
+            **evaluate(pruned, test_qrels), **latency(pruned_times),
+            "keyword_max_share": tuned["keyword_max_share"],
+        }  # fmt: skip
     results["frontdesk_dense"] = {
         **evaluate({q: to_docs(ids(d), index.doc_of) for q, (_, d) in lists.items()}, test_qrels),
         **latency(dense_times),
     }
+    knowledge = KnowledgeSettings()
+    shipped = {"fusion": knowledge.fusion, "dense_share": knowledge.dense_share,
+               "rrf_k": knowledge.rrf_k, "dense_weight": knowledge.dense_weight,
+               "keyword_max_share": knowledge.keyword_max_share}  # fmt: skip
     configurations: list[tuple[str, dict[str, Any]]] = [
         ("frontdesk_hybrid_rrf", {"fusion": "rrf", "rrf_k": 60, "dense_weight": 1.0}),
-        ("frontdesk_hybrid", {}),  # the shipped defaults
+        ("frontdesk_hybrid", shipped),  # the shipped defaults
         ("frontdesk_hybrid_tuned", tuned),
     ]
     for name, options in configurations:
@@ -241,7 +272,8 @@ async def run_frontdesk(corpus: dict[str, dict[str, str]], test: tuple[dict[str,
             passages = await retriever.search(index.tenant_id, text, limit=DEPTH * 2)
             runs[qid] = to_docs([p.chunk_id for p in passages], index.doc_of)
         settings = {"fusion": retriever.fusion, "dense_share": retriever.dense_share,
-                    "rrf_k": retriever.rrf_k, "dense_weight": retriever.dense_weight}  # fmt: skip
+                    "rrf_k": retriever.rrf_k, "dense_weight": retriever.dense_weight,
+                    "keyword_max_share": retriever.keyword_max_share}  # fmt: skip
         results[name] = {**evaluate(runs, test_qrels), **latency(times), **settings}
     results["frontdesk_hybrid_rerank"] = {
         "skipped": "no cross-encoder ships its weights inside a PyPI package (OFFLINE-MODELS.md)"

@@ -17,7 +17,7 @@ from frontdesk.knowledge.retriever import (
 )
 from frontdesk.storage import migrate
 from frontdesk.storage.db import Database
-from frontdesk.storage.fulltext import keyword_search
+from frontdesk.storage.fulltext import TermShares, keyword_search
 from frontdesk.storage.tenants import ensure_tenant
 from frontdesk.types import Passage
 
@@ -196,3 +196,44 @@ def test_context_drops_near_duplicates_and_respects_the_budget() -> None:
     assert [p.chunk_id for p in chosen] == [1, 4]
     assert near_duplicate(base, base.upper())
     assert not near_duplicate(base, "Weekend delivery costs two pounds extra.")
+
+
+async def test_keyword_search_leaves_out_terms_found_in_most_chunks(db: Database) -> None:
+    """SQLite: with `max_share`, a term in more than that share of all chunks is left out of
+    the query (only chunks matching the rarer terms come back); never every term."""
+    tenant = await ensure_tenant(db, "a")
+    async with db.session(tenant.id) as session:
+        for n in range(9):
+            body = f"# Order notes {n}\n\nYour order number {n} is on its way.\n"
+            await ingest_source(session, f"orders/{n}.txt", body.encode())
+        await ingest_source(session, "depot.txt", b"# Depot\n\nEvery order waits at the depot.\n")
+        await session.commit()
+    ticks = [0.0]
+    shares = TermShares(ttl_seconds=60, clock=lambda: ticks[0])
+    async with db.session(tenant.id) as session:
+        everything = await keyword_search(session, "order depot", limit=20)
+        pruned = await keyword_search(
+            session, "order depot", limit=20, shares=shares, max_share=0.5
+        )
+        only_common = await keyword_search(
+            session, "orders", limit=20, shares=shares, max_share=0.5
+        )
+        common = await shares.common(session, ["order", "depot"], 0.5)
+        assert await shares.common(session, ["order", "depot"], 1.0) == set()
+    assert len(everything) == 10
+    assert len(only_common) == 10  # the only term is kept however common
+    if db.engine.dialect.name != "sqlite":
+        # PostgreSQL ranks with every term (ts_rank_cd has no corpus statistics to spare).
+        assert (len(pruned), common) == (10, set())
+        return
+    assert (len(pruned), common) == (1, {"order"})
+
+    # Counts are remembered until they expire: new chunks change nothing before then.
+    async with db.session(tenant.id) as session:
+        for n in range(20):
+            await ingest_source(session, f"depots/{n}.txt", f"# Depot {n}\n\ndepot {n}\n".encode())
+        await session.commit()
+    async with db.session(tenant.id) as session:
+        assert await shares.common(session, ["order", "depot"], 0.5) == {"order"}
+        ticks[0] = 61.0
+        assert await shares.common(session, ["order", "depot"], 0.5) == {"depot"}

@@ -63,11 +63,17 @@ class MiniLMEmbedder:
     dimension = DIMENSION
 
     def __init__(
-        self, *, max_tokens: int = 256, batch_size: int = 32, threads: int | None = None
+        self,
+        *,
+        max_tokens: int = 256,
+        batch_size: int = 32,
+        threads: int | None = None,
+        single_threads: int = 1,
     ) -> None:
         self.max_tokens = max_tokens
         self.batch_size = batch_size
         self.threads = threads or min(4, os.cpu_count() or 1)
+        self.single_threads = min(single_threads, self.threads)
         self._session: Any = None
         self._single: Any = None  # one thread, for one text at a time (see `load`)
         self._tokenizer: Any = None
@@ -100,7 +106,11 @@ class MiniLMEmbedder:
             # A single query or message runs on one thread, leaving the other cores to the
             # work done beside it (keyword search, entities). Its ~100 small operators gain
             # nothing from a second thread that must be woken for each of them.
-            self._single = _session(onnxruntime, model, 1) if self.threads > 1 else self._session
+            self._single = (
+                self._session
+                if self.single_threads == self.threads
+                else _session(onnxruntime, model, self.single_threads)
+            )
             self._tokenizer = tokenizer
         return self
 

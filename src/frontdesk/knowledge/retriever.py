@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frontdesk.interfaces import Embedder
 from frontdesk.knowledge.vectors import VectorCache
 from frontdesk.storage.db import Database
-from frontdesk.storage.fulltext import keyword_search
+from frontdesk.storage.fulltext import TermShares, keyword_search
 from frontdesk.storage.models import Chunk, Document
 from frontdesk.types import Passage
 
@@ -30,31 +30,42 @@ async def load_passages(
     """Passages for (chunk id, score) pairs, in the given order; tag filter applied here."""
     if not scored:
         return []
+    # Columns, not ORM objects: building twenty entities cost more than the query itself.
     rows = await session.execute(
-        select(Chunk, Document)
+        select(
+            Chunk.id,
+            Chunk.document_id,
+            Chunk.heading,
+            Chunk.text,
+            Chunk.kind,
+            Document.title,
+            Document.source,
+            Document.doc_type,
+            Document.tags,
+        )
         .join(Document, Document.id == Chunk.document_id)
         .where(Chunk.id.in_([chunk_id for chunk_id, _ in scored]))
     )
-    by_id = {row[0].id: (row[0], row[1]) for row in rows}
+    by_id = {row.id: row for row in rows}
     passages = []
     wanted = set(tags)
     for chunk_id, score in scored:
-        if chunk_id not in by_id:
+        row = by_id.get(chunk_id)
+        if row is None:
             continue
-        chunk, document = by_id[chunk_id]
-        if wanted and not wanted & set(document.tags):
+        if wanted and not wanted & set(row.tags):
             continue
         passages.append(
             Passage(
-                chunk_id=chunk.id,
-                document_id=document.id,
-                title=document.title,
-                heading=chunk.heading,
-                text=chunk.text,
-                source=document.source,
-                kind=chunk.kind,
-                doc_type=document.doc_type,
-                tags=list(document.tags),
+                chunk_id=row.id,
+                document_id=row.document_id,
+                title=row.title,
+                heading=row.heading,
+                text=row.text,
+                source=row.source,
+                kind=row.kind,
+                doc_type=row.doc_type,
+                tags=list(row.tags),
                 score=score,
             )
         )
@@ -62,8 +73,10 @@ async def load_passages(
 
 
 class FullTextRetriever:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, keyword_max_share: float | None = None) -> None:
         self._db = db
+        self.keyword_max_share = keyword_max_share
+        self._shares = TermShares()
 
     async def search(
         self,
@@ -76,7 +89,14 @@ class FullTextRetriever:
     ) -> list[Passage]:
         async with self._db.session(tenant_id) as session:
             fetch = limit * 4 if tags else limit
-            hits = await keyword_search(session, query, limit=fetch, doc_types=doc_types)
+            hits = await keyword_search(
+                session,
+                query,
+                limit=fetch,
+                doc_types=doc_types,
+                shares=self._shares,
+                max_share=self.keyword_max_share,
+            )
             passages = await load_passages(session, [(h.chunk_id, h.score) for h in hits], tags)
         return passages[:limit]
 
@@ -133,10 +153,13 @@ class HybridRetriever:
         dense_share: float = 0.6,
         rrf_k: int = 60,
         dense_weight: float = 1.0,
+        keyword_max_share: float | None = None,
     ) -> None:
         self._db = db
         self._embedder = embedder
         self._cache = VectorCache()
+        self._shares = TermShares()
+        self.keyword_max_share = keyword_max_share
         self.candidates = candidates
         self.fusion = fusion
         self.dense_share = dense_share
@@ -161,7 +184,12 @@ class HybridRetriever:
         try:
             async with self._db.session(tenant_id) as session:
                 hits = await keyword_search(
-                    session, query, limit=self.candidates, doc_types=doc_types
+                    session,
+                    query,
+                    limit=self.candidates,
+                    doc_types=doc_types,
+                    shares=self._shares,
+                    max_share=self.keyword_max_share,
                 )
                 vectors = await self._cache.get(session, tenant_id)
                 query_vector = (await embedding)[0]

@@ -54,12 +54,18 @@ class VectorCache:
         self._by_tenant: dict[str, TenantVectors] = {}
 
     async def get(self, session: AsyncSession, tenant_id: str) -> TenantVectors | None:
+        # Two columns, not the ORM object: this runs on every search.
+        current = (
+            await session.execute(select(KnowledgeIndex.version, KnowledgeIndex.embedding_model))
+        ).first()
+        if current is None or not current.embedding_model:
+            return None
+        cached = self._by_tenant.get(tenant_id)
+        if cached is not None and cached.version == current.version:
+            return cached
         record = await index_record(session)
         if record is None or not record.embedding_model:
             return None
-        cached = self._by_tenant.get(tenant_id)
-        if cached is not None and cached.version == record.version:
-            return cached
         rows = (
             await session.execute(
                 select(Chunk.id, Chunk.embedding, Document.doc_type)

@@ -38,8 +38,8 @@ def _tfidf(**options: Any) -> Any:
     return _intents(**{**options, "embedder": None})
 
 
-def _fulltext(*, db: Database, **_: Any) -> Any:
-    return FullTextRetriever(db)
+def _fulltext(*, db: Database, keyword_max_share: float | None = None, **_: Any) -> Any:
+    return FullTextRetriever(db, keyword_max_share=keyword_max_share)
 
 
 def _hybrid(*, db: Database, embedder: Embedder, **options: Any) -> Any:

@@ -189,7 +189,9 @@ def build_retriever(
 ) -> Retriever:
     knowledge = settings.knowledge
     if embedder is None:
-        return registries.retrievers.create("fulltext", db=db)  # type: ignore[no-any-return]
+        return registries.retrievers.create(  # type: ignore[no-any-return]
+            "fulltext", db=db, keyword_max_share=knowledge.keyword_max_share
+        )
     return registries.retrievers.create(  # type: ignore[no-any-return]
         knowledge.retriever,
         db=db,
@@ -199,6 +201,7 @@ def build_retriever(
         dense_share=knowledge.dense_share,
         rrf_k=knowledge.rrf_k,
         dense_weight=knowledge.dense_weight,
+        keyword_max_share=knowledge.keyword_max_share,
     )
 
 

@@ -5,7 +5,9 @@ Raw SQL bypasses the ORM scoping hooks, so the tenant filter is written into eac
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, text
@@ -32,9 +34,89 @@ def query_terms(query: str, limit: int = 32) -> list[str]:
     return list(dict.fromkeys(topical))[:limit]
 
 
+class TermShares:
+    """What share of the SQLite index's chunks (all tenants) contains each term, remembered
+    for `ttl_seconds`, so that keyword search can leave out terms found nearly everywhere.
+
+    Scoring an OR query costs one BM25 evaluation per matching chunk, and a term in a third
+    of the chunks makes most of the index match. FTS5's BM25 takes its statistics from the
+    whole index, so such a term already adds almost nothing to any tenant's scores; what is
+    lost by leaving it out is only chunks that match nothing else, which ranked last anyway.
+    Shares are counted corpus-wide for the same reason, and counted by FTS5 itself, so a
+    term's share is that of its stem, as the index stores it.
+    """
+
+    def __init__(
+        self,
+        *,
+        ttl_seconds: float = 300.0,
+        max_terms: int = 50_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ttl_seconds = ttl_seconds
+        self.max_terms = max_terms
+        self._clock = clock
+        self._counts: OrderedDict[str, tuple[float, int]] = OrderedDict()
+        self._total: tuple[float, int] | None = None
+
+    async def common(
+        self, session: AsyncSession, terms: Sequence[str], max_share: float
+    ) -> set[str]:
+        """The terms in more than `max_share` of all chunks (never every term of a query).
+        SQLite only: PostgreSQL's ts_rank_cd has no corpus statistics, so nothing is left out."""
+        if session.get_bind().dialect.name != "sqlite":
+            return set()
+        now = self._clock()
+        fresh = {t: c for t in terms if (c := self._fresh(t, now)) is not None}
+        missing = [t for t in terms if t not in fresh]
+        total = self._total[1] if self._total and now - self._total[0] < self.ttl_seconds else None
+        if missing or total is None:
+            # One statement for every unknown count (and the index's size).
+            columns = [
+                f"(SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH :t{i})"
+                for i in range(len(missing))
+            ]
+            row = (
+                await session.execute(
+                    text("SELECT " + ", ".join([*columns, "(SELECT count(*) FROM chunks)"])),
+                    {f"t{i}": _phrase(term) for i, term in enumerate(missing)},
+                )
+            ).one()
+            for term, count in zip(missing, row[:-1], strict=True):
+                fresh[term] = int(count)
+                self._remember(term, now, int(count))
+            total = int(row[-1])
+            self._total = (now, total)
+        common = {t for t in terms if total and fresh[t] > max_share * total}
+        if common and len(common) == len(set(terms)):
+            common.discard(min(terms, key=lambda t: fresh[t]))
+        return common
+
+    def _fresh(self, term: str, now: float) -> int | None:
+        found = self._counts.get(term)
+        if found is None or now - found[0] >= self.ttl_seconds:
+            return None
+        self._counts.move_to_end(term)
+        return found[1]
+
+    def _remember(self, term: str, now: float, count: int) -> None:
+        self._counts[term] = (now, count)
+        self._counts.move_to_end(term)
+        while len(self._counts) > self.max_terms:
+            self._counts.popitem(last=False)
+
+
 async def keyword_search(
-    session: AsyncSession, query: str, *, limit: int, doc_types: Sequence[str] = ()
+    session: AsyncSession,
+    query: str,
+    *,
+    limit: int,
+    doc_types: Sequence[str] = (),
+    shares: TermShares | None = None,
+    max_share: float | None = None,
 ) -> list[KeywordHit]:
+    """BM25-ranked chunks of the session's tenant. With `shares` and `max_share` (SQLite
+    only), terms found in more than that share of all chunks are left out of the query."""
     tenant = session.info.get(TENANT_KEY)
     if tenant is None:
         raise TenantScopeError("keyword search from a session without a tenant")
@@ -42,15 +124,22 @@ async def keyword_search(
     if not terms:
         return []
     if session.get_bind().dialect.name == "sqlite":
+        if shares is not None and max_share is not None:
+            common = await shares.common(session, terms, max_share)
+            terms = [t for t in terms if t not in common]
         return await _sqlite_search(session, terms, tenant, limit, doc_types)
     return await _postgres_search(session, terms, tenant, limit, doc_types)
+
+
+def _phrase(term: str) -> str:
+    return '"' + term.replace('"', "") + '"'
 
 
 async def _sqlite_search(
     session: AsyncSession, terms: list[str], tenant: str, limit: int, doc_types: Sequence[str]
 ) -> list[KeywordHit]:
     # Quoted terms joined by OR: any-term match, ranked by BM25 (title weighted up).
-    match = " OR ".join('"' + term.replace('"', "") + '"' for term in terms)
+    match = " OR ".join(_phrase(term) for term in terms)
     # An OR query matches about half of a corpus; joining every match to its chunk and
     # document before sorting costs three times the BM25 itself. So rank in the FTS index
     # alone first, then mark which of the best are this tenant's (and these types'), in the
