@@ -209,7 +209,7 @@ async def test_keyword_search_leaves_out_terms_found_in_most_chunks(db: Database
         await ingest_source(session, "depot.txt", b"# Depot\n\nEvery order waits at the depot.\n")
         await session.commit()
     ticks = [0.0]
-    shares = TermShares(ttl_seconds=60, clock=lambda: ticks[0])
+    shares = TermShares(ttl_seconds=60, min_chunks=5, clock=lambda: ticks[0])
     async with db.session(tenant.id) as session:
         everything = await keyword_search(session, "order depot", limit=20)
         pruned = await keyword_search(
@@ -220,6 +220,8 @@ async def test_keyword_search_leaves_out_terms_found_in_most_chunks(db: Database
         )
         common = await shares.common(session, ["order", "depot"], 0.5)
         assert await shares.common(session, ["order", "depot"], 1.0) == set()
+        small_index = TermShares(min_chunks=11)  # 10 chunks: too few to bother
+        assert await small_index.common(session, ["order", "depot"], 0.5) == set()
     assert len(everything) == 10
     assert len(only_common) == 10  # the only term is kept however common
     if db.engine.dialect.name != "sqlite":

@@ -48,9 +48,10 @@ class KnowledgeSettings(BaseModel):
     dense_share: float = Field(default=0.6, ge=0.0, le=1.0)
     rrf_k: int = Field(default=60, ge=1)
     dense_weight: float = Field(default=1.0, ge=0.0)
-    # Keyword search (SQLite) leaves out query terms found in more than this share of all
-    # chunks: they add almost nothing to BM25 but make most of the index match. None: keep all.
-    keyword_max_share: float | None = Field(default=None, gt=0.0, le=1.0)
+    # Keyword search (SQLite, 1,000 chunks or more) leaves out query terms found in more than
+    # this share of all chunks: they add almost nothing to BM25 but make most of the index
+    # match. Chosen on SciFact's train queries (bench/retrieval.py). None: keep every term.
+    keyword_max_share: float | None = Field(default=0.2, gt=0.0, le=1.0)
     context_tokens: int = Field(default=1200, ge=100)
     top_k: int = Field(default=5, ge=1, le=50)
     min_score: float = Field(default=0.0, ge=0.0)

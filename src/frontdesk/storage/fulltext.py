@@ -51,9 +51,11 @@ class TermShares:
         *,
         ttl_seconds: float = 300.0,
         max_terms: int = 50_000,
+        min_chunks: int = 1000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.ttl_seconds = ttl_seconds
+        self.min_chunks = min_chunks  # below this, every query is quick: keep every term
         self.max_terms = max_terms
         self._clock = clock
         self._counts: OrderedDict[str, tuple[float, int]] = OrderedDict()
@@ -87,7 +89,9 @@ class TermShares:
                 self._remember(term, now, int(count))
             total = int(row[-1])
             self._total = (now, total)
-        common = {t for t in terms if total and fresh[t] > max_share * total}
+        if total < self.min_chunks:
+            return set()
+        common = {t for t in terms if fresh[t] > max_share * total}
         if common and len(common) == len(set(terms)):
             common.discard(min(terms, key=lambda t: fresh[t]))
         return common
