@@ -252,7 +252,7 @@ def _latency(
     model: HybridIntentClassifier, texts: list[str], crf: CrfEntityExtractor
 ) -> dict[str, float]:
     """One message's intent + entities + sentiment as the understand stage runs it
-    (`understand_message`: the intent on a worker thread beside entities and sentiment)."""
+    (`understand_message`, on a worker thread off the event loop)."""
     embedder = MiniLMEmbedder(threads=2, batch_size=1)  # no cache: every message is new
     model.embedder = embedder
     pipeline = EntityPipeline(

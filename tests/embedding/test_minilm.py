@@ -30,15 +30,6 @@ def test_order_and_batching_do_not_change_vectors() -> None:
     assert model.embed_array([]).shape == (0, 384)
 
 
-def test_one_text_runs_on_a_one_thread_session_and_batches_on_the_wide_one() -> None:
-    model = MiniLMEmbedder(threads=2).load()
-    assert model._single is not model._session
-    assert model._single.get_session_options().intra_op_num_threads == 1
-    assert model._session.get_session_options().intra_op_num_threads == 2
-    single_threaded = MiniLMEmbedder(threads=1).load()
-    assert single_threaded._single is single_threaded._session
-
-
 def test_cache_returns_the_same_vectors_without_calling_the_model() -> None:
     class Counting:
         name, dimension = "counting", 2

@@ -55,10 +55,7 @@ def test_urgency_from_deadlines_and_anger() -> None:
 
 
 class _ThreadNotingClassifier:
-    """Blocks until the extractor has run, so the test fails if the two are sequential."""
-
     def __init__(self) -> None:
-        self.extracted = threading.Event()
         self.thread: int | None = None
 
     @property
@@ -67,45 +64,46 @@ class _ThreadNotingClassifier:
 
     def predict(self, text: str) -> IntentPrediction:
         self.thread = threading.get_ident()
-        assert self.extracted.wait(5), "entities were not extracted while the intent ran"
         return IntentPrediction(name="greet", confidence=0.9, ranking=[("greet", 0.9)])
 
 
-class _SignallingExtractor:
-    def __init__(self, classifier: _ThreadNotingClassifier, *, fail: bool = False) -> None:
-        self.classifier, self.fail = classifier, fail
+class _ThreadNotingExtractor:
+    def __init__(self, *, fail: bool = False) -> None:
+        self.fail = fail
+        self.thread: int | None = None
 
     def extract(self, text: str, *, now: datetime) -> list[Entity]:
-        self.classifier.extracted.set()
+        self.thread = threading.get_ident()
         if self.fail:
             raise RuntimeError("extractor broke")
         return [Entity(type="order_id", text="KP-1", value="KP-1", start=0, end=4,
                        extractor="rule", confidence=1.0)]  # fmt: skip
 
 
-async def test_intent_runs_on_a_worker_thread_beside_entities_and_sentiment() -> None:
-    classifier = _ThreadNotingClassifier()
+async def test_a_message_is_understood_off_the_event_loop_thread() -> None:
+    classifier, extractor = _ThreadNotingClassifier(), _ThreadNotingExtractor()
     understood = await understand_message(
         "KP-1 thanks, great help",
         now=NOW,
         classifier=classifier,
-        extractor=_SignallingExtractor(classifier),
+        extractor=extractor,
         sentiment=LexiconSentiment(),
     )
-    assert classifier.thread not in (None, threading.get_ident())
+    loop_thread = threading.get_ident()
+    assert classifier.thread is not None
+    assert classifier.thread != loop_thread
+    assert extractor.thread == classifier.thread
     assert understood.intent.name == "greet"
     assert [e.type for e in understood.entities] == ["order_id"]
     assert understood.sentiment.label is SentimentLabel.POSITIVE
 
 
-async def test_a_failing_extractor_still_waits_for_the_intent_and_raises() -> None:
-    classifier = _ThreadNotingClassifier()
+async def test_a_failing_extractor_raises_to_the_caller() -> None:
     with pytest.raises(RuntimeError, match="extractor broke"):
         await understand_message(
             "hello",
             now=NOW,
-            classifier=classifier,
-            extractor=_SignallingExtractor(classifier, fail=True),
+            classifier=_ThreadNotingClassifier(),
+            extractor=_ThreadNotingExtractor(fail=True),
             sentiment=LexiconSentiment(),
         )
-    assert classifier.thread is not None

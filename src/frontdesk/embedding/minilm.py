@@ -63,19 +63,12 @@ class MiniLMEmbedder:
     dimension = DIMENSION
 
     def __init__(
-        self,
-        *,
-        max_tokens: int = 256,
-        batch_size: int = 32,
-        threads: int | None = None,
-        single_threads: int = 1,
+        self, *, max_tokens: int = 256, batch_size: int = 32, threads: int | None = None
     ) -> None:
         self.max_tokens = max_tokens
         self.batch_size = batch_size
         self.threads = threads or min(4, os.cpu_count() or 1)
-        self.single_threads = min(single_threads, self.threads)
         self._session: Any = None
-        self._single: Any = None  # one thread, for one text at a time (see `load`)
         self._tokenizer: Any = None
         self._lock = threading.Lock()
 
@@ -102,14 +95,15 @@ class MiniLMEmbedder:
             tokenizer = Tokenizer.from_file(str(tokenizer_file))
             tokenizer.enable_truncation(max_length=self.max_tokens)
             tokenizer.no_padding()
-            self._session = _session(onnxruntime, model, self.threads)
-            # A single query or message runs on one thread, leaving the other cores to the
-            # work done beside it (keyword search, entities). Its ~100 small operators gain
-            # nothing from a second thread that must be woken for each of them.
-            self._single = (
-                self._session
-                if self.single_threads == self.threads
-                else _session(onnxruntime, model, self.single_threads)
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = self.threads
+            options.inter_op_num_threads = 1
+            # Idle worker threads sleep instead of spinning: a spinning thread keeps a core
+            # busy after each call, and on a 2-core machine that stalls the work that follows
+            # (one message's intent + entities took twice as long with spinning on).
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            self._session = onnxruntime.InferenceSession(
+                str(model), options, providers=["CPUExecutionProvider"]
             )
             self._tokenizer = tokenizer
         return self
@@ -126,7 +120,6 @@ class MiniLMEmbedder:
         # Sort by length so each batch pads little; restore the order at the end.
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        session = self._single if len(texts) == 1 else self._session
         for start in range(0, len(order), self.batch_size):
             batch = order[start : start + self.batch_size]
             width = max(len(encodings[i].ids) for i in batch)
@@ -136,7 +129,7 @@ class MiniLMEmbedder:
                 n = len(encodings[i].ids)
                 ids[row, :n] = encodings[i].ids
                 mask[row, :n] = 1
-            hidden = session.run(
+            hidden = self._session.run(
                 ["last_hidden_state"],
                 {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
             )[0]
@@ -145,14 +138,3 @@ class MiniLMEmbedder:
             norms = np.linalg.norm(pooled, axis=1, keepdims=True)
             out[batch] = pooled / np.maximum(norms, 1e-12)
         return out
-
-
-def _session(onnxruntime: Any, model: Path, threads: int) -> Any:
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    # Idle worker threads sleep instead of spinning: a spinning thread keeps a core busy after
-    # each call, and on a 2-core machine that stalls the work that follows (one message's
-    # intent + entities took twice as long with spinning on).
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return onnxruntime.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
