@@ -33,7 +33,12 @@ from dataclasses import dataclass, field
 from importlib.resources import files
 from typing import Any
 
-DATA_FILES = ("deepset_prompt_injections_train.jsonl", "curated.jsonl", "support_benign.jsonl")
+DATA_FILES = (
+    "deepset_prompt_injections_train.jsonl",
+    "curated.jsonl",
+    "written.jsonl",
+    "support_benign.jsonl",
+)
 RULE_WEIGHT = 0.95
 
 
@@ -188,16 +193,21 @@ class ModelConfig:
     # front of an order hides nothing and two plain questions stay plain. 0 switches it off.
     prefixed: int = 0
     benign_pairs: float = 0.0
+    # Benign messages with personal data: `pii_copies` x (number of benign messages) copies of
+    # benign messages with made-up card numbers, e-mail addresses, phone numbers, IBANs or
+    # order numbers appended, because customers type them and the screen scores the original
+    # text (before redaction).
+    pii_copies: float = 0.0
     # Join words written with spaces between their letters ("s a y  t h a t") before scoring.
     join_spaced_letters: bool = False
     seed: int = 20261123
 
 
-SHIPPED_CONFIG = ModelConfig()
+SHIPPED_CONFIG = ModelConfig(char_ngrams=(1, 3), prefixed=1, benign_pairs=0.5, pii_copies=0.5)
 # The model probability that counts as an injection at the policy's default threshold 0.5:
 # chosen on train cross-validation (false positives <= 3%); `InjectionModel.scores` maps it
 # to 0.5 so `guard.injection_threshold` keeps its meaning.
-SHIPPED_OPERATING_POINT = 0.5
+SHIPPED_OPERATING_POINT = 0.4599
 
 _SPACED = re.compile(r"\b(?:\w ){3,}\w\b")
 
@@ -238,7 +248,33 @@ def augment(
         first, second = rnd.choice(benign), rnd.choice(benign)
         out_texts.append(first.rstrip(" .?!") + rnd.choice(joins) + second)
         out_labels.append(0)
+    for _ in range(int(config.pii_copies * len(benign))):
+        details = ", ".join(_made_up_detail(rnd) for _ in range(rnd.randint(1, 4)))
+        out_texts.append(rnd.choice(benign).rstrip(" .?!") + rnd.choice(joins) + details)
+        out_labels.append(0)
     return out_texts, out_labels
+
+
+def _made_up_detail(rnd: random.Random) -> str:
+    def digits(n: int) -> str:
+        return "".join(rnd.choice("0123456789") for _ in range(n))
+
+    card = " ".join(digits(4) for _ in range(4))
+    phone = rnd.choice(["+44 20 ", "07", "+49 30 ", "(030) ", "+1 415-"]) + digits(8)
+    iban = rnd.choice(["DE", "GB", "FR", "NL"]) + " ".join(digits(4) for _ in range(4))
+    name = rnd.choice(["jo", "sam", "anna", "li", "m.weber", "k.smith"])
+    kinds = [
+        f"card {card}",
+        f"my card number is {card.replace(' ', rnd.choice(['', '-', ' ']))}",
+        f"mail {name}{digits(2)}@example.com",
+        f"my email is {name}@example.org",
+        f"call {phone}",
+        f"phone {digits(11)}",
+        f"IBAN {iban}",
+        f"order KP-{digits(8)}",
+        f"ref {digits(10)}",
+    ]
+    return rnd.choice(kinds)
 
 
 class InjectionModel:
@@ -279,7 +315,7 @@ class InjectionModel:
         self._features = make_union(*parts)
         matrix = self._features.fit_transform(self._prepare(texts))
         self._classifier = LogisticRegression(
-            C=config.c, class_weight="balanced", solver="liblinear", max_iter=2000
+            C=config.c, class_weight="balanced", solver="liblinear", max_iter=2000, random_state=0
         ).fit(matrix, list(labels))
         return self
 
