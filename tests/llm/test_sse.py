@@ -61,11 +61,15 @@ async def test_extractive_reply_streams_then_ends_with_the_reply(
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/event-stream")
     got = events(response.text)
-    assert [name for name, _ in got] == ["delta", "reply"]
+    names = [name for name, _ in got]
+    # Whole sentences as the output screen passes them, then the rest, then the reply.
+    assert names[-1] == "reply"
+    assert names[:-1] == ["delta"] * (len(names) - 1)
+    assert len(names) >= 2
     reply = got[-1][1]
     assert reply["intent"] == "request_refund"
     assert reply["citations"]
-    assert got[0][1]["text"] == reply["answer"]
+    assert "".join(data["text"] for _, data in got[:-1]) == reply["answer"]
 
 
 async def test_provider_pieces_stream_and_the_transcript_shows_usage(
@@ -83,7 +87,7 @@ async def test_provider_pieces_stream_and_the_transcript_shows_usage(
     )
     got = events(response.text)
     deltas = [data["text"] for name, data in got if name == "delta"]
-    assert len(deltas) > 3  # word by word, as the provider sent them
+    assert len(deltas) >= 3  # sentence by sentence, as the output screen passed them
     assert got[-1][0] == "reply"
     assert "".join(deltas) == got[-1][1]["answer"]  # type: ignore[index]
     transcript = (await client.get(f"/v1/conversations/{cid}", headers=headers)).json()
@@ -113,8 +117,10 @@ async def test_a_stalled_provider_is_reset_and_the_answer_falls_back(
     )
     got = events(response.text)
     names = [name for name, _ in got]
-    assert names[:4] == ["delta", "delta", "delta", "reset"]
+    assert "reset" in names
     assert names[-1] == "reply"
+    # The stalled words never reached the client: no sentence of them had ended.
+    assert "cash" not in "".join(str(data) for name, data in got if name == "delta")
     reply = got[-1][1]
     assert "cash" not in str(reply["answer"])
     assert reply["citations"]

@@ -55,18 +55,23 @@ async def test_injection_actions_by_tenant(sqlite_runtime: Runtime) -> None:
     assert "prompt_injection" not in turn.screening["findings"]
 
 
-async def test_screened_stream_is_reset(sqlite_runtime: Runtime) -> None:
+async def test_a_streamed_reply_shows_the_client_only_screened_words(
+    sqlite_runtime: Runtime,
+) -> None:
     from datetime import UTC, datetime
 
-    from frontdesk.orchestration.stages import screen_output
+    from frontdesk.llm.router import StreamEvent
+    from frontdesk.orchestration.screened_stream import ScreenedStream
+    from frontdesk.orchestration.stages import _output_screen, screen_output
     from frontdesk.orchestration.turn import Turn as PipelineTurn
 
     runtime = sqlite_runtime
     events: list[tuple[str, str]] = []
 
-    async def sink(event: object) -> None:
-        events.append((event.kind, event.text))  # type: ignore[attr-defined]
+    async def sink(event: StreamEvent) -> None:
+        events.append((event.kind, event.text))
 
+    raw = "Your parcel is on its way. Mail other.customer@example.com and see ![x](https://evil.example/a.png)"
     async with runtime.db.session(runtime.tenant.id) as session:
         conversation = await create_conversation(session, channel="api")
         turn = PipelineTurn(
@@ -74,7 +79,13 @@ async def test_screened_stream_is_reset(sqlite_runtime: Runtime) -> None:
                                    text="where is my parcel?"),
             now=datetime.now(UTC), session=session, conversation=conversation, sink=sink,
         )  # fmt: skip
-        turn.reply_text = "Mail other.customer@example.com and see ![x](https://evil.example/a.png)"
+        turn.stream = ScreenedStream(sink, await _output_screen(turn, runtime.assistant.deps))
+        for start in range(0, len(raw), 7):  # as a model streams it
+            await turn.stream(StreamEvent("delta", raw[start : start + 7]))
+        assert events == [("delta", "Your parcel is on its way.")]
+        turn.reply_text = raw
         await screen_output(turn, runtime.assistant.deps)
-    assert turn.reply_text == "Mail [EMAIL] and see "
-    assert events == [("reset", "the reply was screened")]
+    assert turn.reply_text == "Your parcel is on its way. Mail [EMAIL] and see "
+    assert "".join(text for kind, text in events if kind == "delta") == turn.reply_text
+    assert "other.customer@example.com" not in str(events)
+    assert all(kind == "delta" for kind, _ in events)

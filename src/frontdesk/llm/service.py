@@ -77,6 +77,12 @@ class LlmService:
         assert routed is not None
         return routed
 
+    def system_prompt(self) -> str:
+        """The instructions every answer is written under (without its passages)."""
+        return instructions(
+            company=self.company, tone=self.settings.tone, formality=self.settings.formality
+        )
+
     async def answer(
         self,
         question: str,
@@ -116,9 +122,7 @@ class LlmService:
             purpose="answer",
             tenant_id=tenant_id,
         )
-        prompt = instructions(
-            company=self.company, tone=self.settings.tone, formality=self.settings.formality
-        )
+        prompt = self.system_prompt()
         problems: list[str] = []
         attempts: list[Attempt] = []
         for round_ in (1, 2):

@@ -7,19 +7,20 @@ not in this list: the Assistant runs it after the others, whether or not they su
 from __future__ import annotations
 
 import re
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 from frontdesk.handoff.tickets import BOT_SILENT
 from frontdesk.interfaces import ChatMessage
 from frontdesk.knowledge.context import assemble_context
 from frontdesk.knowledge.vectors import index_record
-from frontdesk.llm.router import StreamEvent
 from frontdesk.memory.history import load_history
 from frontdesk.nlu.message import understand_message
 from frontdesk.nlu.sentiment import default_sentiment
 from frontdesk.nlu.urgency import assess_urgency
 from frontdesk.orchestration import routing
 from frontdesk.orchestration.deps import Deps
+from frontdesk.orchestration.screened_stream import ScreenedStream
 from frontdesk.orchestration.turn import Turn
 from frontdesk.types import Action, Citation, Route, Urgency, Usage
 
@@ -138,13 +139,15 @@ async def respond(turn: Turn, deps: Deps) -> None:
         if item.role != "system"
     ]
     index = await index_record(turn.session)
+    if turn.sink is not None:
+        turn.stream = ScreenedStream(turn.sink, await _output_screen(turn, deps))
     answer = await deps.llm.answer(
         turn.text,
         turn.passages,
         history=history,
         tenant_id=turn.message.tenant_id,
         kb_version=index.version if index else 0,
-        sink=turn.sink,
+        sink=turn.stream,
     )
     turn.system_prompt = answer.system_prompt
     turn.passages = answer.passages  # a cached answer cites the passages it was written from
@@ -184,24 +187,32 @@ async def screen_output(turn: Turn, deps: Deps) -> None:
     turn.reply_text = _CITE.sub(
         lambda m: m.group(0) if int(m.group(1)) in known else "", turn.reply_text
     )
-    # Allowed: what the customer wrote, and the operator's own articles (support addresses).
-    given = [turn.message.text] + [h.text for h in turn.history if h.role == "customer"]
-    policy = await deps.input_guard.policy_for(turn.session, turn.message.tenant_id)
-    check = deps.output_guard.check(
-        turn.reply_text,
-        given=given,
-        passages=[p.text for p in turn.passages],
-        policy=policy,
-        protected=[turn.system_prompt] if turn.system_prompt else [],
-        granted_tools=_granted_tools(turn),
-    )
-    if check.text != turn.reply_text and turn.sink is not None:
-        # Streamed deltas were the model's raw words: tell the client to drop them; the
-        # final `reply` event carries the screened text.
-        await turn.sink(StreamEvent("reset", "the reply was screened"))
+    check = deps.output_guard.check(turn.reply_text, **await _screen_context(turn, deps))
+    if turn.stream is not None:  # the client has seen only screened words; now the rest
+        await turn.stream.finish(check.text)
     turn.reply_text = check.text
     if check.findings and turn.screening is not None:
         turn.screening.findings.extend(f"reply:{finding}" for finding in check.findings)
+
+
+async def _screen_context(turn: Turn, deps: Deps) -> dict[str, Any]:
+    """What the output screen judges a reply against in this turn."""
+    # Allowed: what the customer wrote, and the operator's own articles (support addresses).
+    given = [turn.message.text] + [h.text for h in turn.history if h.role == "customer"]
+    policy = await deps.input_guard.policy_for(turn.session, turn.message.tenant_id)
+    return {
+        "given": given,
+        "passages": [p.text for p in turn.passages],
+        "policy": policy,
+        "protected": [turn.system_prompt or deps.llm.system_prompt()],
+        "granted_tools": _granted_tools(turn),
+    }
+
+
+async def _output_screen(turn: Turn, deps: Deps) -> Callable[[str], str]:
+    """The output screen as a function of the text, for screening a reply as it streams."""
+    context = await _screen_context(turn, deps)
+    return lambda text: deps.output_guard.check(text, **context).text
 
 
 def _granted_tools(turn: Turn) -> list[str]:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frontdesk.interfaces import ChatResult, Screening
 from frontdesk.llm.service import StreamSink
 from frontdesk.memory.history import HistoryItem
+from frontdesk.orchestration.screened_stream import ScreenedStream
 from frontdesk.storage.models import Conversation, new_id
 from frontdesk.types import (
     Citation,
@@ -44,6 +45,7 @@ class Turn:
     reply_text: str = ""
     system_prompt: str = ""  # what the model was told; the reply must not echo it
     sink: StreamSink | None = None  # streams the answer's text as it is written (SSE)
+    stream: ScreenedStream | None = None  # `sink` behind the output screen, while answering
     citations: list[Citation] = field(default_factory=list)
     ticket_id: str | None = None
     stage_ms: dict[str, float] = field(default_factory=dict)
