@@ -25,21 +25,6 @@ class MessageUnderstanding:
     sentiment: Sentiment
 
 
-def understand_now(
-    text: str,
-    *,
-    now: datetime,
-    classifier: IntentClassifier,
-    extractor: EntityExtractor,
-    sentiment: LexiconSentiment,
-) -> MessageUnderstanding:
-    return MessageUnderstanding(
-        intent=classifier.predict(text),
-        entities=extractor.extract(text, now=now),
-        sentiment=sentiment.analyse(text),
-    )
-
-
 async def understand_message(
     text: str,
     *,
@@ -48,11 +33,11 @@ async def understand_message(
     extractor: EntityExtractor,
     sentiment: LexiconSentiment,
 ) -> MessageUnderstanding:
-    return await asyncio.to_thread(
-        understand_now,
-        text,
-        now=now,
-        classifier=classifier,
-        extractor=extractor,
-        sentiment=sentiment,
-    )
+    def work() -> MessageUnderstanding:
+        return MessageUnderstanding(
+            intent=classifier.predict(text),
+            entities=extractor.extract(text, now=now),
+            sentiment=sentiment.analyse(text),
+        )
+
+    return await asyncio.to_thread(work)
