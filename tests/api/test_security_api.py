@@ -237,6 +237,7 @@ WIDGET, SERVICE, ADMIN = Scope.WIDGET, Scope.SERVICE, Scope.ADMIN
 LEAST_SCOPE: dict[tuple[str, str], Scope | str | None] = {
     ("post", "/v1/conversations"): WIDGET,
     ("post", "/v1/conversations/{conversation_id}/messages"): WIDGET,
+    ("post", "/v1/chat/completions"): SERVICE,
     ("get", "/v1/conversations/{conversation_id}/updates"): WIDGET,
     ("get", "/v1/conversations/{conversation_id}"): SERVICE,
     ("get", "/v1/knowledge/documents"): SERVICE,
@@ -265,6 +266,7 @@ BELOW = {
 USER = {"email": "x@kestrel.example", "password": PASSWORD, "role": "agent"}
 INPUT: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/v1/conversations/{conversation_id}/messages"): {"json": {"text": "hi"}},
+    ("post", "/v1/chat/completions"): {"json": {"messages": [{"role": "user", "content": "hi"}]}},
     ("get", "/v1/knowledge/search"): {"params": {"q": "refund"}},
     ("post", "/v1/knowledge/documents"): {"files": {"files": ("a.md", b"# A\n", "text/markdown")}},
     ("post", "/v1/admin/users"): {"json": USER},

@@ -15,7 +15,16 @@ from frontdesk import __version__
 from frontdesk.api.body_limit import BodySizeLimit
 from frontdesk.api.errors import install_error_handlers
 from frontdesk.api.limits import Limiter
-from frontdesk.api.routes import admin, auth, chat_page, conversations, health, knowledge, updates
+from frontdesk.api.routes import (
+    admin,
+    auth,
+    chat_page,
+    conversations,
+    health,
+    knowledge,
+    openai_compat,
+    updates,
+)
 from frontdesk.api.routes import jobs as jobs_routes
 from frontdesk.api.widget_key import ensure_widget_key
 from frontdesk.config.settings import ServerSettings, Settings
@@ -73,6 +82,7 @@ def create_app(workspace: Path | str | None = None, *, runtime: Runtime | None =
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(conversations.router)
+    app.include_router(openai_compat.router)
     app.include_router(knowledge.router)
     app.include_router(jobs_routes.router)
     app.include_router(chat_page.router)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response, status
 
+from frontdesk.api.delivery import accept_message
 from frontdesk.api.deps import CurrentKey, LimiterDep, RuntimeDep, require_scope
 from frontdesk.api.schemas import (
     ConversationCreate,
@@ -19,18 +20,17 @@ from frontdesk.api.schemas import (
     TurnPublic,
 )
 from frontdesk.api.streaming import STREAM_DOC, sse_reply
-from frontdesk.errors import NotFoundError, PayloadTooLargeError
+from frontdesk.errors import NotFoundError
 from frontdesk.storage.api_keys import Scope
 from frontdesk.storage.audit import audit
 from frontdesk.storage.conversations import (
     all_messages,
-    count_messages,
     create_conversation,
     get_conversation,
     turns_of,
 )
 from frontdesk.storage.models import Conversation
-from frontdesk.types import InboundMessage, Reply
+from frontdesk.types import Reply
 
 ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 413, 422, 429)
@@ -75,26 +75,7 @@ async def post_message(
     stream: Annotated[bool, Query(description="stream the reply as server-sent events")] = False,
     accept: Annotated[str | None, Header()] = None,
 ) -> ReplyPublic | Response:
-    limit = runtime.settings.assistant.max_message_chars
-    if len(body.text) > limit:
-        raise PayloadTooLargeError(
-            f"message is {len(body.text)} characters; the limit is {limit}",
-            code="message_too_long",
-        )
-    async with runtime.db.session(key.tenant_id) as session:
-        conversation = await get_conversation(session, conversation_id)
-        stored = await count_messages(session, conversation_id) if conversation else 0
-    if conversation is None:
-        raise NotFoundError(f"conversation {conversation_id} not found")
-    await limiter.hit_key(key.id)
-    await limiter.hit_conversation(conversation_id)
-    limiter.check_length(stored)
-    message = InboundMessage(
-        tenant_id=key.tenant_id,
-        conversation_id=conversation_id,
-        text=body.text,
-        channel=conversation.channel,
-    )
+    message = await accept_message(runtime, key, limiter, conversation_id, body.text)
     slots = runtime.settings.concurrency_for(key.tenant_slug)
     if stream or "text/event-stream" in (accept or ""):
         # The slot is taken now (a refusal is a plain 429) and given back when the turn ends.
