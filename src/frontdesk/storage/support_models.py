@@ -80,3 +80,17 @@ class WebhookDelivery(TenantScoped, Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class MessageDelivery(TenantScoped, Base):
+    """A customer message delivered with an idempotency key: claimed before its turn runs,
+    then holding the reply, so a repeated delivery gets that reply instead of a second turn."""
+
+    __tablename__ = "message_deliveries"
+    __table_args__ = (UniqueConstraint("tenant_id", "key", name="uq_message_deliveries_key"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    key: Mapped[str] = mapped_column(String(200))
+    conversation_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    status: Mapped[str] = mapped_column(String(16))  # processing | done
+    response: Mapped[Any] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -6,8 +6,9 @@ from contextlib import AsyncExitStack
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response, status
+from fastapi.responses import JSONResponse
 
-from frontdesk.api.delivery import accept_message
+from frontdesk.api.delivery import IDEMPOTENCY_DOC, REPLAYED, accept_message, once
 from frontdesk.api.deps import CurrentKey, LimiterDep, RuntimeDep, require_scope
 from frontdesk.api.schemas import (
     ConversationCreate,
@@ -20,7 +21,7 @@ from frontdesk.api.schemas import (
     TurnPublic,
 )
 from frontdesk.api.streaming import STREAM_DOC, sse_reply
-from frontdesk.errors import NotFoundError
+from frontdesk.errors import InvalidRequestError, NotFoundError
 from frontdesk.storage.api_keys import Scope
 from frontdesk.storage.audit import audit
 from frontdesk.storage.conversations import (
@@ -74,16 +75,30 @@ async def post_message(
     limiter: LimiterDep,
     stream: Annotated[bool, Query(description="stream the reply as server-sent events")] = False,
     accept: Annotated[str | None, Header()] = None,
+    idempotency_key: Annotated[str | None, Header(description=IDEMPOTENCY_DOC)] = None,
 ) -> ReplyPublic | Response:
-    message = await accept_message(runtime, key, limiter, conversation_id, body.text)
+    streaming = stream or "text/event-stream" in (accept or "")
+    if streaming and idempotency_key is not None:
+        raise InvalidRequestError(
+            "Idempotency-Key is for plain JSON replies, not streams", code="idempotency_with_stream"
+        )
     slots = runtime.settings.concurrency_for(key.tenant_slug)
-    if stream or "text/event-stream" in (accept or ""):
-        # The slot is taken now (a refusal is a plain 429) and given back when the turn ends.
-        hold = AsyncExitStack()
-        await hold.enter_async_context(limiter.tenant_slot(key.tenant_id, slots))
-        return sse_reply(runtime, message, _reply_public, release=hold.aclose)
-    async with limiter.tenant_slot(key.tenant_id, slots):
-        return _reply_public(await runtime.assistant.handle(message))
+
+    async def answer() -> ReplyPublic:
+        message = await accept_message(runtime, key, limiter, conversation_id, body.text)
+        async with limiter.tenant_slot(key.tenant_id, slots):
+            return _reply_public(await runtime.assistant.handle(message))
+
+    if not streaming:
+        reply, replayed = await once(runtime, key, idempotency_key, answer, ReplyPublic)
+        if replayed:
+            return JSONResponse(reply.model_dump(mode="json"), headers=REPLAYED)
+        return reply
+    message = await accept_message(runtime, key, limiter, conversation_id, body.text)
+    # The slot is taken now (a refusal is a plain 429) and given back when the turn ends.
+    hold = AsyncExitStack()
+    await hold.enter_async_context(limiter.tenant_slot(key.tenant_id, slots))
+    return sse_reply(runtime, message, _reply_public, release=hold.aclose)
 
 
 def _reply_public(reply: Reply) -> ReplyPublic:

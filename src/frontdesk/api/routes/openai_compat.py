@@ -8,7 +8,8 @@ reply carried (`extra_body={"conversation_id": ...}` in the Python client); with
 conversation starts, and earlier messages in the request are not replayed. `model`,
 `temperature` and the like are accepted and ignored: the operator's configuration decides.
 `stream: true` is honoured with OpenAI's chunk format, sent once the reply has passed the
-output screen (the format has no way to take back words already sent).
+output screen (the format has no way to take back words already sent). An `Idempotency-Key`
+header makes a repeated request return the first completion instead of a second turn.
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Header, Response
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from frontdesk.api.delivery import accept_message
+from frontdesk.api.delivery import IDEMPOTENCY_DOC, REPLAYED, accept_message, once
 from frontdesk.api.deps import CurrentKey, LimiterDep, RuntimeDep, require_scope
 from frontdesk.api.schemas import ErrorResponse
 from frontdesk.errors import InvalidRequestError
@@ -110,27 +111,37 @@ def customer_text(messages: list[ChatMessage]) -> str:
 
 @router.post("/chat/completions", response_model=ChatCompletion)
 async def chat_completions(
-    body: ChatCompletionRequest, runtime: RuntimeDep, key: CurrentKey, limiter: LimiterDep
-) -> ChatCompletion | StreamingResponse:
+    body: ChatCompletionRequest,
+    runtime: RuntimeDep,
+    key: CurrentKey,
+    limiter: LimiterDep,
+    idempotency_key: Annotated[str | None, Header(description=IDEMPOTENCY_DOC)] = None,
+) -> ChatCompletion | Response:
     require_scope(key, Scope.SERVICE, Scope.ADMIN)
     text = customer_text(body.messages)
-    conversation_id = body.conversation_id
-    if conversation_id is None:
-        async with runtime.db.session(key.tenant_id) as session:
-            conversation = await create_conversation(
-                session, channel=Channel.OPENAI.value, customer_ref=body.user
-            )
-            await session.commit()
-            conversation_id = conversation.id
-    message = await accept_message(runtime, key, limiter, conversation_id, text)
-    async with limiter.tenant_slot(
-        key.tenant_id, runtime.settings.concurrency_for(key.tenant_slug)
-    ):
-        reply = await runtime.assistant.handle(message)
-    completion = await _completion(runtime, key.tenant_id, reply, body.model)
+
+    async def answer() -> ChatCompletion:
+        conversation_id = body.conversation_id
+        if conversation_id is None:
+            async with runtime.db.session(key.tenant_id) as session:
+                conversation = await create_conversation(
+                    session, channel=Channel.OPENAI.value, customer_ref=body.user
+                )
+                await session.commit()
+                conversation_id = conversation.id
+        message = await accept_message(runtime, key, limiter, conversation_id, text)
+        slots = runtime.settings.concurrency_for(key.tenant_slug)
+        async with limiter.tenant_slot(key.tenant_id, slots):
+            reply = await runtime.assistant.handle(message)
+        return await _completion(runtime, key.tenant_id, reply, body.model)
+
+    completion, replayed = await once(runtime, key, idempotency_key, answer, ChatCompletion)
+    headers = REPLAYED if replayed else None
     if body.stream:
-        return StreamingResponse(_chunks(completion), media_type="text/event-stream")
-    return completion
+        return StreamingResponse(
+            _chunks(completion), media_type="text/event-stream", headers=headers
+        )
+    return JSONResponse(completion.model_dump(mode="json"), headers=headers)
 
 
 async def _completion(runtime: Runtime, tenant_id: str, reply: Reply, model: str) -> ChatCompletion:

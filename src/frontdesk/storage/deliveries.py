@@ -1,0 +1,51 @@
+"""Idempotent delivery of customer messages: a key is claimed once per tenant (the database's
+unique constraint decides between concurrent deliveries), then completed with the reply or
+given back if the turn could not run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from frontdesk.storage.db import Database
+from frontdesk.storage.support_models import MessageDelivery
+
+PROCESSING, DONE = "processing", "done"
+
+
+async def claim(db: Database, tenant_id: str, key: str) -> MessageDelivery | None:
+    """None when this call claimed `key`; otherwise the delivery that holds it already."""
+    try:
+        async with db.session(tenant_id) as session:
+            session.add(MessageDelivery(key=key, status=PROCESSING))
+            await session.commit()
+            return None
+    except IntegrityError:
+        async with db.session(tenant_id) as session:
+            return await session.scalar(select(MessageDelivery).where(MessageDelivery.key == key))
+
+
+async def complete(
+    db: Database, tenant_id: str, key: str, *, conversation_id: str | None, response: Any
+) -> None:
+    async with db.session(tenant_id) as session:
+        delivery = await session.scalar(select(MessageDelivery).where(MessageDelivery.key == key))
+        if delivery is not None:
+            delivery.status, delivery.response = DONE, response
+            delivery.conversation_id = conversation_id
+            await session.commit()
+
+
+async def give_back(db: Database, tenant_id: str, key: str) -> None:
+    """The turn did not run (refused, failed): a later delivery of `key` may try again."""
+    async with db.session(tenant_id) as session:
+        await session.execute(
+            delete(MessageDelivery).where(
+                MessageDelivery.tenant_id == tenant_id,
+                MessageDelivery.key == key,
+                MessageDelivery.status == PROCESSING,
+            )
+        )
+        await session.commit()
