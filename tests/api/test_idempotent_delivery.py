@@ -124,6 +124,10 @@ async def test_claims_are_decided_by_the_database_and_erased_with_conversations(
     assert held.status == deliveries.PROCESSING
     await deliveries.give_back(db, tenant, "k")
     assert await deliveries.claim(db, tenant, "k") is None  # free again after a give-back
+    # A claim whose process died is taken over once it is stale, by one claimant only.
+    assert await deliveries.claim(db, tenant, "k", stale_after_s=3600) is not None
+    assert await deliveries.claim(db, tenant, "k", stale_after_s=0) is None
+    assert await deliveries.claim(db, tenant, "k", stale_after_s=3600) is not None
 
     headers = {**await _headers(runtime), "Idempotency-Key": "evt-erase"}
     cid = (await client.post("/v1/conversations", json={}, headers=headers)).json()["id"]

@@ -4,27 +4,49 @@ given back if the turn could not run."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from frontdesk.storage.db import Database
+from frontdesk.storage.models import utcnow
 from frontdesk.storage.support_models import MessageDelivery
 
 PROCESSING, DONE = "processing", "done"
+STALE_AFTER_S = 300.0  # far longer than any turn (model timeouts and retries included)
 
 
-async def claim(db: Database, tenant_id: str, key: str) -> MessageDelivery | None:
-    """None when this call claimed `key`; otherwise the delivery that holds it already."""
+async def claim(
+    db: Database, tenant_id: str, key: str, *, stale_after_s: float = STALE_AFTER_S
+) -> MessageDelivery | None:
+    """None when this call claimed `key`; otherwise the delivery that holds it already.
+    A claim still processing after `stale_after_s` was abandoned (its process died): it is
+    taken over, so the channel's retry is answered instead of refused for ever."""
     try:
         async with db.session(tenant_id) as session:
             session.add(MessageDelivery(key=key, status=PROCESSING))
             await session.commit()
             return None
     except IntegrityError:
-        async with db.session(tenant_id) as session:
-            return await session.scalar(select(MessageDelivery).where(MessageDelivery.key == key))
+        pass
+    now = utcnow()
+    async with db.session(tenant_id) as session:
+        taken = await session.execute(
+            update(MessageDelivery)
+            .where(
+                MessageDelivery.tenant_id == tenant_id,
+                MessageDelivery.key == key,
+                MessageDelivery.status == PROCESSING,
+                MessageDelivery.created_at < now - timedelta(seconds=stale_after_s),
+            )
+            .values(created_at=now)
+        )
+        await session.commit()
+        if int(getattr(taken, "rowcount", 0) or 0) == 1:
+            return None
+        return await session.scalar(select(MessageDelivery).where(MessageDelivery.key == key))
 
 
 async def complete(
