@@ -3,26 +3,30 @@
     nice -n 10 taskset -c 1 .venv/bin/python bench/guard.py [--data ../shared/datasets]
         [--only-shipped] [--names-model]
 
-Injection, measured blind:
+Injection, measured blind (the choice uses train data only):
 1. Every approach in `APPROACHES` (a model configuration and its training files) is
    cross-validated on deepset/prompt-injections' *train* split only: stratified 5-fold, with
    near-duplicate rows (character 3-5-gram cosine > 0.6) kept in one fold, repeated with 3
    shuffles. The other training files (curated, written, support messages) are always in the
-   training part. For each shuffle the threshold is the lowest model probability at which the
-   screen (rules or model) flags at most 3% of the held-out benign rows; the approach's
-   operating point is the mean of the three.
-2. Among the approaches whose final model flags none of `SUPPORT_CHECK` (support messages
+   training part. Each fold model also scores 4,000 held-out ordinary support messages:
+   BANKING77 and CLINC150 (in-scope) *train* messages in no shipped file
+   (`make_guard_data.held_out_support`, fixed seed).
+2. Operating point (a threshold on the model probability; the screen flags when a rule fires
+   or the probability reaches it): the lowest that keeps, at once, the deepset train benign
+   rows flagged in CV at <= 3% and the held-out support messages flagged at <= 0.5%, both by
+   the fold models and by the final model trained on all the approach's data. (Until
+   2026-11-23 only the 3% constraint existed; `PREVIOUS_APPROACH` is that point, measured
+   the same way and not a candidate.)
+3. Among the approaches whose final model flags none of `SUPPORT_CHECK` (support messages
    from frontdesk's own tests), the one with the highest cross-validated recall of the screen
-   (rules + model) is chosen; the shipped `SHIPPED_CONFIG`, data files and operating point
-   must equal it (`shipped_matches_chosen`). Its deepset *test* figure is `injection_recall` /
-   `injection_fpr`, whatever the other approaches score on test. (The support check was
-   added after the first test run, see docs/status/issue7.md.)
-3. Each approach is then trained on all its data and scored once on the deepset test split
-   (116 rows, 60 injections) at its own cross-validated operating point: model only, rules
-   only, and both. The test split is read only here; nothing was written or tuned on it.
-Also reported at the chosen operating point: Giskard's 35 attacks (recall; 6 are near
-duplicates of deepset train rows) and the share of ordinary customer messages flagged
-(BANKING77 test, CLINC150 test + out-of-scope test; only *train* rows of those are shipped).
+   (rules + model) at its operating point is chosen; the shipped `SHIPPED_CONFIG`, data
+   files and operating point must equal it (`shipped_matches_chosen`). Its deepset *test*
+   figure is `injection_recall` / `injection_fpr`, whatever the other approaches score.
+4. Each approach is then scored once on the deepset test split (116 rows, 60 injections),
+   Giskard's 35 attacks (6 are near duplicates of deepset train rows) and BANKING77 test /
+   CLINC150 test + out-of-scope test (share of ordinary messages flagged), at its own
+   operating point. These test sets are read only here; nothing was written or tuned on them.
+   `--train-only OUT` stops before reading any of them.
 
 The rules were written with deepset's train split in view, so their train figures (and the
 "rules + model" cross-validation figure) are optimistic; the test figures are not.
@@ -44,6 +48,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import random
 import statistics
 import time
@@ -52,6 +57,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from make_guard_data import held_out_support
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.model_selection import StratifiedGroupKFold
 
@@ -74,14 +80,25 @@ RESULTS = ROOT / "bench" / "results" / "guard.json"
 DEEPSET_TRAIN = "deepset_prompt_injections_train.jsonl"
 OLD = ("curated.jsonl", "support_benign.jsonl")  # after the audit; before the written rows
 WRITTEN = ("curated.jsonl", "written.jsonl", "support_benign.jsonl")
+# Added for the support false positives (second helper, 2026-11-23): more CLINC150 *train*
+# messages (meta and small-talk intents: messages to the assistant itself) and bot-directed
+# support messages written for frontdesk (bench/make_guard_data.py, NOTICE.md).
+MORE = (*WRITTEN, "support_more.jsonl")
+OWN = (*WRITTEN, "support_written.jsonl")
+BOTH = (*WRITTEN, "support_more.jsonl", "support_written.jsonl")
 FORMER = ModelConfig()  # the configuration shipped before this benchmark chose one
 C14 = replace(FORMER, char_ngrams=(1, 4))
 AUG1 = {"prefixed": 1, "benign_pairs": 0.5}
 AUG2 = {"prefixed": 2, "benign_pairs": 1.0}
 
+PREVIOUS = replace(C14, char_ngrams=(1, 3), pii_copies=0.5, **AUG1)  # type: ignore[arg-type]
+PREVIOUS_POINT = 0.4599  # shipped before the support constraint: <= 3% CV false positives only
+
 # name -> (configuration, training files besides the deepset train split). Every approach
 # tried here is listed, the losers included; approaches tried only in scratch
 # cross-validation (MiniLM features, SVM, other n-gram ranges) are in docs/status/issue7.md.
+# The first 14 were listed by the first blind run (3% CV false positives only); since the
+# support constraint was added every approach's operating point obeys both constraints.
 APPROACHES: dict[str, tuple[ModelConfig, tuple[str, ...]]] = {
     "former: char 2-5 + word 1-2, C=10": (FORMER, OLD),
     "char 1-4 + word 1-2": (C14, OLD),
@@ -121,7 +138,19 @@ APPROACHES: dict[str, tuple[ModelConfig, tuple[str, ...]]] = {
         replace(C14, join_spaced_letters=True, **AUG1),  # type: ignore[arg-type]
         WRITTEN,
     ),
+    # Added with the support constraint: more benign support messages in training.
+    "char 1-3 + written + aug x1 + PII copies + more CLINC150 train": (PREVIOUS, MORE),
+    "char 1-3 + written + aug x1 + PII copies + own bot-directed rows": (PREVIOUS, OWN),
+    "char 1-3 + written + aug x1 + PII copies + both": (PREVIOUS, BOTH),
+    "char 1-4 + written + aug x1 + PII copies + both": (
+        replace(PREVIOUS, char_ngrams=(1, 4)),
+        BOTH,
+    ),
 }
+# The point shipped before the support constraint, measured the same way (not a candidate).
+PREVIOUS_APPROACH = (
+    "previous point: char 1-3 + written + aug x1 + PII copies at 0.4599 (3% CV FPR only)"
+)
 # Support messages from frontdesk's own tests (none from any benchmark's test split). An
 # approach whose final model flags one of them is not eligible: the product must not block
 # ordinary customers, whatever its recall.
@@ -137,7 +166,8 @@ SUPPORT_CHECK = (
     "mail jo@example.com card 4111 1111 1111 1111",
     "ref 4111 1111 1111 1112",
 )
-MAX_FPR = 0.03
+MAX_FPR = 0.03  # on deepset train, cross-validated
+MAX_SUPPORT_FPR = 0.005  # on held-out BANKING77/CLINC150 train messages (held_out_support)
 FOLDS = 5
 SHUFFLES = (0, 1, 2)
 
@@ -171,11 +201,13 @@ def near_duplicate_groups(texts: list[str], cosine: float = 0.6) -> list[int]:
     return [root(i) for i in range(len(texts))]
 
 
-def threshold_for(probabilities: list[float], ruled: list[bool], labels: list[int]) -> float:
-    """Lowest model probability at which rules-or-model flags at most MAX_FPR of the benign
+def threshold_for(
+    probabilities: list[float], ruled: list[bool], labels: list[int], max_fpr: float = MAX_FPR
+) -> float:
+    """Lowest model probability at which rules-or-model flags at most `max_fpr` of the benign
     rows."""
     negatives = [p for p, r, y in zip(probabilities, ruled, labels, strict=True) if y == 0]
-    allowed = int(MAX_FPR * len(negatives)) - sum(
+    allowed = int(max_fpr * len(negatives)) - sum(
         r for r, y in zip(ruled, labels, strict=True) if y == 0
     )
     plain = sorted((p for p, r, y in zip(probabilities, ruled, labels, strict=True)
@@ -187,15 +219,54 @@ def threshold_for(probabilities: list[float], ruled: list[bool], labels: list[in
     return min(1.0, plain[allowed] + 1e-6)
 
 
-def cross_validate(config: ModelConfig, extra: tuple[str, ...]) -> dict[str, Any]:
+def lowest_threshold(groups: list[tuple[list[float], list[bool]]], max_fpr: float) -> float:
+    """Lowest model probability t at which the mean over `groups` (benign probabilities and
+    rule hits of one shuffle) of the share flagged (rule, or probability >= t) is <=
+    `max_fpr`."""
+    arrays = [(np.asarray(p), np.asarray(r, dtype=bool)) for p, r in groups]
+
+    def mean_fpr(t: float) -> float:
+        return float(np.mean([np.mean(r | (p >= t)) for p, r in arrays]))
+
+    if mean_fpr(0.0) <= max_fpr:
+        return 0.0
+    candidates = np.unique(np.concatenate([p for p, _ in arrays])) + 1e-6
+    lo, hi = 0, len(candidates) - 1  # mean_fpr falls as t rises; find the first that fits
+    if mean_fpr(float(candidates[hi])) > max_fpr:
+        return 1.0
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if mean_fpr(float(candidates[mid])) <= max_fpr:
+            hi = mid
+        else:
+            lo = mid + 1
+    return float(candidates[lo])
+
+
+def cross_validate(
+    config: ModelConfig,
+    extra: tuple[str, ...],
+    support: list[str],
+    fixed_point: float | None = None,
+) -> dict[str, Any]:
+    """Cross-validated figures on deepset train, and the operating point under both
+    constraints: per shuffle, the higher of the threshold that keeps the held-out deepset
+    benign rows at <= MAX_FPR and the one that keeps the held-out support messages `support`
+    (scored by the same fold models, pooled) at <= MAX_SUPPORT_FPR. `fixed_point` measures a
+    given threshold instead."""
     texts, labels = training_examples((DEEPSET_TRAIN,))
     extra_texts, extra_labels = training_examples(extra)
     groups = near_duplicate_groups(texts)
     ruled = [bool(rule_hits(t)) for t in texts]
+    support_ruled = [bool(rule_hits(t)) for t in support]
     per_shuffle = []
     model_only = []
+    oofs: list[list[float]] = []
+    supports: list[list[float]] = []
     for seed in SHUFFLES:
         oof = [0.0] * len(texts)
+        oofs.append(oof)
+        support_p: list[float] = []
         folds = StratifiedGroupKFold(FOLDS, shuffle=True, random_state=seed)
         for fit_rows, held_rows in folds.split(texts, labels, groups):
             model = InjectionModel(config).fit(
@@ -205,9 +276,18 @@ def cross_validate(config: ModelConfig, extra: tuple[str, ...]) -> dict[str, Any
             for i, p in zip(held_rows, model.probabilities([texts[i] for i in held_rows]),
                             strict=True):  # fmt: skip
                 oof[int(i)] = p
-        t = threshold_for(oof, ruled, labels)
+            support_p += model.probabilities(support)
+        supports.append(support_p)
+        t_deepset = threshold_for(oof, ruled, labels)
+        t_support = threshold_for(support_p, support_ruled * FOLDS, [0] * len(support_p),
+                                  MAX_SUPPORT_FPR)  # fmt: skip
+        t = fixed_point if fixed_point is not None else max(t_deepset, t_support)
         flags = [r or p >= t for p, r in zip(oof, ruled, strict=True)]
-        per_shuffle.append({"threshold": t, **rates(flags, labels)})
+        support_flags = [r or p >= t for p, r in zip(support_p, support_ruled * FOLDS,
+                                                      strict=True)]  # fmt: skip
+        per_shuffle.append({"threshold": t, "threshold_deepset_3pct": t_deepset,
+                            "threshold_support": t_support, **rates(flags, labels),
+                            "support_fpr": sum(support_flags) / len(support_flags)})  # fmt: skip
         t_model = threshold_for(oof, [False] * len(texts), labels)
         model_only.append({"threshold": t_model, **rates([p >= t_model for p in oof], labels)})
 
@@ -217,10 +297,17 @@ def cross_validate(config: ModelConfig, extra: tuple[str, ...]) -> dict[str, Any
     return {
         "recall": mean(per_shuffle, "recall"),
         "fpr": mean(per_shuffle, "fpr"),
+        "support_fpr_fold_models": mean(per_shuffle, "support_fpr"),
         "operating_point": mean(per_shuffle, "threshold"),
-        "model_only": {k: mean(model_only, k) for k in ("recall", "fpr", "threshold")},
+        "operating_point_deepset_only": mean(per_shuffle, "threshold_deepset_3pct"),
+        "model_only_deepset_only": {k: mean(model_only, k) for k in ("recall", "fpr", "threshold")},
         "rules_only_on_train": rates(ruled, labels),
         "per_shuffle": per_shuffle,
+        "_oof": oofs,
+        "_support": supports,
+        "_support_ruled": support_ruled * FOLDS,
+        "_ruled": ruled,
+        "_labels": labels,
     }
 
 
@@ -253,40 +340,107 @@ def test_figures(model: InjectionModel, texts: list[str], labels: list[int]) -> 
     }
 
 
-def injection_bench(data: Path, only_shipped: bool) -> dict[str, Any]:
-    sets = load_injection_sets(data)
-    deepset_texts, deepset_labels = sets["deepset_test"]
+def flag_rate(model: InjectionModel, texts: list[str]) -> float:
+    """Share of benign `texts` the screen (rules or model at its operating point) flags."""
+    probabilities = model.probabilities(texts)
+    flags = [bool(rule_hits(t)) or p >= model.operating_point
+             for t, p in zip(texts, probabilities, strict=True)]  # fmt: skip
+    return sum(flags) / len(flags)
+
+
+def injection_bench(
+    data: Path, only_shipped: bool, with_test: bool, only: str = ""
+) -> dict[str, Any]:
+    support = held_out_support(data)
+    support_all = support["banking77_train"] + support["clinc150_train"]
+    sets = load_injection_sets(data) if with_test else {}
+    runs = [(n, c, e, None) for n, (c, e) in APPROACHES.items()]
+    runs.append((PREVIOUS_APPROACH, PREVIOUS, WRITTEN, PREVIOUS_POINT))
     approaches: dict[str, Any] = {}
-    for name, (config, extra) in APPROACHES.items():
-        if only_shipped and (config, (DEEPSET_TRAIN, *extra)) != (SHIPPED_CONFIG, DATA_FILES):
+    for name, config, extra, fixed in runs:
+        shipped = (config, (DEEPSET_TRAIN, *extra)) == (SHIPPED_CONFIG, DATA_FILES)
+        if (only_shipped and not shipped and fixed is None) or only not in name:
             continue
         began = time.perf_counter()
-        cv = cross_validate(config, extra)
+        cv = cross_validate(config, extra, support_all, fixed)
+        oofs, ruled, ys = cv.pop("_oof"), cv.pop("_ruled"), cv.pop("_labels")
+        supports, support_ruled = cv.pop("_support"), cv.pop("_support_ruled")
         texts, labels = training_examples((DEEPSET_TRAIN, *extra))
         model = InjectionModel(config, operating_point=cv["operating_point"]).fit(texts, labels)
-        test = test_figures(model, deepset_texts, deepset_labels)
+        if fixed is None:
+            # One threshold for all three constraints (lowest that meets each, rounded up so
+            # rounding admits no further false positive): deepset train benign rows flagged in
+            # CV <= 3% (mean over the shuffles), held-out support messages flagged by the fold
+            # models <= 0.5% (mean over the shuffles) and by the final model <= 0.5%.
+            benign = [[p for p, y in zip(oof, ys, strict=True) if y == 0] for oof in oofs]
+            benign_ruled = [r for r, y in zip(ruled, ys, strict=True) if y == 0]
+            final_support = model.probabilities(support_all)
+            final_ruled = [bool(rule_hits(t)) for t in support_all]
+            limits = {
+                "deepset_cv": lowest_threshold([(b, benign_ruled) for b in benign], MAX_FPR),
+                "support_fold_models": lowest_threshold(
+                    [(sp, support_ruled) for sp in supports], MAX_SUPPORT_FPR
+                ),
+                "support_final_model": lowest_threshold(
+                    [(final_support, final_ruled)], MAX_SUPPORT_FPR
+                ),
+            }
+            cv["operating_point_limits"] = limits
+            cv["operating_point_per_shuffle_mean"] = cv["operating_point"]
+            cv["operating_point"] = math.ceil(max(limits.values()) * 1e4) / 1e4
+            model.operating_point = cv["operating_point"]
+        at_point = [rates([r or p >= model.operating_point for p, r in zip(oof, ruled,
+                                                                          strict=True)], ys)
+                    for oof in oofs]  # fmt: skip
+        cv["at_operating_point"] = {
+            k: round(statistics.fmean(r[k] for r in at_point), 4) for k in ("recall", "fpr")
+        }
+        held = {k: flag_rate(model, v) for k, v in support.items()}
+        held["pooled"] = flag_rate(model, support_all)
         support_flagged = [
             t
             for t, p in zip(SUPPORT_CHECK, model.probabilities(list(SUPPORT_CHECK)), strict=True)
             if rule_hits(t) or p >= model.operating_point
         ]
-        approaches[name] = {"config": asdict(config), "files": [DEEPSET_TRAIN, *extra],
-                            "cv_train": cv, "deepset_test": test,
-                            "support_check_flagged": support_flagged}  # fmt: skip
-        print(f"{name:<52} CV {cv['recall']:.3f}/{cv['fpr']:.3f} (model "
-              f"{cv['model_only']['recall']:.3f}/{cv['model_only']['fpr']:.3f}) at "
-              f"{cv['operating_point']:.3f} | test {test['recall']:.3f}/{test['fpr']:.3f} "
-              f"(model {test['model_only']['recall']:.3f}/{test['model_only']['fpr']:.3f}, "
-              f"rules {test['rules_only']['recall']:.3f}/{test['rules_only']['fpr']:.3f}) "
-              f"support check flagged {len(support_flagged)} "
-              f"[{time.perf_counter() - began:.0f} s]", flush=True)  # fmt: skip
-    # The choice: among approaches that flag no SUPPORT_CHECK message, the highest
-    # cross-validated recall (rules + model) on the train split; ties go to the approach
-    # listed first. Test figures play no part in it.
-    eligible = [n for n in approaches if not approaches[n]["support_check_flagged"]] or list(
-        approaches
+        row: dict[str, Any] = {"config": asdict(config), "files": [DEEPSET_TRAIN, *extra],
+                               "candidate": fixed is None, "cv_train": cv,
+                               "held_out_support_train_fpr": held,
+                               "support_check_flagged": support_flagged}  # fmt: skip
+        line = (f"{name[:60]:<60} CV {cv['at_operating_point']['recall']:.3f}/"
+                f"{cv['at_operating_point']['fpr']:.3f} at {model.operating_point:.4f} "
+                f"(3%-only point {cv['operating_point_deepset_only']:.3f}) | held-out support "
+                f"{held['pooled']:.4f} (B77 {held['banking77_train']:.4f}, CLINC "
+                f"{held['clinc150_train']:.4f}) | check {len(support_flagged)}")  # fmt: skip
+        if with_test:
+            deepset_texts, deepset_labels = sets["deepset_test"]
+            row["deepset_test"] = test_figures(model, deepset_texts, deepset_labels)
+            row["giskard_recall"] = flag_rate(model, sets["giskard"][0])  # all are attacks
+            row["support_test_fpr"] = {k: flag_rate(model, sets[k][0])
+                                       for k in ("banking77_test", "clinc150_test")}  # fmt: skip
+            test = row["deepset_test"]
+            line += (f" || test {test['recall']:.3f}/{test['fpr']:.3f}, Giskard "
+                     f"{row['giskard_recall']:.3f}, B77 "
+                     f"{row['support_test_fpr']['banking77_test']:.4f}, CLINC "
+                     f"{row['support_test_fpr']['clinc150_test']:.4f}")  # fmt: skip
+        approaches[name] = row
+        print(f"{line} [{time.perf_counter() - began:.0f} s]", flush=True)
+    # The choice, on train data only: among the candidates that keep the held-out support
+    # messages at <= 0.5% and flag no SUPPORT_CHECK message, the highest cross-validated
+    # recall (rules + model) at the operating point; ties go to the approach listed first.
+    eligible = [
+        n
+        for n, row in approaches.items()
+        if row["candidate"]
+        and not row["support_check_flagged"]
+        and row["held_out_support_train_fpr"]["pooled"] <= MAX_SUPPORT_FPR
+        and row["cv_train"]["at_operating_point"]["fpr"] <= MAX_FPR
+    ]
+    if not eligible:
+        print("no approach meets both constraints; choosing among all candidates")
+    chosen_name = max(
+        eligible or [n for n, row in approaches.items() if row["candidate"]],
+        key=lambda n: approaches[n]["cv_train"]["at_operating_point"]["recall"],
     )
-    chosen_name = max(eligible, key=lambda n: approaches[n]["cv_train"]["recall"])
     chosen = approaches[chosen_name]
     config, extra = APPROACHES[chosen_name]
     shipped_matches = (
@@ -303,16 +457,19 @@ def injection_bench(data: Path, only_shipped: bool) -> dict[str, Any]:
     train_cpu_s = time.process_time() - began_cpu  # wall time depends on the machine's load
     screen = InjectionScreen(model)
     out: dict[str, Any] = {
-        "method": "choose on deepset train cross-validation (5 folds x 3 shuffles, near "
-        "duplicates grouped), threshold at <= 3% held-out false positives; then one "
-        "deepset test figure per approach",
+        "method": "choose on train data only: deepset train cross-validation (5 folds x 3 "
+        "shuffles, near duplicates grouped) with <= 3% held-out false positives, and <= 0.5% "
+        "false positives on 4,000 held-out BANKING77/CLINC150 train messages (not shipped); "
+        "then one test figure per approach",
         "chosen": chosen_name,
+        "eligible": eligible,
         "shipped_matches_chosen": shipped_matches,
         "operating_point": SHIPPED_OPERATING_POINT,
         "rule_patterns": sum(len(p) for p in RULES.values()),
         "train_rows": len(texts),
         "train_seconds": round(train_s, 2),
         "train_cpu_seconds": round(train_cpu_s, 2),
+        "held_out_support_rows": {k: len(v) for k, v in support.items()},
         "cv_train": chosen["cv_train"],
         "approaches": approaches,
     }
@@ -507,39 +664,67 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets")
     parser.add_argument("--only-shipped", action="store_true",
-                        help="cross-validate only the shipped approach (quick)")  # fmt: skip
+                        help="cross-validate only the shipped approach and the previous point"
+                        " (quick)")  # fmt: skip
+    parser.add_argument("--train-only", type=Path, metavar="OUT",
+                        help="choose on train data only, read no test split, write OUT"
+                        " instead of guard.json")  # fmt: skip
+    parser.add_argument("--only", default="", metavar="TEXT",
+                        help="with --train-only: only approaches named with TEXT")  # fmt: skip
     parser.add_argument("--names-model", action="store_true", help="use spaCy names if installed")
     args = parser.parse_args()
 
-    injection = injection_bench(args.data, args.only_shipped)
-    pii = pii_bench(args.names_model)
-    pii["support_messages_flagged"] = support_pii_flag_rate(args.data)
-    pii["nlupp_person_names"] = nlupp_names(args.data, args.names_model)
+    if args.only and not args.train_only:
+        parser.error("--only needs --train-only (guard.json lists every approach)")
+    injection = injection_bench(
+        args.data, args.only_shipped, with_test=not args.train_only, only=args.only
+    )
     chosen = injection["approaches"][injection["chosen"]]
-    result = {
-        "injection_recall": chosen["deepset_test"]["recall"],
-        "injection_fpr": chosen["deepset_test"]["fpr"],
-        "injection_cv_train_recall": chosen["cv_train"]["recall"],
-        "injection_cv_train_fpr": chosen["cv_train"]["fpr"],
-        "pii_recall": pii["pii_recall"],
-        "threshold": 0.5,
-        "giskard_recall": injection["giskard"]["recall"],
-        "support_fpr_banking77": injection["banking77_test"]["fpr"],
-        "support_fpr_clinc150": injection["clinc150_test"]["fpr"],
-        "injection": injection,
-        "pii": pii,
-    }
-    print(f"chosen on train CV: {injection['chosen']}; shipped matches it: "
-          f"{injection['shipped_matches_chosen']}")  # fmt: skip
     cv = chosen["cv_train"]
-    print(f"  CV on deepset train: rules+model {cv['recall']:.3f}/{cv['fpr']:.3f}, model only "
-          f"{cv['model_only']['recall']:.3f}/{cv['model_only']['fpr']:.3f}, rules only (not "
-          f"held out) {cv['rules_only_on_train']['recall']:.3f}/"
-          f"{cv['rules_only_on_train']['fpr']:.3f}; "
-          f"operating point {cv['operating_point']}")  # fmt: skip
+    print(f"chosen on train data: {injection['chosen']}; shipped matches it: "
+          f"{injection['shipped_matches_chosen']}")  # fmt: skip
+    print(f"  CV on deepset train at {cv['operating_point']}: rules+model "
+          f"{cv['at_operating_point']['recall']:.3f}/{cv['at_operating_point']['fpr']:.3f}; "
+          f"held-out support (train) {chosen['held_out_support_train_fpr']['pooled']:.4f}; "
+          f"rules only (not held out) {cv['rules_only_on_train']['recall']:.3f}/"
+          f"{cv['rules_only_on_train']['fpr']:.3f}")  # fmt: skip
     print(f"shipped screen: {injection['train_rows']} rows, trained in "
           f"{injection['train_seconds']} s ({injection['train_cpu_seconds']} s CPU), "
           f"model probability {injection['operating_point']} -> score 0.5")  # fmt: skip
+    if args.train_only:
+        args.train_only.write_text(json.dumps(_no_nan(injection), indent=2) + "\n")
+        print(f"wrote {args.train_only}")
+        return
+    pii = pii_bench(args.names_model)
+    pii["support_messages_flagged"] = support_pii_flag_rate(args.data)
+    pii["nlupp_person_names"] = nlupp_names(args.data, args.names_model)
+    previous = injection["approaches"][PREVIOUS_APPROACH]
+    result = {
+        "injection_recall": chosen["deepset_test"]["recall"],
+        "injection_fpr": chosen["deepset_test"]["fpr"],
+        "injection_cv_train_recall": cv["at_operating_point"]["recall"],
+        "injection_cv_train_fpr": cv["at_operating_point"]["fpr"],
+        "support_fpr_held_out_train": chosen["held_out_support_train_fpr"]["pooled"],
+        "pii_recall": pii["pii_recall"],
+        "threshold": 0.5,
+        # the chosen approach's (equal to the shipped screen's when shipped_matches_chosen)
+        "giskard_recall": chosen["giskard_recall"],
+        "support_fpr_banking77": chosen["support_test_fpr"]["banking77_test"],
+        "support_fpr_clinc150": chosen["support_test_fpr"]["clinc150_test"],
+        "previous_point": {
+            "operating_point": PREVIOUS_POINT,
+            "injection_cv_train_recall": previous["cv_train"]["at_operating_point"]["recall"],
+            "injection_cv_train_fpr": previous["cv_train"]["at_operating_point"]["fpr"],
+            "support_fpr_held_out_train": previous["held_out_support_train_fpr"]["pooled"],
+            "injection_recall": previous["deepset_test"]["recall"],
+            "injection_fpr": previous["deepset_test"]["fpr"],
+            "giskard_recall": previous["giskard_recall"],
+            "support_fpr_banking77": previous["support_test_fpr"]["banking77_test"],
+            "support_fpr_clinc150": previous["support_test_fpr"]["clinc150_test"],
+        },
+        "injection": injection,
+        "pii": pii,
+    }
     print(f"{'set':<16}{'rows':>6}{'recall':>9}{'FPR':>9}{'model R/FPR':>16}{'rules R/FPR':>16}"
           f"{'ms/text':>9}")  # fmt: skip
     for name in ("deepset_test", "giskard", "banking77_test", "clinc150_test"):

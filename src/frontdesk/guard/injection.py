@@ -3,11 +3,14 @@
 The model is TF-IDF of character n-grams (within words) and word n-grams with a
 class-balanced logistic regression, trained at first use from data shipped in
 `frontdesk/guard/data` (see its NOTICE.md): the deepset/prompt-injections train split,
-hand-written attacks and benign messages (`curated.jsonl`, `written.jsonl`), and ordinary
-customer messages from BANKING77 and CLINC150 as benign examples. Its configuration
-(`SHIPPED_CONFIG`) and operating point were chosen by cross-validation on deepset's train
-split (`bench/guard.py`); deepset's test split is not shipped and was used only to report the
-final figure. Training takes seconds once a process (`InjectionModel.shipped`); nothing is
+hand-written attacks and benign messages (`curated.jsonl`, `written.jsonl`), ordinary
+customer messages from the BANKING77 and CLINC150 train splits as benign examples
+(`support_benign.jsonl`, and `support_more.jsonl`, weighted to messages addressed to the
+assistant itself) and bot-directed support messages written for frontdesk
+(`support_written.jsonl`). Its configuration (`SHIPPED_CONFIG`) and operating point were
+chosen by cross-validation on deepset's train split and on held-out BANKING77/CLINC150 train
+messages (`bench/guard.py`); deepset's test split is not shipped and was used only to report
+the final figure. Training takes seconds once a process (`InjectionModel.shipped`); nothing is
 pickled and nothing is downloaded.
 
 The rules catch the families a support assistant meets, in English and German. They were
@@ -38,6 +41,8 @@ DATA_FILES = (
     "curated.jsonl",
     "written.jsonl",
     "support_benign.jsonl",
+    "support_more.jsonl",
+    "support_written.jsonl",
 )
 RULE_WEIGHT = 0.95
 
@@ -204,10 +209,12 @@ class ModelConfig:
 
 
 SHIPPED_CONFIG = ModelConfig(char_ngrams=(1, 3), prefixed=1, benign_pairs=0.5, pii_copies=0.5)
-# The model probability that counts as an injection at the policy's default threshold 0.5:
-# chosen on train cross-validation (false positives <= 3%); `InjectionModel.scores` maps it
-# to 0.5 so `guard.injection_threshold` keeps its meaning.
-SHIPPED_OPERATING_POINT = 0.4599
+# The model probability that counts as an injection at the policy's default threshold 0.5,
+# chosen on train data only (`bench/guard.py`): the lowest at which the screen flags <= 3% of
+# deepset train's benign rows in cross-validation and <= 0.5% of 4,000 held-out BANKING77 /
+# CLINC150 train messages. `InjectionModel.scores` maps it to 0.5 so
+# `guard.injection_threshold` keeps its meaning. (0.4599 before the support constraint.)
+SHIPPED_OPERATING_POINT = 0.4998
 
 _SPACED = re.compile(r"\b(?:\w ){3,}\w\b")
 
