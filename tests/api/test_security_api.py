@@ -238,6 +238,7 @@ LEAST_SCOPE: dict[tuple[str, str], Scope | str | None] = {
     ("post", "/v1/conversations"): WIDGET,
     ("post", "/v1/conversations/{conversation_id}/messages"): WIDGET,
     ("post", "/v1/chat/completions"): SERVICE,
+    ("post", "/v1/channels/email"): SERVICE,
     ("get", "/v1/conversations/{conversation_id}/updates"): WIDGET,
     ("get", "/v1/conversations/{conversation_id}"): SERVICE,
     ("get", "/v1/knowledge/documents"): SERVICE,
@@ -267,6 +268,9 @@ USER = {"email": "x@kestrel.example", "password": PASSWORD, "role": "agent"}
 INPUT: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/v1/conversations/{conversation_id}/messages"): {"json": {"text": "hi"}},
     ("post", "/v1/chat/completions"): {"json": {"messages": [{"role": "user", "content": "hi"}]}},
+    ("post", "/v1/channels/email"): {
+        "content": b"From: a@example.com\nMessage-ID: <r1@example.com>\nSubject: hi\n\nhello\n"
+    },
     ("get", "/v1/knowledge/search"): {"params": {"q": "refund"}},
     ("post", "/v1/knowledge/documents"): {"files": {"files": ("a.md", b"# A\n", "text/markdown")}},
     ("post", "/v1/admin/users"): {"json": USER},

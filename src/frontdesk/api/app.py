@@ -20,6 +20,7 @@ from frontdesk.api.routes import (
     auth,
     chat_page,
     conversations,
+    email_channel,
     health,
     knowledge,
     openai_compat,
@@ -83,6 +84,7 @@ def create_app(workspace: Path | str | None = None, *, runtime: Runtime | None =
     app.include_router(health.router)
     app.include_router(conversations.router)
     app.include_router(openai_compat.router)
+    app.include_router(email_channel.router)
     app.include_router(knowledge.router)
     app.include_router(jobs_routes.router)
     app.include_router(chat_page.router)

@@ -87,7 +87,7 @@ async def post_message(
     async def answer() -> ReplyPublic:
         message = await accept_message(runtime, key, limiter, conversation_id, body.text)
         async with limiter.tenant_slot(key.tenant_id, slots):
-            return _reply_public(await runtime.assistant.handle(message))
+            return public_reply(await runtime.assistant.handle(message))
 
     if not streaming:
         reply, replayed = await once(runtime, key, idempotency_key, answer, ReplyPublic)
@@ -98,10 +98,10 @@ async def post_message(
     # The slot is taken now (a refusal is a plain 429) and given back when the turn ends.
     hold = AsyncExitStack()
     await hold.enter_async_context(limiter.tenant_slot(key.tenant_id, slots))
-    return sse_reply(runtime, message, _reply_public, release=hold.aclose)
+    return sse_reply(runtime, message, public_reply, release=hold.aclose)
 
 
-def _reply_public(reply: Reply) -> ReplyPublic:
+def public_reply(reply: Reply) -> ReplyPublic:
     return ReplyPublic(
         conversation_id=reply.conversation_id,
         turn_id=reply.turn_id,

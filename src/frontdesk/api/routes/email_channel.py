@@ -1,0 +1,180 @@
+"""E-mail intake: an inbound-mail webhook that takes the raw message (RFC 5322, as mail
+gateways forward it) and answers it through the full pipeline.
+
+The message's own `Message-ID` is its idempotency key, so a gateway that delivers the same
+mail twice gets the first answer back. A reply continues its conversation: frontdesk's answers
+carry a `Message-ID` naming the conversation, and the customer's mail client puts it in
+`In-Reply-To`/`References`; the ids of the customer's earlier mails there are found too.
+Quoted history ("On ... wrote:", "> " lines) and signatures are cut, HTML-only mail is turned
+into text. The answer comes back as an e-mail ready for the gateway to send (recipient,
+subject, threading headers, text); frontdesk does not speak SMTP itself.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+from email.message import EmailMessage
+from email.utils import parseaddr
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from frontdesk.api.delivery import REPLAYED, accept_message, once
+from frontdesk.api.deps import CurrentKey, LimiterDep, RuntimeDep, require_scope
+from frontdesk.api.routes.conversations import public_reply
+from frontdesk.api.schemas import ErrorResponse, ReplyPublic
+from frontdesk.errors import InvalidRequestError
+from frontdesk.knowledge.converters import ConversionError, convert
+from frontdesk.orchestration.runtime import Runtime
+from frontdesk.storage.api_keys import Scope
+from frontdesk.storage.conversations import create_conversation, get_conversation
+from frontdesk.storage.support_models import MessageDelivery
+from frontdesk.types import Channel
+
+ERRORS: dict[int | str, dict[str, object]] = {
+    code: {"model": ErrorResponse} for code in (401, 403, 409, 413, 422, 429)
+}
+router = APIRouter(prefix="/v1/channels", tags=["channels"], responses=ERRORS)
+KEY_PREFIX = "email:"
+_OURS = re.compile(r"^<frontdesk\.([0-9a-f]{32})\.[0-9a-f]{32}@")
+_QUOTE_START = re.compile(
+    r"^(On .{4,200} wrote:|-----Original Message-----|From: .+|_{5,})\s*$", re.IGNORECASE
+)
+
+
+class OutboundEmail(BaseModel):
+    to: str
+    subject: str
+    message_id: str
+    in_reply_to: str
+    references: str
+    text: str
+
+
+class EmailReply(BaseModel):
+    conversation_id: str
+    reply: ReplyPublic
+    email: OutboundEmail
+
+
+class InboundEmail(BaseModel):
+    message_id: str
+    sender: str
+    subject: str
+    text: str
+    thread: list[str]  # ids of the mails this one answers, newest first
+
+
+def parse_email(raw: bytes) -> InboundEmail:
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    message_id = str(message.get("Message-ID") or "").strip()
+    sender = parseaddr(str(message.get("From") or ""))[1].strip().lower()
+    if not message_id or "@" not in sender:
+        raise InvalidRequestError(
+            "not an e-mail: a raw RFC 5322 message with From and Message-ID is expected",
+            code="invalid_email",
+        )
+    subject = str(message.get("Subject") or "").strip()
+    thread = str(message.get("References") or "").split()
+    thread += str(message.get("In-Reply-To") or "").split()
+    text = new_text(_body(message))
+    if not text:
+        text = re.sub(r"^(re|aw|fwd?):\s*", "", subject, flags=re.IGNORECASE).strip()
+    if not text:
+        raise InvalidRequestError("the e-mail has no text", code="empty_message")
+    return InboundEmail(message_id=message_id, sender=sender, subject=subject, text=text,
+                        thread=list(dict.fromkeys(reversed(thread))))  # fmt: skip
+
+
+def _body(message: email.message.Message) -> str:
+    assert isinstance(message, EmailMessage)
+    part = message.get_body(preferencelist=("plain", "html"))
+    if part is None:
+        return ""
+    assert isinstance(part, EmailMessage)
+    content = str(part.get_content())
+    if part.get_content_subtype() == "html":
+        try:
+            return convert("mail.html", content.encode())
+        except ConversionError:
+            return ""
+    return content
+
+
+def new_text(body: str) -> str:
+    """What the customer wrote in this mail: quoted history and the signature cut off."""
+    kept = []
+    for line in body.replace("\r\n", "\n").split("\n"):
+        if _QUOTE_START.match(line.strip()) or line.rstrip() == "--":
+            break
+        if not line.lstrip().startswith(">"):
+            kept.append(line)
+    return "\n".join(kept).strip()
+
+
+@router.post("/email", response_model=EmailReply)
+async def inbound_email(
+    request: Request, runtime: RuntimeDep, key: CurrentKey, limiter: LimiterDep
+) -> EmailReply | JSONResponse:
+    """The raw e-mail as the request body (`Content-Type: message/rfc822`)."""
+    require_scope(key, Scope.SERVICE, Scope.ADMIN)
+    mail = parse_email(await request.body())
+
+    async def answer() -> EmailReply:
+        conversation_id = await _thread_conversation(runtime, key.tenant_id, mail.thread)
+        if conversation_id is None:
+            async with runtime.db.session(key.tenant_id) as session:
+                conversation = await create_conversation(
+                    session, channel=Channel.EMAIL.value, customer_ref=mail.sender
+                )
+                await session.commit()
+                conversation_id = conversation.id
+        message = await accept_message(runtime, key, limiter, conversation_id, mail.text)
+        slots = runtime.settings.concurrency_for(key.tenant_slug)
+        async with limiter.tenant_slot(key.tenant_id, slots):
+            reply = await runtime.assistant.handle(message)
+        domain = f"{key.tenant_slug or 'mail'}.frontdesk.invalid"
+        subject = mail.subject or "Your message"
+        if not subject.lower().startswith("re:"):
+            subject = f"Re: {subject}"
+        return EmailReply(
+            conversation_id=conversation_id,
+            reply=public_reply(reply),
+            email=OutboundEmail(
+                to=mail.sender,
+                subject=subject,
+                message_id=f"<frontdesk.{conversation_id}.{reply.turn_id}@{domain}>",
+                in_reply_to=mail.message_id,
+                references=" ".join([*reversed(mail.thread), mail.message_id]),
+                text=reply.text,
+            ),
+        )
+
+    result, replayed = await once(runtime, key, KEY_PREFIX + mail.message_id, answer, EmailReply)
+    if replayed:
+        return JSONResponse(result.model_dump(mode="json"), headers=REPLAYED)
+    return result
+
+
+async def _thread_conversation(runtime: Runtime, tenant_id: str, thread: list[str]
+                               ) -> str | None:  # fmt: skip
+    """The conversation an answered mail belongs to: named in one of our own Message-IDs, or
+    the one an earlier mail of the thread started (this tenant's only)."""
+    async with runtime.db.session(tenant_id) as session:
+        for message_id in thread:
+            ours = _OURS.match(message_id)
+            if ours and await get_conversation(session, ours.group(1)) is not None:
+                return ours.group(1)
+        if not thread:
+            return None
+        earlier = await session.scalar(
+            select(MessageDelivery.conversation_id)
+            .where(MessageDelivery.key.in_([KEY_PREFIX + m for m in thread]))
+            .where(MessageDelivery.conversation_id.is_not(None))
+            .order_by(MessageDelivery.created_at.desc())
+        )
+        return earlier
