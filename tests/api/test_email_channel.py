@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from email.message import EmailMessage
 
 import httpx
 import pytest
 
-from frontdesk.api.app import create_app
 from frontdesk.api.routes.email_channel import new_text, parse_email
 from frontdesk.errors import InvalidRequestError
 from frontdesk.orchestration.runtime import Runtime
@@ -36,16 +34,11 @@ def mail(text: str, *, message_id: str, subject: str = "Refund", html: bool = Fa
 
 
 @pytest.fixture
-async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(runtime=runtime)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-            token = (await create_key(runtime.db, runtime.tenant.id, name="mail",
-                                      scope=Scope.SERVICE)).token  # fmt: skip
-            http.headers.update({"Authorization": f"Bearer {token}",
-                                 "Content-Type": "message/rfc822"})  # fmt: skip
-            yield http
+async def mail_client(client: httpx.AsyncClient, runtime: Runtime) -> httpx.AsyncClient:
+    token = (await create_key(runtime.db, runtime.tenant.id, name="mail",
+                              scope=Scope.SERVICE)).token  # fmt: skip
+    client.headers.update({"Authorization": f"Bearer {token}", "Content-Type": "message/rfc822"})
+    return client
 
 
 async def _customer_texts(runtime: Runtime, conversation_id: str) -> list[str]:
@@ -59,12 +52,12 @@ async def _customer_texts(runtime: Runtime, conversation_id: str) -> list[str]:
 
 
 async def test_a_mail_thread_is_one_conversation_and_repeats_are_answered_once(
-    client: httpx.AsyncClient, runtime: Runtime
+    mail_client: httpx.AsyncClient, runtime: Runtime
 ) -> None:
     first = mail(
         "I want a refund for order KP-20481736.\n\n-- \nDana\n", message_id="<m1@example.com>"
     )
-    response = await client.post("/v1/channels/email", content=first)
+    response = await mail_client.post("/v1/channels/email", content=first)
     assert response.status_code == 200, response.text
     body = response.json()
     cid = body["conversation_id"]
@@ -75,7 +68,7 @@ async def test_a_mail_thread_is_one_conversation_and_repeats_are_answered_once(
     assert out["references"] == "<m1@example.com>"
     assert out["text"] == body["reply"]["answer"]
 
-    again = await client.post("/v1/channels/email", content=first)  # the gateway retried
+    again = await mail_client.post("/v1/channels/email", content=first)  # the gateway retried
     assert again.json() == body
     assert again.headers["Idempotent-Replayed"] == "true"
 
@@ -84,14 +77,14 @@ async def test_a_mail_thread_is_one_conversation_and_repeats_are_answered_once(
                   "account that paid...\n", message_id="<m2@example.com>", subject="Re: Refund",
                   in_reply_to=out["message_id"],
                   references=f"<m1@example.com> {out['message_id']}")  # fmt: skip
-    second = await client.post("/v1/channels/email", content=answer)
+    second = await mail_client.post("/v1/channels/email", content=answer)
     assert second.json()["conversation_id"] == cid
     assert (
         second.json()["email"]["references"]
         == f"<m1@example.com> {out['message_id']} <m2@example.com>"
     )
     # A reply to the customer's own first mail (another client) finds the thread too.
-    third = await client.post("/v1/channels/email", content=mail(
+    third = await mail_client.post("/v1/channels/email", content=mail(
         "Also, is there a fee?", message_id="<m3@example.com>",
         in_reply_to="<m1@example.com>"))  # fmt: skip
     assert third.json()["conversation_id"] == cid
@@ -101,14 +94,14 @@ async def test_a_mail_thread_is_one_conversation_and_repeats_are_answered_once(
 
 
 async def test_another_tenants_conversation_is_not_continued(
-    client: httpx.AsyncClient, runtime: Runtime
+    mail_client: httpx.AsyncClient, runtime: Runtime
 ) -> None:
     other = await ensure_tenant(runtime.db, "tenant-b")
     async with runtime.db.session(other.id) as session:
         theirs = await create_conversation(session, channel="email")
         await session.commit()
     forged = f"<frontdesk.{theirs.id}.{'0' * 32}@tenant-b.frontdesk.invalid>"
-    response = await client.post("/v1/channels/email", content=mail(
+    response = await mail_client.post("/v1/channels/email", content=mail(
         "where is my parcel?", message_id="<x1@example.com>", in_reply_to=forged))  # fmt: skip
     assert response.status_code == 200
     assert response.json()["conversation_id"] != theirs.id
@@ -116,12 +109,12 @@ async def test_another_tenants_conversation_is_not_continued(
         assert await all_messages(session, theirs.id) == []
 
 
-async def test_bad_mail_gets_a_clear_error(client: httpx.AsyncClient) -> None:
-    response = await client.post("/v1/channels/email", content=b"just some text, no headers")
+async def test_bad_mail_gets_a_clear_error(mail_client: httpx.AsyncClient) -> None:
+    response = await mail_client.post("/v1/channels/email", content=b"just some text, no headers")
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "invalid_email"
     empty = mail("> only quoted text\n", message_id="<e1@example.com>", subject="")
-    response = await client.post("/v1/channels/email", content=empty)
+    response = await mail_client.post("/v1/channels/email", content=empty)
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "empty_message"
 

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
-import pytest
 from sqlalchemy import select
 
-from frontdesk.api.app import create_app
 from frontdesk.orchestration.runtime import Runtime
 from frontdesk.storage import deliveries
 from frontdesk.storage.api_keys import Scope, create_key
@@ -16,15 +12,6 @@ from frontdesk.storage.conversations import all_messages
 from frontdesk.storage.privacy import delete_conversations
 from frontdesk.storage.support_models import MessageDelivery
 from frontdesk.storage.tenants import ensure_tenant
-
-
-@pytest.fixture
-async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(runtime=runtime)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-            yield http
 
 
 async def _headers(runtime: Runtime, tenant_id: str | None = None) -> dict[str, str]:

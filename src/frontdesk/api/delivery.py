@@ -14,8 +14,8 @@ from frontdesk.errors import ConflictError, InvalidRequestError, NotFoundError, 
 from frontdesk.orchestration.runtime import Runtime
 from frontdesk.storage import deliveries
 from frontdesk.storage.api_keys import VerifiedKey
-from frontdesk.storage.conversations import count_messages, get_conversation
-from frontdesk.types import InboundMessage
+from frontdesk.storage.conversations import count_messages, create_conversation, get_conversation
+from frontdesk.types import Channel, InboundMessage, Reply
 
 M = TypeVar("M", bound=BaseModel)
 REPLAYED = {"Idempotent-Replayed": "true"}
@@ -86,3 +86,29 @@ async def once(
         response=result.model_dump(mode="json"),
     )
     return result, False
+
+
+async def take_turn(
+    runtime: Runtime,
+    key: VerifiedKey,
+    limiter: Limiter,
+    text: str,
+    *,
+    conversation_id: str | None,
+    channel: Channel,
+    customer_ref: str | None = None,
+) -> Reply:
+    """Answer `text` in the conversation, or in a new one on `channel` when there is none:
+    the admission checks, then the turn inside the tenant's concurrency slot."""
+    if conversation_id is None:
+        async with runtime.db.session(key.tenant_id) as session:
+            conversation = await create_conversation(
+                session, channel=channel.value, customer_ref=customer_ref
+            )
+            await session.commit()
+            conversation_id = conversation.id
+    message = await accept_message(runtime, key, limiter, conversation_id, text)
+    async with limiter.tenant_slot(
+        key.tenant_id, runtime.settings.concurrency_for(key.tenant_slug)
+    ):
+        return await runtime.assistant.handle(message)

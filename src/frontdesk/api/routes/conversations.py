@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response, status
 from fastapi.responses import JSONResponse
 
-from frontdesk.api.delivery import IDEMPOTENCY_DOC, REPLAYED, accept_message, once
+from frontdesk.api.delivery import IDEMPOTENCY_DOC, REPLAYED, accept_message, once, take_turn
 from frontdesk.api.deps import CurrentKey, LimiterDep, RuntimeDep, require_scope
 from frontdesk.api.schemas import (
     ConversationCreate,
@@ -31,7 +31,7 @@ from frontdesk.storage.conversations import (
     turns_of,
 )
 from frontdesk.storage.models import Conversation
-from frontdesk.types import Reply
+from frontdesk.types import Channel, Reply
 
 ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 413, 422, 429)
@@ -85,9 +85,9 @@ async def post_message(
     slots = runtime.settings.concurrency_for(key.tenant_slug)
 
     async def answer() -> ReplyPublic:
-        message = await accept_message(runtime, key, limiter, conversation_id, body.text)
-        async with limiter.tenant_slot(key.tenant_id, slots):
-            return public_reply(await runtime.assistant.handle(message))
+        reply = await take_turn(runtime, key, limiter, body.text,
+                                conversation_id=conversation_id, channel=Channel.API)  # fmt: skip
+        return public_reply(reply)
 
     if not streaming:
         reply, replayed = await once(runtime, key, idempotency_key, answer, ReplyPublic)

@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from frontdesk.api.delivery import REPLAYED, accept_message, once
+from frontdesk.api.delivery import REPLAYED, once, take_turn
 from frontdesk.api.deps import CurrentKey, LimiterDep, RuntimeDep, require_scope
 from frontdesk.api.routes.conversations import public_reply
 from frontdesk.api.schemas import ErrorResponse, ReplyPublic
@@ -31,7 +31,7 @@ from frontdesk.errors import InvalidRequestError
 from frontdesk.knowledge.converters import ConversionError, convert
 from frontdesk.orchestration.runtime import Runtime
 from frontdesk.storage.api_keys import Scope
-from frontdesk.storage.conversations import create_conversation, get_conversation
+from frontdesk.storage.conversations import get_conversation
 from frontdesk.storage.support_models import MessageDelivery
 from frontdesk.types import Channel
 
@@ -125,18 +125,16 @@ async def inbound_email(
     mail = parse_email(await request.body())
 
     async def answer() -> EmailReply:
-        conversation_id = await _thread_conversation(runtime, key.tenant_id, mail.thread)
-        if conversation_id is None:
-            async with runtime.db.session(key.tenant_id) as session:
-                conversation = await create_conversation(
-                    session, channel=Channel.EMAIL.value, customer_ref=mail.sender
-                )
-                await session.commit()
-                conversation_id = conversation.id
-        message = await accept_message(runtime, key, limiter, conversation_id, mail.text)
-        slots = runtime.settings.concurrency_for(key.tenant_slug)
-        async with limiter.tenant_slot(key.tenant_id, slots):
-            reply = await runtime.assistant.handle(message)
+        reply = await take_turn(
+            runtime,
+            key,
+            limiter,
+            mail.text,
+            conversation_id=await _thread_conversation(runtime, key.tenant_id, mail.thread),
+            channel=Channel.EMAIL,
+            customer_ref=mail.sender,
+        )
+        conversation_id = reply.conversation_id
         domain = f"{key.tenant_slug or 'mail'}.frontdesk.invalid"
         subject = mail.subject or "Your message"
         if not subject.lower().startswith("re:"):

@@ -24,13 +24,12 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from frontdesk.api.delivery import IDEMPOTENCY_DOC, REPLAYED, accept_message, once
+from frontdesk.api.delivery import IDEMPOTENCY_DOC, REPLAYED, once, take_turn
 from frontdesk.api.deps import CurrentKey, LimiterDep, RuntimeDep, require_scope
 from frontdesk.api.schemas import ErrorResponse
 from frontdesk.errors import InvalidRequestError
 from frontdesk.orchestration.runtime import Runtime
 from frontdesk.storage.api_keys import Scope
-from frontdesk.storage.conversations import create_conversation
 from frontdesk.storage.models import Turn
 from frontdesk.types import Channel, Reply
 
@@ -121,18 +120,15 @@ async def chat_completions(
     text = customer_text(body.messages)
 
     async def answer() -> ChatCompletion:
-        conversation_id = body.conversation_id
-        if conversation_id is None:
-            async with runtime.db.session(key.tenant_id) as session:
-                conversation = await create_conversation(
-                    session, channel=Channel.OPENAI.value, customer_ref=body.user
-                )
-                await session.commit()
-                conversation_id = conversation.id
-        message = await accept_message(runtime, key, limiter, conversation_id, text)
-        slots = runtime.settings.concurrency_for(key.tenant_slug)
-        async with limiter.tenant_slot(key.tenant_id, slots):
-            reply = await runtime.assistant.handle(message)
+        reply = await take_turn(
+            runtime,
+            key,
+            limiter,
+            text,
+            conversation_id=body.conversation_id,
+            channel=Channel.OPENAI,
+            customer_ref=body.user,
+        )
         return await _completion(runtime, key.tenant_id, reply, body.model)
 
     completion, replayed = await once(runtime, key, idempotency_key, answer, ChatCompletion)
