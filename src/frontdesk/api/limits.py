@@ -1,6 +1,6 @@
 """Request limits: rates per API key and per conversation (the `limits` library, in memory
-or in Redis so several API processes share them), conversation length, and how many
-messages one tenant may have in flight at once.
+or in Redis so several API processes share them), reads per API key, conversation length,
+and how many messages one tenant may have in flight at once (`tenant_slots`).
 
 A refused request gets 429 (or 413 for a conversation that is full) with the limit in the
 message and a `Retry-After` header in seconds.
@@ -8,6 +8,8 @@ message and a `Retry-After` header in seconds.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
 import time
 from collections.abc import AsyncIterator
@@ -17,8 +19,11 @@ from limits import RateLimitItem, parse_many
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
+from frontdesk.api.tenant_slots import TenantSlots, slots_for
 from frontdesk.config.settings import LimitsSettings
 from frontdesk.errors import FrontdeskError, PayloadTooLargeError
+
+log = logging.getLogger(__name__)
 
 
 class RateLimitedError(FrontdeskError):
@@ -44,13 +49,22 @@ class Limiter:
         self._limiter = MovingWindowRateLimiter(self._storage)
         self.per_key = parse_many(settings.per_key)
         self.per_conversation = parse_many(settings.per_conversation)
-        self._busy: dict[str, int] = {}
+        self.reads_per_key = parse_many(settings.reads_per_key)
+        self._slots: TenantSlots = slots_for(
+            settings.storage_url, lease_s=settings.tenant_slot_lease_s
+        )
 
     async def hit_key(self, key_id: str) -> None:
-        await self._hit(self.per_key, "key", key_id, "API key")
+        await self._hit(self.per_key, "key", key_id, "messages for this API key")
 
     async def hit_conversation(self, conversation_id: str) -> None:
-        await self._hit(self.per_conversation, "conversation", conversation_id, "conversation")
+        await self._hit(
+            self.per_conversation, "conversation", conversation_id, "messages for this conversation"
+        )
+
+    async def hit_read(self, ident: str) -> None:
+        """One read (a GET) by an API key; a budget of its own, apart from messages."""
+        await self._hit(self.reads_per_key, "read", ident, "reads for this API key")
 
     async def _hit(self, items: list[RateLimitItem], namespace: str, ident: str, what: str) -> None:
         for item in items:
@@ -58,8 +72,7 @@ class Limiter:
                 stats = await self._limiter.get_window_stats(item, namespace, ident)
                 wait = math.ceil(stats.reset_time - time.time())
                 raise RateLimitedError(
-                    f"too many messages for this {what}: the limit is {item}; "
-                    f"retry in {max(1, wait)} s",
+                    f"too many {what}: the limit is {item}; retry in {max(1, wait)} s",
                     retry_after=wait,
                 )
 
@@ -74,22 +87,31 @@ class Limiter:
 
     @asynccontextmanager
     async def tenant_slot(self, tenant_id: str, limit: int) -> AsyncIterator[None]:
-        """At most `limit` messages of one tenant handled at once in this process; a request
-        over it is refused at once rather than queued behind a slow model."""
-        if self._busy.get(tenant_id, 0) >= limit:
+        """At most `limit` messages of one tenant handled at once (in this process with
+        memory storage, across all processes with Redis); a request over it is refused at
+        once rather than queued behind a slow model."""
+        holder = await self._slots.take(tenant_id, limit)
+        if holder is None:
             raise RateLimitedError(
                 f"this tenant already has {limit} messages in progress (the limit); "
                 "retry in a moment",
                 retry_after=1,
                 code="tenant_busy",
             )
-        self._busy[tenant_id] = self._busy.get(tenant_id, 0) + 1
+        keeper = self._slots.keep(tenant_id, holder)  # renews a Redis lease during long turns
         try:
             yield
         finally:
-            self._busy[tenant_id] -= 1
-            if not self._busy[tenant_id]:
-                del self._busy[tenant_id]
+            if keeper is not None:
+                keeper.cancel()
+            # Shielded: a cancelled request (client gone) still gives its slot back.
+            await asyncio.shield(self._give_back(tenant_id, holder))
+
+    async def _give_back(self, tenant_id: str, holder: str) -> None:
+        try:
+            await self._slots.give_back(tenant_id, holder)
+        except Exception as exc:  # the lease frees the slot in Redis a little later
+            log.warning("could not give a tenant slot back: %s", type(exc).__name__)
 
     async def close(self) -> None:
         """Close a Redis connection pool (memory storage has nothing to close)."""
@@ -97,6 +119,7 @@ class Limiter:
         client = getattr(bridge, "storage", None)
         if client is not None and hasattr(client, "aclose"):
             await client.aclose()
+        await self._slots.close()
 
     async def reset(self) -> None:
         """Forget every counter (tests; an operator lifting a block)."""
