@@ -151,3 +151,24 @@ class Tool(Protocol):
     parameters: dict[str, Any]  # JSON Schema of the arguments
 
     async def __call__(self, **arguments: object) -> object: ...
+
+
+class Transcript(BaseModel):
+    """What a transcriber heard in one recording."""
+
+    text: str
+    language: str | None = None
+    language_probability: float | None = None
+    duration_s: float = 0.0  # of the audio
+    speech_s: float | None = None  # left after cutting silence, when the transcriber does
+    transcription_ms: float = 0.0  # decoding and transcribing, not a first model load
+
+
+@runtime_checkable
+class Transcriber(Protocol):
+    """Speech to text. Failures are `frontdesk.speech` errors with stable codes:
+    invalid_audio, no_speech, audio_too_long, voice_unavailable."""
+
+    name: str
+
+    async def transcribe(self, audio: bytes) -> Transcript: ...
