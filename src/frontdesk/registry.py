@@ -51,6 +51,7 @@ class Registries:
         self.retrievers: Registry[Any] = Registry("retriever")
         self.guards: Registry[Any] = Registry("guard")
         self.embedders: Registry[Any] = Registry("embedder")
+        self.transcribers: Registry[Any] = Registry("transcriber")
 
     def load_plugins(self) -> Registries:
         for ep in entry_points(group=ENTRY_POINT_GROUP):

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from frontdesk.config.handoff_settings import HandoffSettings, ToolSettings
+from frontdesk.config.voice_settings import VoiceSettings
 
 
 class ServerSettings(BaseModel):
@@ -257,6 +258,7 @@ class Settings(BaseSettings):
     guard: GuardSettings = Field(default_factory=GuardSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    voice: VoiceSettings = Field(default_factory=VoiceSettings)
     tenants: dict[str, TenantOverrides] = Field(default_factory=dict)
 
     def guard_for(self, slug: str) -> GuardSettings:

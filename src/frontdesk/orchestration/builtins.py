@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from frontdesk.config.settings import LlmSettings, NluSettings, ProviderSettings
+from frontdesk.config.voice_settings import VoiceSettings
 from frontdesk.embedding import CachingEmbedder, MiniLMEmbedder
 from frontdesk.interfaces import Embedder
 from frontdesk.knowledge.retriever import FullTextRetriever, HybridRetriever
@@ -90,6 +91,13 @@ def _minilm(**_: Any) -> Any:
     return CachingEmbedder(MiniLMEmbedder())
 
 
+def _whisper(*, model: str = "base", settings: VoiceSettings | None = None, **_: Any) -> Any:
+    # Cheap: faster-whisper is imported and the model loaded on the first transcription.
+    from frontdesk.speech.whisper import WhisperTranscriber
+
+    return WhisperTranscriber(model=model, settings=settings)
+
+
 def register(registries: Registries) -> None:
     registries.chat_models.register("extractive", ExtractiveChatModel)
     registries.chat_models.register("openai", _openai)
@@ -100,3 +108,4 @@ def register(registries: Registries) -> None:
     registries.retrievers.register("fulltext", _fulltext)
     registries.retrievers.register("hybrid", _hybrid)
     registries.embedders.register("minilm", _minilm)
+    registries.transcribers.register("whisper", _whisper)

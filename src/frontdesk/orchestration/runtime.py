@@ -22,7 +22,7 @@ from frontdesk.guard.output_screen import OutputScreen
 from frontdesk.handoff.desk import Desk
 from frontdesk.handoff.webhooks import WebhookDispatcher
 from frontdesk.handoff.zendesk import ZendeskMirror
-from frontdesk.interfaces import Embedder, Retriever
+from frontdesk.interfaces import Embedder, Retriever, Transcriber
 from frontdesk.knowledge.ingest import SyncReport, sync_folder
 from frontdesk.llm.assembly import build_llm
 from frontdesk.llm.budget import stored_month_usage
@@ -62,6 +62,7 @@ class Runtime:
     embedding_status: str = "disabled"
     tools: ToolRegistry | None = None
     desk: Desk | None = None
+    transcriber: Transcriber | None = None  # voice intake; None when voice.enabled is false
 
     async def close(self) -> None:
         if self.desk is not None and self.desk.dispatcher is not None:
@@ -296,6 +297,11 @@ async def open_runtime(
         tools = build_tools(db, settings, rules, clock)
         check_rules(rules, intents=data.intents, entities=extractor.types, tools=tools.names())
         desk = build_desk(db, settings, clock)
+        transcriber: Transcriber | None = (
+            registries.transcribers.create(settings.voice.transcriber, settings=settings.voice)
+            if settings.voice.enabled
+            else None  # the model itself loads on the first voice message
+        )
         deps = Deps(
             settings=settings,
             rules=rules,
@@ -332,4 +338,5 @@ async def open_runtime(
         embedding_status=embedding_status,
         tools=tools,
         desk=desk,
+        transcriber=transcriber,
     )
