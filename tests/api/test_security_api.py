@@ -239,6 +239,7 @@ LEAST_SCOPE: dict[tuple[str, str], Scope | str | None] = {
     ("post", "/v1/conversations/{conversation_id}/messages"): WIDGET,
     ("post", "/v1/chat/completions"): SERVICE,
     ("post", "/v1/channels/email"): SERVICE,
+    ("post", "/v1/channels/voice"): SERVICE,
     ("get", "/v1/conversations/{conversation_id}/updates"): WIDGET,
     ("get", "/v1/conversations/{conversation_id}"): SERVICE,
     ("get", "/v1/knowledge/documents"): SERVICE,

@@ -25,6 +25,7 @@ from frontdesk.api.routes import (
     knowledge,
     openai_compat,
     updates,
+    voice_channel,
 )
 from frontdesk.api.routes import jobs as jobs_routes
 from frontdesk.api.widget_key import ensure_widget_key
@@ -85,6 +86,7 @@ def create_app(workspace: Path | str | None = None, *, runtime: Runtime | None =
     app.include_router(conversations.router)
     app.include_router(openai_compat.router)
     app.include_router(email_channel.router)
+    app.include_router(voice_channel.router)
     app.include_router(knowledge.router)
     app.include_router(jobs_routes.router)
     app.include_router(chat_page.router)
@@ -98,7 +100,10 @@ def create_app(workspace: Path | str | None = None, *, runtime: Runtime | None =
     app.add_middleware(
         BodySizeLimit,
         max_bytes=server.max_body_bytes,
-        overrides={"/v1/knowledge/documents": server.max_upload_bytes},
+        overrides={
+            "/v1/knowledge/documents": server.max_upload_bytes,
+            "/v1/channels/voice": server.max_upload_bytes,  # audio files
+        },
     )
     return app
 
