@@ -32,11 +32,11 @@ from sqlalchemy import select
 from frontdesk.config.settings import KnowledgeSettings
 from frontdesk.embedding import CachingEmbedder, MiniLMEmbedder, limit_blas_threads
 from frontdesk.knowledge.ingest import ingest_source, refresh_index
+from frontdesk.knowledge.keyword_index import KeywordSearch
 from frontdesk.knowledge.retriever import HybridRetriever
-from frontdesk.knowledge.vectors import VectorCache
+from frontdesk.knowledge.vectors import VectorCache, index_version
 from frontdesk.storage import migrate
 from frontdesk.storage.db import Database
-from frontdesk.storage.fulltext import TermShares, keyword_search
 from frontdesk.storage.models import Chunk, Document
 from frontdesk.storage.tenants import ensure_tenant
 
@@ -44,9 +44,12 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "scifact_beir"
 RESULTS = ROOT / "bench" / "results" / "retrieval.json"
 DEPTH = 100
-# Keyword search may leave out terms found in more than this share of chunks (None: keep all);
-# the share is chosen on the train queries with the fusion settings.
+# Keyword lists to choose from with the fusion settings on the train queries: BM25 scored in
+# process (`memory`), or FTS5's bm25() leaving out terms found in more than a share of chunks.
 SHARES: tuple[float | None, ...] = (None, 0.5, 0.4, 0.3, 0.2, 0.1)
+KEYWORD_OPTIONS: tuple[tuple[str, float | None], ...] = (
+    ("memory", None), *(("fts5", share) for share in SHARES)
+)
 Qrels = dict[str, dict[str, int]]
 
 
@@ -103,7 +106,8 @@ class FrontdeskIndex:
     def __init__(self, db: Database, tenant_id: str, embedder: CachingEmbedder) -> None:
         self.db, self.tenant_id, self.embedder = db, tenant_id, embedder
         self.cache = VectorCache()
-        self.shares = TermShares()
+        self.searches = {option: KeywordSearch(scoring=option[0], max_share=option[1])  # type: ignore[arg-type]
+                         for option in KEYWORD_OPTIONS}  # fmt: skip
         self.doc_of: dict[int, str] = {}
 
     @classmethod
@@ -151,14 +155,17 @@ class FrontdeskIndex:
         figures.write_text(json.dumps(measured))
         return index, measured
 
-    async def keyword(self, query: str, max_share: float | None = None
+    async def keyword(self, query: str, option: tuple[str, float | None] = ("memory", None)
                       ) -> tuple[list[tuple[int, float]], float]:  # fmt: skip
-        """The keyword list with its scores, and how long it took."""
+        """The keyword list with its scores, and how long it took (the index version read
+        included, as the retrievers do)."""
         started = time.perf_counter()
         async with self.db.session(self.tenant_id) as session:
-            hits = await keyword_search(
-                session, query, limit=DEPTH, shares=self.shares, max_share=max_share
-            )
+            current = await index_version(session)
+            hits = await self.searches[option].search(
+                session, self.tenant_id, query, limit=DEPTH,
+                version=current.version if current else None,
+            )  # fmt: skip
         return [(h.chunk_id, h.score) for h in hits], time.perf_counter() - started
 
     async def lists(self, query: str) -> tuple[list[tuple[int, float]], list[tuple[int, float]],
@@ -183,10 +190,10 @@ def fused_runs(lists: Lists, doc_of: dict[int, str], retriever: HybridRetriever
             for q, (kw, dense) in lists.items()}  # fmt: skip
 
 
-def tune(keyword_by_share: dict[float | None, dict[str, list[tuple[int, float]]]],
+def tune(keyword_by_option: dict[tuple[str, float | None], dict[str, list[tuple[int, float]]]],
          dense: dict[str, list[tuple[int, float]]], qrels: Qrels, doc_of: dict[int, str],
          db: Database, embedder: Any) -> dict[str, Any]:  # fmt: skip
-    """The keyword share and fusion settings with the best nDCG@10 on the train queries."""
+    """The keyword list and fusion settings with the best nDCG@10 on the train queries."""
     grid: list[dict[str, Any]] = [
         {"fusion": "convex", "dense_share": round(float(share), 2)}
         for share in np.arange(0.3, 0.85, 0.05)
@@ -197,12 +204,13 @@ def tune(keyword_by_share: dict[float | None, dict[str, list[tuple[int, float]]]
         for k in (5, 10, 20, 40, 60)
     ]
     scored = []
-    for max_share, keyword in keyword_by_share.items():
+    for (scoring, max_share), keyword in keyword_by_option.items():
         lists = {q: (keyword[q], dense[q]) for q in keyword}
         for options in grid:
             retriever = HybridRetriever(db, embedder, **options)
             ndcg = evaluate(fused_runs(lists, doc_of, retriever), qrels)["ndcg_at_10"]
-            scored.append((ndcg, {**options, "keyword_max_share": max_share}))
+            scored.append((ndcg, {**options, "keyword_scoring": scoring,
+                                  "keyword_max_share": max_share}))  # fmt: skip
     return max(scored, key=lambda pair: pair[0])[1]
 
 
@@ -224,13 +232,13 @@ async def run_frontdesk(corpus: dict[str, dict[str, str]], test: tuple[dict[str,
         started = time.perf_counter()
         embedder.inner.embed([text])
         encoder_times.append(time.perf_counter() - started)
-    train_keyword: dict[float | None, dict[str, list[tuple[int, float]]]] = {}
+    train_keyword: dict[tuple[str, float | None], dict[str, list[tuple[int, float]]]] = {}
     train_dense: dict[str, list[tuple[int, float]]] = {}
     for qid, text in train_queries.items():
         _, train_dense[qid], _, _ = await index.lists(text)
-    for max_share in SHARES:
-        train_keyword[max_share] = {q: (await index.keyword(t, max_share))[0]
-                                    for q, t in train_queries.items()}  # fmt: skip
+    for option in KEYWORD_OPTIONS:
+        train_keyword[option] = {q: (await index.keyword(t, option))[0]
+                                 for q, t in train_queries.items()}  # fmt: skip
     tuned = tune(train_keyword, train_dense, train_qrels, index.doc_of, index.db, embedder.inner)
     print(f"  fusion tuned on train: {tuned}", file=sys.stderr)
 
@@ -240,17 +248,18 @@ async def run_frontdesk(corpus: dict[str, dict[str, str]], test: tuple[dict[str,
     results: dict[str, Any] = {}
     results["frontdesk_bm25"] = {
         **evaluate({q: to_docs(ids(kw), index.doc_of) for q, (kw, _) in lists.items()}, test_qrels),
-        **latency(keyword_times),
-    }
-    if tuned["keyword_max_share"] is not None:
-        pruned, pruned_times = {}, []
+        **latency(keyword_times), "keyword_scoring": "memory",
+    }  # fmt: skip
+    # FTS5's own bm25() beside it, with every term and leaving out common ones.
+    for name, share in (("frontdesk_bm25_fts5", None), ("frontdesk_bm25_fts5_pruned", 0.2)):
+        fts5_runs, fts5_times = {}, []
         for qid, text in test_queries.items():
-            kw, seconds = await index.keyword(text, tuned["keyword_max_share"])
-            pruned[qid] = to_docs(ids(kw), index.doc_of)
-            pruned_times.append(seconds)
-        results["frontdesk_bm25_pruned"] = {
-            **evaluate(pruned, test_qrels), **latency(pruned_times),
-            "keyword_max_share": tuned["keyword_max_share"],
+            kw, seconds = await index.keyword(text, ("fts5", share))
+            fts5_runs[qid] = to_docs(ids(kw), index.doc_of)
+            fts5_times.append(seconds)
+        results[name] = {
+            **evaluate(fts5_runs, test_qrels), **latency(fts5_times),
+            "keyword_scoring": "fts5", "keyword_max_share": share,
         }  # fmt: skip
     results["query_encoder_only"] = {"note": "MiniLM int8, one query, no search",
                                      **latency(encoder_times)}  # fmt: skip
@@ -261,10 +270,13 @@ async def run_frontdesk(corpus: dict[str, dict[str, str]], test: tuple[dict[str,
     knowledge = KnowledgeSettings()
     shipped = {"fusion": knowledge.fusion, "dense_share": knowledge.dense_share,
                "rrf_k": knowledge.rrf_k, "dense_weight": knowledge.dense_weight,
+               "keyword_scoring": knowledge.keyword_scoring,
                "keyword_max_share": knowledge.keyword_max_share}  # fmt: skip
     configurations: list[tuple[str, dict[str, Any]]] = [
         ("frontdesk_hybrid_rrf", {"fusion": "rrf", "rrf_k": 60, "dense_weight": 1.0}),
         ("frontdesk_hybrid", shipped),  # the shipped defaults
+        # The same, with FTS5 ranking each query (leaving out terms in over 20% of chunks).
+        ("frontdesk_hybrid_fts5", {**shipped, "keyword_scoring": "fts5", "keyword_max_share": 0.2}),
         ("frontdesk_hybrid_tuned", tuned),
     ]
     for name, options in configurations:
@@ -279,7 +291,8 @@ async def run_frontdesk(corpus: dict[str, dict[str, str]], test: tuple[dict[str,
             runs[qid] = to_docs([p.chunk_id for p in passages], index.doc_of)
         settings = {"fusion": retriever.fusion, "dense_share": retriever.dense_share,
                     "rrf_k": retriever.rrf_k, "dense_weight": retriever.dense_weight,
-                    "keyword_max_share": retriever.keyword_max_share}  # fmt: skip
+                    "keyword_scoring": options.get("keyword_scoring", "memory"),
+                    "keyword_max_share": options.get("keyword_max_share")}  # fmt: skip
         results[name] = {**evaluate(runs, test_qrels), **latency(times), **settings}
     results["frontdesk_hybrid_rerank"] = {
         "skipped": "no cross-encoder ships its weights inside a PyPI package (OFFLINE-MODELS.md)"

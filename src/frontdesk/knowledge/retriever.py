@@ -17,9 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.interfaces import Embedder
-from frontdesk.knowledge.vectors import VectorCache
+from frontdesk.knowledge.keyword_index import KeywordSearch
+from frontdesk.knowledge.vectors import VectorCache, index_version
 from frontdesk.storage.db import Database
-from frontdesk.storage.fulltext import TermShares, keyword_search
 from frontdesk.storage.models import Chunk, Document
 from frontdesk.types import Passage
 
@@ -74,10 +74,15 @@ async def load_passages(
 
 
 class FullTextRetriever:
-    def __init__(self, db: Database, *, keyword_max_share: float | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        keyword_scoring: Literal["memory", "fts5"] = "memory",
+        keyword_max_share: float | None = None,
+    ) -> None:
         self._db = db
-        self.keyword_max_share = keyword_max_share
-        self._shares = TermShares()
+        self._keyword = KeywordSearch(scoring=keyword_scoring, max_share=keyword_max_share)
 
     async def search(
         self,
@@ -90,13 +95,14 @@ class FullTextRetriever:
     ) -> list[Passage]:
         async with self._db.session(tenant_id) as session:
             fetch = limit * 4 if tags else limit
-            hits = await keyword_search(
+            current = await index_version(session)
+            hits = await self._keyword.search(
                 session,
+                tenant_id,
                 query,
                 limit=fetch,
                 doc_types=doc_types,
-                shares=self._shares,
-                max_share=self.keyword_max_share,
+                version=current.version if current else None,
             )
             passages = await load_passages(session, [(h.chunk_id, h.score) for h in hits], tags)
         return passages[:limit]
@@ -154,13 +160,13 @@ class HybridRetriever:
         dense_share: float = 0.6,
         rrf_k: int = 60,
         dense_weight: float = 1.0,
+        keyword_scoring: Literal["memory", "fts5"] = "memory",
         keyword_max_share: float | None = None,
     ) -> None:
         self._db = db
         self._embedder = embedder
         self._cache = VectorCache()
-        self._shares = TermShares()
-        self.keyword_max_share = keyword_max_share
+        self._keyword = KeywordSearch(scoring=keyword_scoring, max_share=keyword_max_share)
         self.candidates = candidates
         self.fusion = fusion
         self.dense_share = dense_share
@@ -184,15 +190,16 @@ class HybridRetriever:
         embedding = asyncio.get_running_loop().run_in_executor(None, self._embedder.embed, [query])
         try:
             async with self._db.session(tenant_id) as session:
-                hits = await keyword_search(
+                current = await index_version(session)
+                hits = await self._keyword.search(
                     session,
+                    tenant_id,
                     query,
                     limit=self.candidates,
                     doc_types=doc_types,
-                    shares=self._shares,
-                    max_share=self.keyword_max_share,
+                    version=current.version if current else None,
                 )
-                vectors = await self._cache.get(session, tenant_id)
+                vectors = await self._cache.get(session, tenant_id, current)
                 query_vector = (await embedding)[0]
                 dense: list[tuple[int, float]] = []
                 if vectors is not None and vectors.model == self._embedder.name:

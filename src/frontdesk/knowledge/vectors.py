@@ -28,6 +28,20 @@ async def index_record(session: AsyncSession) -> KnowledgeIndex | None:
     return await session.scalar(select(KnowledgeIndex))
 
 
+@dataclass(frozen=True)
+class IndexVersion:
+    version: int
+    embedding_model: str
+
+
+async def index_version(session: AsyncSession) -> IndexVersion | None:
+    """The tenant's index version and embedding model: two columns, read on every search."""
+    row = (
+        await session.execute(select(KnowledgeIndex.version, KnowledgeIndex.embedding_model))
+    ).first()
+    return IndexVersion(int(row.version), str(row.embedding_model)) if row else None
+
+
 @dataclass
 class TenantVectors:
     version: int
@@ -53,11 +67,11 @@ class VectorCache:
     def __init__(self) -> None:
         self._by_tenant: dict[str, TenantVectors] = {}
 
-    async def get(self, session: AsyncSession, tenant_id: str) -> TenantVectors | None:
-        # Two columns, not the ORM object: this runs on every search.
-        current = (
-            await session.execute(select(KnowledgeIndex.version, KnowledgeIndex.embedding_model))
-        ).first()
+    async def get(
+        self, session: AsyncSession, tenant_id: str, current: IndexVersion | None = None
+    ) -> TenantVectors | None:
+        """The tenant's vectors; `current` when the caller has read the version already."""
+        current = current or await index_version(session)
         if current is None or not current.embedding_model:
             return None
         cached = self._by_tenant.get(tenant_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from frontdesk.config.settings import LlmSettings, NluSettings, ProviderSettings
 from frontdesk.config.voice_settings import VoiceSettings
@@ -39,8 +39,16 @@ def _tfidf(**options: Any) -> Any:
     return _intents(**{**options, "embedder": None})
 
 
-def _fulltext(*, db: Database, keyword_max_share: float | None = None, **_: Any) -> Any:
-    return FullTextRetriever(db, keyword_max_share=keyword_max_share)
+def _fulltext(
+    *,
+    db: Database,
+    keyword_scoring: Literal["memory", "fts5"] = "memory",
+    keyword_max_share: float | None = None,
+    **_: Any,
+) -> Any:
+    return FullTextRetriever(
+        db, keyword_scoring=keyword_scoring, keyword_max_share=keyword_max_share
+    )
 
 
 def _hybrid(*, db: Database, embedder: Embedder, **options: Any) -> Any:

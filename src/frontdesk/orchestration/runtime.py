@@ -191,7 +191,10 @@ def build_retriever(
     knowledge = settings.knowledge
     if embedder is None:
         return registries.retrievers.create(  # type: ignore[no-any-return]
-            "fulltext", db=db, keyword_max_share=knowledge.keyword_max_share
+            "fulltext",
+            db=db,
+            keyword_scoring=knowledge.keyword_scoring,
+            keyword_max_share=knowledge.keyword_max_share,
         )
     return registries.retrievers.create(  # type: ignore[no-any-return]
         knowledge.retriever,
@@ -202,6 +205,7 @@ def build_retriever(
         dense_share=knowledge.dense_share,
         rrf_k=knowledge.rrf_k,
         dense_weight=knowledge.dense_weight,
+        keyword_scoring=knowledge.keyword_scoring,
         keyword_max_share=knowledge.keyword_max_share,
     )
 

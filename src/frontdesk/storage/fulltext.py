@@ -5,6 +5,7 @@ Raw SQL bypasses the ORM scoping hooks, so the tenant filter is written into eac
 
 from __future__ import annotations
 
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -213,3 +214,41 @@ async def _run(
         params["types"] = list(doc_types)
     rows = await session.execute(statement, params)
     return [KeywordHit(int(row.id), float(row.score)) for row in rows]
+
+
+_TOKENIZE = re.compile(r"tokenize\s*=\s*'([^']*)'", re.IGNORECASE)
+
+
+async def fts_tokenizer(session: AsyncSession) -> str:
+    """The SQLite FTS5 index's tokenizer option (e.g. 'porter unicode61'), so that queries
+    can be split into the same terms elsewhere."""
+    sql = await session.scalar(
+        text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'chunks_fts'")
+    )
+    found = _TOKENIZE.search(sql or "")
+    return found.group(1) if found else "unicode61"
+
+
+async def chunk_term_counts(session: AsyncSession) -> list[tuple[int, str, str, int]]:
+    """(chunk id, term, column, count): how often each term (as the index stores it, stemmed)
+    occurs in each column of each of the tenant's chunks, read from the SQLite FTS5 index
+    itself (its `instance` vocabulary: one row per token)."""
+    tenant = session.info.get(TENANT_KEY)
+    if tenant is None:
+        raise TenantScopeError("term counts from a session without a tenant")
+    # A temp table: per connection, no migration, and it only reads the index.
+    await session.execute(
+        text(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_fts_instances "
+            "USING fts5vocab(main, chunks_fts, instance)"
+        )
+    )
+    rows = await session.execute(
+        text(
+            "SELECT v.doc, v.term, v.col, count(*) "
+            "FROM temp.chunks_fts_instances v JOIN chunks c ON c.id = v.doc "
+            "WHERE c.tenant_id = :tenant GROUP BY v.doc, v.term, v.col"
+        ),
+        {"tenant": tenant},
+    )
+    return [(int(r[0]), str(r[1]), str(r[2]), int(r[3])) for r in rows]

@@ -1,0 +1,200 @@
+"""In-process BM25 from the FTS5 index's term counts: the same ranking as FTS5's bm25(), kept
+in step with the index, one tenant's chunks and statistics only."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from frontdesk.knowledge.ingest import ingest_source, refresh_index, remove_source
+from frontdesk.knowledge.keyword_index import KeywordIndex, KeywordSearch, QueryTokenizer
+from frontdesk.knowledge.retriever import FullTextRetriever
+from frontdesk.knowledge.vectors import index_version
+from frontdesk.storage import migrate
+from frontdesk.storage.db import Database
+from frontdesk.storage.fulltext import keyword_search
+from frontdesk.storage.tenants import ensure_tenant
+
+
+def atom(title: str, doc_type: str, body: str) -> bytes:
+    return (
+        f"---\ntitle: {title}\nauthor: Support\ntype: {doc_type}\ncreated: 2026-01-01\n"
+        f"version: 1\ntags: []\nrelated: []\n---\n# {title}\n\n{body}\n"
+    ).encode()
+
+
+DOCS = {
+    "refund.md": atom(
+        "Refund policy",
+        "playbook",
+        "Refunds are paid to the original card within five working days. A refund for a "
+        "damaged parcel needs a photo of the damage.",
+    ),
+    "late.md": atom(
+        "Late parcels",
+        "procedure",
+        "When a parcel is late, check the tracking page. Late parcels with guaranteed "
+        "delivery get their postage refunded.",
+    ),
+    "cards.md": atom(
+        "Card payments",
+        "faq",
+        "We take Visa and Mastercard. Card payments are charged when the parcel ships.\n\n"
+        "## Declined cards\n\nA declined card is usually the bank's fraud check: ask the "
+        "bank, then pay again. Running the payment twice never charges twice.",
+    ),
+    "returns.md": atom(
+        "Returning an item",
+        "procedure",
+        "Print the return label, pack the item in its original box and drop the parcel at "
+        "any post office. Returns are free within thirty days.",
+    ),
+    "naive.md": atom(
+        "Café opening hours",
+        "faq",
+        "The café in our flagship store opens at nine. Naïve questions welcome.",
+    ),
+}
+QUERIES = [
+    "refund for a late parcel",
+    "my card was declined, can I pay again",
+    "how do I return an item",
+    "run payments",  # stems: matches "Running"
+    "cafe naive",  # diacritics folded by unicode61
+    "parcel parcels refund refunds",  # two words per stem: each counts, as in FTS5
+    "nothing matches zebra",
+]
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url)
+    await migrate.upgrade(database)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+async def sqlite_db(tmp_path: object) -> AsyncIterator[Database]:
+    database = Database(f"sqlite:///{tmp_path}/kb.db")
+    await migrate.upgrade(database)
+    yield database
+    await database.dispose()
+
+
+async def _ingest(db: Database, tenant_id: str, files: dict[str, bytes]) -> None:
+    async with db.session(tenant_id) as session:
+        for source, data in files.items():
+            await ingest_source(session, source, data)
+        await refresh_index(session, None, changed=True)
+        await session.commit()
+
+
+async def _memory(
+    index: KeywordIndex, db: Database, tenant_id: str, query: str, **options: object
+) -> list[tuple[int, float]]:
+    async with db.session(tenant_id) as session:
+        current = await index_version(session)
+        assert current is not None
+        hits = await index.search(
+            session,
+            tenant_id,
+            current.version,
+            query,
+            limit=int(options.get("limit", 10)),  # type: ignore[call-overload]
+            doc_types=options.get("doc_types", ()),  # type: ignore[arg-type]
+        )
+    return [(h.chunk_id, h.score) for h in hits]
+
+
+async def test_memory_bm25_ranks_and_scores_as_fts5(sqlite_db: Database) -> None:
+    tenant = await ensure_tenant(sqlite_db, "a")
+    await _ingest(sqlite_db, tenant.id, DOCS)
+    index = KeywordIndex()
+    for query in QUERIES:
+        memory = await _memory(index, sqlite_db, tenant.id, query)
+        async with sqlite_db.session(tenant.id) as session:
+            fts5 = [(h.chunk_id, h.score) for h in await keyword_search(session, query, limit=10)]
+        assert [c for c, _ in memory] == [c for c, _ in fts5], query
+        for (_, mine), (_, theirs) in zip(memory, fts5, strict=True):
+            assert mine == pytest.approx(theirs, rel=1e-4), query
+    assert await _memory(index, sqlite_db, tenant.id, "nothing matches zebra") == []
+    assert await _memory(index, sqlite_db, tenant.id, "run payments")  # the stem matched
+
+
+async def test_memory_bm25_follows_reingest_and_deletion(sqlite_db: Database) -> None:
+    tenant = await ensure_tenant(sqlite_db, "a")
+    await _ingest(sqlite_db, tenant.id, {"refund.md": DOCS["refund.md"]})
+    index = KeywordIndex()
+    assert await _memory(index, sqlite_db, tenant.id, "declined card") != []  # "card"
+    assert await _memory(index, sqlite_db, tenant.id, "thirty free office") == []
+    await _ingest(sqlite_db, tenant.id, {"returns.md": DOCS["returns.md"]})
+    assert len(await _memory(index, sqlite_db, tenant.id, "thirty free office")) == 1
+    async with sqlite_db.session(tenant.id) as session:
+        assert await remove_source(session, "returns.md")
+        await refresh_index(session, None, changed=True)
+        await session.commit()
+    assert await _memory(index, sqlite_db, tenant.id, "thirty free office") == []
+
+
+async def test_memory_bm25_filters_types_and_never_crosses_tenants(sqlite_db: Database) -> None:
+    a = await ensure_tenant(sqlite_db, "a")
+    b = await ensure_tenant(sqlite_db, "b")
+    await _ingest(sqlite_db, a.id, DOCS)
+    index = KeywordIndex()
+    before = await _memory(index, sqlite_db, a.id, "parcel refund")
+    async with sqlite_db.session(a.id) as session:
+        fts5_before = await keyword_search(session, "parcel refund", limit=10)
+    secret = atom("Parcel secret", "playbook", "Tenant B's parcel refund secret: zebra.")
+    await _ingest(sqlite_db, b.id, {"secret.md": secret})
+    assert await _memory(index, sqlite_db, a.id, "zebra secret") == []
+    assert len(await _memory(index, sqlite_db, b.id, "zebra secret")) == 1
+    # A's statistics are A's own: B's chunk changes FTS5's scores for A, not these.
+    assert await _memory(index, sqlite_db, a.id, "parcel refund") == before
+    async with sqlite_db.session(a.id) as session:
+        fts5_after = await keyword_search(session, "parcel refund", limit=10)
+    assert [h.score for h in fts5_after] != [h.score for h in fts5_before]
+    found = await _memory(index, sqlite_db, a.id, "parcel refund", doc_types=("procedure",))
+    async with sqlite_db.session(a.id) as session:
+        procedures = await keyword_search(
+            session, "parcel refund", limit=10, doc_types=["procedure"]
+        )
+    assert [c for c, _ in found] == [h.chunk_id for h in procedures] != []
+
+
+async def test_retrievers_answer_on_both_databases(db: Database) -> None:
+    """On PostgreSQL the database ranks; on SQLite the in-process index: both find it."""
+    tenant = await ensure_tenant(db, "a")
+    await _ingest(db, tenant.id, DOCS)
+    for scoring in ("memory", "fts5"):
+        passages = await FullTextRetriever(db, keyword_scoring=scoring).search(  # type: ignore[arg-type]
+            tenant.id, "my card was declined", limit=2
+        )
+        assert passages[0].title == "Card payments", scoring
+
+
+async def test_keyword_search_without_an_index_record_uses_the_database(
+    sqlite_db: Database,
+) -> None:
+    tenant = await ensure_tenant(sqlite_db, "a")
+    async with sqlite_db.session(tenant.id) as session:
+        await ingest_source(session, "refund.md", DOCS["refund.md"])
+        await session.commit()  # no refresh_index: no version to key a cache on
+        hits = await KeywordSearch().search(
+            session, tenant.id, "refund card", limit=5, version=None
+        )
+    assert hits
+
+
+def test_query_tokenizer_uses_the_index_tokenizer() -> None:
+    tokenizer = QueryTokenizer("porter unicode61")
+    assert tokenizer.terms(["running", "cafés", "x2", "cells"]) == [
+        ("run",),
+        ("cafe",),
+        ("x2",),
+        ("cell",),
+    ]
+    assert tokenizer.terms(["running"]) == [("run",)]  # remembered
+    plain = QueryTokenizer("unicode61")
+    assert plain.terms(["running"]) == [("running",)]
