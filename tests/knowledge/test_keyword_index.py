@@ -4,6 +4,7 @@ in step with the index, one tenant's chunks and statistics only."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Literal
 
 import pytest
 
@@ -167,10 +168,10 @@ async def test_retrievers_answer_on_both_databases(db: Database) -> None:
     """On PostgreSQL the database ranks; on SQLite the in-process index: both find it."""
     tenant = await ensure_tenant(db, "a")
     await _ingest(db, tenant.id, DOCS)
-    for scoring in ("memory", "fts5"):
-        passages = await FullTextRetriever(db, keyword_scoring=scoring).search(  # type: ignore[arg-type]
-            tenant.id, "my card was declined", limit=2
-        )
+    scorings: tuple[Literal["memory", "fts5"], ...] = ("memory", "fts5")
+    for scoring in scorings:
+        retriever = FullTextRetriever(db, keyword_scoring=scoring)
+        passages = await retriever.search(tenant.id, "my card was declined", limit=2)
         assert passages[0].title == "Card payments", scoring
 
 
