@@ -1,4 +1,5 @@
-"""Request dependencies as `Annotated` aliases: the runtime, the caller's API key."""
+"""Request dependencies as `Annotated` aliases: the runtime, the caller's API key (with its
+read budget counted), the limiter."""
 
 from __future__ import annotations
 
@@ -58,15 +59,31 @@ async def require_key(
     return key
 
 
-CurrentKey = Annotated[VerifiedKey, Depends(require_key)]
-
-
 def get_limiter(request: Request) -> Limiter:
     limiter: Limiter = request.app.state.limiter
     return limiter
 
 
 LimiterDep = Annotated[Limiter, Depends(get_limiter)]
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
+async def limit_reads(
+    request: Request, key: Annotated[VerifiedKey, Depends(require_key)], limiter: LimiterDep
+) -> VerifiedKey:
+    """The caller's key, after counting a read (GET) against `limits.reads_per_key`. It is
+    part of `CurrentKey`, so no authenticated route can leave it out. A widget key is public
+    and shared by every visitor of the web page: its reads are counted per conversation, so
+    one visitor cannot use up the polling of all the others."""
+    if request.method in READ_METHODS:
+        ident = key.id
+        if key.scope is Scope.WIDGET:
+            ident = f"{key.id}:{request.path_params.get('conversation_id', '')}"
+        await limiter.hit_read(ident)
+    return key
+
+
+CurrentKey = Annotated[VerifiedKey, Depends(limit_reads)]
 
 
 def require_admin(key: CurrentKey) -> VerifiedKey:

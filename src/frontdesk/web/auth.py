@@ -46,7 +46,18 @@ async def current_agent(request: Request, runtime: RuntimeDep) -> VerifiedUser:
     return user
 
 
-Agent = Annotated[VerifiedUser, Depends(current_agent)]
+async def agent_reads(
+    request: Request, user: Annotated[VerifiedUser, Depends(current_agent)]
+) -> VerifiedUser:
+    """The signed-in agent, after counting a page read against `limits.reads_per_key`. The
+    budget is the one the same session has on the API (its id is the user's), so the console
+    is no way around the API's read limit."""
+    if request.method == "GET":
+        await request.app.state.limiter.hit_read(user.id)
+    return user
+
+
+Agent = Annotated[VerifiedUser, Depends(agent_reads)]
 
 
 async def require_admin(user: Agent) -> VerifiedUser:
