@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from frontdesk.api.deps import RuntimeDep
+from frontdesk.api.metrics_access import MetricsAccess
 from frontdesk.storage import migrate
 
 router = APIRouter(tags=["health"])
@@ -42,6 +43,7 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse | dict[str, object]:
     return {"status": "ready", "checks": checks}
 
 
-@router.get("/metrics", include_in_schema=False)
+@router.get("/metrics", include_in_schema=False, dependencies=[MetricsAccess])
 async def metrics(runtime: RuntimeDep) -> Response:
+    """Prometheus metrics; who may scrape them: `api/metrics_access.py`."""
     return Response(runtime.metrics.render(), media_type="text/plain; version=0.0.4")
