@@ -275,6 +275,7 @@ from frontdesk.cli import (  # noqa: E402
     nlu_commands,
     retrain_commands,
     security_commands,
+    voice_commands,
 )
 
 kb_commands.register(app)
@@ -282,6 +283,7 @@ evaluate_commands.register(app)
 nlu_commands.register(app)
 retrain_commands.register(app)
 security_commands.register(app)
+voice_commands.register(app)
 
 
 def run() -> None:
