@@ -7,6 +7,7 @@ import asyncio
 import socket
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 
 import pytest
 
@@ -14,6 +15,7 @@ from frontdesk.api.limits import Limiter, RateLimitedError
 from frontdesk.api.tenant_slots import KEY_PREFIX, LocalSlots, RedisSlots, slots_for
 from frontdesk.config.settings import LimitsSettings
 from frontdesk.errors import ConfigError
+from frontdesk.orchestration.runtime import Runtime
 from tests.conftest import require
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -50,6 +52,38 @@ async def test_a_cancelled_turn_gives_its_slot_back() -> None:
         await task
     async with limiter.tenant_slot("t", 1):  # free again
         pass
+
+
+async def test_a_stream_nobody_reads_still_gives_its_slot_back() -> None:
+    """A client that leaves before the streamed response starts: the turn still runs and
+    the tenant's slot is given back (it used to start only when the body was read)."""
+    from types import SimpleNamespace
+    from typing import cast
+
+    from frontdesk.api.streaming import sse_reply
+    from frontdesk.types import Channel, InboundMessage
+
+    handled = asyncio.Event()
+
+    async def handle(message: InboundMessage, sink: object = None) -> None:
+        handled.set()
+        raise RuntimeError("no reply needed here")
+
+    limiter = Limiter(LimitsSettings())
+    hold = AsyncExitStack()
+    await hold.enter_async_context(limiter.tenant_slot("t", 1))
+    runtime = cast(Runtime, SimpleNamespace(assistant=SimpleNamespace(handle=handle)))
+    message = InboundMessage(tenant_id="t", conversation_id="c", text="hi", channel=Channel.API)
+    sse_reply(runtime, message, lambda reply: reply, release=hold.aclose)  # never read
+    await asyncio.wait_for(handled.wait(), 5)
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        try:
+            async with limiter.tenant_slot("t", 1):
+                return
+        except RateLimitedError:
+            continue
+    pytest.fail("the slot was never given back")
 
 
 @pytest.fixture
@@ -130,3 +164,36 @@ async def test_slots_leave_no_keys_behind(two_processes: tuple[Limiter, Limiter]
         assert await client.exists(KEY_PREFIX + tenant) == 0
     finally:
         await client.aclose()
+
+
+@pytest.mark.services
+async def test_two_api_processes_refuse_over_the_tenant_limit(sqlite_runtime: Runtime) -> None:
+    """Two apps (two API processes) over one Redis: slots held in one make the other answer
+    429 tenant_busy with Retry-After, as a single process does."""
+    require(_redis_up(), "Redis is not reachable on 127.0.0.1:6379")
+    import httpx
+
+    from frontdesk.api.app import create_app
+    from frontdesk.storage.api_keys import Scope, create_key
+
+    runtime = sqlite_runtime
+    runtime.settings.limits.storage_url = REDIS_URL
+    runtime.settings.limits.tenant_concurrency = 2
+    token = (await create_key(runtime.db, runtime.tenant.id, name="t", scope=Scope.SERVICE)).token
+    headers = {"Authorization": f"Bearer {token}"}
+    first, second = create_app(runtime=runtime), create_app(runtime=runtime)
+    async with first.router.lifespan_context(first), second.router.lifespan_context(second):
+        transport = httpx.ASGITransport(app=second)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            conversation = (await client.post("/v1/conversations", headers=headers)).json()["id"]
+            url = f"/v1/conversations/{conversation}/messages"
+            async with AsyncExitStack() as held:
+                for _ in range(2):
+                    await held.enter_async_context(
+                        first.state.limiter.tenant_slot(runtime.tenant.id, 2)
+                    )
+                busy = await client.post(url, json={"text": "hi"}, headers=headers)
+                assert busy.status_code == 429
+                assert busy.json()["error"]["code"] == "tenant_busy"
+                assert busy.headers["Retry-After"] == "1"
+            assert (await client.post(url, json={"text": "hi"}, headers=headers)).status_code == 200

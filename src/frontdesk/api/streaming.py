@@ -82,10 +82,13 @@ def sse_reply(
             if release is not None:
                 await release()
 
+    # Started here, not when the body is first read: a client that leaves before the response
+    # starts would otherwise leave the turn unrun and `release` (its tenant slot) never called.
+    task = asyncio.create_task(run())
+    _running.add(task)
+    task.add_done_callback(_running.discard)
+
     async def events() -> AsyncIterator[bytes]:
-        task = asyncio.create_task(run())
-        _running.add(task)
-        task.add_done_callback(_running.discard)
         while (item := await queue.get()) is not None:
             yield item
 
