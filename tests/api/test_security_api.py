@@ -240,6 +240,11 @@ LEAST_SCOPE: dict[tuple[str, str], Scope | str | None] = {
     ("post", "/v1/chat/completions"): SERVICE,
     ("post", "/v1/channels/email"): SERVICE,
     ("post", "/v1/channels/voice"): SERVICE,
+    # Webhooks: no API key; signed with the tenant's Slack or Meta app secret (without the
+    # signature header they are 401 like any /v1 route without credentials).
+    ("post", "/v1/channels/slack/{tenant}/events"): None,
+    ("get", "/v1/channels/whatsapp/{tenant}"): None,
+    ("post", "/v1/channels/whatsapp/{tenant}"): None,
     ("get", "/v1/conversations/{conversation_id}/updates"): WIDGET,
     ("get", "/v1/conversations/{conversation_id}"): SERVICE,
     ("get", "/v1/knowledge/documents"): SERVICE,

@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from frontdesk import __version__
 from frontdesk.api.body_limit import BodySizeLimit
+from frontdesk.api.channel_intake import ChannelIntake
 from frontdesk.api.errors import install_error_handlers
 from frontdesk.api.limits import Limiter
 from frontdesk.api.routes import (
@@ -24,8 +25,10 @@ from frontdesk.api.routes import (
     health,
     knowledge,
     openai_compat,
+    slack_channel,
     updates,
     voice_channel,
+    whatsapp_channel,
 )
 from frontdesk.api.routes import jobs as jobs_routes
 from frontdesk.api.widget_key import ensure_widget_key
@@ -60,6 +63,7 @@ def create_app(workspace: Path | str | None = None, *, runtime: Runtime | None =
             await current.desk.dispatcher.resume()  # webhooks a previous process left pending
         app.state.jobs = jobs
         app.state.limiter = Limiter(current.settings.limits)
+        app.state.channels = ChannelIntake(current, app.state.limiter)  # Slack, WhatsApp
         purge = (
             asyncio.create_task(retention_loop(current.db, jobs, current.settings))
             if _retention_configured(current.settings)
@@ -71,6 +75,7 @@ def create_app(workspace: Path | str | None = None, *, runtime: Runtime | None =
             if purge is not None:
                 purge.cancel()
             await jobs.drain()
+            await app.state.channels.close()
             await app.state.limiter.close()
             if owned:
                 await current.close()
@@ -87,6 +92,8 @@ def create_app(workspace: Path | str | None = None, *, runtime: Runtime | None =
     app.include_router(openai_compat.router)
     app.include_router(email_channel.router)
     app.include_router(voice_channel.router)
+    app.include_router(slack_channel.router)
+    app.include_router(whatsapp_channel.router)
     app.include_router(knowledge.router)
     app.include_router(jobs_routes.router)
     app.include_router(chat_page.router)

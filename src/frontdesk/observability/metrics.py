@@ -24,6 +24,19 @@ class Metrics:
         self.tokens = Counter(
             "frontdesk_tokens_total", "Model tokens used.", ["kind"], registry=self.registry
         )
+        self.channel_events = Counter(
+            "frontdesk_channel_events_total",
+            "Push-channel webhook events (Slack, WhatsApp), by what became of them.",
+            ["channel", "outcome"],
+            registry=self.registry,
+        )
+        self.channel_posts = Counter(
+            "frontdesk_channel_posts_total",
+            "Answers posted back to a push channel: sent, retried (one per failed attempt "
+            "that was tried again) or failed (every attempt failed; the answer is stored).",
+            ["channel", "outcome"],
+            registry=self.registry,
+        )
 
     def render(self) -> bytes:
         return bytes(generate_latest(self.registry))

@@ -94,3 +94,21 @@ class MessageDelivery(TenantScoped, Base):
     status: Mapped[str] = mapped_column(String(16))  # processing | done
     response: Mapped[Any] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ChannelThread(TenantScoped, Base):
+    """Where a push channel's thread continues: a Slack thread (`C123:1700000000.000100`) or a
+    WhatsApp sender (`<phone number id>:<wa_id>`) mapped to its frontdesk conversation."""
+
+    __tablename__ = "channel_threads"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "channel", "thread_key", name="uq_channel_threads_key"),
+    )
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    channel: Mapped[str] = mapped_column(String(32))
+    thread_key: Mapped[str] = mapped_column(String(200))
+    conversation_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,364 @@
+"""What the push channels (Slack, WhatsApp) share: the webhook's tenant and signature checks,
+and answering in the background.
+
+Their webhooks carry no API key. The URL names the tenant (`/v1/channels/<channel>/<tenant>`)
+and the request is signed with that tenant's secret for the channel; a tenant without the
+channel configured is 404. Slack wants its 200 within 3 seconds and Meta retries slow
+webhooks, so a message is only recorded as a job before the webhook answers; the turn and the
+post back run in the background:
+
+- the channel's message id is the idempotency key (`message_deliveries`, like every other way
+  in), so a retried delivery is answered once;
+- the turn goes through `take_turn` (size, rate limits, conversation length, the tenant's
+  slot). With no API key, the per-key rate limit counts per channel user (`slack:U123`,
+  `whatsapp:<wa_id>`): one customer flooding is refused, others are not;
+- the answer is posted back with retries (tenacity, exponential backoff) on network errors,
+  5xx and 429; a post that still fails is logged, counted in `frontdesk_channel_posts_total`
+  and left on the job row as the job's error. The customer message and the answer are stored
+  by the turn either way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import httpx
+from fastapi import Depends, Request
+from pydantic import BaseModel
+from sqlalchemy import select
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_exponential,
+    wait_fixed,
+)
+
+from frontdesk.api.delivery import once, take_turn
+from frontdesk.api.limits import Limiter
+from frontdesk.config.channel_settings import ChannelSettings, DeliverySettings
+from frontdesk.errors import AuthenticationError, ConflictError, FrontdeskError, NotFoundError
+from frontdesk.jobs import JobRunner
+from frontdesk.orchestration.runtime import Runtime
+from frontdesk.storage.api_keys import Scope, VerifiedKey
+from frontdesk.storage.channel_threads import restart_thread, thread_conversation
+from frontdesk.storage.models import Tenant
+from frontdesk.storage.support_models import MessageDelivery
+from frontdesk.storage.tenants import find_tenant
+from frontdesk.types import Channel
+
+log = logging.getLogger(__name__)
+
+Send = Callable[[str], Awaitable[None]]
+TENANT_BUSY_WAIT_S = 60.0  # a background turn waits for the tenant's slot this long at most
+
+
+def hmac_sha256_hex(secret: str, payload: bytes) -> str:
+    return hmac.new(secret.encode(), payload, hashlib.sha256).hexdigest()
+
+
+def check_signature(expected: str, given: str) -> None:
+    """Constant-time: how much of a forged signature matched must not show in the timing."""
+    if not hmac.compare_digest(expected.encode(), given.encode()):
+        raise AuthenticationError(
+            "the request signature does not match: check the channel's signing secret",
+            code="invalid_signature",
+        )
+
+
+def require_header(value: str | None, name: str) -> str:
+    """A webhook without its signature header has no credentials at all (401 `unauthorized`,
+    like a /v1 call without an API key)."""
+    if not value:
+        raise AuthenticationError(f"the {name} header is required")
+    return value
+
+
+async def configured_tenant(
+    runtime: Runtime, slug: str, channel: Channel
+) -> tuple[Tenant, ChannelSettings]:
+    """The tenant a webhook URL names, when it has `channel` configured; else 404."""
+    settings = runtime.settings.channels_for(slug)
+    configured = settings is not None and getattr(settings, channel.value) is not None
+    tenant = await find_tenant(runtime.db, slug) if configured else None
+    if settings is None or tenant is None:
+        raise NotFoundError(
+            f"{channel.value} is not configured for tenant {slug!r}: set "
+            f"tenants.{slug}.channels.{channel.value} (or channels.{channel.value} for the "
+            "workspace's own tenant) in frontdesk.yaml",
+            code="channel_not_configured",
+        )
+    return tenant, settings
+
+
+def secret_or_404(value: str | None, tenant: Tenant, channel: Channel, name: str) -> str:
+    """A channel whose secret is not set (nor its variable) cannot check anything: it is
+    treated as not configured, and the log names what is missing."""
+    if value:
+        return value
+    log.error(
+        "%s for tenant %s: %s is not set (nor its *_env variable)", channel.value, tenant.slug, name
+    )
+    raise NotFoundError(
+        f"{channel.value} for tenant {tenant.slug!r} has no {name}", code="channel_not_configured"
+    )
+
+
+class PostFailed(Exception):
+    """The channel's API refused or failed to take the answer."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+def raise_for_post(response: httpx.Response, api: str) -> None:
+    """5xx and 429 are worth another attempt; other 4xx are not (bad token, unknown channel)."""
+    if response.is_success:
+        return
+    retryable = response.status_code >= 500 or response.status_code == 429
+    raise PostFailed(
+        f"{api} answered {response.status_code}: {response.text[:300]}", retryable=retryable
+    )
+
+
+class ChannelAnswer(BaseModel):
+    """What one channel message got (stored with its delivery key, so a retry posts nothing)."""
+
+    conversation_id: str | None = None
+    turn_id: str | None = None
+    text: str
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One customer message from a push channel."""
+
+    channel: Channel
+    delivery_key: str  # the channel's id for this message, e.g. "slack:Ev0123"
+    thread_key: str  # which conversation it continues
+    user: str  # the channel's user id: the conversation's customer_ref and the rate-limit key
+    text: str
+    notice: bool = False  # `text` is our own notice to send (no turn), e.g. "text only"
+
+
+def channel_identity(tenant: Tenant, channel: Channel, user: str) -> VerifiedKey:
+    """Webhooks carry no API key: the caller take_turn rate-limits is the channel's user."""
+    return VerifiedKey(
+        id=f"{channel.value}:{user}",
+        tenant_id=tenant.id,
+        scope=Scope.SERVICE,
+        name=channel.value,
+        kind="channel",
+        tenant_slug=tenant.slug,
+    )
+
+
+class ChannelIntake:
+    """One per app: the channel jobs in flight, the HTTP client that posts answers back."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        limiter: Limiter,
+        *,
+        client: httpx.AsyncClient | None = None,
+        concurrency: int | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.limiter = limiter
+        self.client = client or httpx.AsyncClient(timeout=10.0)
+        # Its own runner: a knowledge re-index on the app's runner must not hold up answers.
+        self.runner = JobRunner(
+            runtime.db, concurrency=concurrency or runtime.settings.limits.tenant_concurrency
+        )
+
+    async def accept(
+        self, tenant: Tenant, inbound: Inbound, send: Send, delivery: DeliverySettings
+    ) -> str | None:
+        """Queue the message as a job and return its id; None for a repeat of a message
+        already taken (its first delivery answers it, or has answered it)."""
+        if await self._seen(tenant.id, inbound.delivery_key):
+            self._count(inbound.channel, "duplicate")
+            log.info(
+                "%s: %s delivered again; answered once", inbound.channel.value, inbound.delivery_key
+            )
+            return None
+        return await self.runner.submit(
+            tenant.id,
+            f"{inbound.channel.value}_message",
+            {"delivery_key": inbound.delivery_key},  # ids only: the text is the customer's
+            lambda: self._answer(tenant, inbound, send, delivery),
+        )
+
+    def ignored(self, channel: Channel, why: str) -> None:
+        self._count(channel, "ignored")
+        log.debug("%s: event ignored (%s)", channel.value, why)
+
+    async def _seen(self, tenant_id: str, key: str) -> bool:
+        async with self.runtime.db.session(tenant_id) as session:
+            found = await session.scalar(
+                select(MessageDelivery.id).where(MessageDelivery.key == key)
+            )
+            return found is not None
+
+    async def _answer(
+        self, tenant: Tenant, inbound: Inbound, send: Send, delivery: DeliverySettings
+    ) -> dict[str, Any]:
+        identity = channel_identity(tenant, inbound.channel, inbound.user)
+
+        async def produce() -> ChannelAnswer:
+            if inbound.notice:
+                return ChannelAnswer(text=inbound.text)
+            return await self._turn(identity, inbound)
+
+        try:
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception(lambda e: getattr(e, "code", "") == "tenant_busy"),
+                wait=wait_fixed(1.0),
+                stop=stop_after_delay(TENANT_BUSY_WAIT_S),
+                reraise=True,
+            ):
+                with attempt:  # the tenant's slot is full: wait for it, the webhook has gone
+                    answer, replayed = await once(
+                        self.runtime, identity, inbound.delivery_key, produce, ChannelAnswer
+                    )
+        except ConflictError:  # another job holds this message (a concurrent retry)
+            self._count(inbound.channel, "duplicate")
+            return {"skipped": "being answered by another delivery"}
+        except FrontdeskError as exc:  # refused: rate limit, too long, tenant busy too long
+            self._count(inbound.channel, "refused")
+            log.warning(
+                "%s: %s not answered: %s (%s)",
+                inbound.channel.value,
+                inbound.delivery_key,
+                exc.message,
+                exc.code,
+            )
+            raise
+        except Exception:  # the job runner logs it and keeps it on the job row
+            self._count(inbound.channel, "failed")
+            raise
+        if replayed:
+            self._count(inbound.channel, "duplicate")
+            return {"skipped": "answered before", "conversation_id": answer.conversation_id}
+        self._count(inbound.channel, "notice" if inbound.notice else "answered")
+        await self.post(
+            inbound.channel,
+            send,
+            answer.text,
+            delivery,
+            what=f"{inbound.delivery_key} (conversation {answer.conversation_id})",
+        )
+        return {
+            "conversation_id": answer.conversation_id,
+            "turn_id": answer.turn_id,
+            "posted": True,
+        }
+
+    async def _turn(self, identity: VerifiedKey, inbound: Inbound) -> ChannelAnswer:
+        db, tenant_id = self.runtime.db, identity.tenant_id
+        where = {
+            "channel": inbound.channel.value,
+            "thread_key": inbound.thread_key,
+            "customer_ref": inbound.user,
+        }
+        conversation_id = await thread_conversation(db, tenant_id, **where)
+        try:
+            reply = await take_turn(
+                self.runtime,
+                identity,
+                self.limiter,
+                inbound.text,
+                conversation_id=conversation_id,
+                channel=inbound.channel,
+            )
+        except FrontdeskError as exc:
+            if exc.code != "conversation_too_long":
+                raise
+            # A long-lived thread (a WhatsApp number writes for years) goes on in a new
+            # conversation instead of being refused for ever.
+            conversation_id = await restart_thread(db, tenant_id, **where)
+            reply = await take_turn(
+                self.runtime,
+                identity,
+                self.limiter,
+                inbound.text,
+                conversation_id=conversation_id,
+                channel=inbound.channel,
+            )
+        return ChannelAnswer(
+            conversation_id=reply.conversation_id, turn_id=reply.turn_id, text=reply.text
+        )
+
+    async def post(
+        self, channel: Channel, send: Send, text: str, delivery: DeliverySettings, *, what: str
+    ) -> None:
+        """`send(text)` with retries; a post that still fails is logged, counted and raised
+        (the job keeps it as its error)."""
+
+        def retrying(state: RetryCallState) -> None:
+            self._posts(channel, "retried")
+            error = state.outcome.exception() if state.outcome else None
+            log.warning(
+                "%s: posting the answer to %s failed (attempt %d): %s",
+                channel.value,
+                what,
+                state.attempt_number,
+                error,
+            )
+
+        try:
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception(
+                    lambda e: (
+                        isinstance(e, httpx.TransportError)
+                        or (isinstance(e, PostFailed) and e.retryable)
+                    )
+                ),
+                wait=wait_exponential(multiplier=delivery.backoff_s, max=delivery.backoff_max_s),
+                stop=stop_after_attempt(delivery.attempts),
+                before_sleep=retrying,
+                reraise=True,
+            ):
+                with attempt:
+                    await send(text)
+        except Exception as exc:
+            self._posts(channel, "failed")
+            log.error(
+                "%s: the answer to %s was not delivered: %s (it is stored in the conversation)",
+                channel.value,
+                what,
+                exc,
+            )
+            raise
+        self._posts(channel, "sent")
+
+    def _count(self, channel: Channel, outcome: str) -> None:
+        self.runtime.metrics.channel_events.labels(channel.value, outcome).inc()
+
+    def _posts(self, channel: Channel, outcome: str) -> None:
+        self.runtime.metrics.channel_posts.labels(channel.value, outcome).inc()
+
+    async def drain(self) -> None:
+        """Wait for the messages in flight (shutdown, tests)."""
+        await self.runner.drain()
+
+    async def close(self) -> None:
+        await self.runner.drain()
+        await self.client.aclose()
+
+
+def get_intake(request: Request) -> ChannelIntake:
+    intake: ChannelIntake = request.app.state.channels
+    return intake
+
+
+IntakeDep = Annotated[ChannelIntake, Depends(get_intake)]

@@ -1,0 +1,119 @@
+"""A fake Slack Web API / Meta Graph API on a loopback port, for the push-channel tests: it
+records every request and answers from a script (a status, or a JSON body with 200)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from frontdesk.api.app import create_app
+from frontdesk.api.channel_intake import ChannelIntake
+from frontdesk.orchestration.runtime import Runtime
+from tests.conftest import free_port
+
+
+@dataclass
+class FakeApi:
+    url: str = ""
+    requests: list[dict[str, Any]] = field(default_factory=list)  # every call, failed or not
+    script: list[int | dict[str, Any]] = field(default_factory=list)  # the next answers
+
+    @property
+    def delivered(self) -> list[dict[str, Any]]:
+        """The calls that were answered with success."""
+        return [r for r in self.requests if r["ok"]]
+
+
+def _fake_app(fake: FakeApi) -> FastAPI:
+    app = FastAPI()
+
+    @app.post("/{path:path}")
+    async def record(path: str, request: Request) -> JSONResponse:
+        answer: int | dict[str, Any] = fake.script.pop(0) if fake.script else 200
+        body = await request.json()
+        if isinstance(answer, int) and answer >= 400:
+            fake.requests.append(
+                {
+                    "path": path,
+                    "json": body,
+                    "ok": False,
+                    "auth": request.headers.get("authorization"),
+                }
+            )
+            return JSONResponse({"error": {"message": "scripted failure"}}, status_code=answer)
+        if isinstance(answer, dict):  # Slack's errors: HTTP 200 with ok false
+            fake.requests.append(
+                {
+                    "path": path,
+                    "json": body,
+                    "ok": False,
+                    "auth": request.headers.get("authorization"),
+                }
+            )
+            return JSONResponse(answer)
+        fake.requests.append(
+            {"path": path, "json": body, "ok": True, "auth": request.headers.get("authorization")}
+        )
+        if path.endswith("chat.postMessage"):
+            return JSONResponse({"ok": True, "channel": body["channel"], "ts": "1.000200"})
+        return JSONResponse(
+            {
+                "messaging_product": "whatsapp",
+                "messages": [{"id": f"wamid.out{len(fake.requests)}"}],
+            }
+        )
+
+    return app
+
+
+@pytest.fixture
+def fake_api() -> Iterator[FakeApi]:
+    fake = FakeApi()
+    port = free_port()
+    config = uvicorn.Config(_fake_app(fake), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive(), "the fake API did not start"
+        assert time.monotonic() < deadline, "the fake API did not start in time"
+        time.sleep(0.02)
+    fake.url = f"http://127.0.0.1:{port}"
+    yield fake
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@dataclass
+class ChannelClient:
+    http: httpx.AsyncClient
+    intake: ChannelIntake
+    runtime: Runtime
+
+    async def settle(self) -> None:
+        """Wait for the background answers (jobs) of what was posted so far."""
+        await self.intake.drain()
+
+    def metric(self, name: str, **labels: str) -> float:
+        value = self.runtime.metrics.registry.get_sample_value(name, labels)
+        return value or 0.0
+
+
+async def channel_client(runtime: Runtime) -> AsyncIterator[ChannelClient]:
+    """The app over ASGI with its channel intake at hand (to wait for background answers)."""
+    app = create_app(runtime=runtime)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            yield ChannelClient(http, app.state.channels, runtime)
