@@ -71,7 +71,8 @@ async def inbound_voice(
 ) -> VoiceReply | JSONResponse:
     """The audio file as the request body. 422 `invalid_audio` (empty or not audio),
     422 `no_speech`, 413 `audio_too_long` (`voice.max_seconds`) or `payload_too_large`
-    (`server.max_upload_bytes`), 503 `voice_unavailable` (off, or the `voice` extra missing)."""
+    (`server.max_upload_bytes`), 503 `voice_unavailable` (off, or the `voice` extra missing)
+    or `voice_busy` (`voice.max_queue` messages already waiting; retry after Retry-After)."""
     require_scope(key, Scope.SERVICE, Scope.ADMIN)
     transcriber = runtime.transcriber
     if transcriber is None:
