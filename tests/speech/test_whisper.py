@@ -85,6 +85,14 @@ def test_a_part_that_does_not_match_is_refused_and_nothing_is_left(
     assert {p.name for p in directory.iterdir()} == {"config.json"}  # no model, no temp file
 
 
+def test_an_unwritable_cache_dir_is_a_clear_error(tmp_path: Path) -> None:
+    require(INSTALLED, NOT_INSTALLED)
+    blocked = tmp_path / "file"
+    blocked.write_text("a file where the cache directory should be")
+    with pytest.raises(VoiceUnavailableError, match=r"voice\.cache_dir"):
+        WhisperTranscriber(settings=VoiceSettings(cache_dir=blocked / "cache")).load()
+
+
 def test_the_pinned_model_matches_the_installed_packages() -> None:
     require(INSTALLED, NOT_INSTALLED)
     spec = whisper.PACKAGED["base"]

@@ -201,7 +201,13 @@ class WhisperTranscriber:
         except ImportError as exc:
             raise VoiceUnavailableError(f"faster-whisper is not installed: {INSTALL_HINT}") from exc
         with _LOAD_LOCK:
-            directory = prepare_model_dir(self.model_name, self.settings.cache_dir)
+            try:
+                directory = prepare_model_dir(self.model_name, self.settings.cache_dir)
+            except (OSError, RuntimeError) as exc:  # RuntimeError: no home directory
+                raise VoiceUnavailableError(
+                    f"cannot write the joined model: {exc}; set voice.cache_dir to a writable "
+                    "directory"
+                ) from exc
             key = (str(directory), self.compute_type, self.settings.threads)
             model = _MODELS.get(key)
             if model is None:
