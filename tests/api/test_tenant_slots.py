@@ -197,3 +197,25 @@ async def test_two_api_processes_refuse_over_the_tenant_limit(sqlite_runtime: Ru
                 assert busy.json()["error"]["code"] == "tenant_busy"
                 assert busy.headers["Retry-After"] == "1"
             assert (await client.post(url, json={"text": "hi"}, headers=headers)).status_code == 200
+
+
+async def test_an_unreachable_limits_store_refuses_with_503() -> None:
+    """Redis away: requests are refused with 503 and Retry-After, not a bare 500 and not let
+    through unlimited."""
+    from frontdesk.api.limits import LimitsUnavailableError
+    from tests.conftest import free_port
+
+    limiter = Limiter(LimitsSettings(storage_url=f"redis://127.0.0.1:{free_port()}/0"))
+    try:
+        for attempt in (
+            lambda: limiter.hit_key("k"),
+            lambda: limiter.hit_read("k"),
+            lambda: limiter.tenant_slot("t", 1).__aenter__(),
+        ):
+            with pytest.raises(LimitsUnavailableError) as caught:
+                await attempt()
+            assert caught.value.status_code == 503
+            assert caught.value.code == "limits_unavailable"
+            assert caught.value.retry_after == 5
+    finally:
+        await limiter.close()

@@ -19,9 +19,9 @@ from limits import RateLimitItem, parse_many
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
-from frontdesk.api.tenant_slots import TenantSlots, slots_for
+from frontdesk.api.tenant_slots import REDIS_TIMEOUTS, TenantSlots, slots_for
 from frontdesk.config.settings import LimitsSettings
-from frontdesk.errors import FrontdeskError, PayloadTooLargeError
+from frontdesk.errors import FrontdeskError, PayloadTooLargeError, StorageUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,19 @@ class RateLimitedError(FrontdeskError):
         self.retry_after = max(1, retry_after)
 
 
+class LimitsUnavailableError(StorageUnavailableError):
+    """The limits' store (Redis) did not answer. Requests are refused, not let through
+    unlimited: a 503 the client retries beats a tenant running past its limits."""
+
+    code = "limits_unavailable"
+    retry_after = 5
+
+    @classmethod
+    def wrapping(cls, exc: Exception) -> LimitsUnavailableError:
+        log.warning("the limits store did not answer: %s: %s", type(exc).__name__, exc)
+        return cls("the rate-limit store is not reachable; retry in a few seconds")
+
+
 def storage_url(url: str) -> str:
     """`memory://` or `redis://host:port/db` as the async storage the limiter needs."""
     return url if url.startswith("async+") else f"async+{url}"
@@ -44,7 +57,9 @@ class Limiter:
     def __init__(self, settings: LimitsSettings) -> None:
         self.settings = settings
         url = storage_url(settings.storage_url)
-        options = {"implementation": "redispy"} if "redis" in url.split("://")[0] else {}
+        options: dict[str, str | float] = {}
+        if "redis" in url.split("://")[0]:
+            options = {"implementation": "redispy", **REDIS_TIMEOUTS}
         self._storage = storage_from_string(url, **options)
         self._limiter = MovingWindowRateLimiter(self._storage)
         self.per_key = parse_many(settings.per_key)
@@ -68,13 +83,17 @@ class Limiter:
 
     async def _hit(self, items: list[RateLimitItem], namespace: str, ident: str, what: str) -> None:
         for item in items:
-            if not await self._limiter.hit(item, namespace, ident):
+            try:
+                if await self._limiter.hit(item, namespace, ident):
+                    continue
                 stats = await self._limiter.get_window_stats(item, namespace, ident)
-                wait = math.ceil(stats.reset_time - time.time())
-                raise RateLimitedError(
-                    f"too many {what}: the limit is {item}; retry in {max(1, wait)} s",
-                    retry_after=wait,
-                )
+            except Exception as exc:  # Redis away, or any failure of the store
+                raise LimitsUnavailableError.wrapping(exc) from exc
+            wait = math.ceil(stats.reset_time - time.time())
+            raise RateLimitedError(
+                f"too many {what}: the limit is {item}; retry in {max(1, wait)} s",
+                retry_after=wait,
+            )
 
     def check_length(self, stored_messages: int) -> None:
         limit = self.settings.max_conversation_messages
@@ -90,7 +109,10 @@ class Limiter:
         """At most `limit` messages of one tenant handled at once (in this process with
         memory storage, across all processes with Redis); a request over it is refused at
         once rather than queued behind a slow model."""
-        holder = await self._slots.take(tenant_id, limit)
+        try:
+            holder = await self._slots.take(tenant_id, limit)
+        except Exception as exc:
+            raise LimitsUnavailableError.wrapping(exc) from exc
         if holder is None:
             raise RateLimitedError(
                 f"this tenant already has {limit} messages in progress (the limit); "

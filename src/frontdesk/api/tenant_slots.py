@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 KEY_PREFIX = "frontdesk:tenant-slots:"
+# A Redis that is down or unreachable fails the request within seconds (503), rather than
+# after the operating system's TCP timeout of minutes.
+REDIS_TIMEOUTS = {"socket_connect_timeout": 2.0, "socket_timeout": 2.0}
 
 # KEYS[1]: the tenant's holders. ARGV: limit, holder id, lease in ms. Returns 1 if taken.
 _TAKE = """
@@ -96,7 +99,11 @@ class RedisSlots:
         if client is None:
             from redis.asyncio import Redis
 
-            client = Redis.from_url(url)
+            client = Redis.from_url(
+                url,
+                socket_connect_timeout=REDIS_TIMEOUTS["socket_connect_timeout"],
+                socket_timeout=REDIS_TIMEOUTS["socket_timeout"],
+            )
         self._redis = client
         self.lease_ms = max(1, round(lease_s * 1000))
         self._take = self._redis.register_script(_TAKE)
