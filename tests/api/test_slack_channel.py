@@ -14,11 +14,13 @@ from sqlalchemy import select
 from frontdesk.api.routes.slack_channel import plain_text, slack_signature
 from frontdesk.config.channel_settings import ChannelSettings, DeliverySettings, SlackSettings
 from frontdesk.config.settings import TenantOverrides
+from frontdesk.errors import FrontdeskError
 from frontdesk.orchestration.runtime import Runtime
 from frontdesk.storage.conversations import all_messages, get_conversation
 from frontdesk.storage.models import Conversation, Job
 from frontdesk.storage.support_models import ChannelThread
 from frontdesk.storage.tenants import ensure_tenant
+from frontdesk.storage.tickets import create_ticket
 from tests.api.channel_fakes import ChannelClient, FakeApi, channel_client, fake_api
 
 __all__ = ["fake_api"]  # the fixture, imported for the tests below
@@ -359,3 +361,29 @@ async def test_malformed_events_are_422(slack: ChannelClient) -> None:
     response = await slack.http.post(URL, content=raw, headers=headers)
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "invalid_event"
+
+
+async def test_an_agents_reply_goes_to_the_slack_thread(
+    slack: ChannelClient, fake_api: FakeApi
+) -> None:
+    runtime = slack.runtime
+    await slack.http.post(URL, **signed(message("refund please", event_id="Ev1", ts="1.1")))
+    await slack.settle()
+    [conversation] = await _conversations(runtime)
+    async with runtime.db.session(runtime.tenant.id) as session:
+        ticket = await create_ticket(session, conversation_id=conversation.id, team="billing",
+                                     priority="normal", subject="refund", summary={},
+                                     due_at=None)  # fmt: skip
+        await session.commit()
+    assert runtime.desk is not None
+    await runtime.desk.take_over(runtime.tenant.id, ticket.id, agent="agent:dana")
+    await runtime.desk.reply(runtime.tenant.id, ticket.id, agent="agent:dana",
+                             text="Dana here: your refund is on its way.")  # fmt: skip
+    last = fake_api.requests[-1]["json"]
+    assert last == {"channel": "D0DIRECT", "thread_ts": "1.1",
+                    "text": "Dana here: your refund is on its way."}  # fmt: skip
+
+    fake_api.script = [{"ok": False, "error": "not_in_channel"}]
+    with pytest.raises(FrontdeskError) as refused:
+        await runtime.desk.reply(runtime.tenant.id, ticket.id, agent="agent:dana", text="More?")
+    assert refused.value.code == "channel_unavailable"  # the console shows it to the agent

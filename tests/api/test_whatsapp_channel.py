@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy import text as text_sql
 
 from frontdesk.api.routes.whatsapp_channel import whatsapp_signature
 from frontdesk.config.channel_settings import ChannelSettings, DeliverySettings, WhatsAppSettings
@@ -16,6 +17,7 @@ from frontdesk.orchestration.runtime import Runtime
 from frontdesk.storage.conversations import all_messages
 from frontdesk.storage.models import Conversation, Job
 from frontdesk.storage.tenants import ensure_tenant
+from frontdesk.storage.tickets import create_ticket
 from tests.api.channel_fakes import ChannelClient, FakeApi, channel_client, fake_api
 
 __all__ = ["fake_api"]  # the fixture, imported for the tests below
@@ -293,3 +295,37 @@ async def test_the_graph_api_failing_is_retried_then_logged_and_kept(
     await whatsapp.http.post(URL, **signed(notification(text("hello?", id="wamid.3"))))
     await whatsapp.settle()
     assert len(fake_api.requests) == 6
+
+
+async def test_an_agents_reply_goes_to_the_sender(
+    whatsapp: ChannelClient, fake_api: FakeApi
+) -> None:
+    runtime = whatsapp.runtime
+    await whatsapp.http.post(URL, **signed(notification(text("refund please", id="wamid.1"))))
+    await whatsapp.settle()
+    [conversation] = await _conversations(runtime)
+    async with runtime.db.session(runtime.tenant.id) as session:
+        ticket = await create_ticket(session, conversation_id=conversation.id, team="billing",
+                                     priority="normal", subject="refund", summary={},
+                                     due_at=None)  # fmt: skip
+        await session.commit()
+    assert runtime.desk is not None
+    await runtime.desk.take_over(runtime.tenant.id, ticket.id, agent="agent:dana")
+    await runtime.desk.reply(runtime.tenant.id, ticket.id, agent="agent:dana", text="Done!")
+    last = fake_api.requests[-1]
+    assert last["path"] == f"{NUMBER}/messages"
+    assert (last["json"]["to"], last["json"]["text"]["body"]) == (CUSTOMER, "Done!")
+    assert "context" not in last["json"]
+
+
+async def test_channel_threads_are_behind_row_level_security(runtime: Runtime) -> None:
+    if runtime.db.engine.dialect.name != "postgresql":
+        pytest.skip("row-level security is PostgreSQL's")
+    async with runtime.db.engine.connect() as conn:
+        enabled = await conn.scalar(text_sql(
+            "SELECT relrowsecurity AND relforcerowsecurity FROM pg_class "
+            "WHERE relname = 'channel_threads'"))  # fmt: skip
+        policies = await conn.scalar(text_sql(
+            "SELECT count(*) FROM pg_policies WHERE tablename = 'channel_threads'"))  # fmt: skip
+    assert enabled is True
+    assert policies == 1

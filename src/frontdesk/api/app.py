@@ -16,6 +16,7 @@ from frontdesk.api.body_limit import BodySizeLimit
 from frontdesk.api.channel_intake import ChannelIntake
 from frontdesk.api.errors import install_error_handlers
 from frontdesk.api.limits import Limiter
+from frontdesk.api.push_channels import push_channels
 from frontdesk.api.routes import (
     admin,
     auth,
@@ -64,6 +65,8 @@ def create_app(workspace: Path | str | None = None, *, runtime: Runtime | None =
         app.state.jobs = jobs
         app.state.limiter = Limiter(current.settings.limits)
         app.state.channels = ChannelIntake(current, app.state.limiter)  # Slack, WhatsApp
+        if current.desk is not None:  # agents' replies go out on Slack and WhatsApp too
+            current.desk.channels.update(push_channels(app.state.channels))
         purge = (
             asyncio.create_task(retention_loop(current.db, jobs, current.settings))
             if _retention_configured(current.settings)

@@ -50,13 +50,14 @@ from frontdesk.orchestration.runtime import Runtime
 from frontdesk.storage.api_keys import Scope, VerifiedKey
 from frontdesk.storage.channel_threads import restart_thread, thread_conversation
 from frontdesk.storage.models import Tenant
-from frontdesk.storage.support_models import MessageDelivery
+from frontdesk.storage.support_models import ChannelThread, MessageDelivery
 from frontdesk.storage.tenants import find_tenant
 from frontdesk.types import Channel
 
 log = logging.getLogger(__name__)
 
 Send = Callable[[str], Awaitable[None]]
+Outbound = Callable[[Tenant, ChannelSettings, str], Send]  # (tenant, its settings, thread key)
 TENANT_BUSY_WAIT_S = 60.0  # a background turn waits for the tenant's slot this long at most
 
 
@@ -354,6 +355,52 @@ class ChannelIntake:
     async def close(self) -> None:
         await self.runner.drain()
         await self.client.aclose()
+
+
+class PushChannel:
+    """The desk's way out on Slack or WhatsApp (`interfaces.Channel`): an agent's reply from
+    the console reaches the thread or chat the conversation came from."""
+
+    def __init__(self, intake: ChannelIntake, channel: Channel, outbound: Outbound) -> None:
+        self.intake = intake
+        self.channel = channel
+        self.outbound = outbound
+
+    async def send_text(self, conversation_id: str, text: str) -> None:
+        runtime = self.intake.runtime
+        # The desk names only the conversation; ids are unique across tenants, and the row
+        # found names its tenant, whose own settings are used.
+        async with runtime.db.unscoped_session() as session:
+            found = (
+                await session.execute(
+                    select(ChannelThread.thread_key, Tenant)
+                    .join(Tenant, Tenant.id == ChannelThread.tenant_id)
+                    .where(
+                        ChannelThread.conversation_id == conversation_id,
+                        ChannelThread.channel == self.channel.value,
+                    )
+                )
+            ).first()
+        if found is None:
+            raise NotFoundError(
+                f"conversation {conversation_id} has no {self.channel.value} thread",
+                code="channel_thread_not_found",
+            )
+        thread_key, tenant = found
+        channels = runtime.settings.channels_for(tenant.slug)
+        if channels is None or getattr(channels, self.channel.value) is None:
+            raise NotFoundError(
+                f"{self.channel.value} is no longer configured for tenant {tenant.slug!r}",
+                code="channel_not_configured",
+            )
+        send = self.outbound(tenant, channels, thread_key)
+        await self.intake.post(
+            self.channel,
+            send,
+            text,
+            channels.delivery,
+            what=f"an agent's reply in conversation {conversation_id}",
+        )
 
 
 def get_intake(request: Request) -> ChannelIntake:

@@ -26,9 +26,12 @@ from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from frontdesk.api.channel_intake import (
+    ChannelIntake,
     Inbound,
     IntakeDep,
+    Outbound,
     PostFailed,
+    Send,
     check_signature,
     configured_tenant,
     hmac_sha256_hex,
@@ -38,8 +41,9 @@ from frontdesk.api.channel_intake import (
 )
 from frontdesk.api.deps import RuntimeDep
 from frontdesk.api.schemas import ErrorResponse
-from frontdesk.config.channel_settings import SlackSettings
+from frontdesk.config.channel_settings import ChannelSettings, SlackSettings
 from frontdesk.errors import AuthenticationError, InvalidRequestError
+from frontdesk.storage.models import Tenant
 from frontdesk.types import Channel
 
 log = logging.getLogger(__name__)
@@ -188,20 +192,7 @@ async def slack_events(
         log.info("slack: retry %s of %s", x_slack_retry_num, envelope.event_id)
     channel_id = event.channel
 
-    async def send(text: str) -> None:
-        response = await intake.client.post(
-            f"{settings.api_base_url.rstrip('/')}/chat.postMessage",
-            headers={"Authorization": f"Bearer {token}"},
-            json={"channel": channel_id, "thread_ts": thread_ts, "text": text},
-            timeout=channels.delivery.timeout_s,
-        )
-        raise_for_post(response, "Slack chat.postMessage")
-        answer = response.json()
-        if not answer.get("ok"):  # Slack's errors come with HTTP 200
-            error = str(answer.get("error", "unknown"))
-            raise PostFailed(
-                f"Slack chat.postMessage: {error}", retryable=error in RETRYABLE_ERRORS
-            )
+    send = slack_sender(intake, settings, token, channels.delivery.timeout_s, channel_id, thread_ts)
 
     inbound = Inbound(
         channel=Channel.SLACK,
@@ -215,3 +206,46 @@ async def slack_events(
         return {"ok": True}
     await intake.accept(owner, inbound, send, channels.delivery)
     return {"ok": True}
+
+
+def slack_sender(
+    intake: ChannelIntake,
+    settings: SlackSettings,
+    token: str,
+    timeout_s: float,
+    channel_id: str,
+    thread_ts: str,
+) -> Send:
+    """Posts text in a Slack thread (`chat.postMessage`)."""
+
+    async def send(text: str) -> None:
+        response = await intake.client.post(
+            f"{settings.api_base_url.rstrip('/')}/chat.postMessage",
+            headers={"Authorization": f"Bearer {token}"},
+            json={"channel": channel_id, "thread_ts": thread_ts, "text": text},
+            timeout=timeout_s,
+        )
+        raise_for_post(response, "Slack chat.postMessage")
+        answer = response.json()
+        if not answer.get("ok"):  # Slack's errors come with HTTP 200
+            error = str(answer.get("error", "unknown"))
+            raise PostFailed(
+                f"Slack chat.postMessage: {error}", retryable=error in RETRYABLE_ERRORS
+            )
+
+    return send
+
+
+def slack_outbound(intake: ChannelIntake) -> Outbound:
+    """For agents' replies: the thread a conversation came from (`team:channel:thread_ts`)."""
+
+    def outbound(tenant: Tenant, channels: ChannelSettings, thread_key: str) -> Send:
+        settings = channels.slack
+        assert settings is not None
+        token = secret_or_404(settings.bot_token_value(), tenant, Channel.SLACK, "bot_token")
+        _team, channel_id, thread_ts = thread_key.split(":", 2)
+        return slack_sender(
+            intake, settings, token, channels.delivery.timeout_s, channel_id, thread_ts
+        )
+
+    return outbound

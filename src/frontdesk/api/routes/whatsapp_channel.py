@@ -31,6 +31,7 @@ from frontdesk.api.channel_intake import (
     ChannelIntake,
     Inbound,
     IntakeDep,
+    Outbound,
     Send,
     check_signature,
     configured_tenant,
@@ -41,8 +42,9 @@ from frontdesk.api.channel_intake import (
 )
 from frontdesk.api.deps import RuntimeDep
 from frontdesk.api.schemas import ErrorResponse
-from frontdesk.config.channel_settings import WhatsAppSettings
+from frontdesk.config.channel_settings import ChannelSettings, WhatsAppSettings
 from frontdesk.errors import InvalidRequestError, PermissionDeniedError
+from frontdesk.storage.models import Tenant
 from frontdesk.types import Channel
 
 log = logging.getLogger(__name__)
@@ -243,22 +245,42 @@ def _sender(
     timeout_s: float,
     *,
     to: str,
-    reply_to: str,
+    reply_to: str | None,
 ) -> Send:
     url = f"{settings.graph_base_url.rstrip('/')}/{settings.phone_number_id}/messages"
 
     async def send(text: str) -> None:
-        payload = {
+        payload: dict[str, Any] = {
             "messaging_product": "whatsapp",
             "recipient_type": "individual",
             "to": to,
             "type": "text",
-            "context": {"message_id": reply_to},  # shown as a reply to the customer's message
             "text": {"preview_url": False, "body": text[:MAX_TEXT]},
         }
+        if reply_to:  # shown as a reply to the customer's message
+            payload["context"] = {"message_id": reply_to}
         response = await intake.client.post(
             url, headers={"Authorization": f"Bearer {token}"}, json=payload, timeout=timeout_s
         )
         raise_for_post(response, "WhatsApp Graph API")
 
     return send
+
+
+def whatsapp_outbound(intake: ChannelIntake) -> Outbound:
+    """For agents' replies: the sender a conversation came from (`phone_number_id:wa_id`).
+    WhatsApp takes free text only within 24 hours of the customer's last message; later the
+    Graph API refuses it (a template message would be needed) and the agent sees the error."""
+
+    def outbound(tenant: Tenant, channels: ChannelSettings, thread_key: str) -> Send:
+        settings = channels.whatsapp
+        assert settings is not None
+        token = secret_or_404(
+            settings.access_token_value(), tenant, Channel.WHATSAPP, "access_token"
+        )
+        _number, wa_id = thread_key.split(":", 1)
+        return _sender(
+            intake, settings, token, channels.delivery.timeout_s, to=wa_id, reply_to=None
+        )
+
+    return outbound
