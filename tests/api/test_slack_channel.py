@@ -383,6 +383,15 @@ async def test_an_agents_reply_goes_to_the_slack_thread(
     assert last == {"channel": "D0DIRECT", "thread_ts": "1.1",
                     "text": "Dana here: your refund is on its way."}  # fmt: skip
 
+    # While the agent owns the conversation the bot stays silent: nothing is posted for it.
+    posts = len(fake_api.requests)
+    await slack.http.post(URL, **signed(message("thanks, how long?", event_id="Ev2", ts="1.2",
+                                                thread_ts="1.1")))  # fmt: skip
+    await slack.settle()
+    assert len(fake_api.requests) == posts
+    assert (await _texts(runtime, conversation.id))[-1] == ("customer", "thanks, how long?")
+    assert slack.metric("frontdesk_channel_events_total", channel="slack", outcome="silent") == 1
+
     fake_api.script = [{"ok": False, "error": "not_in_channel"}]
     with pytest.raises(FrontdeskError) as refused:
         await runtime.desk.reply(runtime.tenant.id, ticket.id, agent="agent:dana", text="More?")
