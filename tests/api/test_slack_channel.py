@@ -110,6 +110,16 @@ async def test_url_verification_answers_the_challenge(slack: ChannelClient) -> N
     response = await slack.http.post(URL, **signed(body))
     assert response.status_code == 200
     assert response.json() == {"challenge": body["challenge"]}
+    # The Request URL is set before the app is installed, so before there is a bot token.
+    settings = slack.runtime.settings.channels.slack
+    assert settings is not None
+    settings.bot_token = None
+    assert (await slack.http.post(URL, **signed(body))).json() == {"challenge": body["challenge"]}
+    message_without_token = await slack.http.post(
+        URL, **signed(message("hi", event_id="Ev1", ts="1.1"))
+    )
+    assert message_without_token.status_code == 404
+    assert message_without_token.json()["error"]["code"] == "channel_not_configured"
 
 
 async def test_unsigned_forged_and_stale_requests_are_refused(

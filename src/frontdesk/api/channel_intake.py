@@ -252,8 +252,11 @@ class ChannelIntake:
             return {"skipped": "answered before", "conversation_id": answer.conversation_id}
         if not answer.text.strip():  # an agent owns the conversation: the bot stays silent
             self._count(inbound.channel, "silent")
-            return {"conversation_id": answer.conversation_id, "turn_id": answer.turn_id,
-                    "posted": False}  # fmt: skip
+            return {
+                "conversation_id": answer.conversation_id,
+                "turn_id": answer.turn_id,
+                "posted": False,
+            }
         self._count(inbound.channel, "notice" if inbound.notice else "answered")
         await self.post(
             inbound.channel,

@@ -171,13 +171,13 @@ async def slack_events(
     secret = secret_or_404(settings.signing_secret_value(), owner, Channel.SLACK, "signing_secret")
     body = await request.body()
     verify_slack_request(settings, secret, body, timestamp, signature, now=time.time())
-    token = secret_or_404(settings.bot_token_value(), owner, Channel.SLACK, "bot_token")
     try:
         envelope = SlackEnvelope.model_validate(json.loads(body))
     except (ValueError, ValidationError) as exc:
         raise InvalidRequestError(f"not a Slack event: {exc}", code="invalid_event") from None
-    if envelope.type == "url_verification":
-        return {"challenge": envelope.challenge or ""}
+    if envelope.type == "url_verification":  # Slack sends it before the app is installed,
+        return {"challenge": envelope.challenge or ""}  # so before there is a bot token
+    token = secret_or_404(settings.bot_token_value(), owner, Channel.SLACK, "bot_token")
     why = why_ignored(envelope, settings)
     if why is not None:
         intake.ignored(Channel.SLACK, why)
@@ -191,7 +191,6 @@ async def slack_events(
     if x_slack_retry_num:
         log.info("slack: retry %s of %s", x_slack_retry_num, envelope.event_id)
     channel_id = event.channel
-
     send = slack_sender(intake, settings, token, channels.delivery.timeout_s, channel_id, thread_ts)
 
     inbound = Inbound(
