@@ -78,3 +78,18 @@ def test_whatsapp_needs_its_phone_number_id(workspace: Path) -> None:
     config.write_text(config.read_text() + "\nchannels:\n  whatsapp:\n    app_secret: x\n")
     with pytest.raises(ConfigError, match=r"phone_number_id"):
         load_settings(Workspace.at(workspace))
+
+
+def test_the_demo_files_commented_example_loads(workspace: Path) -> None:
+    config = workspace / "frontdesk.yaml"
+    lines = config.read_text().splitlines()
+    start = lines.index("# channels:")
+    example = [line[2:] for line in lines[start:] if line.startswith("# ")]
+    config.write_text("\n".join(lines[:start] + example) + "\n")
+    settings = load_settings(Workspace.at(workspace))
+    channels = settings.channels_for(settings.tenant)
+    assert channels is not None
+    assert channels.slack is not None
+    assert channels.slack.signing_secret_env == "SLACK_SIGNING_SECRET"
+    assert channels.whatsapp is not None
+    assert channels.whatsapp.phone_number_id == "106540352242922"
