@@ -209,7 +209,7 @@ async def test_console_sign_in_is_rate_limited_and_reads_are_audited(
     client, runtime = app_client
     await create_user(runtime.db, runtime.tenant.id, email="ana@kestrel.example",
                       password=PASSWORD, role=Role.AGENT)  # fmt: skip
-    client.app.state.limiter.per_key = parse_many("3/minute")  # type: ignore[attr-defined]
+    client.app.state.limiter.sign_ins = parse_many("3/minute")  # type: ignore[attr-defined]
     wrong = {"email": "ana@kestrel.example", "password": "guess"}
     for _ in range(3):
         assert (await client.post("/console/login", data=wrong)).status_code == 401

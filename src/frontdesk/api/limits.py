@@ -65,6 +65,7 @@ class Limiter:
         self.per_key = parse_many(settings.per_key)
         self.per_conversation = parse_many(settings.per_conversation)
         self.reads_per_key = parse_many(settings.reads_per_key)
+        self.sign_ins = parse_many(settings.sign_ins_per_account)
         self._slots: TenantSlots = slots_for(
             settings.storage_url, lease_s=settings.tenant_slot_lease_s
         )
@@ -80,6 +81,11 @@ class Limiter:
     async def hit_read(self, ident: str) -> None:
         """One read (a GET) by an API key; a budget of its own, apart from messages."""
         await self._hit(self.reads_per_key, "read", ident, "reads for this API key")
+
+    async def hit_sign_in(self, tenant: str, email: str) -> None:
+        """One sign-in attempt (API or console) for an account: password guessing."""
+        ident = f"{tenant}:{email.strip().lower()}"
+        await self._hit(self.sign_ins, "sign-in", ident, "sign-in attempts for this account")
 
     async def _hit(self, items: list[RateLimitItem], namespace: str, ident: str, what: str) -> None:
         for item in items:

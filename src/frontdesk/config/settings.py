@@ -206,13 +206,15 @@ class LimitsSettings(BaseModel):
     per_conversation: str = "20/minute"
     # GET requests per API key (per key and conversation for public widget keys).
     reads_per_key: str = "600/minute"
+    # Sign-in attempts per account (API and console together): password guessing.
+    sign_ins_per_account: str = "10/minute"
     max_conversation_messages: int = Field(default=400, ge=2)  # stored messages, both roles
     tenant_concurrency: int = Field(default=8, ge=1)  # messages handled at once per tenant
     # With Redis, a slot's lease: a crashed process's slots come free after it; live turns
     # renew theirs every third of it.
     tenant_slot_lease_s: float = Field(default=30.0, gt=0)
 
-    @field_validator("per_key", "per_conversation", "reads_per_key")
+    @field_validator("per_key", "per_conversation", "reads_per_key", "sign_ins_per_account")
     @classmethod
     def _rate_parses(cls, value: str) -> str:
         from limits import parse_many

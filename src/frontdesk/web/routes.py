@@ -73,8 +73,8 @@ async def login_submit(
     email: Annotated[str, Form()],
     password: Annotated[str, Form()],
 ) -> Response:
-    # Password guessing is rate limited per account, as on `POST /v1/auth/login` (same key).
-    await request.app.state.limiter.hit_key(f"login:{runtime.tenant.slug}:{email.strip().lower()}")
+    # Password guessing is rate limited per account, as on `POST /v1/auth/login` (same count).
+    await request.app.state.limiter.hit_sign_in(runtime.tenant.slug, email)
     issued = await login(runtime.db, runtime.tenant.slug, email, password)
     if issued is None:
         return _render(request, "login.html", {"tenant": runtime.tenant.slug,

@@ -42,8 +42,8 @@ class WhoAmI(BaseModel):
 
 @router.post("/login")
 async def sign_in(body: LoginCreate, runtime: RuntimeDep, limiter: LimiterDep) -> SessionPublic:
-    # Password guessing is rate limited per account and tenant.
-    await limiter.hit_key(f"login:{body.tenant}:{body.email.strip().lower()}")
+    # Password guessing is rate limited per account and tenant (limits.sign_ins_per_account).
+    await limiter.hit_sign_in(body.tenant, body.email)
     issued = await login(runtime.db, body.tenant, body.email, body.password)
     if issued is None:
         raise AuthenticationError("wrong tenant, e-mail or password")
