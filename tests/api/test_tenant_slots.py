@@ -32,6 +32,7 @@ def _redis_up() -> bool:
 def test_storage_picks_the_slots() -> None:
     assert isinstance(slots_for("memory://", lease_s=30), LocalSlots)
     assert isinstance(slots_for("async+memory://", lease_s=30), LocalSlots)
+    assert isinstance(slots_for("redis+unix:///run/redis.sock?db=1", lease_s=30), RedisSlots)
     with pytest.raises(ConfigError, match="redis://"):
         slots_for("memcached://127.0.0.1:11211", lease_s=30)
 

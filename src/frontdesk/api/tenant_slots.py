@@ -140,13 +140,16 @@ class RedisSlots:
 
 
 def slots_for(storage_url: str, *, lease_s: float) -> TenantSlots:
-    """In-process slots for `memory://`; Redis slots for `redis://`, `rediss://`, `unix://`."""
-    scheme = storage_url.removeprefix("async+").split("://", 1)[0]
+    """In-process slots for `memory://`; Redis slots for the `limits` library's `redis://`,
+    `rediss://` and `redis+unix://` URLs."""
+    url = storage_url.removeprefix("async+")
+    scheme = url.split("://", 1)[0]
     if scheme == "memory":
         return LocalSlots()
-    if scheme in {"redis", "rediss", "unix"}:
-        return RedisSlots(storage_url.removeprefix("async+"), lease_s=lease_s)
+    if scheme in {"redis", "rediss", "redis+unix"}:
+        # redis-py calls a Unix socket URL unix://, as `limits` does internally.
+        return RedisSlots(url.replace("redis+unix://", "unix://", 1), lease_s=lease_s)
     raise ConfigError(
         f"limits.storage_url {storage_url!r}: tenant concurrency can be shared through "
-        "redis://, rediss:// or unix:// URLs, or counted per process with memory://"
+        "redis://, rediss:// or redis+unix:// URLs, or counted per process with memory://"
     )
