@@ -106,7 +106,7 @@ class FrontdeskIndex:
     def __init__(self, db: Database, tenant_id: str, embedder: CachingEmbedder) -> None:
         self.db, self.tenant_id, self.embedder = db, tenant_id, embedder
         self.cache = VectorCache()
-        self.searches = {option: KeywordSearch(scoring=option[0], max_share=option[1])  # type: ignore[arg-type]
+        self.searches = {option: KeywordSearch(db, scoring=option[0], max_share=option[1])  # type: ignore[arg-type]
                          for option in KEYWORD_OPTIONS}  # fmt: skip
         self.doc_of: dict[int, str] = {}
 
@@ -139,17 +139,24 @@ class FrontdeskIndex:
             ).all()
         index = cls(db, tenant.id, embedder)
         index.doc_of = {int(cid): src.removesuffix(".md") for cid, src in pairs}
+        # The in-process keyword index builds in the background after the first search in
+        # a server; here it is built before anything is timed (build time reported).
+        warm_started = time.perf_counter()
+        await index.searches[("memory", None)].warm(tenant.id)
+        keyword_index_seconds = round(time.perf_counter() - warm_started, 2)
         seconds = done - started
         figures = path.with_suffix(".ingest.json")
         if embedded == 0:
             # The cached index was complete: report the figures of the run that built it.
             built = json.loads(figures.read_text()) if figures.is_file() else {}
-            return index, {**built, "reused_cached_index": True, "chunks": len(pairs)}
+            return index, {**built, "reused_cached_index": True, "chunks": len(pairs),
+                           "keyword_index_build_seconds": keyword_index_seconds}  # fmt: skip
         measured = {
             "ingest_seconds": round(seconds, 1),
             "ingest_docs_per_second": round(len(corpus) / seconds, 1),
             "keyword_only_docs_per_second": round(len(corpus) / (keyword_done - started), 1),
             "chunks": len(pairs),
+            "keyword_index_build_seconds": keyword_index_seconds,
             "load_average_at_end": round(os.getloadavg()[0], 1),
         }
         figures.write_text(json.dumps(measured))
@@ -281,6 +288,7 @@ async def run_frontdesk(corpus: dict[str, dict[str, str]], test: tuple[dict[str,
     ]
     for name, options in configurations:
         retriever = HybridRetriever(index.db, embedder.inner, candidates=DEPTH, **options)
+        await retriever.warm(index.tenant_id)
         runs, times = {}, []
         for qid, text in test_queries.items():
             # Latency as the pipeline sees it (top 10 passages); quality from a deep list.

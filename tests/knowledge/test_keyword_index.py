@@ -8,8 +8,9 @@ from typing import Literal
 
 import pytest
 
+from frontdesk.knowledge import keyword_index
 from frontdesk.knowledge.ingest import ingest_source, refresh_index, remove_source
-from frontdesk.knowledge.keyword_index import KeywordIndex, KeywordSearch, QueryTokenizer
+from frontdesk.knowledge.keyword_index import KeywordSearch, QueryTokenizer
 from frontdesk.knowledge.retriever import FullTextRetriever
 from frontdesk.knowledge.vectors import index_version
 from frontdesk.storage import migrate
@@ -93,18 +94,20 @@ async def _ingest(db: Database, tenant_id: str, files: dict[str, bytes]) -> None
 
 
 async def _memory(
-    index: KeywordIndex, db: Database, tenant_id: str, query: str, **options: object
+    search: KeywordSearch,
+    db: Database,
+    tenant_id: str,
+    query: str,
+    doc_types: tuple[str, ...] = (),
 ) -> list[tuple[int, float]]:
+    """The in-process ranking, built first if the index moved."""
+    assert await search.warm(tenant_id)
     async with db.session(tenant_id) as session:
         current = await index_version(session)
         assert current is not None
-        hits = await index.search(
-            session,
-            tenant_id,
-            current.version,
-            query,
-            limit=int(options.get("limit", 10)),  # type: ignore[call-overload]
-            doc_types=options.get("doc_types", ()),  # type: ignore[arg-type]
+        assert search._memory.current(tenant_id, current.version) is not None
+        hits = await search.search(
+            session, tenant_id, query, limit=10, doc_types=doc_types, version=current.version
         )
     return [(h.chunk_id, h.score) for h in hits]
 
@@ -112,7 +115,7 @@ async def _memory(
 async def test_memory_bm25_ranks_and_scores_as_fts5(sqlite_db: Database) -> None:
     tenant = await ensure_tenant(sqlite_db, "a")
     await _ingest(sqlite_db, tenant.id, DOCS)
-    index = KeywordIndex()
+    index = KeywordSearch(sqlite_db)
     for query in QUERIES:
         memory = await _memory(index, sqlite_db, tenant.id, query)
         async with sqlite_db.session(tenant.id) as session:
@@ -127,7 +130,7 @@ async def test_memory_bm25_ranks_and_scores_as_fts5(sqlite_db: Database) -> None
 async def test_memory_bm25_follows_reingest_and_deletion(sqlite_db: Database) -> None:
     tenant = await ensure_tenant(sqlite_db, "a")
     await _ingest(sqlite_db, tenant.id, {"refund.md": DOCS["refund.md"]})
-    index = KeywordIndex()
+    index = KeywordSearch(sqlite_db)
     assert await _memory(index, sqlite_db, tenant.id, "declined card") != []  # "card"
     assert await _memory(index, sqlite_db, tenant.id, "thirty free office") == []
     await _ingest(sqlite_db, tenant.id, {"returns.md": DOCS["returns.md"]})
@@ -143,7 +146,7 @@ async def test_memory_bm25_filters_types_and_never_crosses_tenants(sqlite_db: Da
     a = await ensure_tenant(sqlite_db, "a")
     b = await ensure_tenant(sqlite_db, "b")
     await _ingest(sqlite_db, a.id, DOCS)
-    index = KeywordIndex()
+    index = KeywordSearch(sqlite_db)
     before = await _memory(index, sqlite_db, a.id, "parcel refund")
     async with sqlite_db.session(a.id) as session:
         fts5_before = await keyword_search(session, "parcel refund", limit=10)
@@ -156,7 +159,7 @@ async def test_memory_bm25_filters_types_and_never_crosses_tenants(sqlite_db: Da
     async with sqlite_db.session(a.id) as session:
         fts5_after = await keyword_search(session, "parcel refund", limit=10)
     assert [h.score for h in fts5_after] != [h.score for h in fts5_before]
-    found = await _memory(index, sqlite_db, a.id, "parcel refund", doc_types=("procedure",))
+    found = await _memory(index, sqlite_db, a.id, "parcel refund", ("procedure",))
     async with sqlite_db.session(a.id) as session:
         procedures = await keyword_search(
             session, "parcel refund", limit=10, doc_types=["procedure"]
@@ -182,7 +185,7 @@ async def test_keyword_search_without_an_index_record_uses_the_database(
     async with sqlite_db.session(tenant.id) as session:
         await ingest_source(session, "refund.md", DOCS["refund.md"])
         await session.commit()  # no refresh_index: no version to key a cache on
-        hits = await KeywordSearch().search(
+        hits = await KeywordSearch(sqlite_db).search(
             session, tenant.id, "refund card", limit=5, version=None
         )
     assert hits
@@ -199,3 +202,44 @@ def test_query_tokenizer_uses_the_index_tokenizer() -> None:
     assert tokenizer.terms(["running"]) == [("run",)]  # remembered
     plain = QueryTokenizer("unicode61")
     assert plain.terms(["running"]) == [("running",)]
+
+
+async def test_a_search_before_the_build_is_answered_by_fts5(sqlite_db: Database) -> None:
+    tenant = await ensure_tenant(sqlite_db, "a")
+    await _ingest(sqlite_db, tenant.id, DOCS)
+    search = KeywordSearch(sqlite_db)
+    async with sqlite_db.session(tenant.id) as session:
+        current = await index_version(session)
+        assert current is not None
+        first = await search.search(
+            session, tenant.id, "card declined", limit=5, version=current.version
+        )
+        fts5 = await keyword_search(session, "card declined", limit=5)
+    assert first == fts5 != []  # FTS5 answered while the index builds in the background
+    await search._memory.start_build(tenant.id)  # the build the search started
+    assert search._memory.current(tenant.id, current.version) is not None
+    await search.aclose()
+
+
+async def test_a_failed_build_is_logged_and_fts5_goes_on_answering(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    tenant = await ensure_tenant(sqlite_db, "a")
+    await _ingest(sqlite_db, tenant.id, DOCS)
+
+    async def broken(session: object) -> list[tuple[str, int, float, int]]:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(keyword_index, "chunk_term_weights", broken)
+    search = KeywordSearch(sqlite_db)
+    assert not await search.warm(tenant.id)
+    assert "building the keyword index of tenant" in caplog.text
+    assert "disk on fire" in caplog.text
+    async with sqlite_db.session(tenant.id) as session:
+        current = await index_version(session)
+        assert current is not None
+        hits = await search.search(
+            session, tenant.id, "card declined", limit=5, version=current.version
+        )
+    assert hits != []
+    await search.aclose()

@@ -15,6 +15,8 @@ takes them from every tenant in the file.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -27,19 +29,21 @@ import numpy.typing as npt
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from frontdesk.knowledge.vectors import index_version
+from frontdesk.storage.db import Database
 from frontdesk.storage.fulltext import (
     KeywordHit,
     TermShares,
-    chunk_term_counts,
+    chunk_term_weights,
     fts_tokenizer,
     keyword_search,
     query_terms,
 )
 from frontdesk.storage.models import Chunk, Document
 
-# FTS5's bm25() constants, and the column weights keyword_search gives it.
-K1, B = 1.2, 0.75
-COLUMN_WEIGHTS = {"title": 4.0, "heading": 2.0, "text": 1.0}
+log = logging.getLogger(__name__)
+
+K1, B = 1.2, 0.75  # FTS5's bm25() constants
 
 
 class QueryTokenizer:
@@ -98,35 +102,30 @@ class TenantTerms:
     def build(
         cls,
         version: int,
-        counts: Sequence[tuple[int, str, str, int]],
+        weights: Sequence[tuple[str, int, float, int]],
         doc_type_of: dict[int, str],
     ) -> TenantTerms:
+        """From (term, chunk id, weighted count, count) rows, as chunk_term_weights reads."""
         term_row: dict[str, int] = {}
+        size = len(weights)
         term_of = np.fromiter(
-            (term_row.setdefault(term, len(term_row)) for _, term, _, _ in counts),
-            dtype=np.int64,
-            count=len(counts),
+            (term_row.setdefault(w[0], len(term_row)) for w in weights), np.int64, size
         )
         chunk_ids, at = np.unique(
-            np.fromiter((c[0] for c in counts), dtype=np.int64, count=len(counts)),
-            return_inverse=True,
+            np.fromiter((w[1] for w in weights), np.int64, size), return_inverse=True
         )
-        n = np.fromiter((c[3] for c in counts), dtype=np.float64, count=len(counts))
-        # Weighted frequency per (term, chunk): title 4x, heading 2x, as keyword_search asks
-        # of FTS5's bm25(); the length is every token of the chunk, as FTS5 counts it.
-        weight = np.fromiter(
-            (COLUMN_WEIGHTS.get(c[2], 1.0) for c in counts), dtype=np.float64, count=len(counts)
-        )
+        freq = np.fromiter((w[2] for w in weights), np.float64, size)
+        count = np.fromiter((w[3] for w in weights), np.float64, size)
         rows = len(chunk_ids)
-        length = np.bincount(at, weights=n, minlength=rows)
-        pair, pair_of = np.unique(term_of * max(rows, 1) + at, return_inverse=True)
-        freq = np.bincount(pair_of, weights=weight * n, minlength=len(pair))
-        pair_term, pair_chunk = pair // max(rows, 1), pair % max(rows, 1)
-        held = np.bincount(pair_term, minlength=len(term_row)).astype(np.float64)
+        # As FTS5's bm25(): a chunk's length is all its tokens; the idf of a term held by
+        # more than half the chunks is floored at 1e-6, so it still counts a little.
+        length = np.bincount(at, weights=count, minlength=rows)
+        held = np.bincount(term_of, minlength=len(term_row)).astype(np.float64)
         idf = np.log((rows - held + 0.5) / (held + 0.5))
-        idf = np.where(idf > 0, idf, 1e-6)  # as FTS5: a very common term still counts a little
+        idf = np.where(idf > 0, idf, 1e-6)
         norm = K1 * (1.0 - B + B * length / (float(length.mean()) if rows else 1.0))
-        impact = idf[pair_term] * freq * (K1 + 1.0) / (freq + norm[pair_chunk])
+        impact = idf[term_of] * freq * (K1 + 1.0) / (freq + norm[at])
+        by_term = np.argsort(term_of, kind="stable")
         starts = np.zeros(len(term_row) + 1, dtype=np.int64)
         np.cumsum(held.astype(np.int64), out=starts[1:])
         return cls(
@@ -135,8 +134,8 @@ class TenantTerms:
             doc_types=np.asarray([doc_type_of.get(int(c), "") for c in chunk_ids], dtype=np.str_),
             term_row=term_row,
             starts=starts,
-            positions=pair_chunk.astype(np.int32),  # np.unique sorted the pairs by term
-            impacts=impact.astype(np.float32),
+            positions=at[by_term].astype(np.int32),
+            impacts=impact[by_term].astype(np.float32),
         )
 
     def top(
@@ -161,18 +160,36 @@ class TenantTerms:
 
 
 class KeywordIndex:
-    """Per-process BM25 for each tenant, rebuilt from FTS5 when the tenant's index version
-    moves (SQLite only; PostgreSQL ranks in the database)."""
+    """Per-process BM25 for each tenant (SQLite only; PostgreSQL ranks in the database).
 
-    def __init__(self) -> None:
+    Building reads every term count of the index: seconds for a few thousand chunks. So it
+    never runs inside a search: a search that finds no index for the tenant's current version
+    starts a build in the background and is answered by FTS5's bm25() meanwhile."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
         self._by_tenant: dict[str, TenantTerms] = {}
+        self._builds: dict[str, asyncio.Task[None]] = {}
         self._tokenizer: QueryTokenizer | None = None
+
+    def current(self, tenant_id: str, version: int) -> TenantTerms | None:
+        found = self._by_tenant.get(tenant_id)
+        return found if found is not None and found.version == version else None
+
+    def built(self, tenant_id: str) -> bool:
+        return tenant_id in self._by_tenant
+
+    def start_build(self, tenant_id: str) -> asyncio.Task[None]:
+        running = self._builds.get(tenant_id)
+        if running is None or running.done():
+            running = asyncio.get_running_loop().create_task(self._build(tenant_id))
+            self._builds[tenant_id] = running
+        return running
 
     async def search(
         self,
         session: AsyncSession,
-        tenant_id: str,
-        version: int,
+        terms: TenantTerms,
         query: str,
         *,
         limit: int,
@@ -181,41 +198,58 @@ class KeywordIndex:
         words = query_terms(query)
         if not words:
             return []
-        terms = await self._terms(session, tenant_id, version)
-        tokenizer = await self._query_tokenizer(session)
-        return terms.top(tokenizer.terms(words), limit, frozenset(doc_types))
-
-    async def _terms(self, session: AsyncSession, tenant_id: str, version: int) -> TenantTerms:
-        cached = self._by_tenant.get(tenant_id)
-        if cached is not None and cached.version == version:
-            return cached
-        counts = await chunk_term_counts(session)
-        rows = await session.execute(
-            select(Chunk.id, Document.doc_type).join(Document, Document.id == Chunk.document_id)
-        )
-        doc_type_of = {int(chunk_id): str(doc_type) for chunk_id, doc_type in rows}
-        built = TenantTerms.build(version, counts, doc_type_of)
-        self._by_tenant[tenant_id] = built
-        return built
-
-    async def _query_tokenizer(self, session: AsyncSession) -> QueryTokenizer:
         if self._tokenizer is None:
             self._tokenizer = QueryTokenizer(await fts_tokenizer(session))
-        return self._tokenizer
+        return terms.top(self._tokenizer.terms(words), limit, frozenset(doc_types))
+
+    async def aclose(self) -> None:
+        for task in self._builds.values():
+            task.cancel()
+        await asyncio.gather(*self._builds.values(), return_exceptions=True)
+        self._builds.clear()
+
+    async def _build(self, tenant_id: str) -> None:
+        try:
+            # One transaction: the version read is the one these counts belong to.
+            async with self._db.session(tenant_id) as session:
+                current = await index_version(session)
+                if current is None:
+                    return
+                weights = await chunk_term_weights(session)
+                rows = await session.execute(
+                    select(Chunk.id, Document.doc_type).join(
+                        Document, Document.id == Chunk.document_id
+                    )
+                )
+                doc_type_of = {int(chunk_id): str(doc_type) for chunk_id, doc_type in rows}
+            built = await asyncio.to_thread(
+                TenantTerms.build, current.version, weights, doc_type_of
+            )
+            self._by_tenant[tenant_id] = built
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Searches go on with FTS5's ranking; the next one tries again.
+            log.exception("building the keyword index of tenant %s failed", tenant_id)
 
 
 class KeywordSearch:
-    """A query's keyword list: BM25 scored in process (`scoring="memory"`, SQLite), or the
-    database's own ranking (FTS5 bm25(), leaving out terms in more than `max_share` of the
-    chunks; PostgreSQL ts_rank_cd)."""
+    """A query's keyword list: BM25 scored in process (`scoring="memory"`, SQLite; FTS5's
+    bm25() until the tenant's index is built), or the database's own ranking (FTS5 bm25(),
+    leaving out terms in more than `max_share` of the chunks; PostgreSQL ts_rank_cd)."""
 
     def __init__(
-        self, *, scoring: Literal["memory", "fts5"] = "memory", max_share: float | None = None
+        self,
+        db: Database,
+        *,
+        scoring: Literal["memory", "fts5"] = "memory",
+        max_share: float | None = None,
     ) -> None:
         self.scoring = scoring
         self.max_share = max_share
-        self._memory = KeywordIndex()
+        self._memory = KeywordIndex(db)
         self._shares = TermShares()
+        self._in_process = scoring == "memory" and db.engine.dialect.name == "sqlite"
 
     async def search(
         self,
@@ -228,12 +262,13 @@ class KeywordSearch:
         version: int | None,
     ) -> list[KeywordHit]:
         """`version`: the tenant's index version (None when it has no index record yet)."""
-        in_process = self.scoring == "memory" and version is not None
-        if in_process and session.get_bind().dialect.name == "sqlite":
-            assert version is not None
-            return await self._memory.search(
-                session, tenant_id, version, query, limit=limit, doc_types=doc_types
-            )
+        if self._in_process and version is not None:
+            terms = self._memory.current(tenant_id, version)
+            if terms is not None:
+                return await self._memory.search(
+                    session, terms, query, limit=limit, doc_types=doc_types
+                )
+            self._memory.start_build(tenant_id)
         return await keyword_search(
             session,
             query,
@@ -242,3 +277,14 @@ class KeywordSearch:
             shares=self._shares,
             max_share=self.max_share,
         )
+
+    async def warm(self, tenant_id: str) -> bool:
+        """Build the tenant's in-process index now (benchmarks, tests, start-up); whether
+        searches will use it."""
+        if not self._in_process:
+            return False
+        await self._memory.start_build(tenant_id)
+        return self._memory.built(tenant_id)
+
+    async def aclose(self) -> None:
+        await self._memory.aclose()

@@ -82,7 +82,14 @@ class FullTextRetriever:
         keyword_max_share: float | None = None,
     ) -> None:
         self._db = db
-        self._keyword = KeywordSearch(scoring=keyword_scoring, max_share=keyword_max_share)
+        self._keyword = KeywordSearch(db, scoring=keyword_scoring, max_share=keyword_max_share)
+
+    async def warm(self, tenant_id: str) -> None:
+        """Build the tenant's in-process keyword index now rather than after its first search."""
+        await self._keyword.warm(tenant_id)
+
+    async def aclose(self) -> None:
+        await self._keyword.aclose()
 
     async def search(
         self,
@@ -166,12 +173,19 @@ class HybridRetriever:
         self._db = db
         self._embedder = embedder
         self._cache = VectorCache()
-        self._keyword = KeywordSearch(scoring=keyword_scoring, max_share=keyword_max_share)
+        self._keyword = KeywordSearch(db, scoring=keyword_scoring, max_share=keyword_max_share)
         self.candidates = candidates
         self.fusion = fusion
         self.dense_share = dense_share
         self.rrf_k = rrf_k
         self.dense_weight = dense_weight
+
+    async def warm(self, tenant_id: str) -> None:
+        """Build the tenant's in-process keyword index now rather than after its first search."""
+        await self._keyword.warm(tenant_id)
+
+    async def aclose(self) -> None:
+        await self._keyword.aclose()
 
     async def search(
         self,

@@ -68,6 +68,9 @@ class Runtime:
         if self.desk is not None and self.desk.dispatcher is not None:
             await self.desk.dispatcher.close()
         await self.assistant.deps.llm.aclose()  # the model providers' connection pools
+        close_retriever = getattr(self.assistant.deps.retriever, "aclose", None)
+        if close_retriever is not None:  # background index builds (a plugin's may have none)
+            await close_retriever()
         await self.db.dispose()
 
 

@@ -19,7 +19,8 @@ from frontdesk.storage.scoping import TENANT_KEY
 from frontdesk.text import STOPWORDS, words
 
 # BM25 with the title weighted over the heading over the body; SQLite's bm25() is lower-better.
-_SQLITE_SCORE = "-bm25(chunks_fts, 4.0, 2.0, 1.0)"
+COLUMN_WEIGHTS = {"title": 4.0, "heading": 2.0, "text": 1.0}  # the FTS5 table's columns
+_SQLITE_SCORE = f"-bm25(chunks_fts, {', '.join(str(w) for w in COLUMN_WEIGHTS.values())})"
 
 
 @dataclass(frozen=True)
@@ -229,10 +230,11 @@ async def fts_tokenizer(session: AsyncSession) -> str:
     return found.group(1) if found else "unicode61"
 
 
-async def chunk_term_counts(session: AsyncSession) -> list[tuple[int, str, str, int]]:
-    """(chunk id, term, column, count): how often each term (as the index stores it, stemmed)
-    occurs in each column of each of the tenant's chunks, read from the SQLite FTS5 index
-    itself (its `instance` vocabulary: one row per token)."""
+async def chunk_term_weights(session: AsyncSession) -> list[tuple[str, int, float, int]]:
+    """(term, chunk id, weighted count, count) for every term of each of the tenant's chunks,
+    read from the SQLite FTS5 index itself (its `instance` vocabulary, one row per token):
+    the term as the index stores it (stemmed), how often it occurs with each occurrence
+    weighted by its column as keyword_search weighs them, and how often it occurs."""
     tenant = session.info.get(TENANT_KEY)
     if tenant is None:
         raise TenantScopeError("term counts from a session without a tenant")
@@ -243,12 +245,14 @@ async def chunk_term_counts(session: AsyncSession) -> list[tuple[int, str, str, 
             "USING fts5vocab(main, chunks_fts, instance)"
         )
     )
+    weight = " ".join(f"WHEN '{name}' THEN {w}" for name, w in COLUMN_WEIGHTS.items())
     rows = await session.execute(
         text(
-            "SELECT v.doc, v.term, v.col, count(*) "
-            "FROM temp.chunks_fts_instances v JOIN chunks c ON c.id = v.doc "
-            "WHERE c.tenant_id = :tenant GROUP BY v.doc, v.term, v.col"
+            f"SELECT v.term, v.doc, sum(CASE v.col {weight} ELSE 1.0 END), count(*) "
+            "FROM temp.chunks_fts_instances v "
+            "WHERE v.doc IN (SELECT id FROM chunks WHERE tenant_id = :tenant) "
+            "GROUP BY v.term, v.doc"
         ),
         {"tenant": tenant},
     )
-    return [(int(r[0]), str(r[1]), str(r[2]), int(r[3])) for r in rows]
+    return [(str(r[0]), int(r[1]), float(r[2]), int(r[3])) for r in rows]
