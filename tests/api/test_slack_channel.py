@@ -130,6 +130,7 @@ async def test_unsigned_forged_and_stale_requests_are_refused(
     missing = await slack.http.post(URL, content=good["content"])
     assert missing.status_code == 401
     assert missing.json()["error"]["code"] == "unauthorized"
+    assert missing.json()["error"]["message"] == "the X-Slack-Signature header is required"
 
     forged = await slack.http.post(URL, **signed(body, secret="not-the-secret"))
     assert forged.status_code == 401

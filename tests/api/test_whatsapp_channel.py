@@ -114,6 +114,7 @@ async def test_the_verification_handshake(whatsapp: ChannelClient, runtime: Runt
     assert mode.status_code == 403
     missing = await whatsapp.http.get(URL, params={"hub.challenge": "1"})
     assert missing.status_code == 401
+    assert missing.json()["error"]["message"] == "the hub.verify_token parameter is required"
     await ensure_tenant(runtime.db, "acme")
     other = await whatsapp.http.get("/v1/channels/whatsapp/acme", params=params)
     assert other.status_code == 404

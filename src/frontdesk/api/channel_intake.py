@@ -74,11 +74,11 @@ def check_signature(expected: str, given: str) -> None:
         )
 
 
-def require_header(value: str | None, name: str) -> str:
-    """A webhook without its signature header has no credentials at all (401 `unauthorized`,
-    like a /v1 call without an API key)."""
+def require_credential(value: str | None, what: str) -> str:
+    """A webhook without its signature (or verify token) has no credentials at all: 401
+    `unauthorized`, like a /v1 call without an API key."""
     if not value:
-        raise AuthenticationError(f"the {name} header is required")
+        raise AuthenticationError(f"{what} is required")
     return value
 
 

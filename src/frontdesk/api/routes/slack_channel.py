@@ -36,7 +36,7 @@ from frontdesk.api.channel_intake import (
     configured_tenant,
     hmac_sha256_hex,
     raise_for_post,
-    require_header,
+    require_credential,
     secret_or_404,
 )
 from frontdesk.api.deps import RuntimeDep
@@ -163,8 +163,10 @@ async def slack_events(
     x_slack_retry_num: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
     """Slack's Events API (signed with the tenant's Slack signing secret)."""
-    signature = require_header(x_slack_signature, "X-Slack-Signature")
-    timestamp = require_header(x_slack_request_timestamp, "X-Slack-Request-Timestamp")
+    signature = require_credential(x_slack_signature, "the X-Slack-Signature header")
+    timestamp = require_credential(
+        x_slack_request_timestamp, "the X-Slack-Request-Timestamp header"
+    )
     owner, channels = await configured_tenant(runtime, tenant, Channel.SLACK)
     settings = channels.slack
     assert settings is not None

@@ -37,7 +37,7 @@ from frontdesk.api.channel_intake import (
     configured_tenant,
     hmac_sha256_hex,
     raise_for_post,
-    require_header,
+    require_credential,
     secret_or_404,
 )
 from frontdesk.api.deps import RuntimeDep
@@ -137,7 +137,7 @@ async def whatsapp_verify(
     challenge: Annotated[str, Query(alias="hub.challenge", max_length=200)] = "",
 ) -> PlainTextResponse:
     """Meta's subscription handshake: the challenge back when the verify token is right."""
-    given = require_header(verify_token, "hub.verify_token parameter")
+    given = require_credential(verify_token, "the hub.verify_token parameter")
     owner, channels = await configured_tenant(runtime, tenant, Channel.WHATSAPP)
     settings = channels.whatsapp
     assert settings is not None
@@ -161,7 +161,7 @@ async def whatsapp_notification(
     x_hub_signature_256: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
     """WhatsApp Cloud API notifications (signed with the Meta app's secret)."""
-    signature = require_header(x_hub_signature_256, "X-Hub-Signature-256")
+    signature = require_credential(x_hub_signature_256, "the X-Hub-Signature-256 header")
     owner, channels = await configured_tenant(runtime, tenant, Channel.WHATSAPP)
     settings = channels.whatsapp
     assert settings is not None
