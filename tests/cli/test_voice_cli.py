@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from frontdesk.cli.main import app
@@ -28,3 +30,10 @@ def test_transcribe_says_what_is_wrong_with_the_file(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "not decodable audio" in result.output
     assert "Traceback" not in result.output
+
+
+def test_without_the_extra_it_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "av", None)  # PyAV missing, as without the extra
+    result = runner.invoke(app, ["transcribe", str(DATA / "refund.wav"), "-w", str(DEMO)])
+    assert result.exit_code == 1
+    assert "pip install 'frontdesk[voice]'" in result.output  # not eaten as rich markup
