@@ -184,6 +184,7 @@ class WhisperTranscriber:
             )
         self.name = f"whisper:{model}"
         self.model_name = model
+        self._spec = PACKAGED[model]
         self.settings = settings or VoiceSettings()
 
     async def transcribe(self, audio: bytes) -> Transcript:
@@ -193,6 +194,17 @@ class WhisperTranscriber:
             return await loop.run_in_executor(_executor(), self.transcribe_now, audio)
         finally:
             _QUEUE.leave()
+
+    def status(self) -> str:
+        """For /readyz, without loading anything: "ok", or why voice messages will get 503."""
+        try:
+            for module, relative in (*self._spec.parts, *self._spec.files):
+                package_file(module, relative)
+            if importlib.util.find_spec("faster_whisper") is None:
+                raise VoiceUnavailableError(f"faster-whisper is not installed: {INSTALL_HINT}")
+        except (VoiceUnavailableError, ValueError) as exc:  # ValueError: a module without spec
+            return f"unavailable: {exc}"
+        return "ok"
 
     def load(self) -> Any:
         """The process's model for these settings: joined and loaded on the first call."""

@@ -8,6 +8,7 @@ from sqlalchemy import text
 
 from frontdesk.api.deps import RuntimeDep
 from frontdesk.api.metrics_access import MetricsAccess
+from frontdesk.orchestration.runtime import Runtime
 from frontdesk.storage import migrate
 
 router = APIRouter(tags=["health"])
@@ -35,12 +36,21 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse | dict[str, object]:
     ready = all(value == "ok" for value in checks.values())
     # Without embeddings retrieval falls back to keywords: degraded, still ready.
     checks["embeddings"] = runtime.embedding_status
+    checks["voice"] = _voice_status(runtime)  # optional: reported, never a reason to be unready
     if not ready:
         return JSONResponse(
             {"error": {"code": "not_ready", "message": "not ready"}, "checks": checks},
             status_code=503,
         )
     return {"status": "ready", "checks": checks}
+
+
+def _voice_status(runtime: Runtime) -> str:
+    """Voice: "off", "ok" (the model loads on the first voice message) or why it gets 503."""
+    if runtime.transcriber is None:
+        return "off"
+    status = getattr(runtime.transcriber, "status", None)  # optional for plugin transcribers
+    return str(status()) if callable(status) else "ok"
 
 
 @router.get("/metrics", include_in_schema=False, dependencies=[MetricsAccess])
