@@ -84,6 +84,7 @@ async def test_a_voice_message_is_answered_once_and_continues_its_conversation(
         said = [m.text for m in await all_messages(session, cid) if m.role == "customer"]
     assert said == [body["transcript"]["text"], second.json()["transcript"]["text"]]
     assert whisper._QUEUE.size == 0  # every transcription left the queue
+    assert (await voice.get("/readyz")).json()["checks"]["voice"] == "ok"
 
 
 async def test_audio_that_cannot_be_answered_is_refused_with_a_code(
@@ -124,6 +125,9 @@ async def test_without_the_voice_extra_the_route_says_so(
     response = await voice.post(URL, content=(DATA / "refund.wav").read_bytes())
     assert _error(response) == (503, "voice_unavailable")
     assert "frontdesk[voice]" in response.json()["error"]["message"]
+    ready = await voice.get("/readyz")
+    assert ready.status_code == 200  # voice is optional
+    assert ready.json()["checks"]["voice"].startswith("unavailable: faster-whisper is not inst")
 
 
 async def test_voice_can_be_switched_off(
@@ -137,5 +141,6 @@ async def test_voice_can_be_switched_off(
             response = await http.post(URL, content=(DATA / "refund.wav").read_bytes())
             assert _error(response) == (503, "voice_unavailable")
             assert "voice.enabled" in response.json()["error"]["message"]
+            assert (await http.get("/readyz")).json()["checks"]["voice"] == "off"
     finally:
         await runtime.close()
