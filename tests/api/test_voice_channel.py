@@ -18,7 +18,8 @@ from frontdesk.embedding import CachingEmbedder
 from frontdesk.orchestration.runtime import Runtime, open_runtime
 from frontdesk.speech import whisper
 from frontdesk.storage.api_keys import Scope, create_key
-from frontdesk.storage.conversations import all_messages, get_conversation
+from frontdesk.storage.conversations import all_messages, create_conversation, get_conversation
+from frontdesk.storage.tenants import ensure_tenant
 from tests.conftest import require
 from tests.speech.samples import DATA, INSTALLED, NOT_INSTALLED, quiet, words
 
@@ -99,7 +100,13 @@ async def test_audio_that_cannot_be_answered_is_refused_with_a_code(
     assert _error(await voice.post(URL, content=b"\x00" * (limit + 1))) == (
         413, "payload_too_large")  # fmt: skip
     unknown = await voice.post(URL, content=quiet(1.0), params={"conversation_id": "0" * 32})
-    assert _error(unknown) == (404, "not_found")
+    assert _error(unknown) == (404, "not_found")  # found before transcribing (not no_speech)
+    other = await ensure_tenant(sqlite_runtime.db, "tenant-b")
+    async with sqlite_runtime.db.session(other.id) as session:
+        theirs = await create_conversation(session, channel="voice")
+        await session.commit()
+    forged = await voice.post(URL, content=quiet(1.0), params={"conversation_id": theirs.id})
+    assert _error(forged) == (404, "not_found")
     key = await voice.post(URL, content=quiet(1.0), headers={"Idempotency-Key": "k" * 201})
     assert _error(key) == (422, "invalid_idempotency_key")
     async with sqlite_runtime.db.session(sqlite_runtime.tenant.id) as session:
