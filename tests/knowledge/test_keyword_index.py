@@ -10,7 +10,7 @@ import pytest
 
 from frontdesk.knowledge import keyword_index
 from frontdesk.knowledge.ingest import ingest_source, refresh_index, remove_source
-from frontdesk.knowledge.keyword_index import KeywordSearch, QueryTokenizer
+from frontdesk.knowledge.keyword_index import KeywordSearch, QueryTokenizer, TenantTerms
 from frontdesk.knowledge.retriever import FullTextRetriever
 from frontdesk.knowledge.vectors import index_version
 from frontdesk.storage import migrate
@@ -243,3 +243,17 @@ async def test_a_failed_build_is_logged_and_fts5_goes_on_answering(
         )
     assert hits != []
     await search.aclose()
+
+
+def test_terms_in_most_chunks_are_left_out_from_a_thousand_chunks() -> None:
+    """As keyword_search does with FTS5: with `max_share`, a term in more than that share of
+    the chunks is left out, never every term, and not below 1,000 chunks."""
+    rows = [("order", chunk, 1.0, 20) for chunk in range(1, 1001)]
+    rows += [("depot", chunk, 1.0, 20) for chunk in (7, 8, 9)]
+    terms = TenantTerms.build(1, rows, {})
+    both = [("order",), ("depot",)]
+    assert len(terms.top(both, 2000)) == 1000
+    assert {h.chunk_id for h in terms.top(both, 2000, max_share=0.5)} == {7, 8, 9}
+    assert len(terms.top([("order",)], 2000, max_share=0.5)) == 1000  # never every term
+    small = TenantTerms.build(1, rows[:900] + rows[1000:], {})
+    assert len(small.top(both, 2000, max_share=0.5)) == 900  # too few chunks to bother

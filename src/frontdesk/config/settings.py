@@ -52,13 +52,13 @@ class KnowledgeSettings(BaseModel):
     rrf_k: int = Field(default=60, ge=1)
     dense_weight: float = Field(default=1.0, ge=0.0)
     # How SQLite's keyword list is ranked. `memory`: BM25 with FTS5's formula, scored in
-    # process from the FTS5 index's term counts, kept per tenant and reloaded when the index
-    # changes (SciFact: p95 under 1 ms vs 15-19 ms). `fts5`: FTS5's bm25() in each query.
-    # PostgreSQL always ranks in the database.
+    # process from the FTS5 index's term counts, kept per tenant and rebuilt in the background
+    # when the index changes (FTS5's bm25() answers meanwhile). `fts5`: FTS5's bm25() in each
+    # query. PostgreSQL always ranks in the database.
     keyword_scoring: Literal["memory", "fts5"] = "memory"
-    # With `fts5` (SQLite, 1,000 chunks or more), keyword search leaves out query terms found
-    # in more than this share of all chunks: they add almost nothing to BM25 but make most of
-    # the index match. Chosen on SciFact's train queries (bench/retrieval.py). None: keep all.
+    # On SQLite from 1,000 chunks, keyword search leaves out query terms found in more than
+    # this share of the chunks: they add almost nothing to BM25 but make most of the index
+    # match. Chosen on SciFact's train queries (bench/retrieval.py). None: keep every term.
     keyword_max_share: float | None = Field(default=0.2, gt=0.0, le=1.0)
     context_tokens: int = Field(default=1200, ge=100)
     top_k: int = Field(default=5, ge=1, le=50)

@@ -44,6 +44,7 @@ from frontdesk.storage.models import Chunk, Document
 log = logging.getLogger(__name__)
 
 K1, B = 1.2, 0.75  # FTS5's bm25() constants
+MIN_CHUNKS_TO_LEAVE_OUT = 1000  # below this every query is quick: keep every term (TermShares)
 
 
 class QueryTokenizer:
@@ -139,13 +140,24 @@ class TenantTerms:
         )
 
     def top(
-        self, phrases: Sequence[tuple[str, ...]], k: int, doc_types: frozenset[str] = frozenset()
+        self,
+        phrases: Sequence[tuple[str, ...]],
+        k: int,
+        doc_types: frozenset[str] = frozenset(),
+        max_share: float | None = None,
     ) -> list[KeywordHit]:
         """The k best chunks for an OR of the phrases. A phrase of several terms (rare: a word
-        the tokenizer splits) counts each term, where FTS5 would want them adjacent."""
+        the tokenizer splits) counts each term, where FTS5 would want them adjacent. With
+        `max_share`, terms in more than that share of the chunks are left out (never all;
+        only from MIN_CHUNKS_TO_LEAVE_OUT chunks), as keyword_search does with FTS5."""
         rows = [self.term_row[t] for phrase in phrases for t in phrase if t in self.term_row]
         if not rows or k <= 0:
             return []
+        if max_share is not None and len(self.chunk_ids) >= MIN_CHUNKS_TO_LEAVE_OUT:
+            held = {r: int(self.starts[r + 1] - self.starts[r]) for r in rows}
+            limit = max_share * len(self.chunk_ids)
+            rare = [r for r in rows if held[r] <= limit]
+            rows = rare or [min(rows, key=held.__getitem__)]
         at = np.concatenate([self.positions[self.starts[r] : self.starts[r + 1]] for r in rows])
         weight = np.concatenate([self.impacts[self.starts[r] : self.starts[r + 1]] for r in rows])
         scores = np.bincount(at, weights=weight, minlength=len(self.chunk_ids))
@@ -194,13 +206,15 @@ class KeywordIndex:
         *,
         limit: int,
         doc_types: Sequence[str] = (),
+        max_share: float | None = None,
     ) -> list[KeywordHit]:
         words = query_terms(query)
         if not words:
             return []
         if self._tokenizer is None:
             self._tokenizer = QueryTokenizer(await fts_tokenizer(session))
-        return terms.top(self._tokenizer.terms(words), limit, frozenset(doc_types))
+        phrases = self._tokenizer.terms(words)
+        return terms.top(phrases, limit, frozenset(doc_types), max_share)
 
     async def aclose(self) -> None:
         for task in self._builds.values():
@@ -235,8 +249,9 @@ class KeywordIndex:
 
 class KeywordSearch:
     """A query's keyword list: BM25 scored in process (`scoring="memory"`, SQLite; FTS5's
-    bm25() until the tenant's index is built), or the database's own ranking (FTS5 bm25(),
-    leaving out terms in more than `max_share` of the chunks; PostgreSQL ts_rank_cd)."""
+    bm25() until the tenant's index is built), or the database's own ranking (FTS5 bm25();
+    PostgreSQL ts_rank_cd). On SQLite both leave out terms in more than `max_share` of the
+    chunks (the tenant's in process, every tenant's with FTS5)."""
 
     def __init__(
         self,
@@ -266,7 +281,12 @@ class KeywordSearch:
             terms = self._memory.current(tenant_id, version)
             if terms is not None:
                 return await self._memory.search(
-                    session, terms, query, limit=limit, doc_types=doc_types
+                    session,
+                    terms,
+                    query,
+                    limit=limit,
+                    doc_types=doc_types,
+                    max_share=self.max_share,
                 )
             self._memory.start_build(tenant_id)
         return await keyword_search(
