@@ -60,6 +60,9 @@ class KnowledgeSettings(BaseModel):
     # this share of the chunks: they add almost nothing to BM25 but make most of the index
     # match. Chosen on SciFact's train queries (bench/retrieval.py). None: keep every term.
     keyword_max_share: float | None = Field(default=0.2, gt=0.0, le=1.0)
+    # Hybrid search holds a tenant's passages in memory (loaded once per index version, like
+    # the vectors) up to this many chunks, so results need no database read; 0: never.
+    cached_passages: int = Field(default=20_000, ge=0)
     context_tokens: int = Field(default=1200, ge=100)
     top_k: int = Field(default=5, ge=1, le=50)
     min_score: float = Field(default=0.0, ge=0.0)

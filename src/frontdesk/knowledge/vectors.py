@@ -60,7 +60,8 @@ class TenantVectors:
         k = min(k, len(scores))
         best = np.argpartition(-scores, k - 1)[:k]
         best = best[np.argsort(-scores[best])]
-        return [(int(self.ids[i]), float(scores[i])) for i in best if np.isfinite(scores[i])]
+        best = best[np.isfinite(scores[best])]
+        return list(zip(self.ids[best].tolist(), scores[best].tolist(), strict=True))
 
 
 class VectorCache:

@@ -210,6 +210,7 @@ def build_retriever(
         dense_weight=knowledge.dense_weight,
         keyword_scoring=knowledge.keyword_scoring,
         keyword_max_share=knowledge.keyword_max_share,
+        cached_passages=knowledge.cached_passages,
     )
 
 
