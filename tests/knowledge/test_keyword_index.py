@@ -204,10 +204,13 @@ def test_query_tokenizer_uses_the_index_tokenizer() -> None:
     assert plain.terms(["running"]) == [("running",)]
 
 
-async def test_a_search_before_the_build_is_answered_by_fts5(sqlite_db: Database) -> None:
+async def test_a_large_tenant_is_answered_by_fts5_while_its_index_builds(
+    sqlite_db: Database,
+) -> None:
     tenant = await ensure_tenant(sqlite_db, "a")
     await _ingest(sqlite_db, tenant.id, DOCS)
     search = KeywordSearch(sqlite_db)
+    search._memory.inline_chunks = 2  # the fixture's five chunks count as large
     async with sqlite_db.session(tenant.id) as session:
         current = await index_version(session)
         assert current is not None
@@ -221,7 +224,19 @@ async def test_a_search_before_the_build_is_answered_by_fts5(sqlite_db: Database
     await search.aclose()
 
 
-async def test_a_failed_build_is_logged_and_fts5_goes_on_answering(
+async def test_a_small_tenant_is_built_inside_its_first_search(sqlite_db: Database) -> None:
+    tenant = await ensure_tenant(sqlite_db, "a")
+    await _ingest(sqlite_db, tenant.id, DOCS)
+    search = KeywordSearch(sqlite_db)
+    async with sqlite_db.session(tenant.id) as session:
+        current = await index_version(session)
+        assert current is not None
+        await search.search(session, tenant.id, "card declined", limit=5, version=current.version)
+    assert search._memory.current(tenant.id, current.version) is not None
+    assert not search._memory._builds  # nothing left running
+
+
+async def test_a_failed_build_is_logged_and_retried_later_while_fts5_answers(
     sqlite_db: Database, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     tenant = await ensure_tenant(sqlite_db, "a")
@@ -232,16 +247,27 @@ async def test_a_failed_build_is_logged_and_fts5_goes_on_answering(
 
     monkeypatch.setattr(keyword_index, "chunk_term_weights", broken)
     search = KeywordSearch(sqlite_db)
-    assert not await search.warm(tenant.id)
+    now = [0.0]
+    search._memory._clock = lambda: now[0]
+
+    async def keyword(query: str) -> list[object]:
+        async with sqlite_db.session(tenant.id) as session:
+            current = await index_version(session)
+            assert current is not None
+            return list(
+                await search.search(session, tenant.id, query, limit=5, version=current.version)
+            )
+
+    assert await keyword("card declined") != []  # FTS5 answered
     assert "building the keyword index of tenant" in caplog.text
     assert "disk on fire" in caplog.text
-    async with sqlite_db.session(tenant.id) as session:
-        current = await index_version(session)
-        assert current is not None
-        hits = await search.search(
-            session, tenant.id, "card declined", limit=5, version=current.version
-        )
-    assert hits != []
+    assert not search._memory.built(tenant.id)
+    monkeypatch.undo()
+    assert await keyword("card declined") != []
+    assert not search._memory.built(tenant.id)  # no new try within retry_s
+    now[0] = search._memory.retry_s + 1
+    assert await keyword("card declined") != []
+    assert search._memory.built(tenant.id)
     await search.aclose()
 
 

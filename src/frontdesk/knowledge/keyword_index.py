@@ -19,14 +19,15 @@ import asyncio
 import logging
 import sqlite3
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.knowledge.vectors import index_version
@@ -174,14 +175,26 @@ class TenantTerms:
 class KeywordIndex:
     """Per-process BM25 for each tenant (SQLite only; PostgreSQL ranks in the database).
 
-    Building reads every term count of the index: seconds for a few thousand chunks. So it
-    never runs inside a search: a search that finds no index for the tenant's current version
-    starts a build in the background and is answered by FTS5's bm25() meanwhile."""
+    A tenant with up to `inline_chunks` chunks is built inside the search that finds its
+    index out of date (milliseconds). A larger one takes seconds (SciFact's 5,400 chunks:
+    2.6 s on a quiet machine), so its search is answered by FTS5's bm25() while the build runs
+    in the background. After a failed build, FTS5 answers for `retry_s` before a new try."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        inline_chunks: int = 1000,
+        retry_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._db = db
+        self.inline_chunks = inline_chunks
+        self.retry_s = retry_s
+        self._clock = clock
         self._by_tenant: dict[str, TenantTerms] = {}
         self._builds: dict[str, asyncio.Task[None]] = {}
+        self._failed_at: dict[str, float] = {}
         self._tokenizer: QueryTokenizer | None = None
 
     def current(self, tenant_id: str, version: int) -> TenantTerms | None:
@@ -190,6 +203,25 @@ class KeywordIndex:
 
     def built(self, tenant_id: str) -> bool:
         return tenant_id in self._by_tenant
+
+    async def refresh(self, session: AsyncSession, tenant_id: str) -> TenantTerms | None:
+        """The tenant's index, built here if it is small, else None while a background build
+        runs (started here if none is running and none failed lately)."""
+        failed = self._failed_at.get(tenant_id)
+        if failed is not None and self._clock() - failed < self.retry_s:
+            return None
+        running = self._builds.get(tenant_id)
+        if running is not None and not running.done():
+            return None
+        chunks = await session.scalar(select(func.count()).select_from(Chunk)) or 0
+        if chunks <= self.inline_chunks:
+            try:
+                return self._keep(tenant_id, TenantTerms.build(*await _read(session)))
+            except Exception:
+                self._failed(tenant_id)
+                return None
+        self.start_build(tenant_id)
+        return None
 
     def start_build(self, tenant_id: str) -> asyncio.Task[None]:
         running = self._builds.get(tenant_id)
@@ -224,32 +256,42 @@ class KeywordIndex:
 
     async def _build(self, tenant_id: str) -> None:
         try:
-            # One transaction: the version read is the one these counts belong to.
             async with self._db.session(tenant_id) as session:
-                current = await index_version(session)
-                if current is None:
-                    return
-                weights = await chunk_term_weights(session)
-                rows = await session.execute(
-                    select(Chunk.id, Document.doc_type).join(
-                        Document, Document.id == Chunk.document_id
-                    )
-                )
-                doc_type_of = {int(chunk_id): str(doc_type) for chunk_id, doc_type in rows}
-            built = await asyncio.to_thread(
-                TenantTerms.build, current.version, weights, doc_type_of
-            )
-            self._by_tenant[tenant_id] = built
+                read = await _read(session)
+            self._keep(tenant_id, await asyncio.to_thread(TenantTerms.build, *read))
         except asyncio.CancelledError:
             raise
         except Exception:
-            # Searches go on with FTS5's ranking; the next one tries again.
-            log.exception("building the keyword index of tenant %s failed", tenant_id)
+            self._failed(tenant_id)
+
+    def _keep(self, tenant_id: str, terms: TenantTerms) -> TenantTerms:
+        self._by_tenant[tenant_id] = terms
+        self._failed_at.pop(tenant_id, None)
+        return terms
+
+    def _failed(self, tenant_id: str) -> None:
+        # Searches go on with FTS5's ranking; a new try after retry_s.
+        log.exception("building the keyword index of tenant %s failed", tenant_id)
+        self._failed_at[tenant_id] = self._clock()
+
+
+async def _read(
+    session: AsyncSession,
+) -> tuple[int, list[tuple[str, int, float, int]], dict[int, str]]:
+    """The version, term weights and chunk types, in one transaction: the version read is the
+    one these counts belong to."""
+    current = await index_version(session)
+    version = current.version if current is not None else 0
+    weights = await chunk_term_weights(session)
+    rows = await session.execute(
+        select(Chunk.id, Document.doc_type).join(Document, Document.id == Chunk.document_id)
+    )
+    return version, weights, {int(chunk_id): str(doc_type) for chunk_id, doc_type in rows}
 
 
 class KeywordSearch:
     """A query's keyword list: BM25 scored in process (`scoring="memory"`, SQLite; FTS5's
-    bm25() until the tenant's index is built), or the database's own ranking (FTS5 bm25();
+    bm25() while a large tenant's index builds), or the database's own ranking (FTS5 bm25();
     PostgreSQL ts_rank_cd). On SQLite both leave out terms in more than `max_share` of the
     chunks (the tenant's in process, every tenant's with FTS5)."""
 
@@ -279,7 +321,9 @@ class KeywordSearch:
         """`version`: the tenant's index version (None when it has no index record yet)."""
         if self._in_process and version is not None:
             terms = self._memory.current(tenant_id, version)
-            if terms is not None:
+            if terms is None:
+                terms = await self._memory.refresh(session, tenant_id)
+            if terms is not None and terms.version == version:
                 return await self._memory.search(
                     session,
                     terms,
@@ -288,7 +332,6 @@ class KeywordSearch:
                     doc_types=doc_types,
                     max_share=self.max_share,
                 )
-            self._memory.start_build(tenant_id)
         return await keyword_search(
             session,
             query,
