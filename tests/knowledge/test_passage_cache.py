@@ -115,3 +115,30 @@ async def test_a_tenant_over_the_limit_is_read_from_the_database(
         tenant.id, "my card was declined", limit=1
     )
     assert found[0].title == "Card payments"
+
+
+async def test_a_search_with_everything_held_opens_no_session_on_sqlite(
+    db: Database, embedder: CachingEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant = await ensure_tenant(db, "a")
+    await _index(db, tenant.id, FILES, embedder)
+    retriever = HybridRetriever(db, embedder)
+    first = await retriever.search(tenant.id, QUERIES[1], limit=2)  # loads what it holds
+    opened: list[str] = []
+    open_session = db.session
+
+    def counting(tenant_id: str) -> object:
+        opened.append(tenant_id)
+        return open_session(tenant_id)
+
+    monkeypatch.setattr(db, "session", counting)
+    assert await retriever.search(tenant.id, QUERIES[1], limit=2) == first
+    assert opened == ([] if db.dialect == "sqlite" else [tenant.id])
+    # A change to the index: the next search reads it in a session, then holds it again.
+    async with open_session(tenant.id) as session:
+        assert await remove_source(session, "cards.md")
+        await refresh_index(session, embedder, changed=True)
+        await session.commit()
+    found = await retriever.search(tenant.id, QUERIES[1], limit=2)
+    assert "Card payments" not in {p.title for p in found}
+    assert len(opened) == (1 if db.dialect == "sqlite" else 2)

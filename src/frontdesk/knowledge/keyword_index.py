@@ -204,6 +204,11 @@ class KeywordIndex:
     def built(self, tenant_id: str) -> bool:
         return tenant_id in self._by_tenant
 
+    @property
+    def tokenizer(self) -> QueryTokenizer | None:
+        """Known once a search has read the index's tokenizer option."""
+        return self._tokenizer
+
     async def refresh(self, session: AsyncSession, tenant_id: str) -> TenantTerms | None:
         """The tenant's index, built here if it is small, else None while a background build
         runs (started here if none is running and none failed lately)."""
@@ -340,6 +345,28 @@ class KeywordSearch:
             shares=self._shares,
             max_share=self.max_share,
         )
+
+    def search_held(
+        self,
+        tenant_id: str,
+        version: int,
+        query: str,
+        *,
+        limit: int,
+        doc_types: Sequence[str] = (),
+    ) -> list[KeywordHit] | None:
+        """The in-process ranking without a session, or None when it is not ready for
+        `version` (then `search` it is)."""
+        if not self._in_process:
+            return None
+        terms = self._memory.current(tenant_id, version)
+        tokenizer = self._memory.tokenizer
+        if terms is None or tokenizer is None:
+            return None
+        words = query_terms(query)
+        if not words:
+            return []
+        return terms.top(tokenizer.terms(words), limit, frozenset(doc_types), self.max_share)
 
     async def warm(self, tenant_id: str) -> bool:
         """Build the tenant's in-process index now (benchmarks, tests, start-up); whether

@@ -62,6 +62,11 @@ class PassageCache:
         self.max_chunks = max_chunks
         self._by_tenant: dict[str, TenantPassages] = {}
 
+    def current(self, tenant_id: str, current: IndexVersion) -> dict[int, Passage] | None:
+        """The tenant's passages if they are held for `current`."""
+        found = self._by_tenant.get(tenant_id)
+        return found.by_id if found is not None and found.version == current.version else None
+
     async def get(
         self, session: AsyncSession, tenant_id: str, current: IndexVersion | None
     ) -> dict[int, Passage] | None:
@@ -88,14 +93,21 @@ async def load_passages(
 ) -> list[Passage]:
     """Passages for (chunk id, score) pairs, in the given order, from `cached` or else the
     database; ids no longer in the index are skipped; the tag filter is applied here."""
-    if not scored:
-        return []
     by_id = cached
     if by_id is None:
+        if not scored:
+            return []
         rows = await session.execute(
             passage_query().where(Chunk.id.in_([chunk_id for chunk_id, _ in scored]))
         )
         by_id = {row.id: to_passage(row) for row in rows}
+    return pick_passages(by_id, scored, tags)
+
+
+def pick_passages(
+    by_id: dict[int, Passage], scored: Sequence[tuple[int, float]], tags: Sequence[str] = ()
+) -> list[Passage]:
+    """Copies (with their scores) of the passages for (chunk id, score) pairs, in order."""
     wanted = set(tags)
     return [
         found.model_copy(update={"score": score, "tags": list(found.tags)})

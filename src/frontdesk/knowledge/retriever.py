@@ -16,8 +16,8 @@ import numpy as np
 
 from frontdesk.interfaces import Embedder
 from frontdesk.knowledge.keyword_index import KeywordSearch
-from frontdesk.knowledge.passage_cache import PassageCache, load_passages
-from frontdesk.knowledge.vectors import VectorCache, index_version
+from frontdesk.knowledge.passage_cache import PassageCache, load_passages, pick_passages
+from frontdesk.knowledge.vectors import VectorCache, index_version, read_index_version
 from frontdesk.storage.db import Database
 from frontdesk.types import Passage
 
@@ -154,6 +154,10 @@ class HybridRetriever:
         # submits at once; asyncio.to_thread would start only at the next await.)
         embedding = asyncio.get_running_loop().run_in_executor(None, self._embedder.embed, [query])
         try:
+            if self._db.dialect == "sqlite":
+                held = await self._search_held(tenant_id, query, embedding, limit, doc_types, tags)
+                if held is not None:
+                    return held
             async with self._db.session(tenant_id) as session:
                 current = await index_version(session)
                 hits = await self._keyword.search(
@@ -177,6 +181,35 @@ class HybridRetriever:
         finally:
             if not embedding.done():
                 embedding.cancel()
+
+    async def _search_held(
+        self,
+        tenant_id: str,
+        query: str,
+        embedding: asyncio.Future[list[list[float]]],
+        limit: int,
+        doc_types: Sequence[str],
+        tags: Sequence[str],
+    ) -> list[Passage] | None:
+        """The search without a database session, when the keyword index, the vectors and
+        the passages are all held for the tenant's current version (SQLite); else None.
+        One small read on a plain connection instead of a session: ~1 ms less per search."""
+        current = await read_index_version(self._db, tenant_id)
+        if current is None:
+            return None
+        vectors = self._cache.current(tenant_id, current)
+        passages = self._passages.current(tenant_id, current)
+        if vectors is None or passages is None or vectors.model != self._embedder.name:
+            return None
+        hits = self._keyword.search_held(
+            tenant_id, current.version, query, limit=self.candidates, doc_types=doc_types
+        )
+        if hits is None:
+            return None
+        q = np.asarray((await embedding)[0], dtype=np.float32)
+        dense = vectors.top(q, self.candidates, frozenset(doc_types))
+        fused = self.fuse([(h.chunk_id, h.score) for h in hits], dense)
+        return pick_passages(passages, fused[: limit * 4 if tags else limit], tags)[:limit]
 
     def fuse(
         self, keyword: Sequence[tuple[int, float]], dense: Sequence[tuple[int, float]]

@@ -15,6 +15,7 @@ import numpy.typing as npt
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from frontdesk.storage.db import Database
 from frontdesk.storage.models import Chunk, Document, KnowledgeIndex
 
 Vector = npt.NDArray[np.float32]
@@ -32,6 +33,22 @@ async def index_record(session: AsyncSession) -> KnowledgeIndex | None:
 class IndexVersion:
     version: int
     embedding_model: str
+
+
+async def read_index_version(db: Database, tenant_id: str) -> IndexVersion | None:
+    """index_version on a plain connection, with the tenant filter written out (the ORM's
+    scoping hooks do not run here): no session to open, about 1 ms less per search. SQLite
+    only: PostgreSQL's row-level security needs the session's tenant setting."""
+    assert db.dialect == "sqlite"
+    async with db.engine.connect() as connection:
+        row = (
+            await connection.execute(
+                select(KnowledgeIndex.version, KnowledgeIndex.embedding_model).where(
+                    KnowledgeIndex.tenant_id == tenant_id
+                )
+            )
+        ).first()
+    return IndexVersion(int(row.version), str(row.embedding_model)) if row else None
 
 
 async def index_version(session: AsyncSession) -> IndexVersion | None:
@@ -67,6 +84,11 @@ class TenantVectors:
 class VectorCache:
     def __init__(self) -> None:
         self._by_tenant: dict[str, TenantVectors] = {}
+
+    def current(self, tenant_id: str, current: IndexVersion) -> TenantVectors | None:
+        """The tenant's vectors if they are loaded for `current`."""
+        found = self._by_tenant.get(tenant_id)
+        return found if found is not None and found.version == current.version else None
 
     async def get(
         self, session: AsyncSession, tenant_id: str, current: IndexVersion | None = None
