@@ -35,19 +35,16 @@ class IndexVersion:
     embedding_model: str
 
 
-async def read_index_version(db: Database, tenant_id: str) -> IndexVersion | None:
-    """index_version on a plain connection, with the tenant filter written out (the ORM's
-    scoping hooks do not run here): no session to open, about 1 ms less per search. SQLite
-    only: PostgreSQL's row-level security needs the session's tenant setting."""
-    assert db.dialect == "sqlite"
-    async with db.engine.connect() as connection:
-        row = (
-            await connection.execute(
-                select(KnowledgeIndex.version, KnowledgeIndex.embedding_model).where(
-                    KnowledgeIndex.tenant_id == tenant_id
-                )
-            )
-        ).first()
+def read_index_version(db: Database, tenant_id: str) -> IndexVersion | None:
+    """index_version without a session: a plain synchronous read of one indexed row (SQLite
+    files; ~0.1 ms against ~1.2 through an async connection), with the tenant filter written
+    out, as the ORM's scoping hooks do not run there. None when the tenant has no index or
+    the database cannot be read this way (then the session path reads it)."""
+    row = db.read_row(
+        select(KnowledgeIndex.version, KnowledgeIndex.embedding_model).where(
+            KnowledgeIndex.tenant_id == tenant_id
+        )
+    )
     return IndexVersion(int(row.version), str(row.embedding_model)) if row else None
 
 
