@@ -160,7 +160,12 @@ async def test_health_readiness_metrics_and_docs(client: httpx.AsyncClient, key:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     ready = await client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"database": "ok", "intent_model": "ok", "embeddings": "ok"}
+    assert ready.json()["checks"] == {
+        "database": "ok",
+        "intent_model": "ok",
+        "embeddings": "ok",
+        "voice": "ok",  # the demo turns voice on; the model itself loads on first use
+    }
     conversation_id = await _conversation(client, key)
     await client.post(f"/v1/conversations/{conversation_id}/messages",
                       json={"text": "hello"}, headers=_auth(key))  # fmt: skip
