@@ -62,7 +62,7 @@ async def test_angry_customer_with_a_lost_parcel_reaches_support_with_a_summary(
     assert second.route is not None
     assert (second.route.action, second.route.tool) == (Action.TOOL, "parcel_status")
     assert "being traced as lost" in second.text
-    third = await _say(rt, assistant, conversation, "This is ridiculous, nobody is helping")
+    third = await _say(rt, assistant, conversation, "This is ridiculous, I'm getting nowhere")
     assert third.route is not None
     assert (third.route.action, third.route.team) == (Action.HANDOFF, "support")
     assert third.route.rule == "unhappy customer making no progress"

@@ -97,6 +97,13 @@ def test_load_or_train_reuses_a_model_for_the_same_data(tmp_path: Path) -> None:
     with_embeddings = load_or_train(more, store, HashingEmbedder())
     assert with_embeddings.version != changed.version
     assert with_embeddings.manifest["embeddings"] == "hashing-test"
+    # Another embedding model (say, knowledge.embedder changed): its features differ too.
+    other = HashingEmbedder()
+    other.name = "hashing-test-2"
+    retrained = load_or_train(more, store, other)
+    assert retrained.version != with_embeddings.version
+    assert retrained.manifest["embeddings"] == "hashing-test-2"
+    assert load_or_train(more, store, other).version == retrained.version
 
 
 def test_a_corrupt_active_model_is_retrained(tmp_path: Path) -> None:

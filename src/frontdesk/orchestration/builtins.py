@@ -99,6 +99,12 @@ def _minilm(**_: Any) -> Any:
     return CachingEmbedder(MiniLMEmbedder())
 
 
+def _minilm_packaged(**_: Any) -> Any:
+    # The packaged file as it is (float MatMuls): for indexes embedded before the integer
+    # copy became the default, to keep their vectors instead of re-embedding.
+    return CachingEmbedder(MiniLMEmbedder(quantized=False))
+
+
 def _whisper(*, model: str = "base", settings: VoiceSettings | None = None, **_: Any) -> Any:
     # Cheap: faster-whisper is imported and the model loaded on the first transcription.
     from frontdesk.speech.whisper import WhisperTranscriber
@@ -116,4 +122,5 @@ def register(registries: Registries) -> None:
     registries.retrievers.register("fulltext", _fulltext)
     registries.retrievers.register("hybrid", _hybrid)
     registries.embedders.register("minilm", _minilm)
+    registries.embedders.register("minilm-packaged", _minilm_packaged)
     registries.transcribers.register("whisper", _whisper)

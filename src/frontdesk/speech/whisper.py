@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from frontdesk.config.cache_dir import default_cache_dir
 from frontdesk.config.voice_settings import VoiceSettings
 from frontdesk.errors import ConfigError
 from frontdesk.interfaces import Transcript
@@ -97,11 +98,6 @@ def package_file(module: str, relative: str) -> Path:
         package = module.replace("_", "-")
         raise VoiceUnavailableError(f"package {package} is not installed: {INSTALL_HINT}")
     return Path(next(iter(found.submodule_search_locations))) / relative
-
-
-def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "frontdesk"
 
 
 def prepare_model_dir(name: str, cache_dir: Path | None = None) -> Path:
