@@ -120,3 +120,12 @@ def test_an_unwritable_cache_folder_says_how_to_run_without_it(tmp_path: Path) -
     blocker.write_text("not a folder")
     with pytest.raises(EmbeddingUnavailableError, match=r"knowledge\.embedder: minilm-packaged"):
         MiniLMEmbedder(cache_dir=blocker / "cache").load()
+
+
+def test_a_damaged_derived_file_is_made_again(tmp_path: Path) -> None:
+    path = quantize.derived_path(tmp_path, minilm.MODEL_SHA256)
+    tmp_path.mkdir(exist_ok=True)
+    path.write_bytes(b"not a model")  # a cache folder anyone may touch
+    model = MiniLMEmbedder(cache_dir=tmp_path).load()
+    assert model.embed_array(["hello"]).shape == (1, 384)
+    assert path.stat().st_size > 1_000_000

