@@ -86,6 +86,19 @@ async def limit_reads(
 CurrentKey = Annotated[VerifiedKey, Depends(limit_reads)]
 
 
+async def limit_visitor(request: Request, key: CurrentKey, limiter: LimiterDep) -> VerifiedKey:
+    """The caller's key, after counting a write by a public widget key against its visitor's
+    budget (`limits.per_visitor`, by client address): `per_key` is one budget for everyone
+    on the web page, and one visitor must not be able to use it up for the rest."""
+    if key.scope is Scope.WIDGET:
+        await limiter.hit_visitor(key.id, request.client.host if request.client else "unknown")
+    return key
+
+
+# Routes that write for a customer (new conversations, messages) take the key through this.
+VisitorKey = Annotated[VerifiedKey, Depends(limit_visitor)]
+
+
 def require_admin(key: CurrentKey) -> VerifiedKey:
     require_scope(key, Scope.ADMIN)
     return key

@@ -1,5 +1,6 @@
-"""Request limits: rates per API key and per conversation (the `limits` library, in memory
-or in Redis so several API processes share them), reads per API key, conversation length,
+"""Request limits: rates per API key, per conversation and per visitor of a public widget
+key (the `limits` library, in memory or in Redis so several API processes share them), new
+conversations and reads per API key, conversation length,
 and how many messages one tenant may have in flight at once (`tenant_slots`).
 
 A refused request gets 429 (or 413 for a conversation that is full) with the limit in the
@@ -66,6 +67,8 @@ class Limiter:
         self.per_conversation = parse_many(settings.per_conversation)
         self.reads_per_key = parse_many(settings.reads_per_key)
         self.sign_ins = parse_many(settings.sign_ins_per_account)
+        self.conversations_per_key = parse_many(settings.conversations_per_key)
+        self.per_visitor = parse_many(settings.per_visitor)
         self._slots: TenantSlots = slots_for(
             settings.storage_url, lease_s=settings.tenant_slot_lease_s
         )
@@ -77,6 +80,19 @@ class Limiter:
         await self._hit(
             self.per_conversation, "conversation", conversation_id, "messages for this conversation"
         )
+
+    async def hit_new_conversation(self, key_id: str) -> None:
+        await self._hit(
+            self.conversations_per_key, "new-conversation", key_id,
+            "new conversations for this API key",
+        )  # fmt: skip
+
+    async def hit_visitor(self, key_id: str, address: str) -> None:
+        """A write (new conversation or message) by one visitor of a public widget key."""
+        await self._hit(
+            self.per_visitor, "visitor", f"{key_id}:{address}",
+            "messages and new conversations from your address",
+        )  # fmt: skip
 
     async def hit_read(self, ident: str) -> None:
         """One read (a GET) by an API key; a budget of its own, apart from messages."""

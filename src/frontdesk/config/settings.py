@@ -214,13 +214,28 @@ class LimitsSettings(BaseModel):
     reads_per_key: str = "600/minute"
     # Sign-in attempts per account (API and console together): password guessing.
     sign_ins_per_account: str = "10/minute"
+    # New conversations per API key, apart from its messages.
+    conversations_per_key: str = "120/minute"
+    # A public widget key is shared by every visitor of the web page, so `per_key` is one
+    # budget for all of them: each visitor (client address) also has this budget for new
+    # conversations and messages together. Behind a proxy the server must see visitors'
+    # addresses: uvicorn trusts X-Forwarded-For from 127.0.0.1 (a proxy on the same
+    # machine); others need FORWARDED_ALLOW_IPS, or every visitor shares the proxy's budget.
+    per_visitor: str = "30/minute"
     max_conversation_messages: int = Field(default=400, ge=2)  # stored messages, both roles
     tenant_concurrency: int = Field(default=8, ge=1)  # messages handled at once per tenant
     # With Redis, a slot's lease: a crashed process's slots come free after it; live turns
     # renew theirs every third of it.
     tenant_slot_lease_s: float = Field(default=30.0, gt=0)
 
-    @field_validator("per_key", "per_conversation", "reads_per_key", "sign_ins_per_account")
+    @field_validator(
+        "per_key",
+        "per_conversation",
+        "reads_per_key",
+        "sign_ins_per_account",
+        "conversations_per_key",
+        "per_visitor",
+    )
     @classmethod
     def _rate_parses(cls, value: str) -> str:
         from limits import parse_many

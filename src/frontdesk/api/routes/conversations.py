@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Query, Response, status
 from fastapi.responses import JSONResponse
 
 from frontdesk.api.delivery import IDEMPOTENCY_DOC, REPLAYED, accept_message, once, take_turn
-from frontdesk.api.deps import CurrentKey, LimiterDep, RuntimeDep, require_scope
+from frontdesk.api.deps import CurrentKey, LimiterDep, RuntimeDep, VisitorKey, require_scope
 from frontdesk.api.schemas import (
     ConversationCreate,
     ConversationPublic,
@@ -51,9 +51,13 @@ def _public(conversation: Conversation) -> ConversationPublic:
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def create(
-    runtime: RuntimeDep, key: CurrentKey, body: ConversationCreate | None = None
+    runtime: RuntimeDep,
+    key: VisitorKey,
+    limiter: LimiterDep,
+    body: ConversationCreate | None = None,
 ) -> ConversationPublic:
     body = body or ConversationCreate()
+    await limiter.hit_new_conversation(key.id)
     async with runtime.db.session(key.tenant_id) as session:
         conversation = await create_conversation(
             session, channel=body.channel.value, customer_ref=body.customer_ref
@@ -71,7 +75,7 @@ async def post_message(
     conversation_id: str,
     body: MessageCreate,
     runtime: RuntimeDep,
-    key: CurrentKey,
+    key: VisitorKey,
     limiter: LimiterDep,
     stream: Annotated[bool, Query(description="stream the reply as server-sent events")] = False,
     accept: Annotated[str | None, Header()] = None,

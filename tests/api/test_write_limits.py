@@ -1,0 +1,95 @@
+"""Write budgets: new conversations per API key, and each visitor of a public widget key
+(by client address) apart from the key's budget that every visitor shares."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+import httpx
+import pytest
+
+from frontdesk.api.app import create_app
+from frontdesk.orchestration.runtime import Runtime
+from frontdesk.storage.api_keys import Scope, create_key
+
+Visitor = Callable[[str], AbstractAsyncContextManager[httpx.AsyncClient]]
+
+
+@pytest.fixture
+async def visitor(sqlite_runtime: Runtime) -> AsyncIterator[Visitor]:
+    """A client coming from a given address, all on one app."""
+    limits = sqlite_runtime.settings.limits
+    limits.per_visitor, limits.conversations_per_key = "3/minute", "4/minute"
+    app = create_app(runtime=sqlite_runtime)
+
+    @asynccontextmanager
+    async def client(address: str) -> AsyncIterator[httpx.AsyncClient]:
+        transport = httpx.ASGITransport(app=app, client=(address, 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            yield http
+
+    async with app.router.lifespan_context(app):
+        yield client
+
+
+async def _headers(runtime: Runtime, scope: Scope) -> dict[str, str]:
+    token = (await create_key(runtime.db, runtime.tenant.id, name="t", scope=scope)).token
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_each_visitor_of_a_widget_key_has_a_budget_of_their_own(
+    visitor: Visitor, sqlite_runtime: Runtime
+) -> None:
+    widget = await _headers(sqlite_runtime, Scope.WIDGET)
+    async with visitor("203.0.113.7") as first, visitor("198.51.100.20") as second:
+        created = await first.post("/v1/conversations", headers=widget)
+        assert created.status_code == 201
+        path = f"/v1/conversations/{created.json()['id']}/messages"
+        for text in ("where is my parcel?", "it is KP-20481736"):
+            assert (await first.post(path, json={"text": text}, headers=widget)).is_success
+        refused = await first.post(path, json={"text": "hello?"}, headers=widget)
+        assert refused.status_code == 429
+        assert refused.json()["error"]["code"] == "rate_limited"
+        assert (
+            "from your address: the limit is 3 per 1 minute" in refused.json()["error"]["message"]
+        )
+        assert 1 <= int(refused.headers["Retry-After"]) <= 60
+        refused = await first.post("/v1/conversations", headers=widget)  # a fresh start: no
+        assert refused.status_code == 429
+
+        # Another visitor of the same page is not held back by the first.
+        own = await second.post("/v1/conversations", headers=widget)
+        assert own.status_code == 201
+        reply = await second.post(
+            f"/v1/conversations/{own.json()['id']}/messages",
+            json={"text": "do you deliver on Sundays?"},
+            headers=widget,
+        )
+        assert reply.is_success
+
+
+async def test_service_keys_have_no_visitor_budget_but_new_conversations_are_counted(
+    visitor: Visitor, sqlite_runtime: Runtime
+) -> None:
+    service = await _headers(sqlite_runtime, Scope.SERVICE)  # a back end serving many customers
+    async with visitor("10.0.0.5") as backend:
+        ids = []
+        for _ in range(4):
+            created = await backend.post("/v1/conversations", headers=service)
+            assert created.status_code == 201
+            ids.append(created.json()["id"])
+        refused = await backend.post("/v1/conversations", headers=service)
+        assert refused.status_code == 429
+        assert (
+            "new conversations for this API key: the limit is 4"
+            in refused.json()["error"]["message"]
+        )
+        # Messages have their own budget (per_key), well past the visitor budget of 3.
+        for conversation_id in ids:
+            answered = await backend.post(
+                f"/v1/conversations/{conversation_id}/messages",
+                json={"text": "where is my parcel?"},
+                headers=service,
+            )
+            assert answered.is_success
