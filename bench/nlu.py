@@ -249,11 +249,12 @@ def _nlupp(data: Path) -> dict[str, Any]:
 
 
 def _latency(
-    model: HybridIntentClassifier, texts: list[str], crf: CrfEntityExtractor
+    model: HybridIntentClassifier, texts: list[str], crf: CrfEntityExtractor, quantized: bool
 ) -> dict[str, float]:
     """One message's intent + entities + sentiment as the understand stage runs it
     (`understand_message`, on a worker thread off the event loop)."""
-    embedder = MiniLMEmbedder(threads=2, batch_size=1)  # no cache: every message is new
+    # No cache: every message is new.
+    embedder = MiniLMEmbedder(threads=2, batch_size=1, quantized=quantized)
     model.embedder = embedder
     pipeline = EntityPipeline(
         RuleEntityExtractor({"order_id": r"\bKP-\d{8}\b", "customer_id": r"\bCU-\d{6}\b"}), crf
@@ -296,24 +297,33 @@ def main() -> None:
         action="store_true",
         help="re-measure latency with the CLINC model a full run left in bench/.cache",
     )
+    parser.add_argument(
+        "--embedder",
+        choices=["minilm", "minilm-packaged"],
+        default="minilm",
+        help="minilm: integer MatMuls derived from the packaged file (default); "
+        "minilm-packaged: the file as it ships (results go to nlu-minilm-packaged.json)",
+    )
     args = parser.parse_args()
+    quantized = args.embedder == "minilm"
+    results_file = RESULTS if quantized else RESULTS.with_stem(f"nlu-{args.embedder}")
     limit_blas_threads()  # as the server runs (frontdesk.embedding.threads)
     if not (args.data / "banking77").is_dir():
         parser.error(f"{args.data}: no banking77/ folder (point --data at the datasets)")
-    embedder = MiniLMEmbedder(threads=2, batch_size=64)
-    saved = CACHE / "clinc-model.joblib"
+    embedder = MiniLMEmbedder(threads=2, batch_size=64, quantized=quantized)
+    saved = CACHE / ("clinc-model.joblib" if quantized else f"clinc-model-{args.embedder}.joblib")
     if args.latency_only:
-        if not saved.is_file() or not RESULTS.is_file():
+        if not saved.is_file() or not results_file.is_file():
             parser.error("run the full benchmark first")
         model, crf, test = joblib.load(saved)
-        latency = _latency(model, test, crf)
-        results = json.loads(RESULTS.read_text(encoding="utf-8"))
+        latency = _latency(model, test, crf, quantized)
+        results = json.loads(results_file.read_text(encoding="utf-8"))
         results["predict_p95_ms"] = round(latency["p95_ms"], 2)
         results["details"]["latency"] = latency
-        RESULTS.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        results_file.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
         print(
             f"p50 {latency['p50_ms']:.2f} ms, p95 {latency['p95_ms']:.2f} ms "
-            f"(load average {latency['load_average_1m']:.2f}); wrote {RESULTS}"
+            f"(load average {latency['load_average_1m']:.2f}); wrote {results_file}"
         )
         return
 
@@ -325,7 +335,9 @@ def main() -> None:
     nlupp = _nlupp(args.data)
     clinc_model.embedder = None  # saved for --latency-only runs (this machine's own file)
     joblib.dump((clinc_model, nlupp["crf"], clinc_test), saved)
-    latency = None if args.skip_latency else _latency(clinc_model, clinc_test, nlupp["crf"])
+    latency = (
+        None if args.skip_latency else _latency(clinc_model, clinc_test, nlupp["crf"], quantized)
+    )
 
     train_seconds = banking["fit_seconds"] + banking["embed_seconds"]
     results = {
@@ -371,11 +383,12 @@ def main() -> None:
             "latency": latency,
             "published": PUBLISHED,
             "machine": f"{os.cpu_count()} CPUs visible; embedder threads 2",
+            "embedding_model": embedder.name,
             "run_at": datetime.now(UTC).isoformat(timespec="seconds"),
         },
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    results_file.parent.mkdir(parents=True, exist_ok=True)
+    results_file.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
 
     print()
     print(f"{'benchmark':34} {'frontdesk':>12}  published / baseline")
@@ -397,7 +410,7 @@ def main() -> None:
             f"{'intent+entities+sentiment p95 ms':34} {results['predict_p95_ms']:>12}  "
             f"target <= 10 (p50 {latency['p50_ms']:.2f})"
         )
-    print(f"\nwrote {RESULTS}")
+    print(f"\nwrote {results_file}")
 
 
 if __name__ == "__main__":
