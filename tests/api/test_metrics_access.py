@@ -3,34 +3,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-
 import httpx
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from frontdesk.api.app import create_app
 from frontdesk.api.metrics_access import _in_networks
 from frontdesk.config.observability_settings import ObservabilitySettings
 from frontdesk.orchestration.runtime import Runtime
-
-Client = Callable[[str], AbstractAsyncContextManager[httpx.AsyncClient]]
-
-
-@pytest.fixture
-async def clients(sqlite_runtime: Runtime) -> AsyncIterator[Client]:
-    """Clients of one running app that connect from a given address."""
-    app = create_app(runtime=sqlite_runtime)
-
-    @asynccontextmanager
-    async def client(address: str) -> AsyncIterator[httpx.AsyncClient]:
-        transport = httpx.ASGITransport(app=app, client=(address, 40000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-            yield http
-
-    async with app.router.lifespan_context(app):
-        yield client
+from tests.api.conftest import Client
 
 
 def _error(response: httpx.Response) -> str:

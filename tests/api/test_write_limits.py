@@ -3,34 +3,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-
-import httpx
 import pytest
 
-from frontdesk.api.app import create_app
 from frontdesk.orchestration.runtime import Runtime
 from frontdesk.storage.api_keys import Scope, create_key
+from tests.api.conftest import Client
 
-Visitor = Callable[[str], AbstractAsyncContextManager[httpx.AsyncClient]]
 
-
-@pytest.fixture
-async def visitor(sqlite_runtime: Runtime) -> AsyncIterator[Visitor]:
-    """A client coming from a given address, all on one app."""
+@pytest.fixture(autouse=True)
+def _tight_limits(sqlite_runtime: Runtime) -> None:
+    # Autouse: set before the `clients` fixture starts the app.
     limits = sqlite_runtime.settings.limits
     limits.per_visitor, limits.conversations_per_key = "3/minute", "4/minute"
-    app = create_app(runtime=sqlite_runtime)
-
-    @asynccontextmanager
-    async def client(address: str) -> AsyncIterator[httpx.AsyncClient]:
-        transport = httpx.ASGITransport(app=app, client=(address, 40000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-            yield http
-
-    async with app.router.lifespan_context(app):
-        yield client
 
 
 async def _headers(runtime: Runtime, scope: Scope) -> dict[str, str]:
@@ -39,10 +23,10 @@ async def _headers(runtime: Runtime, scope: Scope) -> dict[str, str]:
 
 
 async def test_each_visitor_of_a_widget_key_has_a_budget_of_their_own(
-    visitor: Visitor, sqlite_runtime: Runtime
+    clients: Client, sqlite_runtime: Runtime
 ) -> None:
     widget = await _headers(sqlite_runtime, Scope.WIDGET)
-    async with visitor("203.0.113.7") as first, visitor("198.51.100.20") as second:
+    async with clients("203.0.113.7") as first, clients("198.51.100.20") as second:
         created = await first.post("/v1/conversations", headers=widget)
         assert created.status_code == 201
         path = f"/v1/conversations/{created.json()['id']}/messages"
@@ -70,10 +54,10 @@ async def test_each_visitor_of_a_widget_key_has_a_budget_of_their_own(
 
 
 async def test_service_keys_have_no_visitor_budget_but_new_conversations_are_counted(
-    visitor: Visitor, sqlite_runtime: Runtime
+    clients: Client, sqlite_runtime: Runtime
 ) -> None:
     service = await _headers(sqlite_runtime, Scope.SERVICE)  # a back end serving many customers
-    async with visitor("10.0.0.5") as backend:
+    async with clients("10.0.0.5") as backend:
         ids = []
         for _ in range(4):
             created = await backend.post("/v1/conversations", headers=service)
