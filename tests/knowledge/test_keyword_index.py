@@ -1,5 +1,6 @@
-"""In-process BM25 from the FTS5 index's term counts: the same ranking as FTS5's bm25(), kept
-in step with the index, one tenant's chunks and statistics only."""
+"""In-process BM25 from the full-text index's term counts (FTS5; PostgreSQL's tsvector): the
+same ranking as FTS5's bm25(), kept in step with the index, one tenant's chunks and statistics
+only."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from collections.abc import AsyncIterator
 from typing import Literal
 
 import pytest
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.knowledge import keyword_index
 from frontdesk.knowledge.ingest import ingest_source, refresh_index, remove_source
@@ -16,6 +19,7 @@ from frontdesk.knowledge.vectors import index_version
 from frontdesk.storage import migrate
 from frontdesk.storage.db import Database
 from frontdesk.storage.fulltext import keyword_search
+from frontdesk.storage.models import Chunk
 from frontdesk.storage.tenants import ensure_tenant
 
 
@@ -168,7 +172,7 @@ async def test_memory_bm25_filters_types_and_never_crosses_tenants(sqlite_db: Da
 
 
 async def test_retrievers_answer_on_both_databases(db: Database) -> None:
-    """On PostgreSQL the database ranks; on SQLite the in-process index: both find it."""
+    """In-process BM25 (both databases) and each database's own ranking: all find it."""
     tenant = await ensure_tenant(db, "a")
     await _ingest(db, tenant.id, DOCS)
     scorings: tuple[Literal["memory", "fts5"], ...] = ("memory", "fts5")
@@ -237,21 +241,23 @@ async def test_a_small_tenant_is_built_inside_its_first_search(sqlite_db: Databa
 
 
 async def test_a_failed_build_is_logged_and_retried_later_while_fts5_answers(
-    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    db: Database, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    tenant = await ensure_tenant(sqlite_db, "a")
-    await _ingest(sqlite_db, tenant.id, DOCS)
+    tenant = await ensure_tenant(db, "a")
+    await _ingest(db, tenant.id, DOCS)
 
-    async def broken(session: object) -> list[tuple[str, int, float, int]]:
-        raise RuntimeError("disk on fire")
+    async def broken(session: AsyncSession) -> list[tuple[str, int, float, int]]:
+        # A failing statement: on PostgreSQL it spoils the transaction unless contained.
+        await session.execute(text("SELECT disk_on_fire FROM chunks"))
+        raise AssertionError("unreachable")
 
     monkeypatch.setattr(keyword_index, "chunk_term_weights", broken)
-    search = KeywordSearch(sqlite_db)
+    search = KeywordSearch(db)
     now = [0.0]
     search._memory._clock = lambda: now[0]
 
     async def keyword(query: str) -> list[object]:
-        async with sqlite_db.session(tenant.id) as session:
+        async with db.session(tenant.id) as session:
             current = await index_version(session)
             assert current is not None
             return list(
@@ -260,7 +266,7 @@ async def test_a_failed_build_is_logged_and_retried_later_while_fts5_answers(
 
     assert await keyword("card declined") != []  # FTS5 answered
     assert "building the keyword index of tenant" in caplog.text
-    assert "disk on fire" in caplog.text
+    assert "disk_on_fire" in caplog.text
     assert not search._memory.built(tenant.id)
     monkeypatch.undo()
     assert await keyword("card declined") != []
@@ -283,3 +289,47 @@ def test_terms_in_most_chunks_are_left_out_from_a_thousand_chunks() -> None:
     assert len(terms.top([("order",)], 2000, max_share=0.5)) == 1000  # never every term
     small = TenantTerms.build(1, rows[:900] + rows[1000:], {})
     assert len(small.top(both, 2000, max_share=0.5)) == 900  # too few chunks to bother
+
+
+async def test_memory_bm25_on_both_databases(db: Database, tmp_path: object) -> None:
+    """PostgreSQL too gets BM25 in process (its own ranking, ts_rank_cd, has no idf): the
+    index comes from the tsvector column, query words from PostgreSQL's stemmer. It ranks
+    the demo-like queries first where SQLite's FTS5-based index does, keeps to the tenant,
+    with the tenant's own statistics, and follows re-ingest and deletion."""
+    reference_db = Database(f"sqlite:///{tmp_path}/reference.db")
+    await migrate.upgrade(reference_db)
+    reference_tenant = await ensure_tenant(reference_db, "a")
+    await _ingest(reference_db, reference_tenant.id, DOCS)
+    reference = KeywordSearch(reference_db)
+    a = await ensure_tenant(db, "a")
+    b = await ensure_tenant(db, "b")
+    await _ingest(db, a.id, DOCS)
+    index = KeywordSearch(db)
+
+    async def titles(tenant_id: str, query: str) -> list[str]:
+        hits = await _memory(index, db, tenant_id, query)
+        async with db.session(tenant_id) as session:
+            rows = dict((await session.execute(select(Chunk.id, Chunk.title))).all())
+        return [rows[c] for c, _ in hits]
+
+    async with reference_db.session(reference_tenant.id) as session:
+        reference_titles = dict((await session.execute(select(Chunk.id, Chunk.title))).all())
+    for query in QUERIES[:4]:
+        expected = await _memory(reference, reference_db, reference_tenant.id, query)
+        assert (await titles(a.id, query))[:1] == [reference_titles[expected[0][0]]], query
+    assert await _memory(index, db, a.id, "nothing matches zebra") == []
+    assert await titles(a.id, "run payments")  # "Running": the stem matched
+
+    before = await _memory(index, db, a.id, "parcel refund")
+    secret = atom("Parcel secret", "playbook", "Tenant B's parcel refund secret: zebra.")
+    await _ingest(db, b.id, {"secret.md": secret})
+    assert await _memory(index, db, a.id, "zebra secret") == []
+    assert await titles(b.id, "zebra secret") == ["Parcel secret"]
+    assert await _memory(index, db, a.id, "parcel refund") == before  # A's statistics
+
+    async with db.session(a.id) as session:
+        assert await remove_source(session, "cards.md")
+        await refresh_index(session, None, changed=True)
+        await session.commit()
+    assert "Card payments" not in await titles(a.id, "my card was declined")
+    await reference_db.dispose()

@@ -1,4 +1,5 @@
-"""BM25 over a tenant's chunks, scored in process from the SQLite FTS5 index's term counts.
+"""BM25 over a tenant's chunks, scored in process from the full-text index's term counts
+(SQLite FTS5; PostgreSQL's tsvector column).
 
 FTS5's bm25() is evaluated row by row for every chunk that matches any query term: an OR
 query of 15-20 terms over SciFact's 5,400 chunks costs 8-19 ms, most of a 20 ms budget. Yet
@@ -11,6 +12,11 @@ table with the same tokenizer option), its vocabulary gives the counts, and the 
 FTS5's bm25() with the same column weights. One difference, on purpose: the statistics
 (chunk count, average length, how many chunks hold a term) are the tenant's own, where FTS5
 takes them from every tenant in the file.
+
+On PostgreSQL the same index is built from the chunks' tsvector (positions and their
+title/heading weights) and query words become lexemes with `to_tsvector('english', ...)`:
+BM25 where the database itself has only `ts_rank_cd`, which has no inverse document
+frequency (SciFact: nDCG@10 0.401 with it, bench/README.md).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Literal
 
@@ -38,6 +45,7 @@ from frontdesk.storage.fulltext import (
     chunk_term_weights,
     fts_tokenizer,
     keyword_search,
+    postgres_lexemes,
     query_terms,
 )
 from frontdesk.storage.models import Chunk, Document
@@ -173,7 +181,7 @@ class TenantTerms:
 
 
 class KeywordIndex:
-    """Per-process BM25 for each tenant (SQLite only; PostgreSQL ranks in the database).
+    """Per-process BM25 for each tenant.
 
     A tenant with up to `inline_chunks` chunks is built inside the search that finds its
     index out of date (milliseconds). A larger one takes seconds (SciFact's 5,400 chunks:
@@ -196,6 +204,8 @@ class KeywordIndex:
         self._builds: dict[str, asyncio.Task[None]] = {}
         self._failed_at: dict[str, float] = {}
         self._tokenizer: QueryTokenizer | None = None
+        self._postgres = db.engine.dialect.name == "postgresql"
+        self._lexemes: OrderedDict[str, tuple[str, ...]] = OrderedDict()
 
     def current(self, tenant_id: str, version: int) -> TenantTerms | None:
         found = self._by_tenant.get(tenant_id)
@@ -221,7 +231,11 @@ class KeywordIndex:
         chunks = await session.scalar(select(func.count()).select_from(Chunk)) or 0
         if chunks <= self.inline_chunks:
             try:
-                return self._keep(tenant_id, TenantTerms.build(*await _read(session)))
+                # On PostgreSQL a failed statement spoils the transaction: a savepoint keeps
+                # the search's own fallback query working.
+                async with session.begin_nested() if self._postgres else nullcontext():
+                    read = await _read(session)
+                return self._keep(tenant_id, TenantTerms.build(*read))
             except Exception:
                 self._failed(tenant_id)
                 return None
@@ -248,10 +262,29 @@ class KeywordIndex:
         words = query_terms(query)
         if not words:
             return []
-        if self._tokenizer is None:
-            self._tokenizer = QueryTokenizer(await fts_tokenizer(session))
-        phrases = self._tokenizer.terms(words)
+        if self._postgres:
+            phrases = await self._postgres_terms(session, words)
+        else:
+            if self._tokenizer is None:
+                self._tokenizer = QueryTokenizer(await fts_tokenizer(session))
+            phrases = self._tokenizer.terms(words)
         return terms.top(phrases, limit, frozenset(doc_types), max_share)
+
+    async def _postgres_terms(
+        self, session: AsyncSession, words: Sequence[str], max_words: int = 50_000
+    ) -> list[tuple[str, ...]]:
+        """Each word's lexemes, asked of PostgreSQL once per word and then remembered."""
+        # A local copy: other searches may evict entries while this one awaits.
+        local = {w: self._lexemes[w] for w in dict.fromkeys(words) if w in self._lexemes}
+        unknown = [w for w in dict.fromkeys(words) if w not in local]
+        if unknown:
+            local.update(zip(unknown, await postgres_lexemes(session, unknown), strict=True))
+        for word, lexemes in local.items():
+            self._lexemes[word] = lexemes
+            self._lexemes.move_to_end(word)
+        while len(self._lexemes) > max_words:
+            self._lexemes.popitem(last=False)
+        return [local[w] for w in words]
 
     async def aclose(self) -> None:
         for task in self._builds.values():
@@ -295,10 +328,10 @@ async def _read(
 
 
 class KeywordSearch:
-    """A query's keyword list: BM25 scored in process (`scoring="memory"`, SQLite; FTS5's
-    bm25() while a large tenant's index builds), or the database's own ranking (FTS5 bm25();
-    PostgreSQL ts_rank_cd). On SQLite both leave out terms in more than `max_share` of the
-    chunks (the tenant's in process, every tenant's with FTS5)."""
+    """A query's keyword list: BM25 scored in process (`scoring="memory"`, SQLite and
+    PostgreSQL; the database's ranking while a large tenant's index builds), or the
+    database's own ranking (FTS5 bm25(); PostgreSQL ts_rank_cd). In process, terms in more
+    than `max_share` of the tenant's chunks are left out; with FTS5, of every tenant's."""
 
     def __init__(
         self,
@@ -311,7 +344,10 @@ class KeywordSearch:
         self.max_share = max_share
         self._memory = KeywordIndex(db)
         self._shares = TermShares()
-        self._in_process = scoring == "memory" and db.engine.dialect.name == "sqlite"
+        self._in_process = scoring == "memory" and db.engine.dialect.name in (
+            "sqlite",
+            "postgresql",
+        )
 
     async def search(
         self,

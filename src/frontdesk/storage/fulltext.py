@@ -220,6 +220,19 @@ async def _run(
 _TOKENIZE = re.compile(r"tokenize\s*=\s*'([^']*)'", re.IGNORECASE)
 
 
+async def postgres_lexemes(session: AsyncSession, words: Sequence[str]) -> list[tuple[str, ...]]:
+    """Each word's lexemes as PostgreSQL's English configuration makes them for the index
+    (none for a stop word), so query terms match the tsvector's exactly."""
+    rows = await session.execute(
+        text(
+            "SELECT o, coalesce((SELECT array_agg(lexeme) FROM unnest(to_tsvector('english', w))),"
+            " '{}') FROM unnest(CAST(:words AS text[])) WITH ORDINALITY AS t(w, o) ORDER BY o"
+        ),
+        {"words": list(words)},
+    )
+    return [tuple(str(lexeme) for lexeme in row[1]) for row in rows]
+
+
 async def fts_tokenizer(session: AsyncSession) -> str:
     """The SQLite FTS5 index's tokenizer option (e.g. 'porter unicode61'), so that queries
     can be split into the same terms elsewhere."""
@@ -232,12 +245,28 @@ async def fts_tokenizer(session: AsyncSession) -> str:
 
 async def chunk_term_weights(session: AsyncSession) -> list[tuple[str, int, float, int]]:
     """(term, chunk id, weighted count, count) for every term of each of the tenant's chunks,
-    read from the SQLite FTS5 index itself (its `instance` vocabulary, one row per token):
-    the term as the index stores it (stemmed), how often it occurs with each occurrence
-    weighted by its column as keyword_search weighs them, and how often it occurs."""
+    read from the full-text index itself (SQLite: FTS5's `instance` vocabulary, one row per
+    token; PostgreSQL: the chunks' tsvector, one position per occurrence): the term as the
+    index stores it (stemmed), how often it occurs with each occurrence weighted by its
+    column as keyword_search weighs them, and how often it occurs."""
     tenant = session.info.get(TENANT_KEY)
     if tenant is None:
         raise TenantScopeError("term counts from a session without a tenant")
+    if session.get_bind().dialect.name == "postgresql":
+        # The generated column marks title words A and heading words B (migration 0001);
+        # PostgreSQL drops stop words, so a chunk's length counts the words it keeps.
+        title, heading, body = (float(COLUMN_WEIGHTS[c]) for c in ("title", "heading", "text"))
+        rows = await session.execute(
+            text(
+                f"SELECT u.lexeme, c.id, sum(CASE w WHEN 'A' THEN {title} WHEN 'B' THEN "
+                f"{heading} ELSE {body} END), count(*) "
+                "FROM chunks c CROSS JOIN LATERAL unnest(c.search_vector) u "
+                "CROSS JOIN LATERAL unnest(u.weights) w "
+                "WHERE c.tenant_id = :tenant GROUP BY u.lexeme, c.id"
+            ),
+            {"tenant": tenant},
+        )
+        return [(str(r[0]), int(r[1]), float(r[2]), int(r[3])) for r in rows]
     # A temp table: per connection, no migration, and it only reads the index.
     await session.execute(
         text(
