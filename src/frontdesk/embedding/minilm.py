@@ -9,6 +9,7 @@ differ slightly, so it has its own name and an index made with the other is re-e
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import logging
@@ -146,7 +147,8 @@ class MiniLMEmbedder:
             return self._open_session(path)
         except Exception as exc:  # onnxruntime raises its own types for a bad file
             log.warning("cannot open %s (%s); deriving it again", path, exc)
-            path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # then the second open fails with a clear error
+                path.unlink(missing_ok=True)
         path = self._quantized_file(packaged)
         try:
             return self._open_session(path)
