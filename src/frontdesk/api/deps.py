@@ -59,6 +59,12 @@ async def require_key(
     return key
 
 
+def client_address(request: Request) -> str:
+    """The caller's address as uvicorn reports it (X-Forwarded-For is taken only from
+    FORWARDED_ALLOW_IPS, by default 127.0.0.1: a proxy on this machine)."""
+    return request.client.host if request.client else "unknown"
+
+
 def get_limiter(request: Request) -> Limiter:
     limiter: Limiter = request.app.state.limiter
     return limiter
@@ -91,7 +97,7 @@ async def limit_visitor(request: Request, key: CurrentKey, limiter: LimiterDep) 
     budget (`limits.per_visitor`, by client address): `per_key` is one budget for everyone
     on the web page, and one visitor must not be able to use it up for the rest."""
     if key.scope is Scope.WIDGET:
-        await limiter.hit_visitor(key.id, request.client.host if request.client else "unknown")
+        await limiter.hit_visitor(key.id, client_address(request))
     return key
 
 

@@ -67,6 +67,7 @@ class Limiter:
         self.per_conversation = parse_many(settings.per_conversation)
         self.reads_per_key = parse_many(settings.reads_per_key)
         self.sign_ins = parse_many(settings.sign_ins_per_account)
+        self.sign_ins_total = parse_many(settings.sign_ins_per_account_total)
         self.conversations_per_key = parse_many(settings.conversations_per_key)
         self.per_visitor = parse_many(settings.per_visitor)
         self._slots: TenantSlots = slots_for(
@@ -98,10 +99,19 @@ class Limiter:
         """One read (a GET) by an API key; a budget of its own, apart from messages."""
         await self._hit(self.reads_per_key, "read", ident, "reads for this API key")
 
-    async def hit_sign_in(self, tenant: str, email: str) -> None:
-        """One sign-in attempt (API or console) for an account: password guessing."""
-        ident = f"{tenant}:{email.strip().lower()}"
-        await self._hit(self.sign_ins, "sign-in", ident, "sign-in attempts for this account")
+    async def hit_sign_in(self, tenant: str, email: str, address: str) -> None:
+        """One sign-in attempt (API or console) for an account: password guessing. Counted
+        per account and address, so guesses from one place do not lock the agent out
+        elsewhere, and per account from everywhere (a looser cap on distributed guessing)."""
+        account = f"{tenant}:{email.strip().lower()}"
+        await self._hit(
+            self.sign_ins, "sign-in", f"{account}:{address}",
+            "sign-in attempts for this account from your address",
+        )  # fmt: skip
+        await self._hit(
+            self.sign_ins_total, "sign-in-total", account,
+            "sign-in attempts for this account",
+        )  # fmt: skip
 
     async def _hit(self, items: list[RateLimitItem], namespace: str, ident: str, what: str) -> None:
         for item in items:

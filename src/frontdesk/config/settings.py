@@ -213,8 +213,11 @@ class LimitsSettings(BaseModel):
     per_conversation: str = "20/minute"
     # GET requests per API key (per key and conversation for public widget keys).
     reads_per_key: str = "600/minute"
-    # Sign-in attempts per account (API and console together): password guessing.
+    # Sign-in attempts per account and client address (API and console together): password
+    # guessing. Per address too, so that someone guessing elsewhere cannot lock the agent out;
+    # `sign_ins_per_account_total` caps an account's attempts from all addresses together.
     sign_ins_per_account: str = "10/minute"
+    sign_ins_per_account_total: str = "60/minute"
     # New conversations per API key, apart from its messages.
     conversations_per_key: str = "120/minute"
     # A public widget key is shared by every visitor of the web page, so `per_key` is one
@@ -234,6 +237,7 @@ class LimitsSettings(BaseModel):
         "per_conversation",
         "reads_per_key",
         "sign_ins_per_account",
+        "sign_ins_per_account_total",
         "conversations_per_key",
         "per_visitor",
     )

@@ -74,7 +74,8 @@ async def login_submit(
     password: Annotated[str, Form()],
 ) -> Response:
     # Password guessing is rate limited per account, as on `POST /v1/auth/login` (same count).
-    await request.app.state.limiter.hit_sign_in(runtime.tenant.slug, email)
+    address = request.client.host if request.client else "unknown"
+    await request.app.state.limiter.hit_sign_in(runtime.tenant.slug, email, address)
     issued = await login(runtime.db, runtime.tenant.slug, email, password)
     if issued is None:
         return _render(request, "login.html", {"tenant": runtime.tenant.slug,

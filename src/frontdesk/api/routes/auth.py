@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from frontdesk.api.deps import CurrentKey, LimiterDep, RuntimeDep
+from frontdesk.api.deps import CurrentKey, LimiterDep, RuntimeDep, client_address
 from frontdesk.api.schemas import ErrorResponse
 from frontdesk.errors import AuthenticationError, PermissionDeniedError
 from frontdesk.storage.users import end_sessions, login
@@ -41,9 +41,11 @@ class WhoAmI(BaseModel):
 
 
 @router.post("/login")
-async def sign_in(body: LoginCreate, runtime: RuntimeDep, limiter: LimiterDep) -> SessionPublic:
-    # Password guessing is rate limited per account and tenant (limits.sign_ins_per_account).
-    await limiter.hit_sign_in(body.tenant, body.email)
+async def sign_in(
+    body: LoginCreate, request: Request, runtime: RuntimeDep, limiter: LimiterDep
+) -> SessionPublic:
+    # Password guessing is rate limited per account and address (limits.sign_ins_per_account).
+    await limiter.hit_sign_in(body.tenant, body.email, client_address(request))
     issued = await login(runtime.db, body.tenant, body.email, body.password)
     if issued is None:
         raise AuthenticationError("wrong tenant, e-mail or password")
