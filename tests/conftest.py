@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -182,9 +183,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def live_server(workspace: Path) -> Iterator[str]:
-    """The real app served by uvicorn on a loopback port, in a background thread."""
+@contextmanager
+def serving(workspace: Path) -> Iterator[str]:
+    """The real app for `workspace` served by uvicorn on a loopback port, in a background
+    thread; yields its base URL."""
     import uvicorn
 
     from frontdesk.api.app import create_app
@@ -201,6 +203,15 @@ def live_server(workspace: Path) -> Iterator[str]:
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("the test server did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def live_server(workspace: Path) -> Iterator[str]:
+    """The demo workspace's app served on loopback (`serving`)."""
+    with serving(workspace) as url:
+        yield url
