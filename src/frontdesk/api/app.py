@@ -13,10 +13,10 @@ from fastapi.staticfiles import StaticFiles
 
 from frontdesk import __version__
 from frontdesk.api.body_limit import BodySizeLimit
-from frontdesk.api.channel_intake import ChannelIntake
+from frontdesk.api.channel_intake import MESSAGE_JOBS, ChannelIntake
 from frontdesk.api.errors import install_error_handlers
 from frontdesk.api.limits import Limiter
-from frontdesk.api.push_channels import push_channels
+from frontdesk.api.push_channels import outbounds, push_channels
 from frontdesk.api.routes import (
     admin,
     auth,
@@ -59,7 +59,7 @@ def create_app(workspace: Path | str | None = None, *, runtime: Runtime | None =
             await ensure_widget_key(current) if current.settings.web.enabled else ""
         )
         jobs = JobRunner(current.db)
-        await jobs.recover()
+        await jobs.recover(resumed_elsewhere=MESSAGE_JOBS)  # the channel intake resumes these
         if current.desk is not None and current.desk.dispatcher is not None:
             await current.desk.dispatcher.resume()  # webhooks a previous process left pending
         app.state.jobs = jobs
@@ -67,6 +67,7 @@ def create_app(workspace: Path | str | None = None, *, runtime: Runtime | None =
         app.state.channels = ChannelIntake(current, app.state.limiter)  # Slack, WhatsApp
         if current.desk is not None:  # agents' replies go out on Slack and WhatsApp too
             current.desk.channels.update(push_channels(app.state.channels))
+        await app.state.channels.resume(outbounds(app.state.channels))
         purge = (
             asyncio.create_task(retention_loop(current.db, jobs, current.settings))
             if _retention_configured(current.settings)

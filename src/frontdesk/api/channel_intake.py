@@ -15,7 +15,11 @@ post back run in the background:
 - the answer is posted back with retries (tenacity, exponential backoff) on network errors,
   5xx and 429; a post that still fails is logged, counted in `frontdesk_channel_posts_total`
   and left on the job row as the job's error. The customer message and the answer are stored
-  by the turn either way.
+  by the turn either way;
+- neither platform resends an event it had its 200 for, so a message whose process died
+  before its answer went out is resumed by the next process (`resume`): the job row keeps,
+  until the job ends, what the turn needs (the text with personal data redacted, as it is
+  stored anyway). A turn already completed is not run again: its stored answer is posted.
 """
 
 from __future__ import annotations
@@ -45,8 +49,11 @@ from frontdesk.api.delivery import once, take_turn
 from frontdesk.api.limits import Limiter
 from frontdesk.config.channel_settings import ChannelSettings, DeliverySettings
 from frontdesk.errors import AuthenticationError, ConflictError, FrontdeskError, NotFoundError
+from frontdesk.guard.pii import redact
 from frontdesk.jobs import JobRunner
+from frontdesk.jobs.runner import PENDING, Interrupted
 from frontdesk.orchestration.runtime import Runtime
+from frontdesk.storage import deliveries
 from frontdesk.storage.api_keys import Scope, VerifiedKey
 from frontdesk.storage.channel_threads import restart_thread, thread_conversation
 from frontdesk.storage.models import Tenant
@@ -58,6 +65,10 @@ log = logging.getLogger(__name__)
 
 Send = Callable[[str], Awaitable[None]]
 Outbound = Callable[[Tenant, ChannelSettings, str], Send]  # (tenant, its settings, thread key)
+PUSH_CHANNELS = (Channel.SLACK, Channel.WHATSAPP)
+MESSAGE_JOBS = tuple(f"{c.value}_message" for c in PUSH_CHANNELS)
+# A message that brought its process down this often is not tried again.
+MAX_ATTEMPTS = 3
 TENANT_BUSY_WAIT_S = 60.0  # a background turn waits for the tenant's slot this long at most
 
 
@@ -192,12 +203,70 @@ class ChannelIntake:
                 "%s: %s delivered again; answered once", inbound.channel.value, inbound.delivery_key
             )
             return None
+        pending = {
+            "thread_key": inbound.thread_key,
+            "user": inbound.user,
+            "text": redact(inbound.text).text,  # the customer's: stored only as the turn would
+            "notice": inbound.notice,
+        }
         return await self.runner.submit(
             tenant.id,
             f"{inbound.channel.value}_message",
-            {"delivery_key": inbound.delivery_key},  # ids only: the text is the customer's
+            {"delivery_key": inbound.delivery_key, PENDING: pending},
             lambda: self._answer(tenant, inbound, send, delivery),
         )
+
+    async def resume(self, outbounds: dict[Channel, Outbound]) -> int:
+        """Answer the messages a previous process accepted but did not finish (start-up).
+        Returns how many were resumed."""
+        resumed = 0
+        for job in await self.runner.interrupted(MESSAGE_JOBS):
+            why = await self._resume(job, outbounds)
+            if why is None:
+                resumed += 1
+                continue
+            log.error("%s: job %s not resumed: %s", job.kind, job.id, why)
+            await self.runner.fail(job.tenant_id, job.id, f"interrupted by a restart; {why}")
+        return resumed
+
+    async def _resume(self, job: Interrupted, outbounds: dict[Channel, Outbound]) -> str | None:
+        """Rerun one interrupted message job; the reason when it cannot be."""
+        if job.attempts >= MAX_ATTEMPTS:
+            return f"interrupted {job.attempts} times"
+        pending = job.payload.get(PENDING)
+        if not isinstance(pending, dict):
+            return "accepted by a version that kept no text to resume from"
+        channel = Channel(job.kind.removesuffix("_message"))
+        async with self.runtime.db.unscoped_session() as session:
+            tenant = await session.get(Tenant, job.tenant_id)
+        channels = self.runtime.settings.channels_for(tenant.slug) if tenant else None
+        if tenant is None or channels is None or getattr(channels, channel.value) is None:
+            return f"{channel.value} is no longer configured for this tenant"
+        inbound = Inbound(
+            channel=channel,
+            delivery_key=str(job.payload["delivery_key"]),
+            thread_key=str(pending["thread_key"]),
+            user=str(pending["user"]),
+            text=str(pending["text"]),
+            notice=bool(pending.get("notice")),
+        )
+        try:
+            send = outbounds[channel](tenant, channels, inbound.thread_key)
+        except FrontdeskError as exc:  # e.g. the bot token was removed
+            return exc.message
+        # The process that died may still hold the message's claim: start once it counts as
+        # abandoned, not in a slot meanwhile (a claim held by a live process is its to answer).
+        delay = await deliveries.seconds_until_abandoned(
+            self.runtime.db, tenant.id, inbound.delivery_key
+        )
+        self._count(channel, "resumed")
+        self.runner.rerun(
+            tenant.id,
+            job.id,
+            lambda: self._answer(tenant, inbound, send, channels.delivery, resumed=True),
+            after_s=delay,
+        )
+        return None
 
     def ignored(self, channel: Channel, why: str) -> None:
         self._count(channel, "ignored")
@@ -211,7 +280,13 @@ class ChannelIntake:
             return found is not None
 
     async def _answer(
-        self, tenant: Tenant, inbound: Inbound, send: Send, delivery: DeliverySettings
+        self,
+        tenant: Tenant,
+        inbound: Inbound,
+        send: Send,
+        delivery: DeliverySettings,
+        *,
+        resumed: bool = False,
     ) -> dict[str, Any]:
         identity = channel_identity(tenant, inbound.channel, inbound.user)
 
@@ -247,9 +322,11 @@ class ChannelIntake:
         except Exception:  # the job runner logs it and keeps it on the job row
             self._count(inbound.channel, "failed")
             raise
-        if replayed:
+        if replayed and not resumed:
             self._count(inbound.channel, "duplicate")
             return {"skipped": "answered before", "conversation_id": answer.conversation_id}
+        # (resumed and replayed: the turn ran before the restart; its answer may not have
+        # gone out, so it is posted now. At worst the customer sees it twice.)
         if not answer.text.strip():  # an agent owns the conversation: the bot stays silent
             self._count(inbound.channel, "silent")
             return {

@@ -1,16 +1,21 @@
-"""The push channels the desk sends agents' replies through (Slack, WhatsApp)."""
+"""The push channels (Slack, WhatsApp): how an answer gets out to a thread of theirs, for
+agents' replies from the desk and for messages resumed after a restart."""
 
 from __future__ import annotations
 
-from frontdesk.api.channel_intake import ChannelIntake, PushChannel
+from frontdesk.api.channel_intake import ChannelIntake, Outbound, PushChannel
 from frontdesk.api.routes.slack_channel import slack_outbound
 from frontdesk.api.routes.whatsapp_channel import whatsapp_outbound
 from frontdesk.interfaces import Channel as OutputChannel
 from frontdesk.types import Channel
 
 
+def outbounds(intake: ChannelIntake) -> dict[Channel, Outbound]:
+    return {Channel.SLACK: slack_outbound(intake), Channel.WHATSAPP: whatsapp_outbound(intake)}
+
+
 def push_channels(intake: ChannelIntake) -> dict[str, OutputChannel]:
     return {
-        Channel.SLACK.value: PushChannel(intake, Channel.SLACK, slack_outbound(intake)),
-        Channel.WHATSAPP.value: PushChannel(intake, Channel.WHATSAPP, whatsapp_outbound(intake)),
+        channel.value: PushChannel(intake, channel, outbound)
+        for channel, outbound in outbounds(intake).items()
     }

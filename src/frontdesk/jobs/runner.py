@@ -1,13 +1,16 @@
 """An in-process job runner: each job is a row in `jobs` (queued -> running -> done|failed)
 and an asyncio task. Callers get the job id at once and poll it; nothing is lost if the
 work fails, the error is kept on the row. Jobs left `running` by a crashed process are
-marked failed at start-up so they do not look alive forever."""
+marked failed at start-up so they do not look alive forever, except the kinds whose owner
+resumes them (`interrupted`, `rerun`): their payload keeps under `PENDING` what a new
+process needs to do the work again, and that part is dropped once the job ends."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
@@ -18,6 +21,18 @@ from frontdesk.storage.models import Job, utcnow
 log = logging.getLogger(__name__)
 
 Work = Callable[[], Awaitable[dict[str, Any]]]
+PENDING = "pending"  # payload key: what only an unfinished job needs (dropped when it ends)
+
+
+@dataclass(frozen=True)
+class Interrupted:
+    """A job a previous process left queued or running."""
+
+    tenant_id: str
+    id: str
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
 
 
 class JobRunner:
@@ -25,17 +40,30 @@ class JobRunner:
         self._db = db
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._waiting: set[asyncio.Task[None]] = set()  # reruns not started yet
 
-    async def recover(self) -> int:
-        """Mark jobs a previous process left queued or running as failed."""
+    async def recover(self, *, resumed_elsewhere: Collection[str] = ()) -> int:
+        """Mark jobs a previous process left queued or running as failed, except those of
+        the kinds in `resumed_elsewhere` (their owner resumes them)."""
         async with self._db.unscoped_session() as session:
             result = await session.execute(
                 update(Job)
-                .where(Job.status.in_(["queued", "running"]))
+                .where(Job.status.in_(["queued", "running"]), Job.kind.not_in(resumed_elsewhere))
                 .values(status="failed", error="interrupted by a restart", finished_at=utcnow())
             )
             await session.commit()
             return int(getattr(result, "rowcount", 0) or 0)
+
+    async def interrupted(self, kinds: Collection[str]) -> list[Interrupted]:
+        """The jobs of `kinds` a previous process left queued or running, oldest first."""
+        async with self._db.unscoped_session() as session:
+            rows = await session.scalars(
+                select(Job)
+                .where(Job.status.in_(["queued", "running"]), Job.kind.in_(kinds))
+                .order_by(Job.created_at)
+            )
+            return [Interrupted(j.tenant_id, j.id, j.kind, dict(j.payload), j.attempts)
+                    for j in rows]  # fmt: skip
 
     async def submit(self, tenant_id: str, kind: str, payload: dict[str, Any], work: Work) -> str:
         async with self._db.session(tenant_id) as session:
@@ -43,36 +71,59 @@ class JobRunner:
             session.add(job)
             await session.commit()
             job_id = job.id
+        self._start(tenant_id, job_id, work)
+        return job_id
+
+    def rerun(self, tenant_id: str, job_id: str, work: Work, *, after_s: float = 0.0) -> None:
+        """Run an interrupted job's work again under its own id (its attempts go up), after
+        `after_s` seconds spent outside the runner's slots. Shutdown (`drain`, `cancel`) does
+        not wait for a rerun still waiting: the row stays as it was, for the next start."""
+        if after_s <= 0:
+            self._start(tenant_id, job_id, work)
+            return
+
+        async def later() -> None:
+            await asyncio.sleep(after_s)
+            self._start(tenant_id, job_id, work)
+
+        task = asyncio.create_task(later())
+        self._waiting.add(task)
+        task.add_done_callback(self._waiting.discard)
+
+    async def fail(self, tenant_id: str, job_id: str, error: str) -> None:
+        await self._finish(tenant_id, job_id, status="failed", error=error)
+
+    def _start(self, tenant_id: str, job_id: str, work: Work) -> None:
         task = asyncio.create_task(self._run(tenant_id, job_id, work))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return job_id
 
     async def _run(self, tenant_id: str, job_id: str, work: Work) -> None:
         async with self._slots:
-            await self._update(tenant_id, job_id, status="running", started_at=utcnow(), attempts=1)
+            async with self._db.session(tenant_id) as session:
+                job = await session.get(Job, job_id)
+                if job is None or job.status in ("done", "failed"):  # another process ended it
+                    return
+                job.status, job.started_at, job.attempts = "running", utcnow(), job.attempts + 1
+                await session.commit()
             try:
                 result = await work()
             except Exception as exc:  # the error is kept on the job for the caller to read
                 log.exception("job %s failed", job_id)
-                await self._update(
-                    tenant_id,
-                    job_id,
-                    status="failed",
-                    finished_at=utcnow(),
-                    error=f"{type(exc).__name__}: {exc}",
-                )
+                await self._finish(tenant_id, job_id, status="failed",
+                                   error=f"{type(exc).__name__}: {exc}")  # fmt: skip
                 return
-            await self._update(
-                tenant_id, job_id, status="done", finished_at=utcnow(), result=result
-            )
+            await self._finish(tenant_id, job_id, status="done", result=result)
 
-    async def _update(self, tenant_id: str, job_id: str, **values: Any) -> None:
+    async def _finish(self, tenant_id: str, job_id: str, **values: Any) -> None:
         async with self._db.session(tenant_id) as session:
             job = await session.get(Job, job_id)
             if job is not None:
                 for key, value in values.items():
                     setattr(job, key, value)
+                job.finished_at = utcnow()
+                if PENDING in job.payload:
+                    job.payload = {k: v for k, v in job.payload.items() if k != PENDING}
                 await session.commit()
 
     async def get(self, tenant_id: str, job_id: str) -> Job | None:
@@ -81,12 +132,14 @@ class JobRunner:
 
     async def cancel(self) -> None:
         """Stop the jobs in flight (shutdown); `recover` marks them failed at the next start."""
-        tasks = list(self._tasks)
+        tasks = list(self._tasks) + list(self._waiting)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def drain(self) -> None:
-        """Wait for the jobs in flight (shutdown, tests)."""
+        """Wait for the jobs in flight (shutdown, tests); reruns still waiting are dropped."""
+        for waiting in list(self._waiting):
+            waiting.cancel()
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)

@@ -4,7 +4,7 @@ given back if the turn could not run."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -47,6 +47,22 @@ async def claim(
         if int(getattr(taken, "rowcount", 0) or 0) == 1:
             return None
         return await session.scalar(select(MessageDelivery).where(MessageDelivery.key == key))
+
+
+async def seconds_until_abandoned(db: Database, tenant_id: str, key: str) -> float:
+    """How long until a claim of `key` still processing may be taken over (0 when there is
+    none to wait for)."""
+    async with db.session(tenant_id) as session:
+        claimed = await session.scalar(
+            select(MessageDelivery.created_at).where(
+                MessageDelivery.key == key, MessageDelivery.status == PROCESSING
+            )
+        )
+    if claimed is None:
+        return 0.0
+    if claimed.tzinfo is None:  # SQLite hands back naive UTC
+        claimed = claimed.replace(tzinfo=UTC)
+    return max(0.0, (claimed - utcnow()).total_seconds() + STALE_AFTER_S)
 
 
 async def complete(

@@ -1,0 +1,185 @@
+"""A push-channel message whose process died before its answer went out is answered by the
+next process (Slack and WhatsApp do not resend an event they had their 200 for). Real HTTP
+to a fake Slack API on loopback; SQLite and PostgreSQL (the `runtime` fixture)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from frontdesk.config.channel_settings import ChannelSettings, DeliverySettings, SlackSettings
+from frontdesk.jobs.runner import PENDING
+from frontdesk.orchestration.runtime import Runtime
+from frontdesk.storage.conversations import all_messages
+from frontdesk.storage.deliveries import DONE, PROCESSING, seconds_until_abandoned
+from frontdesk.storage.models import Job
+from frontdesk.storage.support_models import MessageDelivery
+from tests.api.channel_fakes import FakeApi, channel_client, fake_api
+from tests.api.test_slack_channel import SECRET, TOKEN, URL, message, signed
+
+__all__ = ["fake_api"]  # the fixture, imported for the tests below
+
+THREAD = "T0TEAM:D0DIRECT:1700000100.000100"
+
+
+@pytest.fixture
+def slack_runtime(runtime: Runtime, fake_api: FakeApi) -> Runtime:
+    runtime.settings.channels = ChannelSettings(
+        slack=SlackSettings(signing_secret=SECRET, bot_token=TOKEN, api_base_url=fake_api.url),
+        delivery=DeliverySettings(attempts=3, backoff_s=0.0),
+    )
+    return runtime
+
+
+async def _jobs(runtime: Runtime, kind: str = "slack_message") -> list[Job]:
+    async with runtime.db.session(runtime.tenant.id) as session:
+        return list(await session.scalars(select(Job).where(Job.kind == kind)))
+
+
+async def _add(runtime: Runtime, *rows: Any) -> None:
+    async with runtime.db.session(runtime.tenant.id) as session:
+        session.add_all(rows)
+        await session.commit()
+
+
+def _pending(text: str) -> dict[str, Any]:
+    return {"thread_key": THREAD, "user": "U0CUSTOMER", "text": text, "notice": False}
+
+
+async def test_a_message_accepted_before_a_crash_is_answered_after_the_restart(
+    slack_runtime: Runtime, fake_api: FakeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = "I want a refund for order KP-20481736, write to jo.bloggs@example.com"
+    event = message(text, event_id="EvCrash", ts="1700000100.000100")
+    async for first in channel_client(slack_runtime):
+        with monkeypatch.context() as patch:  # the process dies right after its 200
+            patch.setattr(first.intake.runner, "_start", lambda *args, **kwargs: None)
+            assert (await first.http.post(URL, **signed(event))).status_code == 200
+    [job] = await _jobs(slack_runtime)
+    assert job.status == "queued"
+    assert "jo.bloggs@example.com" not in json.dumps(job.payload)  # kept redacted
+    assert job.payload[PENDING]["thread_key"] == THREAD
+    assert fake_api.requests == []
+
+    async for second in channel_client(slack_runtime):  # the restart
+        await second.settle()
+        resumed = second.metric("frontdesk_channel_events_total", channel="slack",
+                                outcome="resumed")  # fmt: skip
+        assert resumed == 1
+
+    [post] = fake_api.requests
+    assert post["json"]["channel"] == "D0DIRECT"
+    assert post["json"]["thread_ts"] == "1700000100.000100"
+    assert "refund" in post["json"]["text"].lower()
+    [job] = await _jobs(slack_runtime)
+    assert (job.status, job.attempts, job.error) == ("done", 1, None)
+    assert PENDING not in job.payload  # the customer's text does not outlive the job
+    assert job.result is not None
+    assert job.result["posted"] is True
+    async with slack_runtime.db.session(slack_runtime.tenant.id) as session:
+        messages = await all_messages(session, job.result["conversation_id"])
+    assert [m.role for m in messages] == ["customer", "assistant"]
+    assert "jo.bloggs@example.com" not in messages[0].text
+
+
+async def test_an_answer_produced_before_the_crash_is_posted_not_produced_again(
+    slack_runtime: Runtime, fake_api: FakeApi
+) -> None:
+    answer = {
+        "conversation_id": "c" * 32,
+        "turn_id": "t" * 32,
+        "text": "Your refund is on its way.",
+    }
+    await _add(
+        slack_runtime,
+        MessageDelivery(
+            tenant_id=slack_runtime.tenant.id,
+            key="slack:EvDone",
+            status=DONE,
+            response=answer,
+            conversation_id=answer["conversation_id"],
+        ),
+        Job(
+            tenant_id=slack_runtime.tenant.id,
+            kind="slack_message",
+            status="running",
+            attempts=1,
+            payload={"delivery_key": "slack:EvDone", PENDING: _pending("Where is my refund?")},
+        ),
+    )
+    async for restarted in channel_client(slack_runtime):
+        await restarted.settle()
+    assert [p["json"]["text"] for p in fake_api.requests] == ["Your refund is on its way."]
+    [job] = await _jobs(slack_runtime)
+    assert (job.status, job.attempts) == ("done", 2)
+
+
+async def test_what_cannot_be_resumed_fails_with_the_reason(
+    slack_runtime: Runtime, fake_api: FakeApi
+) -> None:
+    tenant = slack_runtime.tenant.id
+    await _add(
+        slack_runtime,
+        Job(
+            tenant_id=tenant,
+            kind="slack_message",
+            status="running",
+            attempts=3,
+            payload={"delivery_key": "slack:EvLoop", PENDING: _pending("hello")},
+        ),
+        Job(
+            tenant_id=tenant,
+            kind="whatsapp_message",
+            status="queued",
+            attempts=0,
+            payload={"delivery_key": "whatsapp:wamid.1", PENDING: _pending("hi")},
+        ),
+        Job(
+            tenant_id=tenant,
+            kind="slack_message",
+            status="queued",
+            attempts=0,
+            payload={"delivery_key": "slack:EvOld"},
+        ),
+        Job(tenant_id=tenant, kind="knowledge_reindex", status="running", attempts=1, payload={}),
+    )
+    async for restarted in channel_client(slack_runtime):
+        await restarted.settle()
+    errors = {j.payload["delivery_key"]: j.error for j in await _jobs(slack_runtime)}
+    assert errors["slack:EvLoop"] == "interrupted by a restart; interrupted 3 times"
+    assert "no text to resume from" in (errors["slack:EvOld"] or "")
+    [whatsapp] = await _jobs(slack_runtime, "whatsapp_message")
+    assert whatsapp.error == (
+        "interrupted by a restart; whatsapp is no longer configured for this tenant"
+    )
+    [reindex] = await _jobs(slack_runtime, "knowledge_reindex")
+    assert (reindex.status, reindex.error) == ("failed", "interrupted by a restart")
+    assert all(PENDING not in j.payload for j in await _jobs(slack_runtime))
+    assert fake_api.requests == []
+
+
+async def test_a_message_still_claimed_waits_until_the_claim_is_abandoned(
+    slack_runtime: Runtime, fake_api: FakeApi
+) -> None:
+    tenant = slack_runtime.tenant.id
+    await _add(
+        slack_runtime,
+        MessageDelivery(tenant_id=tenant, key="slack:EvHeld", status=PROCESSING),
+        Job(
+            tenant_id=tenant,
+            kind="slack_message",
+            status="running",
+            attempts=1,
+            payload={"delivery_key": "slack:EvHeld", PENDING: _pending("Where is it?")},
+        ),
+    )
+    wait = await seconds_until_abandoned(slack_runtime.db, tenant, "slack:EvHeld")
+    assert 290 < wait <= 300
+    async for restarted in channel_client(slack_runtime):
+        await restarted.settle()  # shutdown does not wait for it: the next start will
+    [job] = await _jobs(slack_runtime)
+    assert (job.status, job.attempts) == ("running", 1)  # untouched, still to be resumed
+    assert fake_api.requests == []
