@@ -1,6 +1,7 @@
-"""A push-channel message whose process died before its answer went out is answered by the
-next process (Slack and WhatsApp do not resend an event they had their 200 for). Real HTTP
-to a fake Slack API on loopback; SQLite and PostgreSQL (the `runtime` fixture)."""
+"""Jobs a process left unfinished when it died are done by the next one: a push-channel
+message whose answer had not gone out (Slack and WhatsApp do not resend an event they had their
+200 for), a re-index, a retrain, a retention purge. Real HTTP to a fake Slack API on loopback;
+SQLite and PostgreSQL (the `runtime` fixture)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from frontdesk.storage.conversations import all_messages
 from frontdesk.storage.deliveries import DONE, PROCESSING, seconds_until_abandoned
 from frontdesk.storage.models import Job
 from frontdesk.storage.support_models import MessageDelivery
+from frontdesk.storage.tenants import ensure_tenant
 from tests.api.channel_fakes import FakeApi, channel_client, fake_api
 from tests.api.test_slack_channel import SECRET, TOKEN, URL, message, signed
 
@@ -144,7 +146,7 @@ async def test_what_cannot_be_resumed_fails_with_the_reason(
             attempts=0,
             payload={"delivery_key": "slack:EvOld"},
         ),
-        Job(tenant_id=tenant, kind="knowledge_reindex", status="running", attempts=1, payload={}),
+        Job(tenant_id=tenant, kind="knowledge_upload", status="running", attempts=1, payload={}),
     )
     async for restarted in channel_client(slack_runtime):
         await restarted.settle()
@@ -155,8 +157,8 @@ async def test_what_cannot_be_resumed_fails_with_the_reason(
     assert whatsapp.error == (
         "interrupted by a restart; whatsapp is no longer configured for this tenant"
     )
-    [reindex] = await _jobs(slack_runtime, "knowledge_reindex")
-    assert (reindex.status, reindex.error) == ("failed", "interrupted by a restart")
+    [upload] = await _jobs(slack_runtime, "knowledge_upload")  # its files were not kept
+    assert (upload.status, upload.error) == ("failed", "interrupted by a restart")
     assert all(PENDING not in j.payload for j in await _jobs(slack_runtime))
     assert fake_api.requests == []
 
@@ -183,3 +185,31 @@ async def test_a_message_still_claimed_waits_until_the_claim_is_abandoned(
     [job] = await _jobs(slack_runtime)
     assert (job.status, job.attempts) == ("running", 1)  # untouched, still to be resumed
     assert fake_api.requests == []
+
+
+async def test_reindex_retrain_and_purge_jobs_run_again_after_a_restart(runtime: Runtime) -> None:
+    tenant = runtime.tenant.id
+    other = (await ensure_tenant(runtime.db, "other")).id
+    await _add(
+        runtime,
+        Job(tenant_id=tenant, kind="knowledge_reindex", status="running", attempts=1, payload={}),
+        Job(tenant_id=tenant, kind="retention_purge", status="queued", attempts=0, payload={}),
+        Job(tenant_id=tenant, kind="nlu_retrain", status="running", attempts=3, payload={}),
+    )
+    async with runtime.db.session(other) as session:  # the retrain is the workspace tenant's
+        session.add(Job(tenant_id=other, kind="nlu_retrain", status="running", attempts=1,
+                        payload={}))  # fmt: skip
+        await session.commit()
+    async for _restarted in channel_client(runtime):
+        pass  # shutting the app down waits for its jobs
+    [reindex] = await _jobs(runtime, "knowledge_reindex")
+    assert (reindex.status, reindex.attempts, reindex.error) == ("done", 2, None)
+    assert reindex.result is not None
+    assert "unchanged" in reindex.result  # the sync report of the workspace's knowledge folder
+    [purge] = await _jobs(runtime, "retention_purge")
+    assert (purge.status, purge.result) == ("done", {"purged": 0, "retention_days": None})
+    [looping] = await _jobs(runtime, "nlu_retrain")
+    assert looping.error == "interrupted by a restart; interrupted 3 times"
+    async with runtime.db.session(other) as session:
+        [elsewhere] = list(await session.scalars(select(Job).where(Job.kind == "nlu_retrain")))
+    assert elsewhere.error == "interrupted by a restart; it cannot be run again here"

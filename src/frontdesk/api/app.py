@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -35,7 +35,9 @@ from frontdesk.api.routes import jobs as jobs_routes
 from frontdesk.api.widget_key import ensure_widget_key
 from frontdesk.config.settings import ServerSettings, Settings
 from frontdesk.jobs import JobRunner
-from frontdesk.jobs.retention import retention_loop
+from frontdesk.jobs.retention import purge_work, retention_loop
+from frontdesk.jobs.runner import Interrupted, Work
+from frontdesk.orchestration.retrain import retrain_work
 from frontdesk.orchestration.runtime import Runtime, open_runtime
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -59,7 +61,9 @@ def create_app(workspace: Path | str | None = None, *, runtime: Runtime | None =
             await ensure_widget_key(current) if current.settings.web.enabled else ""
         )
         jobs = JobRunner(current.db)
-        await jobs.recover(resumed_elsewhere=MESSAGE_JOBS)  # the channel intake resumes these
+        resumable = resumable_jobs(current)
+        await jobs.recover(resumed_elsewhere=(*resumable, *MESSAGE_JOBS))
+        await jobs.resume(resumable)  # (the channel intake resumes its messages below)
         if current.desk is not None and current.desk.dispatcher is not None:
             await current.desk.dispatcher.resume()  # webhooks a previous process left pending
         app.state.jobs = jobs
@@ -117,6 +121,18 @@ def create_app(workspace: Path | str | None = None, *, runtime: Runtime | None =
         },
     )
     return app
+
+
+def resumable_jobs(runtime: Runtime) -> dict[str, Callable[[Interrupted], Work | None]]:
+    """The job kinds a restart runs again (each is safe to repeat), and how to rebuild the
+    work from the job row. Uploads are not here: their files are not kept."""
+    return {
+        "retention_purge": lambda job: purge_work(runtime.db, runtime.settings, job.tenant_id),
+        "knowledge_reindex": lambda job: knowledge.reindex_work(runtime, job.tenant_id),
+        "nlu_retrain": lambda job: (
+            retrain_work(runtime) if job.tenant_id == runtime.tenant.id else None
+        ),
+    }
 
 
 def _retention_configured(settings: Settings) -> bool:

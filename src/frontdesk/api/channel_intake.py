@@ -51,7 +51,7 @@ from frontdesk.config.channel_settings import ChannelSettings, DeliverySettings
 from frontdesk.errors import AuthenticationError, ConflictError, FrontdeskError, NotFoundError
 from frontdesk.guard.pii import redact
 from frontdesk.jobs import JobRunner
-from frontdesk.jobs.runner import PENDING, Interrupted
+from frontdesk.jobs.runner import MAX_INTERRUPTIONS, PENDING, Interrupted
 from frontdesk.orchestration.runtime import Runtime
 from frontdesk.storage import deliveries
 from frontdesk.storage.api_keys import Scope, VerifiedKey
@@ -67,8 +67,6 @@ Send = Callable[[str], Awaitable[None]]
 Outbound = Callable[[Tenant, ChannelSettings, str], Send]  # (tenant, its settings, thread key)
 PUSH_CHANNELS = (Channel.SLACK, Channel.WHATSAPP)
 MESSAGE_JOBS = tuple(f"{c.value}_message" for c in PUSH_CHANNELS)
-# A message that brought its process down this often is not tried again.
-MAX_ATTEMPTS = 3
 TENANT_BUSY_WAIT_S = 60.0  # a background turn waits for the tenant's slot this long at most
 
 
@@ -231,7 +229,7 @@ class ChannelIntake:
 
     async def _resume(self, job: Interrupted, outbounds: dict[Channel, Outbound]) -> str | None:
         """Rerun one interrupted message job; the reason when it cannot be."""
-        if job.attempts >= MAX_ATTEMPTS:
+        if job.attempts >= MAX_INTERRUPTIONS:
             return f"interrupted {job.attempts} times"
         pending = job.payload.get(PENDING)
         if not isinstance(pending, dict):

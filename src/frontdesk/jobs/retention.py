@@ -12,12 +12,31 @@ from typing import Any
 from sqlalchemy import select
 
 from frontdesk.config.settings import Settings
-from frontdesk.jobs.runner import JobRunner
+from frontdesk.jobs.runner import JobRunner, Work
 from frontdesk.storage.db import Database
 from frontdesk.storage.models import Tenant
 from frontdesk.storage.privacy import purge_expired
 
 log = logging.getLogger(__name__)
+
+
+def purge_work(
+    db: Database, settings: Settings, tenant_id: str, *, now: datetime | None = None
+) -> Work:
+    """One tenant's purge; its retention period is the one configured when it runs."""
+
+    async def work() -> dict[str, Any]:
+        async with db.unscoped_session() as session:
+            tenant = await session.get(Tenant, tenant_id)
+        days = settings.retention_days_for(tenant.slug) if tenant is not None else None
+        if days is None:
+            return {"purged": 0, "retention_days": None}
+        async with db.session(tenant_id) as session:
+            purged = await purge_expired(session, days, now=now)
+            await session.commit()
+        return {"purged": purged, "retention_days": days}
+
+    return work
 
 
 async def submit_purges(
@@ -29,16 +48,9 @@ async def submit_purges(
     job_ids = []
     for tenant_id, slug in tenants:
         days = settings.retention_days_for(slug)
-        if days is None:
-            continue
-
-        async def work(tenant_id: str = tenant_id, days: int = days) -> dict[str, Any]:
-            async with db.session(tenant_id) as session:
-                purged = await purge_expired(session, days, now=now)
-                await session.commit()
-            return {"purged": purged, "retention_days": days}
-
-        job_ids.append(await jobs.submit(tenant_id, "retention_purge", {"days": days}, work))
+        if days is not None:
+            work = purge_work(db, settings, tenant_id, now=now)
+            job_ids.append(await jobs.submit(tenant_id, "retention_purge", {"days": days}, work))
     return job_ids
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 Work = Callable[[], Awaitable[dict[str, Any]]]
 PENDING = "pending"  # payload key: what only an unfinished job needs (dropped when it ends)
+MAX_INTERRUPTIONS = 3  # a job that brought its process down this often is not run again
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,23 @@ class JobRunner:
             )
             return [Interrupted(j.tenant_id, j.id, j.kind, dict(j.payload), j.attempts)
                     for j in rows]  # fmt: skip
+
+    async def resume(self, works: Mapping[str, Callable[[Interrupted], Work | None]]) -> int:
+        """Rerun the interrupted jobs of the kinds in `works` (kind -> the job's work, None
+        when it cannot be rebuilt); returns how many were rerun. Call it after `recover`
+        with the same kinds left out."""
+        rerun = 0
+        for job in await self.interrupted(list(works)):
+            work = works[job.kind](job) if job.attempts < MAX_INTERRUPTIONS else None
+            if work is None:
+                why = (f"interrupted {job.attempts} times" if job.attempts >= MAX_INTERRUPTIONS
+                       else "it cannot be run again here")  # fmt: skip
+                await self.fail(job.tenant_id, job.id, f"interrupted by a restart; {why}")
+                continue
+            log.info("job %s (%s) interrupted by a restart: running it again", job.id, job.kind)
+            self.rerun(job.tenant_id, job.id, work)
+            rerun += 1
+        return rerun
 
     async def submit(self, tenant_id: str, kind: str, payload: dict[str, Any], work: Work) -> str:
         async with self._db.session(tenant_id) as session:

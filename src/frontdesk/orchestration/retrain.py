@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from frontdesk.jobs import JobRunner
+from frontdesk.jobs.runner import Work
 from frontdesk.nlu.training_data import EntitySpan, Example, TrainingData, load_yaml
 from frontdesk.orchestration.runtime import Runtime
 from frontdesk.policy.promotion import promotion_gate
@@ -163,10 +164,14 @@ async def retrain(runtime: Runtime, *, max_relative_drop: float = 0.05) -> Retra
                                    max_relative_drop=max_relative_drop)  # fmt: skip
 
 
-async def start_retrain(runtime: Runtime, jobs: JobRunner, *, actor: str) -> str:
-    """Retrain as a background job (the admin button); the job's result is the report."""
-
+def retrain_work(runtime: Runtime) -> Work:
     async def work() -> dict[str, Any]:
         return (await retrain(runtime)).as_dict()
 
-    return await jobs.submit(runtime.tenant.id, "nlu_retrain", {"actor": actor}, work)
+    return work
+
+
+async def start_retrain(runtime: Runtime, jobs: JobRunner, *, actor: str) -> str:
+    """Retrain as a background job (the admin button); the job's result is the report."""
+    return await jobs.submit(runtime.tenant.id, "nlu_retrain", {"actor": actor},
+                             retrain_work(runtime))  # fmt: skip

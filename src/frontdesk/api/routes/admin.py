@@ -13,9 +13,10 @@ from sqlalchemy import select
 from frontdesk.api.deps import AdminKey, JobsDep, RuntimeDep
 from frontdesk.api.schemas import ErrorResponse
 from frontdesk.errors import NotFoundError
+from frontdesk.jobs.retention import purge_work
 from frontdesk.storage.audit import audit
 from frontdesk.storage.models import AuditLog
-from frontdesk.storage.privacy import delete_customer, export_customer, purge_expired
+from frontdesk.storage.privacy import delete_customer, export_customer
 from frontdesk.storage.users import Role, create_user, list_users
 
 router = APIRouter(
@@ -127,18 +128,9 @@ async def erase(customer_ref: str, runtime: RuntimeDep, key: AdminKey) -> Respon
 @router.post("/retention/purge", status_code=status.HTTP_202_ACCEPTED)
 async def purge_now(runtime: RuntimeDep, jobs: JobsDep, key: AdminKey) -> JobAccepted:
     """Run the tenant's retention purge now (it also runs on a timer)."""
-    days = runtime.settings.retention_days_for(key.tenant_slug)
     tenant_id = key.tenant_id
-
-    async def work() -> dict[str, Any]:
-        if days is None:
-            return {"purged": 0, "retention_days": None}
-        async with runtime.db.session(tenant_id) as session:
-            purged = await purge_expired(session, days)
-            await session.commit()
-        return {"purged": purged, "retention_days": days}
-
     async with runtime.db.session(tenant_id) as session:
         audit(session, actor=key.actor, action="privacy.purge_requested")
         await session.commit()
+    work = purge_work(runtime.db, runtime.settings, tenant_id)
     return JobAccepted(job_id=await jobs.submit(tenant_id, "retention_purge", {}, work))

@@ -13,8 +13,9 @@ from sqlalchemy import delete, func, select
 from frontdesk.api.deps import CurrentKey, JobsDep, RuntimeDep, require_scope
 from frontdesk.api.schemas import ErrorResponse
 from frontdesk.errors import InvalidRequestError, NotFoundError
+from frontdesk.jobs.runner import Work
 from frontdesk.knowledge.ingest import IngestError, SyncReport, ingest_source, refresh_index
-from frontdesk.orchestration.runtime import sync_knowledge
+from frontdesk.orchestration.runtime import Runtime, sync_knowledge
 from frontdesk.storage.api_keys import Scope
 from frontdesk.storage.audit import audit
 from frontdesk.storage.models import Chunk, Document
@@ -113,7 +114,12 @@ async def upload(
 async def reindex(runtime: RuntimeDep, jobs: JobsDep, key: CurrentKey) -> JobAccepted:
     """Re-read the workspace's knowledge folder (its own tenant) and embed what is missing."""
     require_scope(key, Scope.ADMIN)
-    tenant_id = key.tenant_id
+    work = reindex_work(runtime, key.tenant_id)
+    return JobAccepted(job_id=await jobs.submit(key.tenant_id, "knowledge_reindex", {}, work))
+
+
+def reindex_work(runtime: Runtime, tenant_id: str) -> Work:
+    """The workspace's tenant re-reads the knowledge folder; another embeds what is missing."""
 
     async def work() -> dict[str, Any]:
         if tenant_id == runtime.tenant.id:
@@ -130,7 +136,7 @@ async def reindex(runtime: RuntimeDep, jobs: JobsDep, key: CurrentKey) -> JobAcc
             await session.commit()
         return {"embedded": embedded}
 
-    return JobAccepted(job_id=await jobs.submit(tenant_id, "knowledge_reindex", {}, work))
+    return work
 
 
 @router.get("/documents")
