@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse
 
 from frontdesk.api.app import create_app
 from frontdesk.api.channel_intake import ChannelIntake
+from frontdesk.jobs import JobRunner
 from frontdesk.orchestration.runtime import Runtime
 from tests.conftest import free_port
 
@@ -100,6 +101,7 @@ class ChannelClient:
     http: httpx.AsyncClient
     intake: ChannelIntake
     runtime: Runtime
+    app_jobs: JobRunner  # the app's own runner (uploads, re-index, retrain, purge)
 
     async def settle(self) -> None:
         """Wait for the background answers (jobs) of what was posted so far."""
@@ -116,4 +118,4 @@ async def channel_client(runtime: Runtime) -> AsyncIterator[ChannelClient]:
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-            yield ChannelClient(http, app.state.channels, runtime)
+            yield ChannelClient(http, app.state.channels, runtime, app.state.jobs)

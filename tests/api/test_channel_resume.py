@@ -14,9 +14,10 @@ from sqlalchemy import select
 from frontdesk.config.channel_settings import ChannelSettings, DeliverySettings, SlackSettings
 from frontdesk.jobs.runner import PENDING
 from frontdesk.orchestration.runtime import Runtime
+from frontdesk.storage.api_keys import Scope, create_key
 from frontdesk.storage.conversations import all_messages
 from frontdesk.storage.deliveries import DONE, PROCESSING, seconds_until_abandoned
-from frontdesk.storage.models import Job
+from frontdesk.storage.models import Document, Job
 from frontdesk.storage.support_models import MessageDelivery
 from frontdesk.storage.tenants import ensure_tenant
 from tests.api.channel_fakes import FakeApi, channel_client, fake_api
@@ -157,8 +158,8 @@ async def test_what_cannot_be_resumed_fails_with_the_reason(
     assert whatsapp.error == (
         "interrupted by a restart; whatsapp is no longer configured for this tenant"
     )
-    [upload] = await _jobs(slack_runtime, "knowledge_upload")  # its files were not kept
-    assert (upload.status, upload.error) == ("failed", "interrupted by a restart")
+    [upload] = await _jobs(slack_runtime, "knowledge_upload")  # from before its files were kept
+    assert upload.error == "interrupted by a restart; it cannot be run again here"
     assert all(PENDING not in j.payload for j in await _jobs(slack_runtime))
     assert fake_api.requests == []
 
@@ -213,3 +214,30 @@ async def test_reindex_retrain_and_purge_jobs_run_again_after_a_restart(runtime:
     async with runtime.db.session(other) as session:
         [elsewhere] = list(await session.scalars(select(Job).where(Job.kind == "nlu_retrain")))
     assert elsewhere.error == "interrupted by a restart; it cannot be run again here"
+
+
+async def test_an_upload_accepted_before_a_crash_is_indexed_after_the_restart(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin = {"Authorization": "Bearer " + (await create_key(
+        runtime.db, runtime.tenant.id, name="a", scope=Scope.ADMIN)).token}  # fmt: skip
+    text = b"# Gift wrapping\n\nEvery order can be gift wrapped for 3 euros at checkout.\n"
+    async for first in channel_client(runtime):
+        with monkeypatch.context() as patch:  # the process dies right after its 202
+            patch.setattr(first.app_jobs, "_start", lambda *args, **kwargs: None)
+            files = [("files", ("gift-wrapping.md", text, "text/markdown"))]
+            accepted = await first.http.post("/v1/knowledge/documents", files=files,
+                                             headers=admin)  # fmt: skip
+            assert accepted.status_code == 202, accepted.text
+    [job] = await _jobs(runtime, "knowledge_upload")
+    assert job.status == "queued"
+    async for _restarted in channel_client(runtime):
+        pass  # shutting the app down waits for its jobs
+    [job] = await _jobs(runtime, "knowledge_upload")
+    assert (job.status, job.attempts) == ("done", 1)
+    assert job.result is not None
+    assert job.result["added"] == ["upload/gift-wrapping.md"]
+    assert job.payload == {"sources": ["upload/gift-wrapping.md"]}  # the file is not kept
+    async with runtime.db.session(runtime.tenant.id) as session:
+        sources = list(await session.scalars(select(Document.source)))
+    assert "upload/gift-wrapping.md" in sources

@@ -125,8 +125,9 @@ def create_app(workspace: Path | str | None = None, *, runtime: Runtime | None =
 
 def resumable_jobs(runtime: Runtime) -> dict[str, Callable[[Interrupted], Work | None]]:
     """The job kinds a restart runs again (each is safe to repeat), and how to rebuild the
-    work from the job row. Uploads are not here: their files are not kept."""
+    work from the job row."""
     return {
+        "knowledge_upload": lambda job: knowledge.resumed_upload(runtime, job),
         "retention_purge": lambda job: purge_work(runtime.db, runtime.settings, job.tenant_id),
         "knowledge_reindex": lambda job: knowledge.reindex_work(runtime, job.tenant_id),
         "nlu_retrain": lambda job: (

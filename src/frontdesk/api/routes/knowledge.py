@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from datetime import datetime
 from typing import Annotated, Any
@@ -13,7 +14,7 @@ from sqlalchemy import delete, func, select
 from frontdesk.api.deps import CurrentKey, JobsDep, RuntimeDep, require_scope
 from frontdesk.api.schemas import ErrorResponse
 from frontdesk.errors import InvalidRequestError, NotFoundError
-from frontdesk.jobs.runner import Work
+from frontdesk.jobs.runner import PENDING, Interrupted, Work
 from frontdesk.knowledge.ingest import IngestError, SyncReport, ingest_source, refresh_index
 from frontdesk.orchestration.runtime import Runtime, sync_knowledge
 from frontdesk.storage.api_keys import Scope
@@ -75,7 +76,32 @@ async def upload(
     """Index uploaded files as a job: poll `GET /v1/jobs/{job_id}` for the outcome."""
     require_scope(key, Scope.ADMIN)
     received = [(UPLOAD_PREFIX + safe_name(f.filename), await f.read()) for f in files]
-    tenant_id = key.tenant_id
+    sources = [source for source, _ in received]
+    # The files stay on the job row until it ends, so a restart can index them again.
+    pending = {
+        "actor": f"key:{key.id}",
+        "files": [[s, base64.b64encode(data).decode("ascii")] for s, data in received],
+    }
+    job_id = await jobs.submit(
+        key.tenant_id,
+        "knowledge_upload",
+        {"sources": sources, PENDING: pending},
+        upload_work(runtime, key.tenant_id, received, actor=f"key:{key.id}"),
+    )
+    return JobAccepted(job_id=job_id)
+
+
+@router.post("/reindex", status_code=status.HTTP_202_ACCEPTED)
+async def reindex(runtime: RuntimeDep, jobs: JobsDep, key: CurrentKey) -> JobAccepted:
+    """Re-read the workspace's knowledge folder (its own tenant) and embed what is missing."""
+    require_scope(key, Scope.ADMIN)
+    work = reindex_work(runtime, key.tenant_id)
+    return JobAccepted(job_id=await jobs.submit(key.tenant_id, "knowledge_reindex", {}, work))
+
+
+def upload_work(
+    runtime: Runtime, tenant_id: str, received: list[tuple[str, bytes]], *, actor: str
+) -> Work:
     knowledge = runtime.settings.knowledge
 
     async def work() -> dict[str, Any]:
@@ -95,27 +121,21 @@ async def upload(
                     continue
                 getattr(report, outcome).append(source)
             report.embedded = await refresh_index(session, runtime.embedder, changed=report.changed)
-            audit(
-                session,
-                actor=f"key:{key.id}",
-                action="knowledge.upload",
-                detail={"sources": [s for s, _ in received]},
-            )
+            audit(session, actor=actor, action="knowledge.upload",
+                  detail={"sources": [s for s, _ in received]})  # fmt: skip
             await session.commit()
         return report.as_dict()
 
-    job_id = await jobs.submit(
-        tenant_id, "knowledge_upload", {"sources": [s for s, _ in received]}, work
-    )
-    return JobAccepted(job_id=job_id)
+    return work
 
 
-@router.post("/reindex", status_code=status.HTTP_202_ACCEPTED)
-async def reindex(runtime: RuntimeDep, jobs: JobsDep, key: CurrentKey) -> JobAccepted:
-    """Re-read the workspace's knowledge folder (its own tenant) and embed what is missing."""
-    require_scope(key, Scope.ADMIN)
-    work = reindex_work(runtime, key.tenant_id)
-    return JobAccepted(job_id=await jobs.submit(key.tenant_id, "knowledge_reindex", {}, work))
+def resumed_upload(runtime: Runtime, job: Interrupted) -> Work | None:
+    """An interrupted upload's work, from the files its row kept (None for a row without)."""
+    pending = job.payload.get(PENDING)
+    if not isinstance(pending, dict):
+        return None
+    received = [(str(s), base64.b64decode(data)) for s, data in pending["files"]]
+    return upload_work(runtime, job.tenant_id, received, actor=str(pending["actor"]))
 
 
 def reindex_work(runtime: Runtime, tenant_id: str) -> Work:
