@@ -6,10 +6,11 @@ SQLite and PostgreSQL (the `runtime` fixture)."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from frontdesk.config.channel_settings import ChannelSettings, DeliverySettings, SlackSettings
 from frontdesk.jobs.runner import PENDING
@@ -17,7 +18,7 @@ from frontdesk.orchestration.runtime import Runtime
 from frontdesk.storage.api_keys import Scope, create_key
 from frontdesk.storage.conversations import all_messages
 from frontdesk.storage.deliveries import DONE, PROCESSING, seconds_until_abandoned
-from frontdesk.storage.models import Document, Job
+from frontdesk.storage.models import Document, Job, utcnow
 from frontdesk.storage.support_models import MessageDelivery
 from frontdesk.storage.tenants import ensure_tenant
 from tests.api.channel_fakes import FakeApi, channel_client, fake_api
@@ -48,6 +49,16 @@ async def _add(runtime: Runtime, *rows: Any) -> None:
         await session.commit()
 
 
+async def _age(runtime: Runtime, kind: str, seconds: float = 120) -> None:
+    """As if the process holding these jobs died `seconds` ago (its heartbeat stopped)."""
+    async with runtime.db.session(runtime.tenant.id) as session:
+        await session.execute(
+            update(Job).where(Job.kind == kind)
+            .values(heartbeat_at=utcnow() - timedelta(seconds=seconds))
+        )  # fmt: skip
+        await session.commit()
+
+
 def _pending(text: str) -> dict[str, Any]:
     return {"thread_key": THREAD, "user": "U0CUSTOMER", "text": text, "notice": False}
 
@@ -64,6 +75,7 @@ async def test_a_message_accepted_before_a_crash_is_answered_after_the_restart(
     [job] = await _jobs(slack_runtime)
     assert job.status == "queued"
     assert "jo.bloggs@example.com" not in json.dumps(job.payload)  # kept redacted
+    await _age(slack_runtime, "slack_message")
     assert job.payload[PENDING]["thread_key"] == THREAD
     assert fake_api.requests == []
 
@@ -231,6 +243,7 @@ async def test_an_upload_accepted_before_a_crash_is_indexed_after_the_restart(
             assert accepted.status_code == 202, accepted.text
     [job] = await _jobs(runtime, "knowledge_upload")
     assert job.status == "queued"
+    await _age(runtime, "knowledge_upload")
     async for _restarted in channel_client(runtime):
         pass  # shutting the app down waits for its jobs
     [job] = await _jobs(runtime, "knowledge_upload")
@@ -241,3 +254,36 @@ async def test_an_upload_accepted_before_a_crash_is_indexed_after_the_restart(
     async with runtime.db.session(runtime.tenant.id) as session:
         sources = list(await session.scalars(select(Document.source)))
     assert "upload/gift-wrapping.md" in sources
+
+
+async def test_a_job_another_live_process_holds_is_left_to_it(runtime: Runtime) -> None:
+    await _add(
+        runtime,
+        Job(
+            tenant_id=runtime.tenant.id,
+            kind="knowledge_reindex",
+            status="running",
+            attempts=1,
+            payload={},
+            heartbeat_at=utcnow(),
+        ),
+        Job(
+            tenant_id=runtime.tenant.id,
+            kind="knowledge_upload",
+            status="running",
+            attempts=1,
+            payload={},
+            heartbeat_at=utcnow() - timedelta(seconds=20),
+        ),
+    )
+    async for _started in channel_client(runtime):
+        pass
+    [reindex] = await _jobs(runtime, "knowledge_reindex")
+    [upload] = await _jobs(runtime, "knowledge_upload")
+    assert (reindex.status, reindex.attempts) == ("running", 1)  # neither run again
+    assert (upload.status, upload.error) == ("running", None)  # nor failed
+    await _age(runtime, "knowledge_reindex")  # its process stops beating: now it is taken
+    async for _started in channel_client(runtime):
+        pass
+    [reindex] = await _jobs(runtime, "knowledge_reindex")
+    assert (reindex.status, reindex.attempts) == ("done", 2)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -36,11 +37,12 @@ from frontdesk.api.widget_key import ensure_widget_key
 from frontdesk.config.settings import ServerSettings, Settings
 from frontdesk.jobs import JobRunner
 from frontdesk.jobs.retention import purge_work, retention_loop
-from frontdesk.jobs.runner import Interrupted, Work
+from frontdesk.jobs.runner import ABANDONED_AFTER_S, Interrupted, Work
 from frontdesk.orchestration.retrain import retrain_work
 from frontdesk.orchestration.runtime import Runtime, open_runtime
 
 STATIC = Path(__file__).resolve().parent / "static"
+log = logging.getLogger(__name__)
 
 
 def create_app(workspace: Path | str | None = None, *, runtime: Runtime | None = None) -> FastAPI:
@@ -61,9 +63,6 @@ def create_app(workspace: Path | str | None = None, *, runtime: Runtime | None =
             await ensure_widget_key(current) if current.settings.web.enabled else ""
         )
         jobs = JobRunner(current.db)
-        resumable = resumable_jobs(current)
-        await jobs.recover(resumed_elsewhere=(*resumable, *MESSAGE_JOBS))
-        await jobs.resume(resumable)  # (the channel intake resumes its messages below)
         if current.desk is not None and current.desk.dispatcher is not None:
             await current.desk.dispatcher.resume()  # webhooks a previous process left pending
         app.state.jobs = jobs
@@ -71,7 +70,9 @@ def create_app(workspace: Path | str | None = None, *, runtime: Runtime | None =
         app.state.channels = ChannelIntake(current, app.state.limiter)  # Slack, WhatsApp
         if current.desk is not None:  # agents' replies go out on Slack and WhatsApp too
             current.desk.channels.update(push_channels(app.state.channels))
-        await app.state.channels.resume(outbounds(app.state.channels))
+        take_over = take_over_abandoned_jobs(current, jobs, app.state.channels)
+        await take_over()
+        watch = asyncio.create_task(every(ABANDONED_AFTER_S / 2, take_over))
         purge = (
             asyncio.create_task(retention_loop(current.db, jobs, current.settings))
             if _retention_configured(current.settings)
@@ -80,8 +81,10 @@ def create_app(workspace: Path | str | None = None, *, runtime: Runtime | None =
         try:
             yield
         finally:
-            if purge is not None:
-                purge.cancel()
+            for task in (watch, purge):
+                if task is not None:
+                    task.cancel()
+            await asyncio.gather(*(t for t in (watch, purge) if t), return_exceptions=True)
             await jobs.drain()
             await app.state.channels.close()
             await app.state.limiter.close()
@@ -134,6 +137,32 @@ def resumable_jobs(runtime: Runtime) -> dict[str, Callable[[Interrupted], Work |
             retrain_work(runtime) if job.tenant_id == runtime.tenant.id else None
         ),
     }
+
+
+def take_over_abandoned_jobs(
+    runtime: Runtime, jobs: JobRunner, intake: ChannelIntake
+) -> Callable[[], Awaitable[None]]:
+    """Jobs whose process died (this one before a restart, or another sharing the database):
+    those that can be are run again here, the rest are marked failed."""
+    resumable = resumable_jobs(runtime)
+    channel_outbounds = outbounds(intake)
+
+    async def take_over() -> None:
+        await jobs.recover(resumed_elsewhere=(*resumable, *MESSAGE_JOBS))
+        await jobs.resume(resumable)
+        await intake.resume(channel_outbounds)
+
+    return take_over
+
+
+async def every(interval_s: float, action: Callable[[], Awaitable[None]]) -> None:
+    """Forever: wait, then act; a failed round is logged. Cancel the task to stop it."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await action()
+        except Exception:
+            log.exception("periodic %s failed", getattr(action, "__name__", "task"))
 
 
 def _retention_configured(settings: Settings) -> bool:

@@ -215,10 +215,12 @@ class ChannelIntake:
         )
 
     async def resume(self, outbounds: dict[Channel, Outbound]) -> int:
-        """Answer the messages a previous process accepted but did not finish (start-up).
-        Returns how many were resumed."""
+        """Answer the messages a process that died had accepted but not finished (start-up,
+        then now and then). Returns how many were resumed."""
         resumed = 0
         for job in await self.runner.interrupted(MESSAGE_JOBS):
+            if not await self.runner.take(job):  # another process took it first
+                continue
             why = await self._resume(job, outbounds)
             if why is None:
                 resumed += 1

@@ -1,9 +1,13 @@
 """An in-process job runner: each job is a row in `jobs` (queued -> running -> done|failed)
 and an asyncio task. Callers get the job id at once and poll it; nothing is lost if the
-work fails, the error is kept on the row. Jobs left `running` by a crashed process are
-marked failed at start-up so they do not look alive forever, except the kinds whose owner
-resumes them (`interrupted`, `rerun`): their payload keeps under `PENDING` what a new
-process needs to do the work again, and that part is dropped once the job ends."""
+work fails, the error is kept on the row.
+
+A job's process keeps its `heartbeat_at` fresh while it holds the job (queued or running).
+A job whose heartbeat stopped (its process died; several processes may share the database) is
+taken over by whichever process looks next (`take_over` at start-up and every
+`ABANDONED_AFTER_S / 2`): the kinds that can be run again are (`resume`, `rerun`; their
+payload keeps under `PENDING` what the work needs, dropped once the job ends), the others are
+marked failed."""
 
 from __future__ import annotations
 
@@ -11,9 +15,10 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, or_, select, update
 
 from frontdesk.storage.db import Database
 from frontdesk.storage.models import Job, utcnow
@@ -23,11 +28,20 @@ log = logging.getLogger(__name__)
 Work = Callable[[], Awaitable[dict[str, Any]]]
 PENDING = "pending"  # payload key: what only an unfinished job needs (dropped when it ends)
 MAX_INTERRUPTIONS = 3  # a job that brought its process down this often is not run again
+HEARTBEAT_S = 15.0
+ABANDONED_AFTER_S = 60.0  # no heartbeat for this long: the job's process is gone
+UNFINISHED = ("queued", "running")
+
+
+def abandoned() -> ColumnElement[bool]:
+    """Unfinished jobs whose process is gone (no heartbeat: rows from before heartbeats)."""
+    stale = utcnow() - timedelta(seconds=ABANDONED_AFTER_S)
+    return Job.status.in_(UNFINISHED) & or_(Job.heartbeat_at.is_(None), Job.heartbeat_at < stale)
 
 
 @dataclass(frozen=True)
 class Interrupted:
-    """A job a previous process left queued or running."""
+    """A job whose process stopped before finishing it."""
 
     tenant_id: str
     id: str
@@ -42,29 +56,42 @@ class JobRunner:
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
         self._waiting: set[asyncio.Task[None]] = set()  # reruns not started yet
+        self._owned: set[str] = set()  # ids of the jobs this runner holds (their heartbeat)
+        self._heartbeat: asyncio.Task[None] | None = None
 
     async def recover(self, *, resumed_elsewhere: Collection[str] = ()) -> int:
-        """Mark jobs a previous process left queued or running as failed, except those of
-        the kinds in `resumed_elsewhere` (their owner resumes them)."""
+        """Mark abandoned jobs as failed, except those of the kinds in `resumed_elsewhere`
+        (resumed by `resume` or their owner)."""
         async with self._db.unscoped_session() as session:
             result = await session.execute(
                 update(Job)
-                .where(Job.status.in_(["queued", "running"]), Job.kind.not_in(resumed_elsewhere))
+                .where(abandoned(), Job.kind.not_in(resumed_elsewhere))
                 .values(status="failed", error="interrupted by a restart", finished_at=utcnow())
             )
             await session.commit()
             return int(getattr(result, "rowcount", 0) or 0)
 
     async def interrupted(self, kinds: Collection[str]) -> list[Interrupted]:
-        """The jobs of `kinds` a previous process left queued or running, oldest first."""
+        """The abandoned jobs of `kinds`, oldest first (`take` one before acting on it)."""
         async with self._db.unscoped_session() as session:
             rows = await session.scalars(
-                select(Job)
-                .where(Job.status.in_(["queued", "running"]), Job.kind.in_(kinds))
-                .order_by(Job.created_at)
+                select(Job).where(abandoned(), Job.kind.in_(kinds)).order_by(Job.created_at)
             )
             return [Interrupted(j.tenant_id, j.id, j.kind, dict(j.payload), j.attempts)
                     for j in rows]  # fmt: skip
+
+    async def take(self, job: Interrupted) -> bool:
+        """Hold an abandoned job (its heartbeat is now this runner's); False when another
+        process took it first."""
+        async with self._db.unscoped_session() as session:
+            result = await session.execute(
+                update(Job).where(Job.id == job.id, abandoned()).values(heartbeat_at=utcnow())
+            )
+            await session.commit()
+        if int(getattr(result, "rowcount", 0) or 0) != 1:
+            return False
+        self._own(job.id)
+        return True
 
     async def resume(self, works: Mapping[str, Callable[[Interrupted], Work | None]]) -> int:
         """Rerun the interrupted jobs of the kinds in `works` (kind -> the job's work, None
@@ -72,6 +99,8 @@ class JobRunner:
         with the same kinds left out."""
         rerun = 0
         for job in await self.interrupted(list(works)):
+            if not await self.take(job):
+                continue
             work = works[job.kind](job) if job.attempts < MAX_INTERRUPTIONS else None
             if work is None:
                 why = (f"interrupted {job.attempts} times" if job.attempts >= MAX_INTERRUPTIONS
@@ -85,17 +114,18 @@ class JobRunner:
 
     async def submit(self, tenant_id: str, kind: str, payload: dict[str, Any], work: Work) -> str:
         async with self._db.session(tenant_id) as session:
-            job = Job(kind=kind, status="queued", payload=payload)
+            job = Job(kind=kind, status="queued", payload=payload, heartbeat_at=utcnow())
             session.add(job)
             await session.commit()
             job_id = job.id
+        self._own(job_id)
         self._start(tenant_id, job_id, work)
         return job_id
 
     def rerun(self, tenant_id: str, job_id: str, work: Work, *, after_s: float = 0.0) -> None:
-        """Run an interrupted job's work again under its own id (its attempts go up), after
+        """Run a job `take`n over again under its own id (its attempts go up), after
         `after_s` seconds spent outside the runner's slots. Shutdown (`drain`, `cancel`) does
-        not wait for a rerun still waiting: the row stays as it was, for the next start."""
+        not wait for a rerun still waiting: the row stays unfinished, for the next process."""
         if after_s <= 0:
             self._start(tenant_id, job_id, work)
             return
@@ -111,6 +141,33 @@ class JobRunner:
     async def fail(self, tenant_id: str, job_id: str, error: str) -> None:
         await self._finish(tenant_id, job_id, status="failed", error=error)
 
+    def _own(self, job_id: str) -> None:
+        self._owned.add(job_id)
+        if self._heartbeat is None or self._heartbeat.done():
+            self._heartbeat = asyncio.create_task(self._beat())
+
+    async def _beat(self) -> None:
+        """Keep the held jobs' heartbeats fresh, until the runner holds none."""
+        while self._owned:
+            await asyncio.sleep(HEARTBEAT_S)
+            held = list(self._owned)
+            try:
+                async with self._db.unscoped_session() as session:
+                    await session.execute(
+                        update(Job)
+                        .where(Job.id.in_(held), Job.status.in_(UNFINISHED))
+                        .values(heartbeat_at=utcnow())
+                    )
+                    await session.commit()
+            except Exception:  # the next beat tries again; a job is abandoned only after 60 s
+                log.exception("job heartbeat failed")
+
+    async def _stop_heartbeat(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            await asyncio.gather(self._heartbeat, return_exceptions=True)
+            self._heartbeat = None
+
     def _start(self, tenant_id: str, job_id: str, work: Work) -> None:
         task = asyncio.create_task(self._run(tenant_id, job_id, work))
         self._tasks.add(task)
@@ -120,7 +177,8 @@ class JobRunner:
         async with self._slots:
             async with self._db.session(tenant_id) as session:
                 job = await session.get(Job, job_id)
-                if job is None or job.status in ("done", "failed"):  # another process ended it
+                if job is None or job.status not in UNFINISHED:  # another process ended it
+                    self._owned.discard(job_id)
                     return
                 job.status, job.started_at, job.attempts = "running", utcnow(), job.attempts + 1
                 await session.commit()
@@ -134,6 +192,7 @@ class JobRunner:
             await self._finish(tenant_id, job_id, status="done", result=result)
 
     async def _finish(self, tenant_id: str, job_id: str, **values: Any) -> None:
+        self._owned.discard(job_id)
         async with self._db.session(tenant_id) as session:
             job = await session.get(Job, job_id)
             if job is not None:
@@ -149,11 +208,13 @@ class JobRunner:
             return await session.scalar(select(Job).where(Job.id == job_id))
 
     async def cancel(self) -> None:
-        """Stop the jobs in flight (shutdown); `recover` marks them failed at the next start."""
+        """Stop the jobs in flight (shutdown); their heartbeat stops, so the next process
+        takes them over."""
         tasks = list(self._tasks) + list(self._waiting)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self._stop_heartbeat()
 
     async def drain(self) -> None:
         """Wait for the jobs in flight (shutdown, tests); reruns still waiting are dropped."""
@@ -161,3 +222,4 @@ class JobRunner:
             waiting.cancel()
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._stop_heartbeat()
