@@ -14,7 +14,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from frontdesk.api.app import create_app
 from frontdesk.api.channel_intake import ChannelIntake
@@ -28,6 +28,8 @@ class FakeApi:
     url: str = ""
     requests: list[dict[str, Any]] = field(default_factory=list)  # every call, failed or not
     script: list[int | dict[str, Any]] = field(default_factory=list)  # the next answers
+    media: dict[str, bytes] = field(default_factory=dict)  # Graph API media by id
+    downloads: list[dict[str, Any]] = field(default_factory=list)  # every GET
 
     @property
     def delivered(self) -> list[dict[str, Any]]:
@@ -37,6 +39,21 @@ class FakeApi:
 
 def _fake_app(fake: FakeApi) -> FastAPI:
     app = FastAPI()
+
+    @app.get("/files/{media_id}")
+    async def media_file(media_id: str, request: Request) -> Response:
+        fake.downloads.append({"path": f"files/{media_id}",
+                               "auth": request.headers.get("authorization")})  # fmt: skip
+        return Response(fake.media[media_id], media_type="audio/ogg")
+
+    @app.get("/{media_id}")
+    async def media_url(media_id: str, request: Request) -> JSONResponse:
+        """The Graph API's `GET /{media-id}`: a short-lived download URL."""
+        fake.downloads.append({"path": media_id, "auth": request.headers.get("authorization")})
+        if media_id not in fake.media:
+            return JSONResponse({"error": {"message": "no such media"}}, status_code=404)
+        return JSONResponse({"url": f"{fake.url}/files/{media_id}", "mime_type": "audio/ogg",
+                             "id": media_id, "messaging_product": "whatsapp"})  # fmt: skip
 
     @app.post("/{path:path}")
     async def record(path: str, request: Request) -> JSONResponse:

@@ -19,6 +19,8 @@ from frontdesk.storage.models import Conversation, Job
 from frontdesk.storage.tenants import ensure_tenant
 from frontdesk.storage.tickets import create_ticket
 from tests.api.channel_fakes import ChannelClient, FakeApi, channel_client, fake_api
+from tests.conftest import require
+from tests.speech.samples import DATA, INSTALLED, NOT_INSTALLED, quiet, words
 
 __all__ = ["fake_api"]  # the fixture, imported for the tests below
 
@@ -333,3 +335,82 @@ async def test_channel_threads_are_behind_row_level_security(runtime: Runtime) -
             "SELECT count(*) FROM pg_policies WHERE tablename = 'channel_threads'"))  # fmt: skip
     assert enabled is True
     assert policies == 1
+
+
+def voice_note(media_id: str, *, id: str) -> dict[str, Any]:
+    return {
+        "from": CUSTOMER,
+        "id": id,
+        "timestamp": "1749416383",
+        "type": "audio",
+        "audio": {"mime_type": "audio/ogg; codecs=opus", "id": media_id, "voice": True},
+    }
+
+
+async def test_a_voice_note_is_fetched_transcribed_and_answered(
+    whatsapp: ChannelClient, fake_api: FakeApi
+) -> None:
+    require(INSTALLED, NOT_INSTALLED)
+    fake_api.media["8133841316648"] = (DATA / "refund.wav").read_bytes()
+    note = voice_note("8133841316648", id="wamid.V1")
+    await whatsapp.http.post(URL, **signed(notification(note)))
+    await whatsapp.http.post(URL, **signed(notification(note)))  # retried: answered once
+    await whatsapp.settle()
+
+    # The media id gives a download URL, which gives the file; both with the access token.
+    assert [(d["path"], d["auth"]) for d in fake_api.downloads] == [
+        ("8133841316648", f"Bearer {ACCESS}"),
+        ("files/8133841316648", f"Bearer {ACCESS}"),
+    ]
+    [answer] = fake_api.requests
+    assert answer["json"]["to"] == CUSTOMER
+    assert answer["json"]["context"] == {"message_id": "wamid.V1"}
+    [conversation] = await _conversations(whatsapp.runtime)
+    said, replied = await _texts(whatsapp.runtime, conversation.id)
+    assert said[0] == "customer"
+    assert "refund" in words(said[1])  # the transcript is the customer's message
+    assert replied == ("assistant", answer["json"]["text"]["body"])
+    assert "refund" in replied[1].lower()
+    events = "frontdesk_channel_events_total"
+    assert whatsapp.metric(events, channel="whatsapp", outcome="transcribed") == 1
+    assert whatsapp.metric(events, channel="whatsapp", outcome="answered") == 1
+
+
+async def test_a_voice_note_without_words_gets_the_text_only_reply(
+    whatsapp: ChannelClient, fake_api: FakeApi
+) -> None:
+    require(INSTALLED, NOT_INSTALLED)
+    fake_api.media["QUIET1"] = quiet(2.0)
+    await whatsapp.http.post(URL, **signed(notification(voice_note("QUIET1", id="wamid.V2"))))
+    await whatsapp.settle()
+    [notice] = fake_api.requests
+    assert "only read text" in notice["json"]["text"]["body"]
+    assert await _conversations(whatsapp.runtime) == []
+    events = "frontdesk_channel_events_total"
+    assert whatsapp.metric(events, channel="whatsapp", outcome="not_transcribed") == 1
+
+    # Media the Graph API does not know: the job fails with the reason, nothing is posted.
+    await whatsapp.http.post(URL, **signed(notification(voice_note("GONE", id="wamid.V3"))))
+    await whatsapp.settle()
+    assert len(fake_api.requests) == 1
+    async with whatsapp.runtime.db.session(whatsapp.runtime.tenant.id) as session:
+        jobs = list(await session.scalars(select(Job).where(Job.kind == "whatsapp_message")))
+    failed = [j for j in jobs if j.status == "failed"]
+    assert len(failed) == 1
+    assert "WhatsApp Graph API media answered 404" in (failed[0].error or "")
+
+
+async def test_voice_notes_get_the_text_only_reply_when_not_transcribed(
+    whatsapp: ChannelClient, fake_api: FakeApi
+) -> None:
+    settings = whatsapp.runtime.settings.channels.whatsapp
+    assert settings is not None
+    settings.transcribe_voice = False
+    fake_api.media["8133841316648"] = b"never fetched"
+    await whatsapp.http.post(
+        URL, **signed(notification(voice_note("8133841316648", id="wamid.V4")))
+    )
+    await whatsapp.settle()
+    [notice] = fake_api.requests
+    assert "only read text" in notice["json"]["text"]["body"]
+    assert fake_api.downloads == []

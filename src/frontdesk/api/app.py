@@ -17,7 +17,7 @@ from frontdesk.api.body_limit import BodySizeLimit
 from frontdesk.api.channel_intake import MESSAGE_JOBS, ChannelIntake
 from frontdesk.api.errors import install_error_handlers
 from frontdesk.api.limits import Limiter
-from frontdesk.api.push_channels import outbounds, push_channels
+from frontdesk.api.push_channels import media_readers, outbounds, push_channels
 from frontdesk.api.routes import (
     admin,
     auth,
@@ -68,6 +68,7 @@ def create_app(workspace: Path | str | None = None, *, runtime: Runtime | None =
         app.state.jobs = jobs
         app.state.limiter = Limiter(current.settings.limits)
         app.state.channels = ChannelIntake(current, app.state.limiter)  # Slack, WhatsApp
+        app.state.channels.media_readers.update(media_readers(app.state.channels))
         if current.desk is not None:  # agents' replies go out on Slack and WhatsApp too
             current.desk.channels.update(push_channels(app.state.channels))
         take_over = take_over_abandoned_jobs(current, jobs, app.state.channels)

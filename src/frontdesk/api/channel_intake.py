@@ -28,7 +28,7 @@ import hashlib
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
 import httpx
@@ -53,6 +53,7 @@ from frontdesk.guard.pii import redact
 from frontdesk.jobs import JobRunner
 from frontdesk.jobs.runner import MAX_INTERRUPTIONS, PENDING, Interrupted
 from frontdesk.orchestration.runtime import Runtime
+from frontdesk.speech.errors import VoiceUnavailableError
 from frontdesk.storage import deliveries
 from frontdesk.storage.api_keys import Scope, VerifiedKey
 from frontdesk.storage.channel_threads import restart_thread, thread_conversation
@@ -65,6 +66,10 @@ log = logging.getLogger(__name__)
 
 Send = Callable[[str], Awaitable[None]]
 Outbound = Callable[[Tenant, ChannelSettings, str], Send]  # (tenant, its settings, thread key)
+MediaReader = Callable[[Tenant, ChannelSettings, str], Awaitable[bytes]]  # (..., media id)
+# A voice message that cannot become text gets the channel's fallback reply instead.
+UNTRANSCRIBABLE = {"invalid_audio", "no_speech", "audio_too_long", "voice_unavailable",
+                   "payload_too_large"}  # fmt: skip
 PUSH_CHANNELS = (Channel.SLACK, Channel.WHATSAPP)
 MESSAGE_JOBS = tuple(f"{c.value}_message" for c in PUSH_CHANNELS)
 TENANT_BUSY_WAIT_S = 60.0  # a background turn waits for the tenant's slot this long at most
@@ -157,6 +162,8 @@ class Inbound:
     user: str  # the channel's user id: the conversation's customer_ref and the rate-limit key
     text: str
     notice: bool = False  # `text` is our own notice to send (no turn), e.g. "text only"
+    audio_id: str | None = None  # a voice message to fetch and transcribe first (media id)
+    fallback_reply: str | None = None  # sent when the voice message cannot be transcribed
 
 
 def channel_identity(tenant: Tenant, channel: Channel, user: str) -> VerifiedKey:
@@ -185,6 +192,8 @@ class ChannelIntake:
         self.runtime = runtime
         self.limiter = limiter
         self.client = client or httpx.AsyncClient(timeout=10.0)
+        # How each channel's voice messages are read (set by the app: `push_channels`).
+        self.media_readers: dict[Channel, MediaReader] = {}
         # Its own runner: a knowledge re-index on the app's runner must not hold up answers.
         self.runner = JobRunner(
             runtime.db, concurrency=concurrency or runtime.settings.limits.tenant_concurrency
@@ -206,6 +215,8 @@ class ChannelIntake:
             "user": inbound.user,
             "text": redact(inbound.text).text,  # the customer's: stored only as the turn would
             "notice": inbound.notice,
+            "audio_id": inbound.audio_id,
+            "fallback_reply": inbound.fallback_reply,
         }
         return await self.runner.submit(
             tenant.id,
@@ -249,6 +260,8 @@ class ChannelIntake:
             user=str(pending["user"]),
             text=str(pending["text"]),
             notice=bool(pending.get("notice")),
+            audio_id=pending.get("audio_id"),
+            fallback_reply=pending.get("fallback_reply"),
         )
         try:
             send = outbounds[channel](tenant, channels, inbound.thread_key)
@@ -293,11 +306,25 @@ class ChannelIntake:
         async def produce() -> ChannelAnswer:
             if inbound.notice:
                 return ChannelAnswer(text=inbound.text)
-            return await self._turn(identity, inbound)
+            if inbound.audio_id is None:
+                return await self._turn(identity, inbound)
+            try:
+                spoken = await self._transcribed(tenant, inbound)
+            except FrontdeskError as exc:
+                if exc.code not in UNTRANSCRIBABLE or inbound.fallback_reply is None:
+                    raise
+                log.info("%s: %s not transcribed (%s); sending the fallback reply",
+                         inbound.channel.value, inbound.delivery_key, exc.code)  # fmt: skip
+                self._count(inbound.channel, "not_transcribed")
+                return ChannelAnswer(text=inbound.fallback_reply)
+            return await self._turn(identity, replace(inbound, text=spoken, audio_id=None))
 
         try:
             async for attempt in AsyncRetrying(
-                retry=retry_if_exception(lambda e: getattr(e, "code", "") == "tenant_busy"),
+                # The tenant's slot or the transcription queue is full: wait, the webhook has gone.
+                retry=retry_if_exception(
+                    lambda e: getattr(e, "code", "") in ("tenant_busy", "voice_busy")
+                ),
                 wait=wait_fixed(1.0),
                 stop=stop_after_delay(TENANT_BUSY_WAIT_S),
                 reraise=True,
@@ -347,6 +374,20 @@ class ChannelIntake:
             "turn_id": answer.turn_id,
             "posted": True,
         }
+
+    async def _transcribed(self, tenant: Tenant, inbound: Inbound) -> str:
+        """The words of a voice message (fetched through its channel, then transcribed)."""
+        transcriber = self.runtime.transcriber
+        if transcriber is None:
+            raise VoiceUnavailableError("voice intake is off in this workspace (voice.enabled)")
+        channels = self.runtime.settings.channels_for(tenant.slug)
+        reader = self.media_readers.get(inbound.channel)
+        if channels is None or reader is None or inbound.audio_id is None:
+            raise VoiceUnavailableError(f"{inbound.channel.value} voice messages are not read")
+        audio = await reader(tenant, channels, inbound.audio_id)
+        transcript = await transcriber.transcribe(audio)
+        self._count(inbound.channel, "transcribed")
+        return transcript.text
 
     async def _turn(self, identity: VerifiedKey, inbound: Inbound) -> ChannelAnswer:
         db, tenant_id = self.runtime.db, identity.tenant_id

@@ -68,6 +68,10 @@ class WhatsAppSettings(BaseModel):
     # Sent once to a customer who sends an image, voice note, sticker...: the assistant reads
     # text only. None: such messages are skipped (logged and counted) without a reply.
     not_text_reply: str | None = NOT_TEXT_REPLY
+    # Voice notes and audio are fetched from the Graph API and transcribed (the workspace's
+    # `voice` settings; needs the `voice` extra), then answered like text. When they cannot be
+    # (off, no speech, not audio) the customer gets `not_text_reply`.
+    transcribe_voice: bool = True
 
     def app_secret_value(self) -> str | None:
         return secret_value(self.app_secret, self.app_secret_env)

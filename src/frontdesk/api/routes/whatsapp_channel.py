@@ -9,11 +9,14 @@ back. Every notification after that is a POST signed with the app secret:
 Each text message in `entry[].changes[].value.messages[]` becomes a job and the webhook
 answers 200 at once (Meta retries a webhook that fails or is slow); the message id (`wamid.`)
 is the idempotency key, so a retried notification is answered once. One sender (`wa_id`) on
-one business number is one conversation. A button or list choice is its text. Images, voice
-notes, stickers, locations... get one "text only" reply (`not_text_reply`; set it to null to
-skip them, logged and counted). Reactions, Meta's system notices and status callbacks (sent,
-delivered, read, failed) are acknowledged and ignored. The answer goes out through the Graph
-API (`POST {graph_base_url}/{phone_number_id}/messages`) as a reply to the customer's message.
+one business number is one conversation. A button or list choice is its text. A voice note
+or audio file is fetched from the Graph API (`GET /{media-id}`, then its short-lived URL, both
+with the access token) and transcribed in the background job, then answered like text
+(`transcribe_voice`). Images, stickers, locations..., and audio that cannot be transcribed,
+get one "text only" reply (`not_text_reply`; set it to null to skip them, logged and counted).
+Reactions, Meta's system notices and status callbacks (sent, delivered, read, failed) are
+acknowledged and ignored. The answer goes out through the Graph API
+(`POST {graph_base_url}/{phone_number_id}/messages`) as a reply to the customer's message.
 """
 
 from __future__ import annotations
@@ -31,7 +34,9 @@ from frontdesk.api.channel_intake import (
     ChannelIntake,
     Inbound,
     IntakeDep,
+    MediaReader,
     Outbound,
+    PostFailed,
     Send,
     check_signature,
     configured_tenant,
@@ -43,7 +48,7 @@ from frontdesk.api.channel_intake import (
 from frontdesk.api.deps import RuntimeDep
 from frontdesk.api.schemas import ErrorResponse
 from frontdesk.config.channel_settings import ChannelSettings, WhatsAppSettings
-from frontdesk.errors import InvalidRequestError, PermissionDeniedError
+from frontdesk.errors import InvalidRequestError, PayloadTooLargeError, PermissionDeniedError
 from frontdesk.storage.models import Tenant
 from frontdesk.types import Channel
 
@@ -80,6 +85,11 @@ class WhatsAppButton(_Loose):
     text: str = ""
 
 
+class WhatsAppMedia(_Loose):
+    id: str = ""
+    mime_type: str = ""
+
+
 class WhatsAppMessage(_Loose):
     id: str
     sender: str = Field(alias="from")  # the customer's wa_id
@@ -87,6 +97,7 @@ class WhatsAppMessage(_Loose):
     text: WhatsAppText | None = None
     interactive: WhatsAppInteractive | None = None
     button: WhatsAppButton | None = None
+    audio: WhatsAppMedia | None = None  # a voice note (`voice: true`) or an audio file
 
     def words(self) -> str:
         """What the customer wrote or chose; "" when the message carries no text."""
@@ -222,6 +233,16 @@ def _inbound(
         intake.ignored(Channel.WHATSAPP, f"a {message.type} message")
         return None
     text, notice = message.words(), False
+    if message.type == "audio" and message.audio and message.audio.id and settings.transcribe_voice:
+        return Inbound(
+            channel=Channel.WHATSAPP,
+            delivery_key=f"whatsapp:{message.id}",
+            thread_key=f"{settings.phone_number_id}:{message.sender}",
+            user=message.sender,
+            text="",
+            audio_id=message.audio.id,
+            fallback_reply=settings.not_text_reply,
+        )
     if not text:
         if settings.not_text_reply is None:
             log.info("whatsapp: %s message %s skipped (text only)", message.type, message.id)
@@ -265,6 +286,43 @@ def _sender(
         raise_for_post(response, "WhatsApp Graph API")
 
     return send
+
+
+def whatsapp_media(intake: ChannelIntake) -> MediaReader:
+    """A voice note's bytes: the media id gives a short-lived URL (Graph API), which gives the
+    file; both need the access token. Larger than `server.max_upload_bytes` is refused."""
+    limit = intake.runtime.settings.server.max_upload_bytes
+
+    async def read(tenant: Tenant, channels: ChannelSettings, media_id: str) -> bytes:
+        settings = channels.whatsapp
+        assert settings is not None
+        token = secret_or_404(
+            settings.access_token_value(), tenant, Channel.WHATSAPP, "access_token"
+        )
+        auth = {"Authorization": f"Bearer {token}"}
+        timeout = channels.delivery.timeout_s
+        found = await intake.client.get(
+            f"{settings.graph_base_url.rstrip('/')}/{media_id}", headers=auth, timeout=timeout
+        )
+        raise_for_post(found, "WhatsApp Graph API media")
+        url = str(found.json().get("url") or "")
+        if not url.startswith(("https://", "http://")):
+            raise PostFailed(f"WhatsApp media {media_id}: no download URL", retryable=False)
+        async with intake.client.stream("GET", url, headers=auth, timeout=timeout) as response:
+            if not response.is_success:
+                await response.aread()
+                raise_for_post(response, "WhatsApp media download")
+            data = bytearray()
+            async for chunk in response.aiter_bytes():
+                data += chunk
+                if len(data) > limit:
+                    raise PayloadTooLargeError(
+                        f"the voice note is over {limit} bytes (server.max_upload_bytes)",
+                        code="payload_too_large",
+                    )
+        return bytes(data)
+
+    return read
 
 
 def whatsapp_outbound(intake: ChannelIntake) -> Outbound:
