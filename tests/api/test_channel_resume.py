@@ -6,7 +6,7 @@ SQLite and PostgreSQL (the `runtime` fixture)."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -47,6 +47,20 @@ async def _add(runtime: Runtime, *rows: Any) -> None:
     async with runtime.db.session(runtime.tenant.id) as session:
         session.add_all(rows)
         await session.commit()
+
+
+def _left(
+    tenant_id: str,
+    kind: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    status: str = "running",
+    attempts: int = 1,
+    heartbeat_at: datetime | None = None,
+) -> Job:
+    """A job row as a process left it (no heartbeat: long gone, unless given one)."""
+    return Job(tenant_id=tenant_id, kind=kind, status=status, attempts=attempts,
+               payload=payload or {}, heartbeat_at=heartbeat_at)  # fmt: skip
 
 
 async def _age(runtime: Runtime, kind: str, seconds: float = 120) -> None:
@@ -117,12 +131,10 @@ async def test_an_answer_produced_before_the_crash_is_posted_not_produced_again(
             response=answer,
             conversation_id=answer["conversation_id"],
         ),
-        Job(
-            tenant_id=slack_runtime.tenant.id,
-            kind="slack_message",
-            status="running",
-            attempts=1,
-            payload={"delivery_key": "slack:EvDone", PENDING: _pending("Where is my refund?")},
+        _left(
+            slack_runtime.tenant.id,
+            "slack_message",
+            {"delivery_key": "slack:EvDone", PENDING: _pending("Where is my refund?")},
         ),
     )
     async for restarted in channel_client(slack_runtime):
@@ -138,28 +150,23 @@ async def test_what_cannot_be_resumed_fails_with_the_reason(
     tenant = slack_runtime.tenant.id
     await _add(
         slack_runtime,
-        Job(
-            tenant_id=tenant,
-            kind="slack_message",
-            status="running",
+        _left(
+            tenant,
+            "slack_message",
+            {"delivery_key": "slack:EvLoop", PENDING: _pending("hello")},
             attempts=3,
-            payload={"delivery_key": "slack:EvLoop", PENDING: _pending("hello")},
         ),
-        Job(
-            tenant_id=tenant,
-            kind="whatsapp_message",
+        _left(
+            tenant,
+            "whatsapp_message",
+            {"delivery_key": "whatsapp:wamid.1", PENDING: _pending("hi")},
             status="queued",
             attempts=0,
-            payload={"delivery_key": "whatsapp:wamid.1", PENDING: _pending("hi")},
         ),
-        Job(
-            tenant_id=tenant,
-            kind="slack_message",
-            status="queued",
-            attempts=0,
-            payload={"delivery_key": "slack:EvOld"},
+        _left(
+            tenant, "slack_message", {"delivery_key": "slack:EvOld"}, status="queued", attempts=0
         ),
-        Job(tenant_id=tenant, kind="knowledge_upload", status="running", attempts=1, payload={}),
+        _left(tenant, "knowledge_upload"),
     )
     async for restarted in channel_client(slack_runtime):
         await restarted.settle()
@@ -183,12 +190,10 @@ async def test_a_message_still_claimed_waits_until_the_claim_is_abandoned(
     await _add(
         slack_runtime,
         MessageDelivery(tenant_id=tenant, key="slack:EvHeld", status=PROCESSING),
-        Job(
-            tenant_id=tenant,
-            kind="slack_message",
-            status="running",
-            attempts=1,
-            payload={"delivery_key": "slack:EvHeld", PENDING: _pending("Where is it?")},
+        _left(
+            tenant,
+            "slack_message",
+            {"delivery_key": "slack:EvHeld", PENDING: _pending("Where is it?")},
         ),
     )
     wait = await seconds_until_abandoned(slack_runtime.db, tenant, "slack:EvHeld")
@@ -205,13 +210,12 @@ async def test_reindex_retrain_and_purge_jobs_run_again_after_a_restart(runtime:
     other = (await ensure_tenant(runtime.db, "other")).id
     await _add(
         runtime,
-        Job(tenant_id=tenant, kind="knowledge_reindex", status="running", attempts=1, payload={}),
-        Job(tenant_id=tenant, kind="retention_purge", status="queued", attempts=0, payload={}),
-        Job(tenant_id=tenant, kind="nlu_retrain", status="running", attempts=3, payload={}),
+        _left(tenant, "knowledge_reindex"),
+        _left(tenant, "retention_purge", status="queued", attempts=0),
+        _left(tenant, "nlu_retrain", attempts=3),
     )
     async with runtime.db.session(other) as session:  # the retrain is the workspace tenant's
-        session.add(Job(tenant_id=other, kind="nlu_retrain", status="running", attempts=1,
-                        payload={}))  # fmt: skip
+        session.add(_left(other, "nlu_retrain"))
         await session.commit()
     async for _restarted in channel_client(runtime):
         pass  # shutting the app down waits for its jobs
@@ -259,22 +263,8 @@ async def test_an_upload_accepted_before_a_crash_is_indexed_after_the_restart(
 async def test_a_job_another_live_process_holds_is_left_to_it(runtime: Runtime) -> None:
     await _add(
         runtime,
-        Job(
-            tenant_id=runtime.tenant.id,
-            kind="knowledge_reindex",
-            status="running",
-            attempts=1,
-            payload={},
-            heartbeat_at=utcnow(),
-        ),
-        Job(
-            tenant_id=runtime.tenant.id,
-            kind="knowledge_upload",
-            status="running",
-            attempts=1,
-            payload={},
-            heartbeat_at=utcnow() - timedelta(seconds=20),
-        ),
+        _left(runtime.tenant.id, "knowledge_reindex", heartbeat_at=utcnow()),
+        _left(runtime.tenant.id, "knowledge_upload", heartbeat_at=utcnow() - timedelta(seconds=20)),
     )
     async for _started in channel_client(runtime):
         pass
