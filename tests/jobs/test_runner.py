@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from frontdesk.jobs import runner as runner_module
+from frontdesk.config.settings import JobsSettings
 from frontdesk.jobs.runner import Interrupted, JobRunner
 from frontdesk.storage.db import Database
 from frontdesk.storage.models import Job, utcnow
@@ -21,11 +21,8 @@ async def _job(db: Database, tenant_id: str, job_id: str) -> Job:
         return job
 
 
-async def test_a_held_job_keeps_its_heartbeat_fresh(
-    db: Database, tenant_id: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(runner_module, "HEARTBEAT_S", 0.05)
-    jobs = JobRunner(db)
+async def test_a_held_job_keeps_its_heartbeat_fresh(db: Database, tenant_id: str) -> None:
+    jobs = JobRunner(db, timing=JobsSettings(heartbeat_s=0.05, abandoned_after_s=60))
     release = asyncio.Event()
 
     async def work() -> dict[str, str]:
@@ -62,3 +59,8 @@ async def test_an_abandoned_job_is_taken_by_one_process_only(db: Database, tenan
     assert await one.interrupted(["knowledge_reindex"]) == []  # its heartbeat is fresh again
     await one.drain()
     await other.drain()
+
+
+def test_the_abandon_time_leaves_room_for_missed_beats() -> None:
+    with pytest.raises(ValueError, match=r"at least 3 x jobs\.heartbeat_s"):
+        JobsSettings(heartbeat_s=30, abandoned_after_s=60)

@@ -37,7 +37,7 @@ from frontdesk.api.widget_key import ensure_widget_key
 from frontdesk.config.settings import ServerSettings, Settings
 from frontdesk.jobs import JobRunner
 from frontdesk.jobs.retention import purge_work, retention_loop
-from frontdesk.jobs.runner import ABANDONED_AFTER_S, Interrupted, Work
+from frontdesk.jobs.runner import Interrupted, Work
 from frontdesk.orchestration.retrain import retrain_work
 from frontdesk.orchestration.runtime import Runtime, open_runtime
 
@@ -62,7 +62,7 @@ def create_app(workspace: Path | str | None = None, *, runtime: Runtime | None =
         app.state.widget_key = (
             await ensure_widget_key(current) if current.settings.web.enabled else ""
         )
-        jobs = JobRunner(current.db)
+        jobs = JobRunner(current.db, timing=current.settings.jobs)
         if current.desk is not None and current.desk.dispatcher is not None:
             await current.desk.dispatcher.resume()  # webhooks a previous process left pending
         app.state.jobs = jobs
@@ -73,7 +73,7 @@ def create_app(workspace: Path | str | None = None, *, runtime: Runtime | None =
             current.desk.channels.update(push_channels(app.state.channels))
         take_over = take_over_abandoned_jobs(current, jobs, app.state.channels)
         await take_over()
-        watch = asyncio.create_task(every(ABANDONED_AFTER_S / 2, take_over))
+        watch = asyncio.create_task(every(current.settings.jobs.abandoned_after_s / 2, take_over))
         purge = (
             asyncio.create_task(retention_loop(current.db, jobs, current.settings))
             if _retention_configured(current.settings)

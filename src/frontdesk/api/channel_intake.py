@@ -196,7 +196,9 @@ class ChannelIntake:
         self.media_readers: dict[Channel, MediaReader] = {}
         # Its own runner: a knowledge re-index on the app's runner must not hold up answers.
         self.runner = JobRunner(
-            runtime.db, concurrency=concurrency or runtime.settings.limits.tenant_concurrency
+            runtime.db,
+            concurrency=concurrency or runtime.settings.limits.tenant_concurrency,
+            timing=runtime.settings.jobs,
         )
 
     async def accept(

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from frontdesk.config.channel_settings import ChannelSettings
@@ -257,6 +257,24 @@ class PrivacySettings(BaseModel):
     purge_interval_s: float = Field(default=3600.0, gt=0)
 
 
+class JobsSettings(BaseModel):
+    """Background jobs. The process holding a job refreshes its heartbeat every
+    `heartbeat_s`; a job without one for `abandoned_after_s` (its process died) is taken over by
+    any running process of the same database: run again where it can be, else marked failed."""
+
+    heartbeat_s: float = Field(default=15.0, gt=0)
+    abandoned_after_s: float = Field(default=60.0, gt=0)
+
+    @model_validator(mode="after")
+    def _room_for_missed_beats(self) -> JobsSettings:
+        if self.abandoned_after_s < 3 * self.heartbeat_s:
+            raise ValueError(
+                "jobs.abandoned_after_s must be at least 3 x jobs.heartbeat_s, so a slow beat "
+                "does not hand a live job to another process"
+            )
+        return self
+
+
 class TenantOverrides(BaseModel):
     """Per-tenant settings (by tenant slug); unset fields take the workspace's values."""
 
@@ -294,6 +312,7 @@ class Settings(BaseSettings):
     guard: GuardSettings = Field(default_factory=GuardSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    jobs: JobsSettings = Field(default_factory=JobsSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     voice: VoiceSettings = Field(default_factory=VoiceSettings)
     channels: ChannelSettings = Field(default_factory=ChannelSettings)  # the workspace's tenant

@@ -4,8 +4,8 @@ work fails, the error is kept on the row.
 
 A job's process keeps its `heartbeat_at` fresh while it holds the job (queued or running).
 A job whose heartbeat stopped (its process died; several processes may share the database) is
-taken over by whichever process looks next (`take_over` at start-up and every
-`ABANDONED_AFTER_S / 2`): the kinds that can be run again are (`resume`, `rerun`; their
+taken over by whichever process looks next (the app looks at start-up and every half
+`jobs.abandoned_after_s`): the kinds that can be run again are (`resume`, `rerun`; their
 payload keeps under `PENDING` what the work needs, dropped once the job ends), the others are
 marked failed."""
 
@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, or_, select, update
 
+from frontdesk.config.settings import JobsSettings
 from frontdesk.storage.db import Database
 from frontdesk.storage.models import Job, utcnow
 
@@ -28,14 +29,13 @@ log = logging.getLogger(__name__)
 Work = Callable[[], Awaitable[dict[str, Any]]]
 PENDING = "pending"  # payload key: what only an unfinished job needs (dropped when it ends)
 MAX_INTERRUPTIONS = 3  # a job that brought its process down this often is not run again
-HEARTBEAT_S = 15.0
-ABANDONED_AFTER_S = 60.0  # no heartbeat for this long: the job's process is gone
 UNFINISHED = ("queued", "running")
 
 
-def abandoned() -> ColumnElement[bool]:
-    """Unfinished jobs whose process is gone (no heartbeat: rows from before heartbeats)."""
-    stale = utcnow() - timedelta(seconds=ABANDONED_AFTER_S)
+def abandoned(after_s: float) -> ColumnElement[bool]:
+    """Unfinished jobs without a heartbeat for `after_s` (none at all: rows from before
+    heartbeats)."""
+    stale = utcnow() - timedelta(seconds=after_s)
     return Job.status.in_(UNFINISHED) & or_(Job.heartbeat_at.is_(None), Job.heartbeat_at < stale)
 
 
@@ -51,8 +51,11 @@ class Interrupted:
 
 
 class JobRunner:
-    def __init__(self, db: Database, *, concurrency: int = 1) -> None:
+    def __init__(
+        self, db: Database, *, concurrency: int = 1, timing: JobsSettings | None = None
+    ) -> None:
         self._db = db
+        self.timing = timing or JobsSettings()
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
         self._waiting: set[asyncio.Task[None]] = set()  # reruns not started yet
@@ -65,7 +68,7 @@ class JobRunner:
         async with self._db.unscoped_session() as session:
             result = await session.execute(
                 update(Job)
-                .where(abandoned(), Job.kind.not_in(resumed_elsewhere))
+                .where(self._abandoned(), Job.kind.not_in(resumed_elsewhere))
                 .values(status="failed", error="interrupted by a restart", finished_at=utcnow())
             )
             await session.commit()
@@ -75,7 +78,7 @@ class JobRunner:
         """The abandoned jobs of `kinds`, oldest first (`take` one before acting on it)."""
         async with self._db.unscoped_session() as session:
             rows = await session.scalars(
-                select(Job).where(abandoned(), Job.kind.in_(kinds)).order_by(Job.created_at)
+                select(Job).where(self._abandoned(), Job.kind.in_(kinds)).order_by(Job.created_at)
             )
             return [Interrupted(j.tenant_id, j.id, j.kind, dict(j.payload), j.attempts)
                     for j in rows]  # fmt: skip
@@ -85,7 +88,7 @@ class JobRunner:
         process took it first."""
         async with self._db.unscoped_session() as session:
             result = await session.execute(
-                update(Job).where(Job.id == job.id, abandoned()).values(heartbeat_at=utcnow())
+                update(Job).where(Job.id == job.id, self._abandoned()).values(heartbeat_at=utcnow())
             )
             await session.commit()
         if int(getattr(result, "rowcount", 0) or 0) != 1:
@@ -141,6 +144,9 @@ class JobRunner:
     async def fail(self, tenant_id: str, job_id: str, error: str) -> None:
         await self._finish(tenant_id, job_id, status="failed", error=error)
 
+    def _abandoned(self) -> ColumnElement[bool]:
+        return abandoned(self.timing.abandoned_after_s)
+
     def _own(self, job_id: str) -> None:
         self._owned.add(job_id)
         if self._heartbeat is None or self._heartbeat.done():
@@ -149,7 +155,7 @@ class JobRunner:
     async def _beat(self) -> None:
         """Keep the held jobs' heartbeats fresh, until the runner holds none."""
         while self._owned:
-            await asyncio.sleep(HEARTBEAT_S)
+            await asyncio.sleep(self.timing.heartbeat_s)
             held = list(self._owned)
             try:
                 async with self._db.unscoped_session() as session:
@@ -159,7 +165,7 @@ class JobRunner:
                         .values(heartbeat_at=utcnow())
                     )
                     await session.commit()
-            except Exception:  # the next beat tries again; a job is abandoned only after 60 s
+            except Exception:  # the next beat tries again (abandoned only after 3 missed)
                 log.exception("job heartbeat failed")
 
     async def _stop_heartbeat(self) -> None:

@@ -23,6 +23,7 @@ from frontdesk.handoff.desk import Desk
 from frontdesk.handoff.webhooks import WebhookDispatcher
 from frontdesk.handoff.zendesk import ZendeskMirror
 from frontdesk.interfaces import Embedder, Retriever, Transcriber
+from frontdesk.jobs import JobRunner
 from frontdesk.knowledge.ingest import SyncReport, sync_folder
 from frontdesk.llm.assembly import build_llm
 from frontdesk.llm.budget import stored_month_usage
@@ -127,7 +128,12 @@ def build_desk(db: Database, settings: Settings, clock: Callable[[], datetime]) 
     desk = Desk(db, clock=clock)
     if handoff.webhooks or mirror is not None:
         desk.dispatcher = WebhookDispatcher(
-            db, handoff, mirror=mirror, clock=clock, on_external_id=desk.set_external_id
+            db,
+            handoff,
+            runner=JobRunner(db, concurrency=2, timing=settings.jobs),
+            mirror=mirror,
+            clock=clock,
+            on_external_id=desk.set_external_id,
         )
     return desk
 
