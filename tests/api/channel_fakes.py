@@ -3,6 +3,7 @@ records every request and answers from a script (a status, or a JSON body with 2
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -22,12 +23,15 @@ from frontdesk.jobs import JobRunner
 from frontdesk.orchestration.runtime import Runtime
 from tests.conftest import free_port
 
+HANG_S = 20.0
+
 
 @dataclass
 class FakeApi:
     url: str = ""
     requests: list[dict[str, Any]] = field(default_factory=list)  # every call, failed or not
-    script: list[int | dict[str, Any]] = field(default_factory=list)  # the next answers
+    # The next answers: a status, a JSON body with 200, or "hang" (never answers in time).
+    script: list[int | dict[str, Any] | str] = field(default_factory=list)
     media: dict[str, bytes] = field(default_factory=dict)  # Graph API media by id
     downloads: list[dict[str, Any]] = field(default_factory=list)  # every GET
 
@@ -57,8 +61,13 @@ def _fake_app(fake: FakeApi) -> FastAPI:
 
     @app.post("/{path:path}")
     async def record(path: str, request: Request) -> JSONResponse:
-        answer: int | dict[str, Any] = fake.script.pop(0) if fake.script else 200
+        answer: int | dict[str, Any] | str = fake.script.pop(0) if fake.script else 200
         body = await request.json()
+        if answer == "hang":  # the caller is gone (killed, timed out) before any answer
+            fake.requests.append({"path": path, "json": body, "ok": False, "hung": True,
+                                  "auth": request.headers.get("authorization")})  # fmt: skip
+            await asyncio.sleep(HANG_S)
+            return JSONResponse({"ok": False, "error": "too late"}, status_code=504)
         if isinstance(answer, int) and answer >= 400:
             fake.requests.append(
                 {
