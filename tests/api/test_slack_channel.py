@@ -22,6 +22,8 @@ from frontdesk.storage.support_models import ChannelThread
 from frontdesk.storage.tenants import ensure_tenant
 from frontdesk.storage.tickets import create_ticket
 from tests.api.channel_fakes import ChannelClient, FakeApi, channel_client, fake_api
+from tests.conftest import require
+from tests.speech.samples import DATA, INSTALLED, NOT_INSTALLED, words
 
 __all__ = ["fake_api"]  # the fixture, imported for the tests below
 
@@ -407,3 +409,42 @@ async def test_an_agents_reply_goes_to_the_slack_thread(
     with pytest.raises(FrontdeskError) as refused:
         await runtime.desk.reply(runtime.tenant.id, ticket.id, agent="agent:dana", text="More?")
     assert refused.value.code == "channel_unavailable"  # the console shows it to the agent
+
+
+def _clip(url: str) -> dict[str, Any]:
+    return {"id": "F0CLIP", "mimetype": "audio/webm", "subtype": "slack_audio",
+            "url_private_download": url}  # fmt: skip
+
+
+async def test_an_audio_clip_is_downloaded_transcribed_and_answered(
+    slack: ChannelClient, fake_api: FakeApi
+) -> None:
+    require(INSTALLED, NOT_INSTALLED)
+    fake_api.media["F0CLIP"] = (DATA / "refund.wav").read_bytes()
+    clip = message("", event_id="EvClip", ts="1700000300.000100", subtype="file_share",
+                   files=[_clip(f"{fake_api.url}/files/F0CLIP")])  # fmt: skip
+    assert (await slack.http.post(URL, **signed(clip))).status_code == 200
+    await slack.settle()
+    assert fake_api.downloads == [{"path": "files/F0CLIP", "auth": f"Bearer {TOKEN}"}]
+    [post] = fake_api.requests
+    assert post["json"]["thread_ts"] == "1700000300.000100"
+    [conversation] = await _conversations(slack.runtime)
+    said, replied = await _texts(slack.runtime, conversation.id)
+    assert said[0] == "customer"
+    assert "refund" in words(said[1])
+    assert replied == ("assistant", post["json"]["text"])
+    assert slack.metric("frontdesk_channel_events_total", channel="slack",
+                        outcome="transcribed") == 1  # fmt: skip
+
+    # A file URL on another host is not fetched with the bot token: the job fails, nothing
+    # is posted.
+    elsewhere = message("", event_id="EvElsewhere", ts="1700000301.000100", subtype="file_share",
+                        files=[_clip("https://attacker.example/files/F0CLIP")])  # fmt: skip
+    assert (await slack.http.post(URL, **signed(elsewhere))).status_code == 200
+    await slack.settle()
+    assert len(fake_api.downloads) == 1
+    assert len(fake_api.requests) == 1
+    async with slack.runtime.db.session(slack.runtime.tenant.id) as session:
+        failed = list(await session.scalars(select(Job).where(Job.status == "failed")))
+    assert len(failed) == 1
+    assert "unexpected host: attacker.example" in (failed[0].error or "")

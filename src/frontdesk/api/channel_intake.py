@@ -48,7 +48,13 @@ from tenacity import (
 from frontdesk.api.delivery import once, take_turn
 from frontdesk.api.limits import Limiter
 from frontdesk.config.channel_settings import ChannelSettings, DeliverySettings
-from frontdesk.errors import AuthenticationError, ConflictError, FrontdeskError, NotFoundError
+from frontdesk.errors import (
+    AuthenticationError,
+    ConflictError,
+    FrontdeskError,
+    NotFoundError,
+    PayloadTooLargeError,
+)
 from frontdesk.guard.pii import redact
 from frontdesk.jobs import JobRunner
 from frontdesk.jobs.runner import MAX_INTERRUPTIONS, PENDING, Interrupted
@@ -142,6 +148,31 @@ def raise_for_post(response: httpx.Response, api: str) -> None:
     raise PostFailed(
         f"{api} answered {response.status_code}: {response.text[:300]}", retryable=retryable
     )
+
+
+async def download(
+    client: httpx.AsyncClient,
+    url: str,
+    headers: dict[str, str],
+    timeout_s: float,
+    limit: int,
+    api: str,
+) -> bytes:
+    """A channel's media file, refused past `limit` bytes (`server.max_upload_bytes`)."""
+    async with client.stream("GET", url, headers=headers, timeout=timeout_s,
+                             follow_redirects=True) as response:  # fmt: skip
+        if not response.is_success:
+            await response.aread()
+            raise_for_post(response, api)
+        data = bytearray()
+        async for chunk in response.aiter_bytes():
+            data += chunk
+            if len(data) > limit:
+                raise PayloadTooLargeError(
+                    f"the voice message is over {limit} bytes (server.max_upload_bytes)",
+                    code="payload_too_large",
+                )
+    return bytes(data)
 
 
 class ChannelAnswer(BaseModel):

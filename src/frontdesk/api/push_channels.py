@@ -5,7 +5,7 @@ messages are read."""
 from __future__ import annotations
 
 from frontdesk.api.channel_intake import ChannelIntake, MediaReader, Outbound, PushChannel
-from frontdesk.api.routes.slack_channel import slack_outbound
+from frontdesk.api.routes.slack_channel import slack_files, slack_outbound
 from frontdesk.api.routes.whatsapp_channel import whatsapp_media, whatsapp_outbound
 from frontdesk.interfaces import Channel as OutputChannel
 from frontdesk.types import Channel
@@ -16,7 +16,7 @@ def outbounds(intake: ChannelIntake) -> dict[Channel, Outbound]:
 
 
 def media_readers(intake: ChannelIntake) -> dict[Channel, MediaReader]:
-    return {Channel.WHATSAPP: whatsapp_media(intake)}
+    return {Channel.SLACK: slack_files(intake), Channel.WHATSAPP: whatsapp_media(intake)}
 
 
 def push_channels(intake: ChannelIntake) -> dict[str, OutputChannel]:

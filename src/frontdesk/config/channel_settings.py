@@ -44,6 +44,10 @@ class SlackSettings(BaseModel):
     # event's `authorizations`, which is used when this is unset.
     bot_user_id: str | None = None
     max_clock_skew_s: int = Field(default=300, ge=1)  # Slack's advice: five minutes
+    # Audio clips and audio files without text are downloaded (the bot token needs
+    # `files:read`) and transcribed with the workspace's `voice` settings, then answered like
+    # text; one that cannot be gets `NOT_TEXT_REPLY`.
+    transcribe_voice: bool = True
 
     def signing_secret_value(self) -> str | None:
         return secret_value(self.signing_secret, self.signing_secret_env)

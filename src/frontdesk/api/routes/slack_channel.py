@@ -11,7 +11,9 @@ The `url_verification` handshake is answered with its challenge. A message is ta
 and acknowledged at once (Slack wants a 200 within 3 seconds and retries otherwise, with
 `X-Slack-Retry-Num`); the event id is the idempotency key, so a retry is answered once. One
 Slack thread is one conversation: a top-level message starts a thread (our answer goes in it)
-and later messages in the thread continue the conversation.
+and later messages in the thread continue the conversation. An audio clip or audio file sent
+without text is downloaded (`url_private_download`, with the bot token; `files:read`) and
+transcribed in the background job, then answered like text (`transcribe_voice`).
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ import json
 import logging
 import re
 import time
+from dataclasses import replace
 from typing import Annotated, Any
 
+import httpx
 from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -29,11 +33,13 @@ from frontdesk.api.channel_intake import (
     ChannelIntake,
     Inbound,
     IntakeDep,
+    MediaReader,
     Outbound,
     PostFailed,
     Send,
     check_signature,
     configured_tenant,
+    download,
     hmac_sha256_hex,
     raise_for_post,
     require_credential,
@@ -41,7 +47,7 @@ from frontdesk.api.channel_intake import (
 )
 from frontdesk.api.deps import RuntimeDep
 from frontdesk.api.schemas import ErrorResponse
-from frontdesk.config.channel_settings import ChannelSettings, SlackSettings
+from frontdesk.config.channel_settings import NOT_TEXT_REPLY, ChannelSettings, SlackSettings
 from frontdesk.errors import AuthenticationError, InvalidRequestError
 from frontdesk.storage.models import Tenant
 from frontdesk.types import Channel
@@ -57,6 +63,7 @@ router = APIRouter(prefix="/v1/channels", tags=["channels"], responses=ERRORS)
 # file shared with a comment (its text is answered). Every other subtype is not new customer
 # text: edits and deletions of earlier messages, joins, topic changes, other bots' posts.
 ANSWERED_SUBTYPES = {None, "thread_broadcast", "file_share"}
+SLACK_FILES_HOST = "files.slack.com"
 RETRYABLE_ERRORS = {
     "ratelimited",
     "internal_error",
@@ -64,6 +71,14 @@ RETRYABLE_ERRORS = {
     "service_unavailable",
     "request_timeout",
 }
+
+
+class SlackFile(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    id: str = ""
+    mimetype: str = ""
+    subtype: str | None = None  # "slack_audio" for a recorded clip
+    url_private_download: str | None = None
 
 
 class SlackMessageEvent(BaseModel):
@@ -76,6 +91,15 @@ class SlackMessageEvent(BaseModel):
     text: str = ""
     ts: str | None = None
     thread_ts: str | None = None
+    files: list[SlackFile] = []
+
+    def audio(self) -> SlackFile | None:
+        """The first audio clip or audio file that can be downloaded."""
+        for file in self.files:
+            audio = file.mimetype.startswith("audio/") or file.subtype == "slack_audio"
+            if audio and file.url_private_download:
+                return file
+        return None
 
 
 class SlackAuthorization(BaseModel):
@@ -145,8 +169,10 @@ def why_ignored(envelope: SlackEnvelope, settings: SlackSettings) -> str | None:
         return "a bot's message"
     if event.user in bot_users(envelope, settings):
         return "our own bot user's message"
-    if not (event.user and event.channel and event.ts and event.text.strip()):
-        return "a message without user, channel, ts or text"
+    if not (event.user and event.channel and event.ts):
+        return "a message without user, channel or ts"
+    if not event.text.strip() and not (settings.transcribe_voice and event.audio()):
+        return "a message without text"
     if not envelope.event_id:
         return "an event without event_id"
     return None
@@ -202,7 +228,11 @@ async def slack_events(
         user=event.user,
         text=plain_text(event.text, bot_users(envelope, settings)),
     )
-    if not inbound.text:
+    clip = event.audio()
+    if not inbound.text and clip is not None and settings.transcribe_voice:
+        inbound = replace(inbound, audio_id=clip.url_private_download,
+                          fallback_reply=NOT_TEXT_REPLY)  # fmt: skip
+    if not inbound.text and inbound.audio_id is None:
         intake.ignored(Channel.SLACK, "only a mention of the bot")
         return {"ok": True}
     await intake.accept(owner, inbound, send, channels.delivery)
@@ -235,6 +265,27 @@ def slack_sender(
             )
 
     return send
+
+
+def slack_files(intake: ChannelIntake) -> MediaReader:
+    """An audio file's bytes from its `url_private_download` (with the bot token), only from
+    Slack's file host or the configured API's own host; larger than `server.max_upload_bytes`
+    is refused."""
+    limit = intake.runtime.settings.server.max_upload_bytes
+
+    async def read(tenant: Tenant, channels: ChannelSettings, url: str) -> bytes:
+        settings = channels.slack
+        assert settings is not None
+        token = secret_or_404(settings.bot_token_value(), tenant, Channel.SLACK, "bot_token")
+        api = httpx.URL(settings.api_base_url)
+        where = httpx.URL(url)
+        if (where.scheme, where.host) not in {("https", SLACK_FILES_HOST), (api.scheme, api.host)}:
+            raise PostFailed(f"Slack file URL on an unexpected host: {where.host}", retryable=False)
+        auth = {"Authorization": f"Bearer {token}"}
+        timeout = channels.delivery.timeout_s
+        return await download(intake.client, url, auth, timeout, limit, "Slack file download")
+
+    return read
 
 
 def slack_outbound(intake: ChannelIntake) -> Outbound:

@@ -40,6 +40,7 @@ from frontdesk.api.channel_intake import (
     Send,
     check_signature,
     configured_tenant,
+    download,
     hmac_sha256_hex,
     raise_for_post,
     require_credential,
@@ -48,7 +49,7 @@ from frontdesk.api.channel_intake import (
 from frontdesk.api.deps import RuntimeDep
 from frontdesk.api.schemas import ErrorResponse
 from frontdesk.config.channel_settings import ChannelSettings, WhatsAppSettings
-from frontdesk.errors import InvalidRequestError, PayloadTooLargeError, PermissionDeniedError
+from frontdesk.errors import InvalidRequestError, PermissionDeniedError
 from frontdesk.storage.models import Tenant
 from frontdesk.types import Channel
 
@@ -308,19 +309,7 @@ def whatsapp_media(intake: ChannelIntake) -> MediaReader:
         url = str(found.json().get("url") or "")
         if not url.startswith(("https://", "http://")):
             raise PostFailed(f"WhatsApp media {media_id}: no download URL", retryable=False)
-        async with intake.client.stream("GET", url, headers=auth, timeout=timeout) as response:
-            if not response.is_success:
-                await response.aread()
-                raise_for_post(response, "WhatsApp media download")
-            data = bytearray()
-            async for chunk in response.aiter_bytes():
-                data += chunk
-                if len(data) > limit:
-                    raise PayloadTooLargeError(
-                        f"the voice note is over {limit} bytes (server.max_upload_bytes)",
-                        code="payload_too_large",
-                    )
-        return bytes(data)
+        return await download(intake.client, url, auth, timeout, limit, "WhatsApp media download")
 
     return read
 
