@@ -34,10 +34,11 @@ from frontdesk.api.routes import (
 )
 from frontdesk.api.routes import jobs as jobs_routes
 from frontdesk.api.widget_key import ensure_widget_key
-from frontdesk.config.settings import ServerSettings, Settings
+from frontdesk.config.settings import JobsSettings, ServerSettings, Settings
+from frontdesk.errors import ConfigError
 from frontdesk.jobs import JobRunner
 from frontdesk.jobs.retention import purge_work, retention_loop
-from frontdesk.jobs.runner import Interrupted, Work
+from frontdesk.jobs.runner import Dispatch, Interrupted, Work
 from frontdesk.orchestration.retrain import retrain_work
 from frontdesk.orchestration.runtime import Runtime, open_runtime
 
@@ -62,7 +63,8 @@ def create_app(workspace: Path | str | None = None, *, runtime: Runtime | None =
         app.state.widget_key = (
             await ensure_widget_key(current) if current.settings.web.enabled else ""
         )
-        jobs = JobRunner(current.db, timing=current.settings.jobs)
+        jobs = JobRunner(current.db, timing=current.settings.jobs,
+                         dispatch=_workers(current.settings.jobs))  # fmt: skip
         if current.desk is not None and current.desk.dispatcher is not None:
             await current.desk.dispatcher.resume()  # webhooks a previous process left pending
         app.state.jobs = jobs
@@ -138,6 +140,19 @@ def resumable_jobs(runtime: Runtime) -> dict[str, Callable[[Interrupted], Work |
             retrain_work(runtime) if job.tenant_id == runtime.tenant.id else None
         ),
     }
+
+
+def _workers(settings: JobsSettings) -> Dispatch | None:
+    """Celery's dispatch when jobs go to workers (`jobs.broker_url`), else None."""
+    if settings.broker_url is None:
+        return None
+    try:
+        from frontdesk.api.worker import celery_dispatch
+    except ImportError as exc:  # the extra is missing
+        raise ConfigError(
+            f"jobs.broker_url needs Celery: pip install 'frontdesk[celery]' ({exc})"
+        ) from None
+    return celery_dispatch(settings)
 
 
 def take_over_abandoned_jobs(

@@ -97,6 +97,34 @@ def serve(
 
 @app.command()
 @friendly
+def worker(
+    workspace: WorkspaceOption = Path("."),
+    concurrency: Annotated[int, typer.Option(min=1, help="Jobs at once (processes).")] = 1,
+) -> None:
+    """Run the workspace's jobs (uploads, re-indexes, retrains, purges) from the Celery
+    broker in jobs.broker_url, as a worker; start any number, anywhere that reaches the
+    database, the broker and the workspace folder."""
+    ws = Workspace.at(workspace)
+    settings = load_settings(ws)
+    if settings.jobs.broker_url is None:
+        raise fail(
+            f"{ws.root / 'frontdesk.yaml'}: jobs.broker_url is not set, so the server runs its "
+            "jobs itself and there is nothing for a worker to do"
+        )
+    try:
+        from celery.utils.imports import symbol_by_name
+    except ImportError:
+        raise fail("workers need Celery: pip install 'frontdesk[celery]'") from None
+    os.environ["FRONTDESK_WORKSPACE"] = str(ws.root)
+    # By name, like uvicorn's app: the CLI does not import the API package.
+    celery = symbol_by_name("frontdesk.api.worker:app_from_env")()
+    out.print(f"frontdesk worker for {ws.root}, jobs from {settings.jobs.broker_url}")
+    celery.worker_main(["worker", "--loglevel=INFO", f"--concurrency={concurrency}",
+                        "--queues=frontdesk-jobs"])  # fmt: skip
+
+
+@app.command()
+@friendly
 def chat(
     workspace: WorkspaceOption = Path("."),
     show_details: Annotated[

@@ -264,6 +264,10 @@ class JobsSettings(BaseModel):
 
     heartbeat_s: float = Field(default=15.0, gt=0)
     abandoned_after_s: float = Field(default=60.0, gt=0)
+    # Set ("redis://host:6379/0"): uploads, re-indexes, retrains and purges are queued for
+    # Celery workers (`frontdesk worker`, extra `celery`) instead of run in the API process.
+    # Customer answers (channels) and webhooks stay in the API process.
+    broker_url: str | None = Field(default=None, pattern=r"^(redis|rediss|amqp)://")
 
     @model_validator(mode="after")
     def _room_for_missed_beats(self) -> JobsSettings:

@@ -27,6 +27,7 @@ from frontdesk.storage.models import Job, utcnow
 log = logging.getLogger(__name__)
 
 Work = Callable[[], Awaitable[dict[str, Any]]]
+Dispatch = Callable[[str], Awaitable[None]]  # hands a job id to a worker (Celery)
 PENDING = "pending"  # payload key: what only an unfinished job needs (dropped when it ends)
 MAX_INTERRUPTIONS = 3  # a job that brought its process down this often is not run again
 UNFINISHED = ("queued", "running")
@@ -52,10 +53,17 @@ class Interrupted:
 
 class JobRunner:
     def __init__(
-        self, db: Database, *, concurrency: int = 1, timing: JobsSettings | None = None
+        self,
+        db: Database,
+        *,
+        concurrency: int = 1,
+        timing: JobsSettings | None = None,
+        dispatch: Dispatch | None = None,
     ) -> None:
         self._db = db
         self.timing = timing or JobsSettings()
+        # Set: jobs are handed to workers elsewhere (by id) instead of run here.
+        self._dispatch = dispatch
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
         self._waiting: set[asyncio.Task[None]] = set()  # reruns not started yet
@@ -111,9 +119,42 @@ class JobRunner:
                 await self.fail(job.tenant_id, job.id, f"interrupted by a restart; {why}")
                 continue
             log.info("job %s (%s) interrupted by a restart: running it again", job.id, job.kind)
-            self.rerun(job.tenant_id, job.id, work)
+            if self._dispatch is not None:
+                self._owned.discard(job.id)  # a worker holds it from now on
+                await self._dispatch(job.id)
+            else:
+                self.rerun(job.tenant_id, job.id, work)
             rerun += 1
         return rerun
+
+    async def run_dispatched(
+        self, job_id: str, works: Mapping[str, Callable[[Interrupted], Work | None]]
+    ) -> str:
+        """A worker's side of `dispatch`: claim the job (still queued, or abandoned by a
+        worker that died) and run it here. Returns what became of it."""
+        async with self._db.unscoped_session() as session:
+            row = await session.get(Job, job_id)
+            if row is None:
+                return "gone"
+            job = Interrupted(row.tenant_id, row.id, row.kind, dict(row.payload), row.attempts)
+            claimed = await session.execute(
+                update(Job)
+                .where(Job.id == job_id, or_(Job.status == "queued", self._abandoned()))
+                .values(heartbeat_at=utcnow())
+            )
+            await session.commit()
+        if int(getattr(claimed, "rowcount", 0) or 0) != 1:
+            return "taken"  # another worker has it, or it has ended
+        self._own(job_id)
+        factory = works.get(job.kind)
+        work = factory(job) if factory is not None and job.attempts < MAX_INTERRUPTIONS else None
+        if work is None:
+            why = (f"interrupted {job.attempts} times" if job.attempts >= MAX_INTERRUPTIONS
+                   else f"no worker runs {job.kind} jobs")  # fmt: skip
+            await self.fail(job.tenant_id, job_id, why)
+            return "failed"
+        await self._run(job.tenant_id, job_id, work)
+        return "ran"
 
     async def submit(self, tenant_id: str, kind: str, payload: dict[str, Any], work: Work) -> str:
         async with self._db.session(tenant_id) as session:
@@ -121,6 +162,9 @@ class JobRunner:
             session.add(job)
             await session.commit()
             job_id = job.id
+        if self._dispatch is not None:  # the row has what a worker needs to rebuild `work`
+            await self._dispatch(job_id)
+            return job_id
         self._own(job_id)
         self._start(tenant_id, job_id, work)
         return job_id
