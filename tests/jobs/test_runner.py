@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from frontdesk.config.settings import JobsSettings
-from frontdesk.jobs.runner import Interrupted, JobRunner
+from frontdesk.jobs.runner import Interrupted, JobRunner, Work
 from frontdesk.storage.db import Database
 from frontdesk.storage.models import Job, utcnow
 
@@ -64,3 +64,47 @@ async def test_an_abandoned_job_is_taken_by_one_process_only(db: Database, tenan
 def test_the_abandon_time_leaves_room_for_missed_beats() -> None:
     with pytest.raises(ValueError, match=r"at least 3 x jobs\.heartbeat_s"):
         JobsSettings(heartbeat_s=30, abandoned_after_s=60)
+
+
+async def test_a_dispatched_job_runs_once_and_a_dead_workers_job_is_sent_again(
+    db: Database, tenant_id: str
+) -> None:
+    sent: list[str] = []
+
+    async def dispatch(job_id: str) -> None:
+        sent.append(job_id)
+
+    async def work() -> dict[str, str]:
+        return {"ran": "here"}
+
+    def works(job: Interrupted) -> Work:
+        return work
+
+    server = JobRunner(db, dispatch=dispatch)
+    job_id = await server.submit(tenant_id, "knowledge_reindex", {}, work)
+    assert sent == [job_id]
+    assert (await _job(db, tenant_id, job_id)).status == "queued"  # not run by the server
+    # The same id delivered twice, to two workers at once: one runs it.
+    one, other = JobRunner(db), JobRunner(db)
+    outcomes = await asyncio.gather(
+        one.run_dispatched(job_id, {"knowledge_reindex": works}),
+        other.run_dispatched(job_id, {"knowledge_reindex": works}),
+    )
+    assert sorted(outcomes) == ["ran", "taken"]
+    done = await _job(db, tenant_id, job_id)
+    assert (done.status, done.attempts, done.result) == ("done", 1, {"ran": "here"})
+
+    # A worker died mid-job: the server's take-over puts it back in the queue and sends it.
+    async with db.session(tenant_id) as session:
+        dead = Job(kind="knowledge_reindex", status="running", attempts=1, payload={},
+                   heartbeat_at=utcnow() - timedelta(minutes=5))  # fmt: skip
+        session.add(dead)
+        await session.commit()
+        dead_id = dead.id
+    assert await server.resume({"knowledge_reindex": works}) == 1
+    assert sent[-1] == dead_id
+    assert (await _job(db, tenant_id, dead_id)).status == "queued"
+    assert await one.run_dispatched(dead_id, {"knowledge_reindex": works}) == "ran"
+    assert (await _job(db, tenant_id, dead_id)).attempts == 2
+    for runner in (server, one, other):
+        await runner.drain()

@@ -119,8 +119,8 @@ class JobRunner:
                 await self.fail(job.tenant_id, job.id, f"interrupted by a restart; {why}")
                 continue
             log.info("job %s (%s) interrupted by a restart: running it again", job.id, job.kind)
-            if self._dispatch is not None:
-                self._owned.discard(job.id)  # a worker holds it from now on
+            if self._dispatch is not None:  # back in the queue, for a worker to claim
+                await self._release(job.id, status="queued")
                 await self._dispatch(job.id)
             else:
                 self.rerun(job.tenant_id, job.id, work)
@@ -137,10 +137,12 @@ class JobRunner:
             if row is None:
                 return "gone"
             job = Interrupted(row.tenant_id, row.id, row.kind, dict(row.payload), row.attempts)
+            # One claimer: the status changes in the same statement that checks it.
             claimed = await session.execute(
                 update(Job)
                 .where(Job.id == job_id, or_(Job.status == "queued", self._abandoned()))
-                .values(heartbeat_at=utcnow())
+                .values(status="running", heartbeat_at=utcnow())
+                .execution_options(synchronize_session=False)  # the row above is not reused
             )
             await session.commit()
         if int(getattr(claimed, "rowcount", 0) or 0) != 1:
@@ -187,6 +189,13 @@ class JobRunner:
 
     async def fail(self, tenant_id: str, job_id: str, error: str) -> None:
         await self._finish(tenant_id, job_id, status="failed", error=error)
+
+    async def _release(self, job_id: str, **values: Any) -> None:
+        """Let go of a job this runner took, leaving `values` on its row."""
+        self._owned.discard(job_id)
+        async with self._db.unscoped_session() as session:
+            await session.execute(update(Job).where(Job.id == job_id).values(**values))
+            await session.commit()
 
     def _abandoned(self) -> ColumnElement[bool]:
         return abandoned(self.timing.abandoned_after_s)
