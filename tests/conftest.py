@@ -42,12 +42,37 @@ def require(condition: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
-def _postgres_reachable() -> bool:
+def reachable(port: int, host: str = "127.0.0.1") -> bool:
+    """A local service (PostgreSQL 5432, Redis 6379) answers on its port."""
     try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+        with socket.create_connection((host, port), timeout=1):
             return True
     except OSError:
         return False
+
+
+def require_redis() -> None:
+    require(reachable(6379), "Redis is not reachable on 127.0.0.1:6379")
+
+
+def _postgres_reachable() -> bool:
+    return reachable(5432)
+
+
+def workspace_key(workspace: Path, scope: str = "admin") -> str:
+    """An API key of the workspace's default tenant, made straight in its SQLite file (for a
+    server started on that workspace)."""
+    from frontdesk.storage.api_keys import Scope, create_key
+
+    async def run() -> str:
+        db = Database(f"sqlite+aiosqlite:///{workspace / '.frontdesk' / 'frontdesk.db'}")
+        try:
+            tenant = await ensure_tenant(db, "default")
+            return (await create_key(db, tenant.id, name="test", scope=Scope(scope))).token
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())
 
 
 @pytest.fixture(scope="session")
@@ -150,7 +175,11 @@ def trained_models(prepared_state: Path) -> Path:
 @pytest.fixture
 def workspace(tmp_path: Path, prepared_state: Path) -> Path:
     """A fresh copy of the demo workspace and its prepared state."""
-    root = tmp_path / "ws"
+    return demo_copy(tmp_path / "ws", prepared_state)
+
+
+def demo_copy(root: Path, prepared_state: Path) -> Path:
+    """The demo workspace copied to `root`, with the prepared state (trained, indexed)."""
     shutil.copytree(DEMO, root)
     shutil.copytree(prepared_state, root / ".frontdesk")
     return root

@@ -4,10 +4,7 @@ HTTP on loopback, SQLite shared by both."""
 
 from __future__ import annotations
 
-import asyncio
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -19,32 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
-from frontdesk.storage.api_keys import Scope, create_key
-from frontdesk.storage.db import Database
-from frontdesk.storage.tenants import ensure_tenant
-from tests.conftest import DEMO, require, serving
+from tests.conftest import demo_copy, require_redis, serving, workspace_key
 
 BROKER = "redis://127.0.0.1:6379/14"  # a database of its own, emptied first
-
-
-def _redis_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def _admin_key(workspace: Path) -> str:
-    async def run() -> str:
-        db = Database(f"sqlite+aiosqlite:///{workspace / '.frontdesk' / 'frontdesk.db'}")
-        try:
-            tenant = await ensure_tenant(db, "default")
-            return (await create_key(db, tenant.id, name="w", scope=Scope.ADMIN)).token
-        finally:
-            await db.dispose()
-
-    return asyncio.run(run())
 
 
 @contextmanager
@@ -77,18 +51,16 @@ def _until(check: Callable[[], Any], within_s: float, what: str, log: Path) -> A
 
 @pytest.mark.services
 def test_jobs_wait_for_a_worker_and_run_there(tmp_path: Path, prepared_state: Path) -> None:
-    require(_redis_up(), "Redis is not reachable on 127.0.0.1:6379")
+    require_redis()
     import redis
 
     redis.Redis.from_url(BROKER).flushdb()
-    workspace = tmp_path / "ws"
-    shutil.copytree(DEMO, workspace)
-    shutil.copytree(prepared_state, workspace / ".frontdesk")
+    workspace = demo_copy(tmp_path / "ws", prepared_state)
     with (workspace / "frontdesk.yaml").open("a", encoding="utf-8") as config:
         config.write(
             f"\njobs:\n  broker_url: {BROKER}\n  heartbeat_s: 0.5\n  abandoned_after_s: 2\n"
         )
-    admin = {"Authorization": f"Bearer {_admin_key(workspace)}"}
+    admin = {"Authorization": f"Bearer {workspace_key(workspace)}"}
     log = tmp_path / "worker.log"
 
     with serving(workspace) as url, httpx.Client(base_url=url, headers=admin, timeout=30) as http:

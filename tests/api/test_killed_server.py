@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -21,14 +20,13 @@ from frontdesk.storage.db import Database
 from frontdesk.storage.models import Job
 from tests.api.channel_fakes import FakeApi, fake_api
 from tests.api.test_slack_channel import SECRET, TOKEN, URL, message, signed
-from tests.conftest import DEMO, free_port
+from tests.conftest import demo_copy, free_port
 
 __all__ = ["fake_api"]  # the fixture, imported for the test below
 
 
 def _workspace(root: Path, prepared_state: Path, slack_api: str) -> Path:
-    shutil.copytree(DEMO, root)
-    shutil.copytree(prepared_state, root / ".frontdesk")
+    demo_copy(root, prepared_state)
     with (root / "frontdesk.yaml").open("a", encoding="utf-8") as config:
         config.write(f"""
 jobs:

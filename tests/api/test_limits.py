@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import uuid
 
 import pytest
@@ -10,7 +9,7 @@ import pytest
 from frontdesk.api.limits import Limiter, RateLimitedError, storage_url
 from frontdesk.config.settings import LimitsSettings
 from frontdesk.errors import PayloadTooLargeError
-from tests.conftest import require
+from tests.conftest import require_redis
 
 
 def test_storage_urls() -> None:
@@ -48,17 +47,9 @@ async def test_memory_limits() -> None:
         pass
 
 
-def _redis_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 @pytest.mark.services
 async def test_redis_limits_are_shared_between_processes() -> None:
-    require(_redis_up(), "Redis is not reachable on 127.0.0.1:6379")
+    require_redis()
     settings = LimitsSettings(storage_url="redis://127.0.0.1:6379/15", per_key="2/minute")
     ident = uuid.uuid4().hex
     first, second = Limiter(settings), Limiter(settings)  # two API processes

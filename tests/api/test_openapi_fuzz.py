@@ -4,8 +4,6 @@ key so they get past authentication: none may get a 5xx. Bad input is a 4xx with
 
 from __future__ import annotations
 
-import asyncio
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,10 +12,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import Case
 
-from frontdesk.storage.api_keys import Scope, create_key
-from frontdesk.storage.db import Database
-from frontdesk.storage.tenants import ensure_tenant
-from tests.conftest import DEMO, serving
+from tests.conftest import demo_copy, serving, workspace_key
 
 # High enough that generated requests reach the handlers instead of the rate limiter.
 GENEROUS_LIMITS = """
@@ -34,28 +29,14 @@ NOT_GENERATED = "/v1/channels/voice"
 EXAMPLES_PER_OPERATION = 30
 
 
-def _admin_key(workspace: Path) -> str:
-    async def run() -> str:
-        db = Database(f"sqlite+aiosqlite:///{workspace / '.frontdesk' / 'frontdesk.db'}")
-        try:
-            tenant = await ensure_tenant(db, "default")
-            return (await create_key(db, tenant.id, name="fuzz", scope=Scope.ADMIN)).token
-        finally:
-            await db.dispose()
-
-    return asyncio.run(run())
-
-
 @pytest.fixture(scope="module")
 def fuzzed_server(
     tmp_path_factory: pytest.TempPathFactory, prepared_state: Path
 ) -> Iterator[tuple[str, str]]:
-    root = tmp_path_factory.mktemp("fuzz") / "ws"
-    shutil.copytree(DEMO, root)
-    shutil.copytree(prepared_state, root / ".frontdesk")
+    root = demo_copy(tmp_path_factory.mktemp("fuzz") / "ws", prepared_state)
     with (root / "frontdesk.yaml").open("a", encoding="utf-8") as config:
         config.write(GENEROUS_LIMITS)
-    token = _admin_key(root)
+    token = workspace_key(root)
     with serving(root) as url:
         yield url, token
 

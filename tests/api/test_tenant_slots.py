@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -16,17 +15,9 @@ from frontdesk.api.tenant_slots import KEY_PREFIX, LocalSlots, RedisSlots, slots
 from frontdesk.config.settings import LimitsSettings
 from frontdesk.errors import ConfigError
 from frontdesk.orchestration.runtime import Runtime
-from tests.conftest import require
+from tests.conftest import require_redis
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
-
-
-def _redis_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 def test_storage_picks_the_slots() -> None:
@@ -89,7 +80,7 @@ async def test_a_stream_nobody_reads_still_gives_its_slot_back() -> None:
 
 @pytest.fixture
 async def two_processes() -> AsyncIterator[tuple[Limiter, Limiter]]:
-    require(_redis_up(), "Redis is not reachable on 127.0.0.1:6379")
+    require_redis()
     settings = LimitsSettings(storage_url=REDIS_URL, tenant_slot_lease_s=0.6)
     first, second = Limiter(settings), Limiter(settings)
     try:
@@ -171,7 +162,7 @@ async def test_slots_leave_no_keys_behind(two_processes: tuple[Limiter, Limiter]
 async def test_two_api_processes_refuse_over_the_tenant_limit(sqlite_runtime: Runtime) -> None:
     """Two apps (two API processes) over one Redis: slots held in one make the other answer
     429 tenant_busy with Retry-After, as a single process does."""
-    require(_redis_up(), "Redis is not reachable on 127.0.0.1:6379")
+    require_redis()
     import httpx
 
     from frontdesk.api.app import create_app
