@@ -26,7 +26,7 @@ limits:
 # Audio bodies: schemathesis has no generator for them; tests/api/test_voice_channel.py
 # sends real recordings and malformed audio.
 NOT_GENERATED = "/v1/channels/voice"
-EXAMPLES_PER_OPERATION = 30
+EXAMPLES_PER_OPERATION = 20
 
 
 @pytest.fixture(scope="module")
