@@ -159,7 +159,8 @@ def take_over_abandoned_jobs(
     runtime: Runtime, jobs: JobRunner, intake: ChannelIntake
 ) -> Callable[[], Awaitable[None]]:
     """Jobs whose process died (this one before a restart, or another sharing the database):
-    those that can be are run again here, the rest are marked failed."""
+    those that can be are run again (here, or sent to the workers when jobs go to Celery), the
+    rest are marked failed."""
     resumable = resumable_jobs(runtime)
     channel_outbounds = outbounds(intake)
 
