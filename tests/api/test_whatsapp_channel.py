@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy import text as text_sql
 
+from frontdesk.api.limits import RateLimitedError
 from frontdesk.api.routes.whatsapp_channel import whatsapp_signature
 from frontdesk.config.channel_settings import ChannelSettings, DeliverySettings, WhatsAppSettings
 from frontdesk.orchestration.runtime import Runtime
@@ -348,10 +349,19 @@ def voice_note(media_id: str, *, id: str) -> dict[str, Any]:
 
 
 async def test_a_voice_note_is_fetched_transcribed_and_answered(
-    whatsapp: ChannelClient, fake_api: FakeApi
+    whatsapp: ChannelClient, fake_api: FakeApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     require(INSTALLED, NOT_INSTALLED)
     fake_api.media["8133841316648"] = (DATA / "refund.wav").read_bytes()
+    # The tenant is busy at the first try: the turn waits, the note is not fetched again.
+    turn, busy = whatsapp.intake._turn, [True]
+
+    async def busy_once(*args: Any) -> Any:
+        if busy.pop() if busy else False:
+            raise RateLimitedError("busy", retry_after=1, code="tenant_busy")
+        return await turn(*args)
+
+    monkeypatch.setattr(whatsapp.intake, "_turn", busy_once)
     note = voice_note("8133841316648", id="wamid.V1")
     await whatsapp.http.post(URL, **signed(notification(note)))
     await whatsapp.http.post(URL, **signed(notification(note)))  # retried: answered once

@@ -335,6 +335,7 @@ class ChannelIntake:
         resumed: bool = False,
     ) -> dict[str, Any]:
         identity = channel_identity(tenant, inbound.channel, inbound.user)
+        heard: list[str] = []  # the transcript, kept across the busy-tenant retries below
 
         async def produce() -> ChannelAnswer:
             if inbound.notice:
@@ -342,7 +343,8 @@ class ChannelIntake:
             if inbound.audio_id is None:
                 return await self._turn(identity, inbound)
             try:
-                spoken = await self._transcribed(tenant, inbound)
+                spoken = heard[0] if heard else await self._transcribed(tenant, inbound)
+                heard[:] = [spoken]
             except FrontdeskError as exc:
                 if exc.code not in UNTRANSCRIBABLE or inbound.fallback_reply is None:
                     raise

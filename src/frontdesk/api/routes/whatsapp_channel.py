@@ -234,17 +234,10 @@ def _inbound(
         intake.ignored(Channel.WHATSAPP, f"a {message.type} message")
         return None
     text, notice = message.words(), False
-    if message.type == "audio" and message.audio and message.audio.id and settings.transcribe_voice:
-        return Inbound(
-            channel=Channel.WHATSAPP,
-            delivery_key=f"whatsapp:{message.id}",
-            thread_key=f"{settings.phone_number_id}:{message.sender}",
-            user=message.sender,
-            text="",
-            audio_id=message.audio.id,
-            fallback_reply=settings.not_text_reply,
-        )
-    if not text:
+    # A voice note is transcribed in the background job (`not_text_reply` if it cannot be).
+    audio = message.audio if message.type == "audio" and settings.transcribe_voice else None
+    voice = audio.id if audio else ""
+    if not text and not voice:
         if settings.not_text_reply is None:
             log.info("whatsapp: %s message %s skipped (text only)", message.type, message.id)
             intake.ignored(Channel.WHATSAPP, f"a {message.type} message (text only)")
@@ -257,6 +250,8 @@ def _inbound(
         user=message.sender,
         text=text,
         notice=notice,
+        audio_id=voice or None,
+        fallback_reply=settings.not_text_reply if voice else None,
     )
 
 
