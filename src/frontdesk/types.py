@@ -27,6 +27,15 @@ class Action(StrEnum):
     TOOL = "tool"
 
 
+class Answerability(BaseModel):
+    """Whether the knowledge base answers this question, decided after retrieval."""
+
+    answerable: bool
+    score: float  # 0..1: how likely the best passages answer the question
+    reason: str  # in words, for the trace and the hand-off summary
+    signals: dict[str, float] = Field(default_factory=dict)
+
+
 class Urgency(StrEnum):
     CRITICAL = "critical"
     HIGH = "high"

@@ -16,7 +16,7 @@ from frontdesk.storage.models import Message, Ticket
 from frontdesk.storage.models import Turn as TurnRow
 from frontdesk.types import Action, InboundMessage, Reply
 
-STAGES = ["load_context", "screen_input", "understand", "decide", "retrieve", "respond",
+STAGES = ["load_context", "screen_input", "understand", "retrieve", "decide", "respond",
           "screen_output", "record"]  # fmt: skip
 
 

@@ -85,9 +85,10 @@ async def decide(turn: Turn, deps: Deps) -> None:
 
 
 async def retrieve(turn: Turn, deps: Deps) -> None:
-    assert turn.route is not None
-    if turn.route.action in _NO_SEARCH or turn.route.ask:
-        return
+    """Search the knowledge base before deciding: whether it answers the question is a fact
+    the rules need ("the knowledge base cannot answer this: hand off to the owning team")."""
+    if turn.conversation.status in BOT_SILENT or turn.route is not None:
+        return  # an agent owns the conversation, or the input screen handed off already
     knowledge = deps.settings.knowledge
     passages = await deps.retriever.search(
         turn.message.tenant_id, retrieval_query(turn), limit=knowledge.top_k * 2
@@ -116,7 +117,6 @@ def retrieval_query(turn: Turn) -> str:
 
 
 _IDENTIFIERS = {"order_id", "customer_id", "email", "amount", "date"}
-_NO_SEARCH = {Action.CLARIFY, Action.HANDOFF, Action.TOOL}
 
 
 async def respond(turn: Turn, deps: Deps) -> None:
@@ -227,4 +227,4 @@ _MEMORY_ROLES: dict[str, Literal["user", "assistant", "system"]] = {
 }
 
 
-PIPELINE = (load_context, screen_input, understand, decide, retrieve, respond, screen_output)
+PIPELINE = (load_context, screen_input, understand, retrieve, decide, respond, screen_output)

@@ -14,6 +14,7 @@ from frontdesk.memory.history import HistoryItem
 from frontdesk.orchestration.screened_stream import ScreenedStream
 from frontdesk.storage.models import Conversation, new_id
 from frontdesk.types import (
+    Answerability,
     Citation,
     Entity,
     InboundMessage,
@@ -41,6 +42,7 @@ class Turn:
     sentiment: Sentiment | None = None
     route: Route | None = None
     passages: list[Passage] = field(default_factory=list)
+    answerability: Answerability | None = None  # set by `retrieve`, before `decide`
     result: ChatResult | None = None
     reply_text: str = ""
     system_prompt: str = ""  # what the model was told; the reply must not echo it
