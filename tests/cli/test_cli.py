@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from frontdesk.cli.main import app
 from frontdesk.storage.migrate import head_revision
-from tests.conftest import free_port
+from tests.conftest import demo_copy, free_port
 
 runner = CliRunner()
 
@@ -53,6 +53,41 @@ def test_keys_create(workspace: Path) -> None:
     bad = runner.invoke(app, ["keys", "create", "-w", str(workspace), "--scope", "root"])
     assert bad.exit_code == 1
     assert "unknown scope 'root'" in bad.output
+
+
+def test_keys_and_users_refuse_an_unknown_tenant(workspace: Path) -> None:
+    ws = str(workspace)
+    typo = runner.invoke(app, ["keys", "create", "-w", ws, "--tenant", "nosuch"])
+    assert typo.exit_code == 1
+    assert "no tenant 'nosuch' in this workspace (known: default)" in typo.output
+    assert "--new-tenant" in typo.output
+    assert typo.stdout.strip() == ""  # no key printed
+    user = runner.invoke(
+        app,
+        ["users", "create", "-w", ws, "--email", "a@b.test", "--tenant", "nosuch"],
+        env={"FRONTDESK_PASSWORD": "x" * 12},
+    )
+    assert user.exit_code == 1
+    assert "no tenant 'nosuch'" in user.output
+    made = runner.invoke(app, ["keys", "create", "-w", ws, "--tenant", "nosuch", "--new-tenant"])
+    assert made.exit_code == 0, made.output
+    assert "tenant 'nosuch'" in made.output
+    again = runner.invoke(app, ["keys", "create", "-w", ws, "--tenant", "nosuch"])  # exists now
+    assert again.exit_code == 0, again.output
+
+
+def test_outside_a_workspace_the_hint_names_the_one_below(
+    tmp_path: Path, prepared_state: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From the repository root after `make run`, a command without -w says what to add."""
+    demo_copy(tmp_path / "workspace", prepared_state)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("FRONTDESK_WORKSPACE", raising=False)
+    result = runner.invoke(app, ["keys", "create"])
+    assert result.exit_code == 1
+    assert "not a frontdesk workspace" in result.output
+    assert "add `-w workspace` to the command" in result.output
+    assert "Traceback" not in result.output
 
 
 def test_chat_in_the_terminal(workspace: Path) -> None:
@@ -113,3 +148,18 @@ def test_serve_starts_a_real_server(workspace: Path) -> None:
         process.terminate()
         process.wait(timeout=20)
     assert f"on http://127.0.0.1:{port}" in log.read_text()
+
+
+def test_serve_on_a_busy_port_says_so_at_once(workspace: Path) -> None:
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        started = time.monotonic()
+        result = runner.invoke(app, ["serve", "-w", str(workspace), "--port", str(port)])
+        elapsed = time.monotonic() - started
+    assert result.exit_code == 1
+    assert result.output.startswith(f"error: cannot serve on http://127.0.0.1:{port}: address")
+    assert "--port N" in result.output
+    assert "serving" not in result.output
+    assert elapsed < 5  # before the models load

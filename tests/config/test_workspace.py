@@ -80,5 +80,16 @@ def test_rule_missing_required_part(workspace: Path) -> None:
 def test_missing_workspace(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="workspace directory not found"):
         Workspace.at(tmp_path / "nope")
-    with pytest.raises(ConfigError, match="not a frontdesk workspace"):
+    with pytest.raises(ConfigError, match="not a frontdesk workspace") as plain:
         Workspace.at(tmp_path)
+    assert "name one with `-w DIR` or FRONTDESK_WORKSPACE=DIR" in str(plain.value)
+
+
+def test_a_workspace_just_below_is_named(tmp_path: Path) -> None:
+    """`make run` creates ./workspace: from the repository root the hint names it."""
+    (tmp_path / "workspace").mkdir()
+    (tmp_path / "workspace" / "frontdesk.yaml").write_text("{}\n")
+    with pytest.raises(ConfigError, match="not a frontdesk workspace") as below:
+        Workspace.at(tmp_path)
+    assert "workspace/ below it is one: add `-w workspace` to the command" in str(below.value)
+    assert f"FRONTDESK_WORKSPACE={tmp_path / 'workspace'}" in str(below.value)

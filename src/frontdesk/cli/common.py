@@ -42,3 +42,19 @@ def friendly(func: Callable[..., T]) -> Callable[..., T]:
             raise typer.Exit(130) from None
 
     return wrapper
+
+
+async def tenant_for_cli(db: Any, settings: Any, slug: str, *, new: bool) -> Any:
+    """The tenant a command acts for: the workspace's own, one configured under `tenants:`, one
+    already in the database, or (with --new-tenant) a new one. A mistyped slug is refused
+    rather than silently becoming a tenant nobody configured."""
+    from frontdesk.storage.tenants import ensure_tenant, find_tenant
+
+    configured = {settings.tenant, *settings.tenants}
+    if slug not in configured and not new and await find_tenant(db, slug) is None:
+        known = ", ".join(sorted(configured))
+        raise FrontdeskError(
+            f"no tenant {slug!r} in this workspace (known: {known}); check the slug, add it "
+            "under `tenants:` in frontdesk.yaml, or pass --new-tenant to create it"
+        )
+    return await ensure_tenant(db, slug)

@@ -13,7 +13,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from frontdesk.cli.common import err, fail, friendly, out
+from frontdesk.cli.common import err, fail, friendly, out, tenant_for_cli
 from frontdesk.config.workspace import Workspace, load_settings
 from frontdesk.errors import FrontdeskError
 
@@ -77,14 +77,21 @@ def serve(
 
     ws = Workspace.at(workspace)
     settings = load_settings(ws)
+    bind_host = host or settings.server.host
+    bind_port = port or settings.server.port
+    # A busy port is said at once, not after the models have loaded.
+    busy = _cannot_bind(bind_host, bind_port)
+    if busy:
+        raise fail(
+            f"cannot serve on http://{bind_host}:{bind_port}: {busy} "
+            "(another server holds the port: stop it, or pick another with --port N)"
+        )
     # Fail on bad configuration here, with a readable line, before the server starts.
     from frontdesk.orchestration.runtime import open_runtime
 
     runtime = run_async(open_runtime(ws.root))
     run_async(runtime.close())
     os.environ["FRONTDESK_WORKSPACE"] = str(ws.root)
-    bind_host = host or settings.server.host
-    bind_port = port or settings.server.port
     out.print(f"frontdesk serving {ws.root} on http://{bind_host}:{bind_port}  (docs: /docs)")
     uvicorn.run(
         "frontdesk.api.app:create_app_from_env",
@@ -92,7 +99,35 @@ def serve(
         host=bind_host,
         port=bind_port,
         log_level="info",
+        log_config=_log_config(),
+        # Ctrl-C: requests still open (a browser's keep-alive, the console's event stream)
+        # get this long to finish, then the server stops anyway.
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
     )
+
+
+SHUTDOWN_GRACE_S = 3
+
+
+def _cannot_bind(host: str, port: int) -> str | None:
+    """Why the server could not listen on host:port (taken, not this machine's), or None."""
+    import socket
+
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.create_server((host, port), family=family):
+            return None
+    except OSError as exc:
+        return (exc.strerror or str(exc)).lower()
+
+
+def _log_config() -> dict[str, Any]:
+    """uvicorn's logging, plus frontdesk's own INFO lines (a swapped model, say) beside it."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config: dict[str, Any] = {**LOGGING_CONFIG, "loggers": dict(LOGGING_CONFIG["loggers"])}
+    config["loggers"]["frontdesk"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
 
 
 @app.command()
@@ -245,26 +280,30 @@ def keys_create(
     name: Annotated[str, typer.Option(help="What the key is for.")] = "cli",
     scope: Annotated[str, typer.Option(help="widget, service or admin.")] = "service",
     tenant: Annotated[
-        str | None, typer.Option(help="Tenant slug (created if new). Default: the workspace's.")
+        str | None,
+        typer.Option(help="Tenant slug (a configured one). Default: the workspace's."),
     ] = None,
+    new_tenant: Annotated[
+        bool, typer.Option("--new-tenant", help="Create the tenant if it does not exist.")
+    ] = False,
 ) -> None:
     """Create an API key. It is printed once; only its hash is stored."""
     from frontdesk.storage import migrate
     from frontdesk.storage.api_keys import Scope, create_key
-    from frontdesk.storage.tenants import ensure_tenant
 
     try:
         key_scope = Scope(scope)
     except ValueError:
         raise fail(f"unknown scope {scope!r}; expected one of: widget, service, admin") from None
     ws = Workspace.at(workspace)
-    slug = tenant or load_settings(ws).tenant
+    settings = load_settings(ws)
+    slug = tenant or settings.tenant
 
     async def go() -> str:
         db = _database(workspace)
         try:
             await migrate.upgrade(db)
-            tenant_row = await ensure_tenant(db, slug)
+            tenant_row = await tenant_for_cli(db, settings, slug, new=new_tenant)
             issued = await create_key(db, tenant_row.id, name=name, scope=key_scope, actor="cli")
             return issued.token
         finally:

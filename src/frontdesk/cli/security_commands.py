@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from frontdesk.cli.common import err, fail, friendly, out
+from frontdesk.cli.common import err, fail, friendly, out, tenant_for_cli
 from frontdesk.storage.db import Database
 
 WorkspaceOption = Annotated[
@@ -30,13 +30,15 @@ def users_create(
     role: Annotated[str, typer.Option(help="agent or admin.")] = "agent",
     name: Annotated[str, typer.Option(help="Display name.")] = "",
     tenant: Annotated[
-        str | None, typer.Option(help="Tenant slug. Default: the workspace's.")
+        str | None, typer.Option(help="Tenant slug (a configured one). Default: the workspace's.")
     ] = None,
+    new_tenant: Annotated[
+        bool, typer.Option("--new-tenant", help="Create the tenant if it does not exist.")
+    ] = False,
 ) -> None:
     """Create a console user. The password comes from $FRONTDESK_PASSWORD or a prompt."""
     from frontdesk.config.workspace import Workspace, load_settings
     from frontdesk.storage import migrate
-    from frontdesk.storage.tenants import ensure_tenant
     from frontdesk.storage.users import Role, create_user
 
     try:
@@ -55,7 +57,7 @@ def users_create(
         db = Database(settings.resolved_database_url(ws.root))
         try:
             await migrate.upgrade(db)
-            row = await ensure_tenant(db, slug)
+            row = await tenant_for_cli(db, settings, slug, new=new_tenant)
             user = await create_user(db, row.id, email=email, password=password,
                                      role=user_role, name=name, actor="cli")  # fmt: skip
             return user.id

@@ -28,8 +28,7 @@ class Workspace:
             )
         if not (path / "frontdesk.yaml").is_file():
             raise ConfigError(
-                f"{path}: not a frontdesk workspace (no frontdesk.yaml; "
-                "create one with `frontdesk init DIR`)"
+                f"{path}: not a frontdesk workspace (no frontdesk.yaml); {_hint(path)}"
             )
         return cls(path)
 
@@ -55,6 +54,24 @@ class Workspace:
         path = self.root / ".frontdesk"
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+
+def _hint(path: Path) -> str:
+    """What to do instead: name a workspace found just below `path` (`make run` creates
+    ./workspace), else say how to name or create one."""
+    try:
+        below = sorted(p for p in path.iterdir() if (p / "frontdesk.yaml").is_file())
+    except OSError:
+        below = []
+    if below:
+        name = below[0].name
+        return (
+            f"{name}/ below it is one: add `-w {name}` to the command "
+            f"or set FRONTDESK_WORKSPACE={below[0]}"
+        )
+    return (
+        "name one with `-w DIR` or FRONTDESK_WORKSPACE=DIR, or create one with `frontdesk init DIR`"
+    )
 
 
 def load_settings(workspace: Workspace) -> Settings:
