@@ -8,6 +8,7 @@ import pytest
 from frontdesk.nlu.crf_entities import CrfEntityExtractor
 from frontdesk.nlu.entities import EntityPipeline, RuleEntityExtractor
 from frontdesk.nlu.training_data import Example, parse_annotated
+from tests.guard.ordinary import ordinary_technical_messages
 
 NOW = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)  # a Wednesday
 
@@ -90,6 +91,17 @@ def test_month_first_dates_when_configured() -> None:
         ("my number is 07700 900123", "07700900123"),
         ("ring 555-123-4567", "5551234567"),
         ("(020) 7946 0958 is the office", "02079460958"),
+        ("the office is on 020 7946 0958.", "02079460958"),
+        ("US desk: (415) 555-0132", "4155550132"),
+        ("the Fraud line 0800 123 4567 is free", "08001234567"),
+        ("from abroad +44 (0)20 7946 0958", "+442079460958"),
+        ("or 0044 20 7946 0958", "+442079460958"),
+        ("text +447700900123", "+447700900123"),
+        ("toll free 1-800-555-0199", "18005550199"),
+        ("415.555.0132 after 5", "4155550132"),
+        ("Paris 01 23 45 67 89", "0123456789"),
+        ("Berlin +49 30 12345678", "+493012345678"),
+        ("call 020 7946 0958 12 times", "02079460958"),
     ],
 )
 def test_phone_numbers(text: str, expected: str) -> None:
@@ -97,10 +109,46 @@ def test_phone_numbers(text: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["tracking 123456789012", "in 2026", "order KP-12345678", "call 999"]
+    "text",
+    [
+        "tracking 123456789012",
+        "in 2026",
+        "order KP-12345678",
+        "order 20481736",
+        "call 999",
+        "account 40118834, sort code 12-34-56",
+        "account number 0123 4567 8901",
+        "card 4111 1111 1111 1111",
+        "IBAN GB82 WEST 1234 5698 7654 32",
+        "fault reference 2026-0311-7781",
+        "since 2026-03-12 10:30",
+        "on 12.03.2026",
+        "£1 234 567 or 1,234,567.89 dollars",
+        "router at 192.168.100.254, gateway 10.20.0.1",
+        "error 0x80070005 in firmware v2.10.3",
+        "open between 0900 - 1700",
+    ],
 )
 def test_numbers_that_are_not_phones(text: str) -> None:
     assert "phone" not in {kind for kind, _ in _values(text)}
+
+
+def test_phone_spans_cover_the_number_as_written() -> None:
+    text = "Call +1 (415) 555-0132 or fax +1 (415) 555-0188."
+    phones = [e for e in RULES.extract(text, now=NOW) if e.type == "phone"]
+    assert [(e.text, e.value) for e in phones] == [
+        ("+1 (415) 555-0132", "+14155550132"),
+        ("+1 (415) 555-0188", "+14155550188"),
+    ]
+    assert all(text[e.start : e.end] == e.text for e in phones)
+
+
+def test_phones_in_ordinary_technical_messages() -> None:
+    """The phone numbers customers wrote in tests/guard/ordinary_technical.jsonl, and none
+    among the speeds, addresses, error codes, dates, amounts and references of the rest."""
+    for row in ordinary_technical_messages():
+        found = [e.text for e in RULES.extract(row["text"], now=NOW) if e.type == "phone"]
+        assert found == row["phones"], row["text"]
 
 
 def test_ids_emails_lookups_and_overlaps() -> None:

@@ -43,10 +43,15 @@ _MONEY = re.compile(
     re.IGNORECASE,
 )
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
-# +44 20 7946 0958, (020) 7946 0958, 07700 900123, 555-123-4567, +1.555.123.4567
-_PHONE = re.compile(
-    r"(?<![\w+-])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,5}\)[\s.-]?)?\d{2,5}(?:[\s.-]?\d{2,5}){1,4}(?![\w-])"
+# A run of digits in groups: an optional "+" (or "00") and separators of one space, dash or
+# dot, or brackets around a group ("(415) 555-0132", "+44 (0)20 7946 0958"). Not glued to a
+# word, an id (KP-12345678), a decimal, a path or a longer number. `phone_number` then decides
+# by the groups' shape whether the run (or its head) is a phone number.
+_PHONE_RUN = re.compile(
+    r"(?<![\w+./\-])(?<!\d )(?:\+ ?|00)?\(?\d+\)?(?:(?:[ .\-]|\) ?| ?\()\(?\d+\)?)*"
+    r"(?![\w\-/@]|[.,]\d)"
 )
+_PHONE_SEPARATORS = re.compile(r"[ .\-]|\)[ .\-]?|[ .\-]?\(")
 
 
 class TrainedExtractor(Protocol):
@@ -101,27 +106,65 @@ class RuleEntityExtractor:
                     confidence=0.9,
                 )
             )
-        for m in _PHONE.finditer(text):
-            digits = re.sub(r"\D", "", m.group(0))
-            if 9 <= len(digits) <= 15 and _phone_shaped(m.group(0), digits):
-                number = ("+" if m.group(0).startswith("+") else "") + digits
-                found.append(_entity("phone", m, number, "regex", confidence=0.85))
+        for m in _PHONE_RUN.finditer(text):
+            phone = phone_number(m.group(0))
+            if phone is not None:
+                end = m.start() + len(phone[0])
+                found.append(
+                    Entity(type="phone", text=phone[0], value=phone[1], start=m.start(),
+                           end=end, extractor="regex", confidence=0.85)
+                )  # fmt: skip
         for name, pattern in self._lookups:
             for m in pattern.finditer(text):
                 found.append(_entity(name, m, m.group(0).lower(), "lookup", confidence=0.8))
         return without_overlaps(found)
 
 
-def _phone_shaped(text: str, digits: str) -> bool:
-    """An international prefix, an area code in brackets, separators between groups, or a
-    national number starting with 0. A bare run of digits is more often a tracking number."""
-    if re.fullmatch(r"\d{4}-\d{1,2}-\d{1,2}", text):
-        return False
-    if text.startswith(("+", "(")):
-        return True
-    if text.isdigit():
-        return text.startswith("0") and 10 <= len(digits) <= 11
-    return True
+def phone_number(run: str) -> tuple[str, str] | None:
+    """(text, value) of the phone number a run of digit groups starts with, or None.
+
+    Accepted: an international number ("+44 20 7946 0958", "0044 ...", "+44 (0)20 ...": 8-15
+    digits, value "+" and the digits); a North American one ("(415) 555-0132", "415-555-0132",
+    "1-800-555-0199": three, three and four digits); a national number with its trunk 0
+    ("020 7946 0958", "0800 123 4567", "07700 900123", "01 23 45 67 89": 10-12 digits, value
+    the digits). Not: dates (2026-03-12), IP addresses, card or account numbers grouped in
+    fours, amounts, references whose groups have no phone's shape (2026-0311-7781). A run
+    that is longer than a phone number ("020 7946 0958 12") gives its longest phone head."""
+    groups = [(m.start(), m.end()) for m in re.finditer(r"\d+", run)]
+    for count in range(len(groups), 0, -1):
+        end = groups[count - 1][1]
+        head = run[:end] + (")" if run[end : end + 1] == ")" and "(" in run[:end] else "")
+        value = _phone_value(head, [run[a:b] for a, b in groups[:count]])
+        if value is not None:
+            return head, value
+    return None
+
+
+def _phone_value(text: str, groups: list[str]) -> str | None:
+    seps = re.split(r"\d+", text)[1:-1]
+    if any(not _PHONE_SEPARATORS.fullmatch(s) for s in seps) or text.count("(") != text.count(")"):
+        return None
+    digits = "".join(groups)
+    sizes = [len(g) for g in groups]
+    if seps and all(s == "." for s in seps) and len(groups) == 4 and max(sizes) <= 3:
+        return None  # an IP address
+    if text.startswith(("+", "00")):
+        # +44 (0)20 ...: the bracketed trunk 0 is not dialled from abroad.
+        trunk = "(0)" in text and len(groups) > 1 and groups[1] == "0"
+        digits = "".join(g for i, g in enumerate(groups) if not (trunk and i == 1))
+        digits = digits[2:] if text.startswith("00") else digits
+        grouped = len(groups) >= 2 or text.startswith("+")  # "+447700900123", not "0044..."
+        return "+" + digits if 8 <= len(digits) <= 15 and grouped else None
+    if sizes in ([3, 3, 4], [1, 3, 3, 4]) and (sizes[0] == 3 or groups[0] == "1"):
+        return digits if groups[-3][0] in "23456789" else None  # a North American area code
+    if digits.startswith("0") and 10 <= len(digits) <= 12:
+        if len(groups) == 1:
+            return digits if len(digits) <= 11 else None  # 07700900123
+        if len(groups) >= 3 and all(n == 4 for n in sizes[:3]):
+            return None  # grouped in fours like a card or account number
+        if 2 <= sizes[0] <= 5 and min(sizes[1:]) >= 2:
+            return digits
+    return None
 
 
 def _parse_number(raw: str) -> float:
