@@ -95,6 +95,10 @@ class Passage(BaseModel):
     doc_type: str = ""
     tags: list[str] = Field(default_factory=list)
     score: float = 0.0
+    # What each list of a hybrid search said of it (None: not in that list, or no such list):
+    # the raw BM25 score and the embedding cosine. Answerability reads them.
+    keyword_score: float | None = None
+    dense_score: float | None = None
 
 
 class Citation(BaseModel):

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
 
-from frontdesk.cli.common import friendly, out
+from frontdesk.cli.common import err, friendly, out
 from frontdesk.config.workspace import Workspace, load_settings
 from frontdesk.errors import ConfigError
 
@@ -97,6 +100,80 @@ def retrieval(
     if min_ndcg is not None and summary["ndcg_at_10"] < min_ndcg:
         out.print(f"nDCG@10 {summary['ndcg_at_10']:.4f} is below {min_ndcg}")
         raise typer.Exit(1)
+
+
+@evaluate_app.command("answers")
+@friendly
+def answers(
+    workspace: WorkspaceOption = Path("."),
+    golden: Annotated[
+        Path | None, typer.Option(help="Golden answers (default: golden/answers.yaml).")
+    ] = None,
+    output: Annotated[Path | None, typer.Option(help="Also write the results as JSON.")] = None,
+    at: Annotated[
+        datetime | None,
+        typer.Option(
+            help="The time the turns happen (ISO, in the rules' time zone); "
+            "default now. Business hours decide hand-off messages and team rules."
+        ),
+    ] = None,
+    show: Annotated[int, typer.Option(help="How many failed cases to print.")] = 20,
+) -> None:
+    """Whole turns against golden answers: facts in the reply, citations, abstained and
+    handed off when the knowledge base cannot answer (docs/golden-answers.md). Runs in a
+    throwaway copy of the workspace: nothing is written to its database."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from frontdesk.config.workspace import load_rules
+    from frontdesk.evaluation.answers import AnswersReport, evaluate_answers, load_answer_golden
+    from frontdesk.evaluation.scratch import scratch_workspace
+    from frontdesk.orchestration.runtime import open_runtime
+
+    ws = Workspace.at(workspace)
+    golden_set = load_answer_golden(golden or ws.root / "golden" / "answers.yaml")
+    clock = _clock(at, load_rules(ws).business_hours.timezone)
+
+    async def go() -> AnswersReport:
+        with scratch_workspace(ws) as root:
+            out.print(f"Preparing a scratch copy of {ws.root} (index, models)...")
+            runtime = await open_runtime(root, clock=clock)
+            try:
+                columns = (TextColumn("cases"), BarColumn(), MofNCompleteColumn())
+                with Progress(*columns, console=err, transient=True) as progress:
+                    task = progress.add_task("cases", total=len(golden_set.cases))
+                    return await evaluate_answers(
+                        runtime.assistant,
+                        runtime.db,
+                        runtime.tenant.id,
+                        golden_set,
+                        progress=lambda n: progress.update(task, completed=n),
+                    )
+            finally:
+                await runtime.close()
+
+    report = asyncio.run(go())
+    summary = report.summary()
+    table = Table("metric", "value")
+    for name, value in summary.items():
+        table.add_row(name, f"{value:.4f}" if isinstance(value, float) else str(value))
+    out.print(table)
+    for result in report.failures()[:show]:
+        out.print(
+            f"FAIL {result.id}: {'; '.join(result.failures)}\n"
+            f"     intent {result.intent}, {result.action} by rule {result.rule!r}; "
+            f"reply: {result.reply[:240]!r}",
+            highlight=False,
+            markup=False,
+        )
+    if output:
+        output.write_text(json.dumps(report.as_dict(), indent=2))
+
+
+def _clock(at: datetime | None, timezone: str) -> Callable[[], datetime]:
+    if at is None:
+        return lambda: datetime.now(UTC)
+    moment = at if at.tzinfo else at.replace(tzinfo=ZoneInfo(timezone))
+    return lambda: moment
 
 
 def register(app: typer.Typer) -> None:

@@ -406,6 +406,30 @@ class KeywordSearch:
             return []
         return terms.top(tokenizer.terms(words), limit, frozenset(doc_types), self.max_share)
 
+    def document_counts(self, tenant_id: str, words: Sequence[str]) -> tuple[int, list[int]] | None:
+        """How many chunks the tenant's index holds, and how many of them hold each word (by
+        its index terms; a word of several terms counts its rarest), from the in-process index
+        as the last search left it; None when there is none. No I/O: microseconds."""
+        terms = self._memory._by_tenant.get(tenant_id)
+        if terms is None or not words:
+            return None
+        if self._memory._postgres:
+            split = [self._memory._lexemes.get(w) for w in words]
+        elif self._memory.tokenizer is not None:
+            split = list(self._memory.tokenizer.terms(words))
+        else:
+            return None
+        counts = []
+        for phrase in split:
+            held = [
+                int(terms.starts[terms.term_row[t] + 1] - terms.starts[terms.term_row[t]])
+                if t in terms.term_row
+                else 0
+                for t in phrase or ()
+            ]
+            counts.append(min(held) if held else 0)
+        return len(terms.chunk_ids), counts
+
     async def warm(self, tenant_id: str) -> bool:
         """Build the tenant's in-process index now (benchmarks, tests, start-up); whether
         searches will use it."""

@@ -40,6 +40,10 @@ class FullTextRetriever:
     async def aclose(self) -> None:
         await self._keyword.aclose()
 
+    def document_counts(self, tenant_id: str, words: Sequence[str]) -> tuple[int, list[int]] | None:
+        """The tenant's chunk count and how many chunks hold each word (see KeywordSearch)."""
+        return self._keyword.document_counts(tenant_id, words)
+
     async def search(
         self,
         tenant_id: str,
@@ -60,8 +64,9 @@ class FullTextRetriever:
                 doc_types=doc_types,
                 version=current.version if current else None,
             )
-            passages = await load_passages(session, [(h.chunk_id, h.score) for h in hits], tags)
-        return passages[:limit]
+            keyword = [(h.chunk_id, h.score) for h in hits]
+            passages = await load_passages(session, keyword, tags)
+        return with_signals(passages[:limit], keyword, ())
 
 
 def reciprocal_rank_fusion(
@@ -105,6 +110,19 @@ def convex_fusion(
     return sorted(fused.items(), key=lambda pair: (-pair[1], pair[0]))
 
 
+def with_signals(
+    passages: list[Passage],
+    keyword: Sequence[tuple[int, float]],
+    dense: Sequence[tuple[int, float]],
+) -> list[Passage]:
+    """Passages (copies already) with their raw keyword and dense scores."""
+    by_keyword, by_dense = dict(keyword), dict(dense)
+    for passage in passages:
+        passage.keyword_score = by_keyword.get(passage.chunk_id)
+        passage.dense_score = by_dense.get(passage.chunk_id)
+    return passages
+
+
 class HybridRetriever:
     def __init__(
         self,
@@ -137,6 +155,10 @@ class HybridRetriever:
 
     async def aclose(self) -> None:
         await self._keyword.aclose()
+
+    def document_counts(self, tenant_id: str, words: Sequence[str]) -> tuple[int, list[int]] | None:
+        """The tenant's chunk count and how many chunks hold each word (see KeywordSearch)."""
+        return self._keyword.document_counts(tenant_id, words)
 
     async def search(
         self,
@@ -174,10 +196,12 @@ class HybridRetriever:
                 if vectors is not None and vectors.model == self._embedder.name:
                     q = np.asarray(query_vector, dtype=np.float32)
                     dense = vectors.top(q, self.candidates, frozenset(doc_types))
-                fused = self.fuse([(h.chunk_id, h.score) for h in hits], dense)
+                keyword = [(h.chunk_id, h.score) for h in hits]
+                fused = self.fuse(keyword, dense)
                 fetch = limit * 4 if tags else limit
                 cached = await self._passages.get(session, tenant_id, current)
-                return (await load_passages(session, fused[:fetch], tags, cached))[:limit]
+                found = await load_passages(session, fused[:fetch], tags, cached)
+                return with_signals(found[:limit], keyword, dense)
         finally:
             if not embedding.done():
                 embedding.cancel()
@@ -208,8 +232,10 @@ class HybridRetriever:
             return None
         q = np.asarray((await embedding)[0], dtype=np.float32)
         dense = vectors.top(q, self.candidates, frozenset(doc_types))
-        fused = self.fuse([(h.chunk_id, h.score) for h in hits], dense)
-        return pick_passages(passages, fused[: limit * 4 if tags else limit], tags)[:limit]
+        keyword = [(h.chunk_id, h.score) for h in hits]
+        fused = self.fuse(keyword, dense)
+        found = pick_passages(passages, fused[: limit * 4 if tags else limit], tags)[:limit]
+        return with_signals(found, keyword, dense)
 
     def fuse(
         self, keyword: Sequence[tuple[int, float]], dense: Sequence[tuple[int, float]]
