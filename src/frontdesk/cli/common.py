@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -25,11 +26,19 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+def quiet_libraries() -> None:
+    """Libraries' own warnings stay out of a command's output where frontdesk says the same
+    thing in its words: pypdf logs "EOF marker not found" for a broken PDF that `kb ingest`
+    already reports as `skipped: FILE: unreadable PDF (...)`."""
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+
+
 def friendly(func: Callable[..., T]) -> Callable[..., T]:
     """Turn frontdesk's own errors into one readable line instead of a traceback."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> T:
+        quiet_libraries()
         try:
             return func(*args, **kwargs)
         except FrontdeskError as exc:
