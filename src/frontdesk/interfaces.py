@@ -117,6 +117,9 @@ class Screening(BaseModel):
     injection_score: float = 0.0
     blocked: bool = False
     reason: str | None = None
+    # Where personal data was replaced: (start, end) in the original text and the placeholder
+    # put there. In memory only, to align what understanding finds in the original with `text`.
+    redacted_spans: list[tuple[int, int, str]] = Field(default_factory=list, exclude=True)
 
 
 @runtime_checkable

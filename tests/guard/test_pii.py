@@ -47,6 +47,7 @@ def test_checksums() -> None:
         ("Ich wohne in der Hauptstraße 5", ["address"]),
         ("postcode SW1A 1AA", ["address"]),
         ("I waited 3 days for my parcel", []),
+        ("forward port 443 to 192.168.178.100", []),  # an IP address, not a phone
     ],
 )
 def test_detection(text: str, expected: list[str]) -> None:

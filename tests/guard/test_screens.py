@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from frontdesk.config.settings import GuardSettings
-from frontdesk.guard.input_screen import InputScreen, luhn_valid
+from frontdesk.guard.input_screen import InputScreen, luhn_valid, stored_entities
+from frontdesk.nlu.entities import RuleEntityExtractor
 from frontdesk.types import Passage
 
 
@@ -21,6 +24,39 @@ def test_policy_chooses_what_is_redacted() -> None:
     policy = GuardSettings(redact=["card_number"])
     screening = InputScreen().screen("mail jo@example.com card 4111 1111 1111 1111", policy)
     assert screening.text == "mail jo@example.com card [CARD]"
+
+
+def test_entities_from_the_original_agree_with_the_stored_text() -> None:
+    """Understanding reads the customer's words as written; what the turn keeps of its
+    entities is what the stored (redacted) text says: spans onto it, placeholders as values."""
+    text = "I'm Jane Doe, call +44 20 7946 0958 or mail jo@example.com re KP-20481736 by Friday"
+    screening = InputScreen().screen(text)
+    assert screening.text == "I'm [NAME], call [PHONE] or mail [EMAIL] re KP-20481736 by Friday"
+    assert "redacted_spans" not in screening.model_dump()  # in memory only
+    found = RuleEntityExtractor({"order_id": r"\bKP-\d{8}\b"}).extract(
+        text, now=datetime(2026, 11, 18, tzinfo=UTC)
+    )
+    assert {e.type for e in found} == {"phone", "email", "order_id", "deadline"}
+    stored = stored_entities(found, screening)
+    assert [(e.type, e.text, e.value) for e in stored] == [
+        ("phone", "[PHONE]", "[PHONE]"),
+        ("email", "[EMAIL]", "[EMAIL]"),
+        ("order_id", "KP-20481736", "KP-20481736"),
+        ("deadline", "by Friday", "2026-11-20"),
+    ]
+    assert all(screening.text[e.start : e.end] == e.text for e in stored)
+
+
+def test_entities_the_policy_leaves_unredacted_keep_their_values() -> None:
+    text = "call +44 20 7946 0958, mail jo@example.com"
+    screening = InputScreen().screen(text, GuardSettings(redact=["email"]))
+    found = RuleEntityExtractor().extract(text, now=datetime(2026, 11, 18, tzinfo=UTC))
+    stored = stored_entities(found, screening)
+    assert [(e.type, e.text, e.value) for e in stored] == [
+        ("phone", "+44 20 7946 0958", "+442079460958"),
+        ("email", "[EMAIL]", "[EMAIL]"),
+    ]
+    assert all(screening.text[e.start : e.end] == e.text for e in stored)
 
 
 def test_numbers_that_fail_luhn_are_not_cards() -> None:

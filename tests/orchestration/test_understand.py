@@ -50,3 +50,35 @@ async def test_out_of_scope_is_not_answered_as_an_intent(runtime: Runtime) -> No
     # The demo's rules ask again first, then hand off to review.
     assert reply.route.action in {Action.CLARIFY, Action.HANDOFF}
     assert "out of scope" in reply.route.rule
+
+
+async def test_redacted_personal_data_is_still_understood(sqlite_runtime: Runtime) -> None:
+    """Entities come from the customer's words as written; the turn keeps, stores and returns
+    them as the redacted text has them: the phone is found, its number is not kept."""
+    from sqlalchemy import select
+
+    from frontdesk.storage.models import Message
+
+    rt = sqlite_runtime
+    reply = await _say(rt, "Please call me back on 020 7946 0958 about order KP-20481736")
+    kinds = {e.type: e for e in reply.entities}
+    assert (kinds["phone"].text, kinds["phone"].value) == ("[PHONE]", "[PHONE]")
+    assert kinds["order_id"].value == "KP-20481736"
+    async with rt.db.session(rt.tenant.id) as session:
+        row = await session.get(TurnRow, reply.turn_id)
+        stored = await session.scalar(
+            select(Message.text).where(Message.turn_id == reply.turn_id, Message.role == "customer")
+        )
+    assert row is not None
+    assert stored == "Please call me back on [PHONE] about order KP-20481736"
+    assert "7946" not in str(row.entities) + str(row.decision) + str(row.screening)
+    assert all(stored[e["start"] : e["end"]] == e["text"] for e in row.entities)
+    assert "phone" in row.decision["facts"]["entities"]  # the rules can test has_entity: phone
+
+
+async def test_a_phone_the_policy_does_not_redact_keeps_its_value(sqlite_runtime: Runtime) -> None:
+    rt = sqlite_runtime
+    rt.settings.guard.redact = ["email", "card_number"]  # the input screen's policy
+    reply = await _say(rt, "Please call me back on 020 7946 0958")
+    [phone] = [e for e in reply.entities if e.type == "phone"]
+    assert (phone.text, phone.value) == ("020 7946 0958", "02079460958")

@@ -17,18 +17,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frontdesk.config.settings import GuardSettings, Settings
 from frontdesk.guard.injection import InjectionScreen, InjectionVerdict
 from frontdesk.guard.pii import (
+    PLACEHOLDER,
     NameModel,
     PiiDetector,
     PiiKind,
+    Redaction,
     SpacyNames,
     luhn_valid,
 )
 from frontdesk.guard.pii import redact as redact_text
 from frontdesk.interfaces import Screening
 from frontdesk.storage.models import Tenant
-from frontdesk.types import Passage
+from frontdesk.types import Entity, Passage
 
-__all__ = ["InjectionDecision", "InputScreen", "luhn_valid", "redact"]
+__all__ = ["InjectionDecision", "InputScreen", "luhn_valid", "redact", "stored_entities"]
 
 InjectionDecision = Literal["allow", "block", "flag", "handoff"]
 
@@ -40,6 +42,46 @@ def redact(text: str, keep: Callable[[str], bool] = lambda _value: False) -> tup
     """Replace personal data with placeholders (all kinds); returns the text and the kinds."""
     result = redact_text(text, keep=keep)
     return result.text, [span.kind.value for span in result.spans]
+
+
+def stored_entities(entities: Sequence[Entity], screening: Screening) -> list[Entity]:
+    """Entities found in the customer's words as written, made to agree with the text as
+    stored (`screening.text`): spans moved onto it, and an entity that overlaps redacted
+    personal data takes the placeholder as its text and value ("[PHONE]"), so its raw value
+    is neither stored nor returned. What the policy leaves unredacted keeps its value."""
+    spans = sorted(screening.redacted_spans)
+    stored = screening.text
+    out: list[Entity] = []
+    for entity in entities:
+        start = _moved(entity.start, spans, end=False)
+        end = _moved(entity.end, spans, end=True)
+        redacted = any(s < entity.end and e > entity.start for s, e, _ in spans)
+        text = stored[start:end]
+        out.append(
+            entity.model_copy(
+                update={"start": start, "end": end, "text": text}
+                | ({"value": text} if redacted else {})
+            )
+        )
+    return out
+
+
+def _moved(position: int, spans: Sequence[tuple[int, int, str]], *, end: bool) -> int:
+    """A position in the original text, in the redacted one. Inside a redacted span: the
+    placeholder's start (for an entity's start) or end (for its end)."""
+    shift = 0
+    for start, stop, placeholder in spans:
+        if stop <= position:
+            shift += len(placeholder) - (stop - start)
+        elif start < position:
+            return start + shift + (len(placeholder) if end else 0)
+        else:
+            break
+    return position + shift
+
+
+def _spans(redaction: Redaction) -> list[tuple[int, int, str]]:
+    return [(span.start, span.end, PLACEHOLDER[span.kind]) for span in redaction.spans]
 
 
 class InputScreen:
@@ -121,6 +163,7 @@ class InputScreen:
             injection_score=verdict.score,
             blocked=decision == "block",
             reason=BLOCKED_REASON if decision == "block" else None,
+            redacted_spans=_spans(redaction),
         )
 
     def decide(self, verdict: InjectionVerdict, policy: GuardSettings) -> InjectionDecision:

@@ -4,7 +4,7 @@ or sends it to a model.
 Detected by rules, every one of them checked where a checksum exists:
 
 - e-mail addresses;
-- phone numbers (10-15 digits, E.164 or national formats with separators);
+- phone numbers (10-15 digits, E.164 or national formats with separators; not IP addresses);
 - payment card numbers (13-19 digits passing the Luhn check);
 - IBANs (passing the ISO 13616 mod-97 check, with the country's length);
 - names given with a cue ("my name is ...", "I'm ...", "Mr ...", a sign-off after "Regards");
@@ -110,6 +110,7 @@ _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}\b")
 _CARD = re.compile(r"(?<![\w-])(?:\d[ -]?){12,18}\d(?![\w-])")
 # 10-15 digits (E.164 allows 15), not glued to letters or to an id like KP-12345678.
 _PHONE = re.compile(r"(?<![\w-])(?<!\d )(?:\+|00)?\(?\d(?:[ ()./-]{0,2}\d){9,14}(?![\w-])(?! \d)")
+_IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")  # 192.168.178.100 has a phone's digits
 _IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?:[ ]?[A-Za-z0-9]){11,30}")
 
 # "Jane", "O'Brien", "McDonald", "Smith-Jones".
@@ -183,7 +184,8 @@ class PiiDetector:
         for match in _EMAIL.finditer(text):
             add(PiiKind.EMAIL, match.start(), match.end())
         for match in _PHONE.finditer(text):
-            add(PiiKind.PHONE, match.start(), match.end())
+            if not _IPV4.fullmatch(match.group(0)):
+                add(PiiKind.PHONE, match.start(), match.end())
         for start, end in _addresses(text):
             add(PiiKind.ADDRESS, start, end)
         if PiiKind.NAME in self.kinds:

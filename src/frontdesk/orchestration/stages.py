@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from typing import Any, Literal
 
+from frontdesk.guard.input_screen import stored_entities
 from frontdesk.handoff.tickets import BOT_SILENT
 from frontdesk.interfaces import ChatMessage
 from frontdesk.knowledge.context import assemble_context
@@ -54,22 +55,29 @@ async def screen_input(turn: Turn, deps: Deps) -> None:
 
 
 async def understand(turn: Turn, deps: Deps) -> None:
-    """Intent (with out-of-scope flag), entities, sentiment, then urgency from all three."""
+    """Intent (with out-of-scope flag), entities, sentiment, then urgency from all three.
+
+    Read from the customer's words as written (`turn.message.text`, held in memory only), so
+    that redaction hides no phone number from the entities; the entities kept on the turn
+    agree with the stored, redacted text (`stored_entities`: "[PHONE]" for a redacted one)."""
+    screening = turn.screening
+    text = turn.message.text if screening is not None else turn.text
     understood = await understand_message(
-        turn.text,
+        text,
         now=turn.now,
         classifier=deps.classifier,
         extractor=deps.extractor,
         sentiment=default_sentiment(),
     )
-    turn.intent, turn.entities = understood.intent, understood.entities
-    turn.sentiment = understood.sentiment
+    turn.intent, turn.sentiment = understood.intent, understood.sentiment
+    entities = understood.entities
     priority = (
         None if turn.intent.out_of_scope else deps.rules.intent_priority.get(turn.intent.name)
     )
     turn.urgency = assess_urgency(
-        turn.text, priority, sentiment=turn.sentiment, entities=turn.entities, now=turn.now
+        text, priority, sentiment=turn.sentiment, entities=entities, now=turn.now
     )
+    turn.entities = entities if screening is None else stored_entities(entities, screening)
 
 
 async def decide(turn: Turn, deps: Deps) -> None:
