@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from frontdesk import __version__
 from frontdesk.api.body_limit import BodySizeLimit
 from frontdesk.api.channel_intake import MESSAGE_JOBS, ChannelIntake
+from frontdesk.api.docs import install_docs
 from frontdesk.api.errors import install_error_handlers
 from frontdesk.api.limits import Limiter
 from frontdesk.api.push_channels import media_readers, outbounds, push_channels
@@ -99,8 +100,11 @@ def create_app(workspace: Path | str | None = None, *, runtime: Runtime | None =
         version=__version__,
         summary="Self-hosted support assistant API",
         lifespan=lifespan,
+        docs_url=None,  # served by install_docs from a package's files, not a CDN
+        redoc_url=None,
     )
     install_error_handlers(app)
+    install_docs(app)
     app.include_router(health.router)
     app.include_router(conversations.router)
     app.include_router(openai_compat.router)
