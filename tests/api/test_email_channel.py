@@ -66,7 +66,13 @@ async def test_a_mail_thread_is_one_conversation_and_repeats_are_answered_once(
     assert (out["to"], out["subject"], out["in_reply_to"]) == (
         "dana@example.com", "Re: Refund", "<m1@example.com>")  # fmt: skip
     assert out["references"] == "<m1@example.com>"
-    assert out["text"] == body["reply"]["answer"]
+    # The answer's [n] markers are listed under it: a mail reader shows no citations.
+    citations = body["reply"]["citations"]
+    assert citations
+    assert out["text"].startswith(body["reply"]["answer"] + "\n\nSources:\n")
+    for citation in citations:
+        assert f"[{citation['n']}]" in body["reply"]["answer"]
+        assert f"\n[{citation['n']}] {citation['title']}" in out["text"]
 
     again = await mail_client.post("/v1/channels/email", content=first)  # the gateway retried
     assert again.json() == body

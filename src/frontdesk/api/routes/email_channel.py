@@ -15,6 +15,7 @@ from __future__ import annotations
 import email
 import email.policy
 import re
+from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import parseaddr
 
@@ -33,7 +34,7 @@ from frontdesk.orchestration.runtime import Runtime
 from frontdesk.storage.api_keys import Scope
 from frontdesk.storage.conversations import get_conversation
 from frontdesk.storage.support_models import MessageDelivery
-from frontdesk.types import Channel
+from frontdesk.types import Channel, Citation
 
 ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorResponse} for code in (401, 403, 409, 413, 422, 429)
@@ -148,7 +149,7 @@ async def inbound_email(
                 message_id=f"<frontdesk.{conversation_id}.{reply.turn_id}@{domain}>",
                 in_reply_to=mail.message_id,
                 references=" ".join([*reversed(mail.thread), mail.message_id]),
-                text=reply.text,
+                text=email_text(reply.text, reply.citations),
             ),
         )
 
@@ -156,6 +157,15 @@ async def inbound_email(
     if replayed:
         return JSONResponse(result.model_dump(mode="json"), headers=REPLAYED)
     return result
+
+
+def email_text(answer: str, citations: Sequence[Citation]) -> str:
+    """The answer as a mail's body: the `[n]` markers it carries are listed under it, since a
+    mail reader shows no links (the chat page and the API show the citations beside it)."""
+    if not citations:
+        return answer
+    lines = [f"[{c.n}] {c.title}" for c in citations]  # the article, not the operator's file
+    return answer.rstrip() + "\n\nSources:\n" + "\n".join(lines)
 
 
 async def _thread_conversation(runtime: Runtime, tenant_id: str, thread: list[str]
