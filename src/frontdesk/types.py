@@ -25,6 +25,7 @@ class Action(StrEnum):
     CLARIFY = "clarify"
     HANDOFF = "handoff"
     TOOL = "tool"
+    ANSWER_THEN_HANDOFF = "answer_then_handoff"  # answer from the knowledge base, then hand off
 
 
 class Answerability(BaseModel):

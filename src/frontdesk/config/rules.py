@@ -2,18 +2,32 @@
 decision table.
 
 The first rule whose every condition holds decides the action. Matching lives in
-`frontdesk.policy`; this module only says what a valid file looks like.
+`frontdesk.policy`; this module only says what a valid file looks like. Conditions nest
+(`any`, `all`, `not`); `iter_conditions` walks them.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from datetime import date, time
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
+from frontdesk.config.rule_text import Phrase, Template, check_template
 from frontdesk.types import Action, Urgency
 
 SentimentName = Literal["negative", "neutral", "positive"]
@@ -29,6 +43,12 @@ class Trigger(StrEnum):
     NEGATIVE_NO_PROGRESS = "negative_no_progress"  # unhappy N turns running, not improving
     SENSITIVE_INTENT = "sensitive_intent"  # security, legal: always people
     TOOL_FAILURES = "tool_failures"  # tools failed N times in this conversation
+    REPEAT_CONTACT = "repeat_contact"  # same customer, same intent, recently; or they say so
+
+
+# `team: owner` hands off to the team that owns the turn's intent (see policy.ownership).
+OWNER = "owner"
+HANDOFF_ACTIONS = frozenset({Action.HANDOFF, Action.ANSWER_THEN_HANDOFF})
 
 
 class BusinessHours(BaseModel):
@@ -55,13 +75,37 @@ class BusinessHours(BaseModel):
         return self
 
 
+Minutes = Annotated[int, Field(ge=1)]
+
+
+def _hours_kind(value: object) -> str:
+    return "table" if isinstance(value, dict | BusinessHours) else "name"
+
+
+# `always`, `business`, or a table of the team's own (one error, not one per alternative).
+TeamHours = Annotated[
+    Annotated[Literal["always", "business"], Tag("name")] | Annotated[BusinessHours, Tag("table")],
+    Discriminator(_hours_kind),
+]
+
+
 class TeamConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     description: str = ""
-    sla_minutes: int = Field(default=240, ge=1)
-    # When people staff the queue: around the clock, or the file's business hours.
-    hours: Literal["always", "business"] = "business"
+    # What customers read ("our network team"); default: the team's key, humanised.
+    display_name: str | None = Field(default=None, min_length=1)
+    sla_minutes: int = Field(default=240, ge=1)  # reply time for priorities `sla` leaves out
+    sla: dict[Urgency, Minutes] = Field(default_factory=dict)  # {critical: 15, high: 60}
+    # When people staff the queue: around the clock, the file's business hours, or the
+    # team's own table (days, open, close, timezone, holidays).
+    hours: TeamHours = "business"
     available: bool = True  # set false to close a team's queue (holiday, incident)
+    intents: list[str] = Field(default_factory=list)  # intents this team owns (`team: owner`)
+    handoff_message: Template | None = None  # what the customer reads on a hand-off here
+
+    def sla_for(self, priority: Urgency) -> int:
+        """Minutes to the first reply for a ticket of this priority."""
+        return self.sla.get(priority, self.sla_minutes)
 
 
 class EscalationConfig(BaseModel):
@@ -74,6 +118,34 @@ class EscalationConfig(BaseModel):
     negative_turns: int = Field(default=2, ge=1)
     sensitive_intents: list[str] = Field(default_factory=list)
     tool_failures: int = Field(default=2, ge=1)
+    # repeat_contact: the same customer (conversations' customer_ref) asked about the same
+    # intent in an earlier conversation this many days back (0: never look back)...
+    repeat_contact_days: int = Field(default=7, ge=0)
+    # ...or says they have been in touch before (phrases, see config.rule_text).
+    repeat_contact_phrases: list[Phrase] = Field(
+        default_factory=lambda: [
+            "again and again",
+            "contacting you again",
+            "contacted you again",
+            "writing again",
+            "calling again",
+            "second time",
+            "third time",
+            "fourth time",
+            "already contacted you",
+            "already called",
+            "already reported",
+            "already told you",
+            "still not fixed",
+            "still not resolved",
+            "still not sorted",
+            "still broken",
+            "keeps happening",
+            "happened again",
+            r"re:\b(?:i|we)(?:'ve| have) (?:contacted|called|emailed|written to) you "
+            r"(?:before|already|\d+ times|several times|many times)",
+        ]
+    )
     human_phrases: list[str] = Field(
         default_factory=lambda: [
             r"\b(speak|talk|chat)\s+(to|with)\s+(a|an|some)?\s*(human|person|agent|someone|"
@@ -97,8 +169,17 @@ class EscalationConfig(BaseModel):
         return value
 
 
+def _one_or_many(value: object) -> object:
+    return [value] if isinstance(value, str) else value
+
+
+LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]
+Languages = Annotated[list[LanguageCode], BeforeValidator(_one_or_many), Field(min_length=1)]
+
+
 class RuleCondition(BaseModel):
-    """All given conditions must hold; an empty condition always matches."""
+    """All given conditions must hold; an empty condition always matches. `any`, `all` and
+    `not` hold condition objects of their own, nested as deep as needed."""
 
     model_config = ConfigDict(extra="forbid")
     intent: list[str] | None = None
@@ -115,6 +196,27 @@ class RuleCondition(BaseModel):
     business_hours: bool | None = None  # true: only inside business hours; false: outside
     team_available: dict[str, bool] | None = None  # {billing: false}: billing is not staffed
     trigger: list[Trigger] | None = None  # any of these escalation triggers fired
+    text_matches: list[Phrase] | None = Field(default=None, min_length=1)  # any phrase found
+    intent_margin_below: float | None = Field(default=None, gt=0.0, le=1.0)  # top-1 - top-2
+    language: Languages | None = None  # the message's detected language is one of these
+    not_language: Languages | None = None  # detected, and none of these (unknown: no match)
+    answerable: bool | None = None  # what retrieval concluded (unknown: no match)
+    any_: list[RuleCondition] | None = Field(default=None, alias="any", min_length=1)
+    all_: list[RuleCondition] | None = Field(default=None, alias="all", min_length=1)
+    not_: RuleCondition | None = Field(default=None, alias="not")
+
+
+def iter_conditions(
+    condition: RuleCondition, path: str = "when", *, negated: bool = False
+) -> Iterator[tuple[str, RuleCondition, bool]]:
+    """Every condition object in a tree, with its path ("when.any.1") and whether it sits
+    under a `not`."""
+    yield path, condition, negated
+    for key, children in (("any", condition.any_), ("all", condition.all_)):
+        for index, child in enumerate(children or []):
+            yield from iter_conditions(child, f"{path}.{key}.{index}", negated=negated)
+    if condition.not_ is not None:
+        yield from iter_conditions(condition.not_, f"{path}.not", negated=not negated)
 
 
 class RuleThen(BaseModel):
@@ -136,6 +238,13 @@ class RuleThen(BaseModel):
             raise ValueError("a tool action needs 'tool': the name of the tool to call")
         if self.tool and self.action is not Action.TOOL:
             raise ValueError("'tool' is only for action: tool")
+        if self.action is Action.ANSWER_THEN_HANDOFF and not self.team:
+            raise ValueError(
+                "answer_then_handoff needs a team (a team's name, or 'owner' for the team "
+                "that owns the intent)"
+            )
+        if self.action in HANDOFF_ACTIONS and self.message is not None:
+            check_template(self.message)
         return self
 
 
@@ -148,15 +257,78 @@ class RuleConfig(BaseModel):
     field_lines: dict[str, int] = Field(default_factory=dict)  # "when.intent" -> line
 
 
+class UnanswerableConfig(BaseModel):
+    """The built-in default for a rule that would answer when retrieval concluded that the
+    knowledge base does not answer the question: hand off instead."""
+
+    model_config = ConfigDict(extra="forbid")
+    action: Literal["handoff", "answer"] = "handoff"  # answer: leave such turns to the rule
+    # The team: a name, or owner; default: the rule's team, else the intent's owner, else
+    # default_team.
+    team: str | None = None
+    priority: Urgency | None = None  # default: the rule's
+    message: Template | None = None  # default: "I don't have that information..."
+
+
+class UrgencyCuesConfig(BaseModel):
+    """Words that raise a message's urgency (phrases, see config.rule_text)."""
+
+    model_config = ConfigDict(extra="forbid")
+    critical: list[Phrase] = Field(default_factory=list)
+    high: list[Phrase] = Field(default_factory=list)
+    keep_defaults: bool = True  # false: only these cues, not the built-in ones
+
+
+class LanguageDetectionConfig(BaseModel):
+    """How `language` / `not_language` detect a message's language (offline, py3langid).
+    Below `min_words` words or `min_confidence` the language is unknown, and neither
+    condition matches."""
+
+    model_config = ConfigDict(extra="forbid")
+    languages: Languages | None = None  # choose among these only (much surer on short text)
+    min_words: int = Field(default=3, ge=1)
+    min_confidence: float = Field(default=0.7, ge=0.0, le=1.0)
+
+
 class RulesConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     teams: dict[str, TeamConfig] = Field(min_length=1)
     business_hours: BusinessHours = Field(default_factory=BusinessHours)
     escalation: EscalationConfig = Field(default_factory=EscalationConfig)
     intent_priority: dict[str, Urgency] = Field(default_factory=dict)
+    # Where `team: owner` goes when no team owns the intent; default: the last rule's team,
+    # else the first team.
+    default_team: str | None = None
+    handoff_message: Template | None = None  # default for every team's hand-off message
+    unanswerable: UnanswerableConfig = Field(default_factory=UnanswerableConfig)
+    urgency_cues: UrgencyCuesConfig = Field(default_factory=UrgencyCuesConfig)
+    language_detection: LanguageDetectionConfig = Field(default_factory=LanguageDetectionConfig)
     rules: list[RuleConfig] = Field(min_length=1)
     source: str = ""  # the file it came from, filled by the loader
     lines: dict[str, int] = Field(default_factory=dict)  # "escalation.sensitive_intents" -> line
+
+    def team_name(self, team: str) -> str:
+        """What customers read for a team: its display_name, else its key humanised."""
+        config = self.teams.get(team)
+        if config is not None and config.display_name:
+            return config.display_name
+        return re.sub(r"[_\-\s]+", " ", team).strip()
+
+    def fallback_team(self) -> str:
+        """default_team, else the team of the last rule (the catch-all), else the first."""
+        if self.default_team:
+            return self.default_team
+        last = self.rules[-1].then.team
+        if last and last in self.teams:
+            return last
+        return next(iter(self.teams))
+
+    def uses_language(self) -> bool:
+        return any(
+            node.language is not None or node.not_language is not None
+            for rule in self.rules
+            for _, node, _ in iter_conditions(rule.when)
+        )
 
     def where(self, key: str, rule: RuleConfig | None = None) -> str:
         """`file:line` of a field, for error messages."""

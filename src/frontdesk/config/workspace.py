@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from frontdesk.config.rules import RulesConfig
+from frontdesk.config.rules_checks import clean_loc, expected_fields, fill_lines, team_problems
 from frontdesk.config.settings import Settings
 from frontdesk.config.yaml_lines import LocatedYaml, load_located_yaml
 from frontdesk.errors import ConfigError
@@ -93,52 +94,27 @@ def load_rules(workspace: Workspace) -> RulesConfig:
     try:
         rules = RulesConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, located)) from exc
-    problems: list[str] = []
-    rules.source = str(workspace.rules_file)
-    for key in ("escalation.sensitive_intents", "intent_priority"):
-        line = located.line_of(tuple(key.split(".")))
-        if line:
-            rules.lines[key] = line
-    known = ", ".join(sorted(rules.teams))
-    for index, rule in enumerate(rules.rules):
-        rule.line = located.line_of(("rules", index)) or 0
-        for part in ("when", "then"):
-            section = (
-                data["rules"][index].get(part) if isinstance(data["rules"][index], dict) else None
-            )
-            for name in section if isinstance(section, dict) else ():
-                rule.field_lines[f"{part}.{name}"] = (
-                    located.line_of(("rules", index, part, name)) or 0
-                )
-        team = rule.then.team
-        if team is not None and team not in rules.teams:
-            problems.append(
-                f"{located.where(('rules', index, 'then', 'team'))}: rules[{index}] "
-                f"({rule.name}): unknown team {team!r}; expected one of: {known}"
-            )
-        for team in rule.when.team_available or {}:
-            if team not in rules.teams:
-                problems.append(
-                    f"{located.where(('rules', index, 'when', 'team_available'))}: "
-                    f"rules[{index}] ({rule.name}): unknown team {team!r} in team_available; "
-                    f"expected one of: {known}"
-                )
-    names = [rule.name for rule in rules.rules]
-    for index, name in enumerate(names):
-        if name in names[:index]:
-            problems.append(
-                f"{located.where(('rules', index, 'name'))}: rule name {name!r} is used twice"
-            )
+        raise ConfigError(_describe(exc, located, model=RulesConfig)) from exc
+    fill_lines(rules, located, str(workspace.rules_file))
+    problems = team_problems(rules, located)
     if problems:
         raise ConfigError("\n".join(problems))
     return rules
 
 
-def _describe(exc: ValidationError, located: LocatedYaml, env_prefix: str = "") -> str:
+def _describe(
+    exc: ValidationError,
+    located: LocatedYaml,
+    env_prefix: str = "",
+    model: type[BaseModel] | None = None,
+) -> str:
+    """One line per error: where (file:line or the variable), the field, what was wrong.
+    With `model`, an unknown key also lists the keys allowed there."""
     lines = []
     for error in exc.errors():
         loc: tuple[Any, ...] = tuple(error["loc"])
+        if model is not None:
+            loc = clean_loc(loc, located, missing=error["type"] == "missing")
         field = ".".join(str(part) for part in loc) or "(top level)"
         env_name = env_prefix + "__".join(str(part) for part in loc).upper()
         where = (
@@ -149,6 +125,9 @@ def _describe(exc: ValidationError, located: LocatedYaml, env_prefix: str = "") 
         message = error["msg"]
         if error["type"] == "extra_forbidden":
             message = "unknown field (check the spelling; see the documented settings)"
+            allowed = expected_fields(model, loc) if model is not None else None
+            if allowed:
+                message = f"unknown field {loc[-1]!r}; expected one of: {', '.join(allowed)}"
         got = error.get("input")
         suffix = f" (got {got!r})" if error["type"] != "missing" and _short(got) else ""
         lines.append(f"{where}: {field}: {message}{suffix}")

@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
+from frontdesk.config.rule_text import find_phrase
 from frontdesk.config.rules import EscalationConfig, Trigger
 from frontdesk.types import IntentPrediction
 
@@ -43,6 +45,16 @@ class PriorTurn:
         )
 
 
+@dataclass(frozen=True)
+class PriorContact:
+    """A turn of one of the customer's earlier conversations (same customer_ref)."""
+
+    intent: str | None
+    confidence: float | None
+    at: datetime
+    out_of_scope: bool = False
+
+
 def _str(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
@@ -63,9 +75,12 @@ def detect_triggers(
     sentiment: float | None,
     history: Sequence[PriorTurn],
     tool_failures: int = 0,
+    earlier_contacts: Sequence[PriorContact] = (),
+    now: datetime | None = None,
 ) -> dict[Trigger, str]:
     """Fired triggers and, for each, a reason a person can read. `history` is oldest first;
-    `tool_failures` counts failures in this turn not yet in the history."""
+    `tool_failures` counts failures in this turn not yet in the history; `earlier_contacts`
+    are turns of the same customer's other conversations."""
     fired: dict[Trigger, str] = {}
     confidence = intent.confidence if intent else None
     out_of_scope = bool(intent and intent.out_of_scope)
@@ -109,4 +124,46 @@ def detect_triggers(
     failures = sum(t.tool_failures for t in history) + tool_failures
     if failures >= config.tool_failures:
         fired[Trigger.TOOL_FAILURES] = f"{failures} failed tool calls in this conversation"
+
+    repeat = _repeat_contact(config, text, intent, earlier_contacts, now)
+    if repeat:
+        fired[Trigger.REPEAT_CONTACT] = repeat
     return fired
+
+
+def _repeat_contact(
+    config: EscalationConfig,
+    text: str,
+    intent: IntentPrediction | None,
+    earlier: Sequence[PriorContact],
+    now: datetime | None,
+) -> str | None:
+    """The customer says they have been in touch before, or an earlier conversation of
+    theirs was about the same intent (both understood well enough) within the look-back."""
+    found = find_phrase(config.repeat_contact_phrases, text)
+    if found is not None:
+        return f"the customer says they have been in touch before ({found[1]!r})"
+    if intent is None or is_low(intent.confidence, intent.out_of_scope, config):
+        return None
+    now = now or datetime.now(UTC)
+    since = now - timedelta(days=config.repeat_contact_days)
+    same = [
+        _aware(c.at)
+        for c in earlier
+        if c.intent == intent.name
+        and not is_low(c.confidence, c.out_of_scope, config)
+        and since <= _aware(c.at) <= now
+    ]
+    if not same or config.repeat_contact_days == 0:
+        return None
+    hours = (now - max(same)).total_seconds() / 3600
+    ago = f"{int(hours / 24)} days ago" if hours >= 48 else f"{max(1, round(hours))} hour(s) ago"
+    return (
+        f"the customer asked about {intent.name} in an earlier conversation {ago} "
+        f"(within {config.repeat_contact_days} days)"
+    )
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite gives times back without a zone; they were stored in UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

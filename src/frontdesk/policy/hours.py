@@ -34,11 +34,20 @@ def next_opening(hours: BusinessHours, now: datetime) -> datetime:
     return now  # no opening within two weeks: the table is effectively closed; do not loop
 
 
+def team_hours(rules: RulesConfig, team: str) -> BusinessHours | None:
+    """When a team is staffed: its own table, the file's business hours, or None (always)."""
+    hours = rules.teams[team].hours
+    if isinstance(hours, BusinessHours):
+        return hours
+    return None if hours == "always" else rules.business_hours
+
+
 def team_available(rules: RulesConfig, team: str, now: datetime) -> bool:
     config = rules.teams.get(team)
     if config is None or not config.available:
         return False
-    return config.hours == "always" or within_business_hours(rules.business_hours, now)
+    hours = team_hours(rules, team)
+    return hours is None or within_business_hours(hours, now)
 
 
 def team_availability(rules: RulesConfig, now: datetime) -> dict[str, bool]:

@@ -2,6 +2,11 @@
 
 Every decision says which rule fired and why (each condition that held, in words), and keeps
 a snapshot of the facts it looked at, so a turn's trace can show it later.
+
+This is the one place that decides, built-in defaults included: a rule that would answer
+from the knowledge base when retrieval concluded that it cannot becomes a hand-off to the
+team that owns the topic (`unanswerable:` in rules.yaml changes or switches that off), and
+`team: owner` is resolved here to a real team.
 """
 
 from __future__ import annotations
@@ -10,9 +15,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from frontdesk.config.rules import RuleCondition, RulesConfig, Trigger
+from frontdesk.config.rule_text import find_phrase, said
+from frontdesk.config.rules import OWNER, RuleCondition, RuleConfig, RulesConfig, Trigger
 from frontdesk.policy.hours import team_availability, within_business_hours
-from frontdesk.types import Entity, IntentPrediction, Route, Urgency
+from frontdesk.policy.ownership import best_guess, intent_owners
+from frontdesk.types import Action, Answerability, Entity, IntentPrediction, Route, Urgency
+
+UNANSWERABLE_RULE = "built-in: the knowledge base does not answer this"
+UNANSWERABLE_MESSAGE = (
+    "I'm sorry, I don't have that information. I'm passing your question to our {team} team "
+    "with a summary of what you've told me, so you won't need to repeat yourself. Your "
+    "reference is {reference}. A member of the team will reply here {when}."
+)
 
 
 @dataclass(frozen=True)
@@ -27,9 +41,17 @@ class Facts:
     sentiment_label: str | None = None
     now: datetime | None = None  # None: the current time
     triggers: dict[Trigger, str] = field(default_factory=dict)
+    text: str = ""  # the customer's words (as screened), for `text_matches`
+    language: str | None = None  # detected language; None: unknown or not looked at
+    answerability: Answerability | None = None  # None: retrieval did not say
+
+    @property
+    def answerable(self) -> bool | None:
+        return None if self.answerability is None else self.answerability.answerable
 
     def snapshot(self, rules: RulesConfig) -> dict[str, Any]:
         now = self.now or datetime.now(UTC)
+        margin = intent_margin(self.intent)
         return {
             "intent": self.intent.name if self.intent else None,
             "confidence": round(self.intent.confidence, 4) if self.intent else None,
@@ -42,7 +64,26 @@ class Facts:
             "business_hours": within_business_hours(rules.business_hours, now),
             "teams_available": team_availability(rules, now),
             "triggers": {t.value: why for t, why in self.triggers.items()},
+            "intent_margin": None if margin is None else round(margin[0], 4),
+            "language": self.language,
+            "answerable": self.answerable,
+            "answerability": (
+                self.answerability.model_dump(mode="json") if self.answerability else None
+            ),
         }
+
+
+def intent_margin(intent: IntentPrediction | None) -> tuple[float, str] | None:
+    """Top-1 minus top-2 confidence from the ranking, and the two in words."""
+    if intent is None:
+        return None
+    ranking = sorted(intent.ranking, key=lambda item: item[1], reverse=True) or [
+        (intent.name, intent.confidence)
+    ]
+    first = ranking[0]
+    second = ranking[1] if len(ranking) > 1 else ("(none)", 0.0)
+    words = f"{first[0]} {first[1]:.2f}, {second[0]} {second[1]:.2f}"
+    return first[1] - second[1], words
 
 
 @dataclass(frozen=True)
@@ -58,6 +99,9 @@ class Decision:
 class RuleRouter:
     def __init__(self, rules: RulesConfig) -> None:
         self.rules = rules
+        self.owners = intent_owners(rules)
+        # Detecting the language costs a model load: only when a rule asks for it.
+        self.uses_language = rules.uses_language()
 
     def decide(self, facts: Facts) -> Route:
         return self.explain(facts).route
@@ -72,21 +116,72 @@ class RuleRouter:
             reasons = _matches(rule.when, facts, context)
             if reasons is None:
                 continue
-            then = rule.then
-            route = Route(
-                action=then.action,
-                team=then.team,
-                priority=max(then.priority, facts.urgency, key=_URGENCY_ORDER.index),
-                rule=rule.name,
-                reason="; ".join(reasons) or "default rule",
-                ask=then.ask or then.message,
-                tool=then.tool,
-            )
+            route = self._unanswerable(rule, reasons, facts) or self._route(rule, reasons, facts)
             return Decision(route=route, facts=facts.snapshot(self.rules))
         raise LookupError("no routing rule matched; end rules.yaml with a rule with no 'when'")
 
+    def owner_of(self, facts: Facts) -> tuple[str, str]:
+        """The team that owns the turn's intent (best guess when unsure), and why."""
+        intent = best_guess(facts.intent)
+        if intent is not None and intent in self.owners:
+            return self.owners[intent], f"team {self.owners[intent]} owns intent {intent}"
+        team = self.rules.fallback_team()
+        about = f"intent {intent}" if intent else "the message"
+        return team, f"no team owns {about}: default team {team}"
+
+    def _team(self, team: str | None, facts: Facts) -> tuple[str | None, str | None]:
+        if team != OWNER:
+            return team, None
+        return self.owner_of(facts)
+
+    def _route(self, rule: RuleConfig, reasons: list[str], facts: Facts) -> Route:
+        then = rule.then
+        team, why = self._team(then.team, facts)
+        return Route(
+            action=then.action,
+            team=team,
+            priority=_higher(then.priority, facts.urgency),
+            rule=rule.name,
+            reason="; ".join([*reasons, *([why] if why else [])]) or "default rule",
+            ask=then.ask or then.message,
+            tool=then.tool,
+        )
+
+    def _unanswerable(self, rule: RuleConfig, reasons: list[str], facts: Facts) -> Route | None:
+        """The built-in abstain default: a rule that would answer from the knowledge base,
+        when retrieval says the knowledge base does not answer this, hands off instead."""
+        then, config = rule.then, self.rules.unanswerable
+        answers = (then.action is Action.ANSWER and not then.message) or (
+            then.action is Action.ANSWER_THEN_HANDOFF
+        )
+        if not answers or facts.answerability is None or facts.answerability.answerable:
+            return None
+        if config.action == "answer":
+            return None
+        if config.team is not None:
+            team, why = self._team(config.team, facts)
+            why = why or f"unanswerable.team {team}"
+        elif then.team is not None:
+            team, why = self._team(then.team, facts)
+            why = why or f"the rule's team {team}"
+        else:
+            team, why = self.owner_of(facts)
+        would = f"rule {rule.name!r} would answer ({'; '.join(reasons) or 'default rule'})"
+        return Route(
+            action=Action.HANDOFF,
+            team=team,
+            priority=_higher(config.priority or then.priority, facts.urgency),
+            rule=UNANSWERABLE_RULE,
+            reason=f"{would}; {facts.answerability.reason}; {why}",
+            ask=config.message or UNANSWERABLE_MESSAGE,
+        )
+
 
 _URGENCY_ORDER = [Urgency.LOW, Urgency.NORMAL, Urgency.HIGH, Urgency.CRITICAL]
+
+
+def _higher(a: Urgency, b: Urgency) -> Urgency:
+    return max(a, b, key=_URGENCY_ORDER.index)
 
 
 @dataclass(frozen=True)
@@ -161,4 +256,63 @@ def _matches(when: RuleCondition, facts: Facts, context: _Context) -> list[str] 
             if context.available.get(team, False) != wanted:
                 return None
             reasons.append(f"team {team} {'available' if wanted else 'unavailable'}")
+    if when.text_matches is not None:
+        found = find_phrase(when.text_matches, facts.text)
+        if found is None:
+            return None
+        reasons.append(said(*found))
+    if when.intent_margin_below is not None:
+        margin = intent_margin(intent)
+        if margin is None or margin[0] >= when.intent_margin_below:
+            return None
+        reasons.append(
+            f"top two intents within {when.intent_margin_below:.2f} ({margin[1]}: "
+            f"{margin[0]:.2f} apart)"
+        )
+    if when.language is not None:
+        if facts.language is None or facts.language not in when.language:
+            return None
+        reasons.append(f"written in {facts.language}")
+    if when.not_language is not None:
+        if facts.language is None or facts.language in when.not_language:
+            return None
+        reasons.append(f"written in {facts.language}, not {', '.join(when.not_language)}")
+    if when.answerable is not None:
+        answerability = facts.answerability
+        if answerability is None or answerability.answerable != when.answerable:
+            return None
+        verdict = "answers" if answerability.answerable else "does not answer"
+        reasons.append(f"the knowledge base {verdict} this ({answerability.reason})")
+    for child in when.all_ or []:
+        found_reasons = _matches(child, facts, context)
+        if found_reasons is None:
+            return None
+        reasons.extend(found_reasons)
+    if when.any_ is not None:
+        for index, child in enumerate(when.any_):
+            found_reasons = _matches(child, facts, context)
+            if found_reasons is not None:
+                held = "; ".join(found_reasons) or describe(child)
+                reasons.append(f"any #{index + 1}: {held}")
+                break
+        else:
+            return None
+    if when.not_ is not None:
+        if _matches(when.not_, facts, context) is not None:
+            return None
+        reasons.append(f"not ({describe(when.not_)})")
     return reasons
+
+
+def describe(condition: RuleCondition) -> str:
+    """A condition in a line, as it reads in rules.yaml: `language: en; intent: [a, b]`."""
+    data = condition.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return "; ".join(f"{key}: {_show(value)}" for key, value in data.items()) or "(always)"
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_show(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_show(v)}" for k, v in value.items()) + "}"
+    return str(value).lower() if isinstance(value, bool) else str(value)

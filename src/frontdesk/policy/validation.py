@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from frontdesk.config.rules import RulesConfig
+from frontdesk.config.rules import RulesConfig, iter_conditions
 from frontdesk.errors import ConfigError
 
 
@@ -19,10 +19,14 @@ def check_rules(
     intents: Iterable[str],
     entities: Iterable[str] | None = None,
     tools: Iterable[str] | None = None,
+    languages: Iterable[str] | None = None,
 ) -> None:
+    """Every name in the file is one the workspace knows; `languages`: the codes the
+    language detector knows (checked when given)."""
     known = set(intents)
     known_entities = set(entities) if entities is not None else None
     known_tools = set(tools) if tools is not None else None
+    known_languages = set(languages) if languages is not None else None
     problems: list[str] = []
 
     def unknown(where: str, label: str, kind: str, name: str, options: set[str]) -> None:
@@ -31,18 +35,35 @@ def check_rules(
 
     for index, rule in enumerate(rules.rules):
         label = f"rules[{index}] ({rule.name})"
-        for key in ("intent", "not_intent"):
-            for name in getattr(rule.when, key) or []:
-                if name not in known:
-                    unknown(rules.where(f"when.{key}", rule), label, "intent", name, known)
-        if known_entities is not None:
-            for key in ("has_entity", "missing_entity"):
-                for name in getattr(rule.when, key) or []:
-                    if name not in known_entities:
-                        where = rules.where(f"when.{key}", rule)
-                        unknown(where, label, "entity type", name, known_entities)
+        for path, node, _ in iter_conditions(rule.when):
+            for key in ("intent", "not_intent"):
+                for name in getattr(node, key) or []:
+                    if name not in known:
+                        unknown(rules.where(f"{path}.{key}", rule), label, "intent", name, known)
+            if known_entities is not None:
+                for key in ("has_entity", "missing_entity"):
+                    for name in getattr(node, key) or []:
+                        if name not in known_entities:
+                            where = rules.where(f"{path}.{key}", rule)
+                            unknown(where, label, "entity type", name, known_entities)
+            if known_languages is not None:
+                for key in ("language", "not_language"):
+                    for code in getattr(node, key) or []:
+                        if code not in known_languages:
+                            where = rules.where(f"{path}.{key}", rule)
+                            unknown(where, label, "language", code, known_languages)
         if known_tools is not None and rule.then.tool and rule.then.tool not in known_tools:
             unknown(rules.where("then.tool", rule), label, "tool", rule.then.tool, known_tools)
+    for team, config in rules.teams.items():
+        for name in config.intents:
+            if name not in known:
+                key = f"teams.{team}.intents"
+                unknown(rules.where(key), key, "intent", name, known)
+    if known_languages is not None:
+        for code in rules.language_detection.languages or []:
+            if code not in known_languages:
+                where = rules.where("language_detection")
+                unknown(where, "language_detection.languages", "language", code, known_languages)
     for name in rules.intent_priority:
         if name not in known:
             unknown(rules.where("intent_priority"), "intent_priority", "intent", name, known)
