@@ -102,3 +102,42 @@ def test_quoting_a_passage_the_prompt_embeds_is_not_an_echo() -> None:
     prompt = f"You are the Kestrel assistant. Answer from these passages only: [1] {passage}"
     _text, findings = check(passage + " [1]", protected=[prompt], passages=[passage])
     assert findings == []
+
+
+def test_the_operators_own_contacts_stay_in_what_the_assistant_writes() -> None:
+    """A fraud line in a hand-off message, the support address and links to the operator's own
+    site are not personal data or outside links; a stranger's number still is."""
+    policy = GuardSettings(
+        operator_contacts={  # type: ignore[arg-type]
+            "phones": ["0800 123 4567"],
+            "emails": ["help@heronvale.example"],
+            "domains": ["https://www.heronvale.example/"],
+        }
+    )
+    reply = (
+        "Call our Fraud line on 0800 123 4567 or mail help@heronvale.example; see "
+        "https://status.heronvale.example/now and [the guide](https://heronvale.example/g). "
+        "Not 020 7946 0958, not jo@example.com, not https://evil.example/x."
+    )
+    result = OutputScreen().check(reply, given=[], policy=policy)
+    assert result.text == (
+        "Call our Fraud line on 0800 123 4567 or mail help@heronvale.example; see "
+        "https://status.heronvale.example/now and [the guide](https://heronvale.example/g). "
+        "Not [PHONE], not [EMAIL], not [link removed]."
+    )
+    assert result.findings == ["pii_redacted", "link_not_allowed"]
+
+
+def test_the_workspaces_contacts_count_unless_the_policy_says_not() -> None:
+    from frontdesk.guard.own_contacts import find_contacts
+
+    found = find_contacts(
+        ["Fraud: call 0800 123 4567 (24 hours). Status: https://status.heronvale.example"]
+    )
+    screen = OutputScreen(workspace_contacts=found)
+    reply = "Ring 0800 123 4567, see https://status.heronvale.example/now"
+    assert screen.check(reply, given=[]).text == reply
+    only_configured = GuardSettings(operator_contacts={"from_workspace": False})  # type: ignore[arg-type]
+    assert screen.check(reply, given=[], policy=only_configured).text == (
+        "Ring [PHONE], see [link removed]"
+    )

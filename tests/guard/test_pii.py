@@ -54,6 +54,12 @@ def test_detection(text: str, expected: list[str]) -> None:
     assert kinds(text) == expected
 
 
+def test_a_bracket_after_a_phone_number_is_not_part_of_it() -> None:
+    assert redact("Fraud line 0800 123 4567 (24 hours)").text == "Fraud line [PHONE] (24 hours)"
+    assert redact("call (020) 7946 0958 now").text == "call [PHONE] now"
+    assert redact("call +44 (0)20 7946 0958 now").text == "call [PHONE] now"
+
+
 def test_redaction_keeps_order_ids_and_replaces_the_rest() -> None:
     result = redact(
         "Hi, my name is Jane Doe. Card 4111 1111 1111 1111, mail jane@example.org, "

@@ -189,6 +189,20 @@ PiiKindName = Literal["email", "phone", "card_number", "iban", "name", "address"
 ALL_PII_KINDS: tuple[PiiKindName, ...] = get_args(PiiKindName)
 
 
+class OperatorContacts(BaseModel):
+    """The operator's own published contact details. Text the assistant writes (replies,
+    hand-off messages) keeps them: never redacted as personal data, links to the domains (and
+    their subdomains) never removed."""
+
+    model_config = ConfigDict(extra="forbid")
+    phones: list[str] = Field(default_factory=list)  # "0800 123 4567": compared by digits
+    emails: list[str] = Field(default_factory=list)
+    domains: list[str] = Field(default_factory=list)  # "heronvale.example"
+    # Also those the workspace publishes: phone numbers, e-mail addresses and link hosts in
+    # its knowledge/ text files and rules.yaml messages, found at start-up.
+    from_workspace: bool = True
+
+
 class GuardSettings(BaseModel):
     """Screening of what comes in and goes out. Per tenant through `tenants.<slug>.guard`."""
 
@@ -200,8 +214,10 @@ class GuardSettings(BaseModel):
     injection_threshold: float = Field(default=0.5, gt=0.0, le=1.0)
     handoff_team: str | None = None  # for injection_action=handoff; default: review
     screen_passages: bool = True  # drop retrieved passages that carry injected instructions
-    # Links in replies may point only here (and to subdomains); others are removed.
+    # Links in replies may point only here (and to subdomains), or to the operator's own
+    # domains (`operator_contacts`); others are removed.
     allowed_link_domains: list[str] = Field(default_factory=list)
+    operator_contacts: OperatorContacts = Field(default_factory=OperatorContacts)
 
 
 class LimitsSettings(BaseModel):

@@ -2,8 +2,9 @@
 
 - Personal data the customer did not give in this conversation is redacted (values compare
   normalised: "+44 20 7946 0321" and "020 7946 0321" are not the same, "JO@X.COM" and
-  "jo@x.com" are).
-- Links go only to allow-listed domains (and their subdomains); others lose their URL.
+  "jo@x.com" are), except the operator's own contact details (`own_contacts`).
+- Links go only to allow-listed domains and the operator's own (and their subdomains); others
+  lose their URL.
 - Markdown images pointing outside are removed whole (an image URL is fetched by the
   browser without a click, which is how injected prompts exfiltrate data).
 - A reply that echoes the system prompt is replaced.
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from frontdesk.config.settings import GuardSettings
+from frontdesk.guard.own_contacts import OwnContacts
 from frontdesk.guard.pii import PiiDetector, normalised
 from frontdesk.guard.pii import redact as redact_text
 
@@ -86,13 +88,25 @@ class ReplyCheck:
 
 
 class OutputScreen:
-    def __init__(self, policy: GuardSettings | None = None) -> None:
+    """`workspace_contacts`: the operator's contact details found in the workspace at start-up
+    (`own_contacts.workspace_contacts`), kept where a policy's `from_workspace` is true."""
+
+    def __init__(
+        self, policy: GuardSettings | None = None, *, workspace_contacts: OwnContacts | None = None
+    ) -> None:
         self.policy = policy or GuardSettings()
+        self.workspace_contacts = workspace_contacts or OwnContacts()
         self._detector = PiiDetector()
 
     def screen_reply(self, reply: str, given: list[str]) -> str:
         """Only the personal-data check (the first version's interface)."""
-        return self._pii(reply, given, [])
+        return self._pii(reply, given, [], self.own_contacts(self.policy))
+
+    def own_contacts(self, policy: GuardSettings) -> OwnContacts:
+        """The operator's contact details under `policy`: configured, and the workspace's."""
+        configured = policy.operator_contacts
+        own = OwnContacts.configured(configured)
+        return own | self.workspace_contacts if configured.from_workspace else own
 
     def check(
         self,
@@ -111,23 +125,25 @@ class OutputScreen:
         findings: list[str] = []
         if _echoes(reply, protected, allowed=[*passages, *given]):
             return ReplyCheck(ECHO_REPLACEMENT, ["system_prompt_echo"])
-        text = self._pii(reply, list(given), list(passages))
+        own = self.own_contacts(policy)
+        text = self._pii(reply, list(given), list(passages), own)
         if text != reply:
             findings.append("pii_redacted")
-        text, removed = _strip_images(text, policy.allowed_link_domains)
+        domains = [*policy.allowed_link_domains, *own.domains]
+        text, removed = _strip_images(text, domains)
         if removed:
             findings.append("external_image")
-        text, removed = _strip_links(text, policy.allowed_link_domains)
+        text, removed = _strip_links(text, domains)
         if removed:
             findings.append("link_not_allowed")
         text, kinds = _ungranted_promises(text, passages, granted_tools)
         findings.extend(f"ungranted_promise:{kind}" for kind in kinds)
         return ReplyCheck(text, findings)
 
-    def _pii(self, reply: str, given: list[str], passages: list[str]) -> str:
+    def _pii(self, reply: str, given: list[str], passages: list[str], own: OwnContacts) -> str:
         allowed = {
             normalised(span.text) for text in given + passages for span in self._detector.find(text)
-        }
+        } | own.values
         return redact_text(
             reply, self._detector, keep=lambda value: normalised(value) in allowed
         ).text

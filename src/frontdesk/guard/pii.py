@@ -184,8 +184,9 @@ class PiiDetector:
         for match in _EMAIL.finditer(text):
             add(PiiKind.EMAIL, match.start(), match.end())
         for match in _PHONE.finditer(text):
-            if not _IPV4.fullmatch(match.group(0)):
-                add(PiiKind.PHONE, match.start(), match.end())
+            phone = _phone(match.group(0))
+            if phone:
+                add(PiiKind.PHONE, match.start(), match.start() + len(phone))
         for start, end in _addresses(text):
             add(PiiKind.ADDRESS, start, end)
         if PiiKind.NAME in self.kinds:
@@ -195,6 +196,17 @@ class PiiDetector:
                 for start, end in self.name_model.names(text):
                     add(PiiKind.NAME, start, end)
         return sorted(spans, key=lambda span: span.start)
+
+
+def _phone(value: str) -> str:
+    """The phone number a match is, or "": not an IP address, and without a bracket it opens
+    at its end ("0800 123 4567 (24 hours)" is the number and a remark)."""
+    if _IPV4.fullmatch(value):
+        return ""
+    opened = value.rfind("(")
+    if opened > value.rfind(")"):
+        value = value[:opened].rstrip(" ./-")
+    return value if len(re.sub(r"\D", "", value)) >= 10 else ""
 
 
 def _card_like(value: str) -> bool:

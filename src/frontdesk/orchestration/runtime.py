@@ -19,6 +19,7 @@ from frontdesk.embedding import EmbeddingUnavailableError, limit_blas_threads
 from frontdesk.errors import ConfigError
 from frontdesk.guard.input_screen import InputScreen
 from frontdesk.guard.output_screen import OutputScreen
+from frontdesk.guard.own_contacts import workspace_contacts
 from frontdesk.handoff.desk import Desk
 from frontdesk.handoff.webhooks import WebhookDispatcher
 from frontdesk.handoff.zendesk import ZendeskMirror
@@ -328,7 +329,13 @@ async def open_runtime(
             input_guard=InputScreen(
                 max_chars=settings.assistant.max_message_chars, settings=settings
             ),
-            output_guard=OutputScreen(settings.guard),
+            # The operator's own phone numbers, addresses and links stay in what it says.
+            output_guard=OutputScreen(
+                settings.guard,
+                workspace_contacts=workspace_contacts(
+                    workspace.knowledge_dir, rules.model_dump(mode="json")
+                ),
+            ),
             metrics=metrics,
             clock=clock,
             tools=tools,
