@@ -2,15 +2,20 @@
 phrases (outages, security, money taken), deadlines close to the message time, and anger.
 
 Cues only ever raise the intent's priority: a "low" greeting that says "my account was
-hacked" is critical, but an outage intent never drops below its configured level.
+hacked" is critical, but an outage intent never drops below its configured level. The cue
+words are configurable (`urgency_cues:` in rules.yaml): added to the built-in ones, or
+instead of them.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 
+from frontdesk.config.rule_text import phrase_pattern
+from frontdesk.config.rules import UrgencyCuesConfig
 from frontdesk.types import Entity, Sentiment, Urgency
 
 _CRITICAL = re.compile(
@@ -29,6 +34,26 @@ _HIGH = re.compile(
 _ORDER = [Urgency.LOW, Urgency.NORMAL, Urgency.HIGH, Urgency.CRITICAL]
 
 
+@dataclass(frozen=True)
+class UrgencyCues:
+    """Patterns that make a message critical, or at least high."""
+
+    critical: tuple[re.Pattern[str], ...] = (_CRITICAL,)
+    high: tuple[re.Pattern[str], ...] = (_HIGH,)
+
+    @classmethod
+    def from_config(cls, config: UrgencyCuesConfig) -> UrgencyCues:
+        """The operator's cues (phrases or `re:` patterns), with or without the built-in."""
+        keep = config.keep_defaults
+        return cls(
+            critical=((_CRITICAL,) if keep else ()) + tuple(map(phrase_pattern, config.critical)),
+            high=((_HIGH,) if keep else ()) + tuple(map(phrase_pattern, config.high)),
+        )
+
+
+DEFAULT_CUES = UrgencyCues()
+
+
 def _at_least(current: Urgency, floor: Urgency) -> Urgency:
     return max(current, floor, key=_ORDER.index)
 
@@ -40,11 +65,13 @@ def assess_urgency(
     sentiment: Sentiment | None = None,
     entities: Sequence[Entity] = (),
     now: datetime | None = None,
+    cues: UrgencyCues = DEFAULT_CUES,
 ) -> Urgency:
     urgency = intent_priority or Urgency.NORMAL
-    if _CRITICAL.search(text):
+    text = text.replace("\u2019", "'")
+    if any(pattern.search(text) for pattern in cues.critical):
         return Urgency.CRITICAL
-    if _HIGH.search(text):
+    if any(pattern.search(text) for pattern in cues.high):
         urgency = _at_least(urgency, Urgency.HIGH)
     if now is not None:
         today = now.date()
