@@ -133,6 +133,7 @@ class Reply(BaseModel):
     text: str
     intent: str | None = None
     confidence: float | None = None
+    nlu_model: str | None = None  # the trained model version that gave the intent
     route: Route | None = None
     citations: list[Citation] = Field(default_factory=list)
     entities: list[Entity] = Field(default_factory=list)

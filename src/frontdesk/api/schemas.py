@@ -33,6 +33,8 @@ class ReplyPublic(BaseModel):
     answer: str
     intent: str | None
     confidence: float | None
+    # The trained NLU model version that gave the intent (`frontdesk train` makes new ones).
+    nlu_model: str | None = None
     route: Route | None
     citations: list[Citation]
     entities: list[Entity]
@@ -53,6 +55,7 @@ class TurnPublic(BaseModel):
     id: str
     intent: str | None
     confidence: float | None
+    nlu_model: str | None = None
     route: dict[str, object] | None
     citations: list[dict[str, object]]
     stage_ms: dict[str, float]

@@ -255,7 +255,7 @@ class HotModel:
                     exc,
                 )
                 return self._model
-            log.info("NLU model %s replaces %s", version, self._model.version)
+            log.info("NLU model %s now answers (replaces %s)", version, self._model.version)
             self._model = model
             if self.on_swap:
                 self.on_swap(model)
@@ -287,6 +287,11 @@ class HotIntentClassifier:
     @property
     def intents(self) -> list[str]:
         return self.hot.get().classifier.intents
+
+    @property
+    def version(self) -> str:
+        """The model version in use (`.frontdesk/models/nlu/<version>`)."""
+        return self.hot.version
 
     def predict(self, text: str) -> Any:
         classifier = self.hot.get().classifier

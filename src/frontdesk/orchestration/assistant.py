@@ -42,6 +42,8 @@ class Assistant:
                 sink=sink,
             )
             await self._run_stages(turn)
+            if turn.intent is not None:  # a hot-swapped classifier says which version it is
+                turn.nlu_model = getattr(self.deps.classifier, "version", None)
             await self._record(turn, session, started)
         return _reply(turn)
 
@@ -103,6 +105,7 @@ class Assistant:
                 total_ms=round((time.perf_counter() - started) * 1000, 3),
                 intent=turn.intent.name if turn.intent else None,
                 confidence=turn.intent.confidence if turn.intent else None,
+                nlu_model=turn.nlu_model,
                 entities=[e.model_dump(mode="json") for e in turn.entities],
                 urgency=turn.urgency.value if turn.urgency else None,
                 route=turn.route.model_dump(mode="json") if turn.route else None,
@@ -159,6 +162,7 @@ def _reply(turn: Turn) -> Reply:
         text=turn.reply_text,
         intent=turn.intent.name if turn.intent else None,
         confidence=round(turn.intent.confidence, 4) if turn.intent else None,
+        nlu_model=turn.nlu_model,
         route=turn.route,
         citations=turn.citations,
         entities=turn.entities,

@@ -37,6 +37,7 @@ class Turn:
     screening: Screening | None = None
     text: str = ""  # the customer's text after screening (redacted); what later stages see
     intent: IntentPrediction | None = None
+    nlu_model: str | None = None  # the trained model version that gave the intent
     entities: list[Entity] = field(default_factory=list)
     urgency: Urgency | None = None
     sentiment: Sentiment | None = None

@@ -115,6 +115,8 @@ class Turn(TenantScoped, Base):
     citations: Mapped[list[Any]] = mapped_column(default=list)
     passages: Mapped[list[Any]] = mapped_column(default=list)
     model: Mapped[str | None] = mapped_column(String(100))
+    # The NLU model version that read the message (intent, entities): which training answered.
+    nlu_model: Mapped[str | None] = mapped_column(String(100))
     prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
     cost: Mapped[float] = mapped_column(Float, default=0.0)

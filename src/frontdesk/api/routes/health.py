@@ -37,12 +37,15 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse | dict[str, object]:
     # Without embeddings retrieval falls back to keywords: degraded, still ready.
     checks["embeddings"] = runtime.embedding_status
     checks["voice"] = _voice_status(runtime)  # optional: reported, never a reason to be unready
+    # Which trained model answers now (`frontdesk train` swaps a new one in while serving).
+    models = {"nlu": getattr(runtime.assistant.deps.classifier, "version", None)}
     if not ready:
         return JSONResponse(
-            {"error": {"code": "not_ready", "message": "not ready"}, "checks": checks},
+            {"error": {"code": "not_ready", "message": "not ready"}, "checks": checks,
+             "models": models},
             status_code=503,
-        )
-    return {"status": "ready", "checks": checks}
+        )  # fmt: skip
+    return {"status": "ready", "checks": checks, "models": models}
 
 
 def _voice_status(runtime: Runtime) -> str:
