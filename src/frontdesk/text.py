@@ -27,3 +27,14 @@ def content_words(text: str) -> set[str]:
 def estimate_tokens(text: str) -> int:
     """Rough English average (about 0.75 words a token) until a real tokenizer is wired in."""
     return max(1, round(len(text.split()) * 4 / 3)) if text.strip() else 0
+
+
+_SUFFIXES = ("ing", "edly", "ed", "es", "s", "ly")
+
+
+def stem(word: str) -> str:
+    """A light suffix strip, so "refunds"/"refunded" meet "refund" (no dictionary needed)."""
+    for suffix in _SUFFIXES:
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word

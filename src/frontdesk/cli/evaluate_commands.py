@@ -18,7 +18,9 @@ from frontdesk.config.workspace import Workspace, load_settings
 from frontdesk.errors import ConfigError
 
 if TYPE_CHECKING:
+    from frontdesk.evaluation.answers import AnswersReport
     from frontdesk.evaluation.retrieval import RetrievalReport
+    from frontdesk.knowledge.answerability import AnswerabilityModel
 
 evaluate_app = typer.Typer(help="Evaluate retrieval and understanding.", no_args_is_help=True)
 
@@ -118,6 +120,13 @@ def answers(
         ),
     ] = None,
     show: Annotated[int, typer.Option(help="How many failed cases to print.")] = 20,
+    calibrate: Annotated[
+        bool,
+        typer.Option(
+            help="Also fit the workspace's answerability calibration on these cases and save "
+            "it (.frontdesk/models/answerability.json; used from the next start)."
+        ),
+    ] = False,
 ) -> None:
     """Whole turns against golden answers: facts in the reply, citations, abstained and
     handed off when the knowledge base cannot answer (docs/golden-answers.md). Runs in a
@@ -125,7 +134,7 @@ def answers(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from frontdesk.config.workspace import load_rules
-    from frontdesk.evaluation.answers import AnswersReport, evaluate_answers, load_answer_golden
+    from frontdesk.evaluation.answers import evaluate_answers, load_answer_golden
     from frontdesk.evaluation.scratch import scratch_workspace
     from frontdesk.orchestration.runtime import open_runtime
 
@@ -133,10 +142,14 @@ def answers(
     golden_set = load_answer_golden(golden or ws.root / "golden" / "answers.yaml")
     clock = _clock(at, load_rules(ws).business_hours.timezone)
 
+    model: AnswerabilityModel | None = None
+
     async def go() -> AnswersReport:
+        nonlocal model
         with scratch_workspace(ws) as root:
             out.print(f"Preparing a scratch copy of {ws.root} (index, models)...")
             runtime = await open_runtime(root, clock=clock)
+            model = runtime.assistant.deps.answerability
             try:
                 columns = (TextColumn("cases"), BarColumn(), MofNCompleteColumn())
                 with Progress(*columns, console=err, transient=True) as progress:
@@ -167,6 +180,34 @@ def answers(
         )
     if output:
         output.write_text(json.dumps(report.as_dict(), indent=2))
+    if calibrate:
+        if model is None:
+            raise ConfigError("answerability is off (knowledge.answerability.enabled: false)")
+        _save_calibration(ws, report, model, golden or ws.root / "golden" / "answers.yaml")
+
+
+def _save_calibration(
+    ws: Workspace, report: AnswersReport, model: AnswerabilityModel, golden: Path
+) -> None:
+    from frontdesk.evaluation.calibration import calibrate
+    from frontdesk.knowledge.answerability import ANSWERABILITY_FILE
+
+    source = f"calibrated on {golden.name} ({datetime.now(UTC):%Y-%m-%d})"
+    found = calibrate(report.results, model, source=source)
+    table = Table("answerability", "answerable kept", "unanswerable declined")
+    for label, rates in (
+        (f"before ({model.source}, threshold {model.threshold:.2f})", found.before),
+        ("calibrated, 5-fold cross-validated", found.cross_validated),
+    ):
+        table.add_row(label, f"{rates.answerable_kept:.3f}", f"{rates.unanswerable_declined:.3f}")
+    out.print(table)
+    target = ws.root / ".frontdesk" / "models" / ANSWERABILITY_FILE
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(found.model.to_json() + "\n", encoding="utf-8")
+    out.print(
+        f"Saved the calibration of {found.cases} cases to {target} (threshold "
+        f"{found.model.threshold:.2f}); a server uses it from its next start."
+    )
 
 
 def _clock(at: datetime | None, timezone: str) -> Callable[[], datetime]:

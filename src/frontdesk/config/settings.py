@@ -40,6 +40,18 @@ class AssistantSettings(BaseModel):
     history_turns: int = Field(default=10, ge=0)
 
 
+class AnswerabilitySettings(BaseModel):
+    """Whether the knowledge base answers a question (frontdesk/knowledge/answerability.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+    # Off: every retrieved passage counts as an answer, as before answerability existed.
+    enabled: bool = True
+    # P(answerable) below this: the rules see `answerable: false` and, by default, the turn
+    # says it does not know and hands off. None: the model's own (built-in, or the workspace's
+    # calibration in .frontdesk/models/answerability.json from `evaluate answers --calibrate`).
+    threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+
+
 class KnowledgeSettings(BaseModel):
     retriever: Literal["hybrid", "fulltext"] = "hybrid"
     # `minilm`: all-MiniLM-L6-v2 with integer MatMuls derived once from the packaged file
@@ -72,6 +84,7 @@ class KnowledgeSettings(BaseModel):
     min_score: float = Field(default=0.0, ge=0.0)
     chunk_words: int = Field(default=350, ge=50)
     overlap_words: int = Field(default=40, ge=0)
+    answerability: AnswerabilitySettings = Field(default_factory=AnswerabilitySettings)
 
 
 class NluSettings(BaseModel):

@@ -12,8 +12,7 @@ import re
 from collections.abc import AsyncIterator
 
 from frontdesk.interfaces import ChatChunk, ChatRequest, ChatResult
-from frontdesk.llm.grounding import stem
-from frontdesk.text import content_words, estimate_tokens
+from frontdesk.text import content_words, estimate_tokens, stem
 from frontdesk.types import Passage, Usage
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")

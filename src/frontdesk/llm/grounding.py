@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from frontdesk.interfaces import ChatMessage
-from frontdesk.text import content_words
+from frontdesk.text import content_words, stem
 from frontdesk.types import Passage
 
 NO_ANSWER = "NO_ANSWER"
@@ -29,7 +29,6 @@ _ASKING = frozenset(
     """take long much many make know tell help able possible go come give see look let happen
     work way still also now yet ever again usual usually normally really""".split()
 )
-_SUFFIXES = ("ing", "edly", "ed", "es", "s", "ly")
 
 FORMALITY = {
     "formal": "Write formally and politely; do not use contractions or slang.",
@@ -95,13 +94,6 @@ class Check:
     support: float = 0.0
     problem: str = ""
     no_answer: bool = False
-
-
-def stem(word: str) -> str:
-    for suffix in _SUFFIXES:
-        if len(word) > len(suffix) + 3 and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
 
 
 def _stems(text: str) -> set[str]:

@@ -12,6 +12,7 @@ from frontdesk.guard.input_screen import InputScreen
 from frontdesk.guard.output_screen import OutputScreen
 from frontdesk.handoff.desk import Desk
 from frontdesk.interfaces import EntityExtractor, IntentClassifier, Retriever
+from frontdesk.knowledge.answerability import AnswerabilityModel
 from frontdesk.llm.service import LlmService
 from frontdesk.observability.metrics import Metrics
 from frontdesk.policy.rules_router import RuleRouter
@@ -35,3 +36,5 @@ class Deps:
     clock: Callable[[], datetime]
     tools: ToolRegistry | None = None
     desk: Desk | None = None  # hand-off: tickets, live console events, webhooks
+    # Whether the knowledge base answers a question; None: off (any passage counts).
+    answerability: AnswerabilityModel | None = None

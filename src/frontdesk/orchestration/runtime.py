@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -25,6 +25,8 @@ from frontdesk.handoff.webhooks import WebhookDispatcher
 from frontdesk.handoff.zendesk import ZendeskMirror
 from frontdesk.interfaces import Embedder, Retriever, Transcriber
 from frontdesk.jobs import JobRunner
+from frontdesk.knowledge.answerability import ANSWERABILITY_FILE, AnswerabilityModel
+from frontdesk.knowledge.answerability import DEFAULT_MODEL as DEFAULT_ANSWERABILITY
 from frontdesk.knowledge.ingest import SyncReport, sync_folder
 from frontdesk.llm.assembly import build_llm
 from frontdesk.llm.budget import stored_month_usage
@@ -74,6 +76,26 @@ class Runtime:
         if close_retriever is not None:  # background index builds (a plugin's may have none)
             await close_retriever()
         await self.db.dispose()
+
+
+def answerability_model(workspace: Workspace, settings: Settings) -> AnswerabilityModel | None:
+    """The built-in answerability model, or the workspace's calibration of it; None when off."""
+    config = settings.knowledge.answerability
+    if not config.enabled:
+        return None
+    calibrated = workspace.root / ".frontdesk" / "models" / ANSWERABILITY_FILE
+    model = DEFAULT_ANSWERABILITY
+    if calibrated.is_file():
+        try:
+            model = AnswerabilityModel.from_file(calibrated)
+        except (OSError, ValueError, KeyError) as exc:
+            raise ConfigError(
+                f"{calibrated}: not an answerability calibration ({exc}); "
+                "delete it or run `frontdesk evaluate answers --calibrate`"
+            ) from exc
+    if config.threshold is not None:
+        model = replace(model, threshold=config.threshold)
+    return model
 
 
 def load_registries() -> Registries:
@@ -340,6 +362,7 @@ async def open_runtime(
             clock=clock,
             tools=tools,
             desk=desk,
+            answerability=answerability_model(workspace, settings),
         )
         deps.input_guard.warm_up()
     except BaseException:

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from frontdesk.guard.input_screen import stored_entities
 from frontdesk.handoff.tickets import BOT_SILENT
 from frontdesk.interfaces import ChatMessage
+from frontdesk.knowledge.answerability import AnswerabilityModel, assess
 from frontdesk.knowledge.context import assemble_context
 from frontdesk.knowledge.vectors import index_record
 from frontdesk.memory.history import load_history
@@ -23,7 +24,8 @@ from frontdesk.orchestration import routing
 from frontdesk.orchestration.deps import Deps
 from frontdesk.orchestration.screened_stream import ScreenedStream
 from frontdesk.orchestration.turn import Turn
-from frontdesk.types import Action, Citation, Route, Urgency, Usage
+from frontdesk.text import content_words
+from frontdesk.types import Action, Answerability, Citation, Passage, Route, Urgency, Usage
 
 _CITE = re.compile(r"\s?\[(\d+)\]")
 
@@ -90,6 +92,8 @@ async def decide(turn: Turn, deps: Deps) -> None:
         turn.decision = {"route": turn.route.model_dump(mode="json"), "facts": {}}
         return
     await routing.decide_route(turn, deps)
+    if turn.answerability is not None:
+        turn.decision["answerability"] = turn.answerability.model_dump(mode="json")
 
 
 async def retrieve(turn: Turn, deps: Deps) -> None:
@@ -110,17 +114,36 @@ async def retrieve(turn: Turn, deps: Deps) -> None:
     turn.passages = assemble_context(
         relevant, budget_tokens=knowledge.context_tokens, max_passages=knowledge.top_k
     )
+    if deps.answerability is not None:
+        turn.answerability = judge_answerability(turn, deps, deps.answerability, relevant)
+
+
+def judge_answerability(
+    turn: Turn, deps: Deps, model: AnswerabilityModel, passages: list[Passage]
+) -> Answerability:
+    """Does the knowledge base answer the question: the customer's words without identifiers,
+    against the passages search found (the fact `answerable` of the rules)."""
+    question = _without_identifiers(turn)
+    words = sorted(content_words(question))
+    counter = getattr(deps.retriever, "document_counts", None)
+    counts = counter(turn.message.tenant_id, words) if counter is not None else None
+    return assess(question, passages, counts=counts, words=words, model=model)
 
 
 def retrieval_query(turn: Turn) -> str:
     """The customer's words without identifiers (an order id matches example ids in articles,
     not answers), plus the intent's name when the classifier is sure of it."""
+    text = _without_identifiers(turn)
+    if turn.intent and turn.intent.confidence >= 0.5:
+        text = f"{text} {turn.intent.name.replace('_', ' ')}"
+    return text
+
+
+def _without_identifiers(turn: Turn) -> str:
     text = turn.text
     for entity in sorted(turn.entities, key=lambda e: e.start, reverse=True):
         if entity.type in _IDENTIFIERS:
             text = text[: entity.start] + " " + text[entity.end :]
-    if turn.intent and turn.intent.confidence >= 0.5:
-        text = f"{text} {turn.intent.name.replace('_', ' ')}"
     return text
 
 

@@ -1,0 +1,88 @@
+"""Answerability: whether the retrieved passages answer the question, and why not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from frontdesk.knowledge.answerability import (
+    DEFAULT_MODEL,
+    AnswerabilityModel,
+    assess,
+    compute_signals,
+    key_words,
+)
+from frontdesk.types import Passage
+
+
+def passage(text: str, *, title: str = "Prices", dense: float | None = 0.7, n: int = 1,
+            keyword: float | None = 3.0) -> Passage:  # fmt: skip
+    return Passage(chunk_id=n, document_id=f"d{n}", title=title, text=text,
+                   source=f"knowledge/{title}.md", dense_score=dense, keyword_score=keyword)  # fmt: skip
+
+
+def test_no_passage_is_never_an_answer() -> None:
+    judged = assess("what does a gift card cost", [], counts=None, words=["gift", "card", "cost"])
+    assert not judged.answerable
+    assert judged.score == 0.0
+    assert "nothing in the knowledge base" in judged.reason
+
+
+def test_a_close_clear_passage_answers_and_a_distant_one_does_not() -> None:
+    question = "how much is next day delivery"
+    words = ["delivery", "next", "day"]
+    close = [passage("Next Day delivery costs £6.95.", dense=0.82),
+             passage("Standard costs £3.95.", dense=0.55, n=2)]  # fmt: skip
+    far = [passage("Standard costs £3.95.", dense=0.38), passage("Weekend add-on.", dense=0.36, n=2)]
+    yes = assess(question, close, counts=(40, [10, 3, 3]), words=words)
+    no = assess(question, far, counts=(40, [10, 3, 3]), words=words)
+    assert yes.answerable and not no.answerable
+    assert yes.score > 0.5 > no.score
+    assert "'Prices' answers it" in yes.reason
+    assert set(yes.signals) >= {"dense", "dense_gap", "coverage", "sentence", "missing"}
+
+
+def test_the_reason_names_what_the_knowledge_base_never_mentions() -> None:
+    words = ["orkney", "surcharge", "delivery"]
+    judged = assess(
+        "is there a surcharge for delivery to orkney",
+        [passage("Delivery to the Highlands costs £4 extra.", dense=0.41)],
+        counts=(40, [0, 2, 12]),  # 'orkney' is in no chunk at all
+        words=words,
+    )
+    assert not judged.answerable
+    assert "never mentions 'orkney'" in judged.reason
+    assert judged.signals["unknown"] > 0
+
+
+def test_key_words_weigh_rare_words_and_codes_more() -> None:
+    keys = {k.word: k for k in key_words("x", (100, [90, 1, 1]), ["delivery", "trk", "trk404"])}
+    assert keys["trk"].weight > keys["delivery"].weight
+    assert keys["trk404"].weight > keys["trk"].weight  # a word with digits is a code
+    assert "tell" not in {k.word for k in key_words("x", None, ["tell", "price"])}
+
+
+def test_without_embeddings_a_found_passage_still_counts_as_an_answer() -> None:
+    judged = assess("next day price", [passage("Next Day costs £6.95.", dense=None)],
+                    counts=None, words=["day", "next", "price"])  # fmt: skip
+    assert judged.answerable  # the fulltext retriever: as before answerability existed
+    assert "dense" not in judged.signals
+
+
+def test_signals_cover_title_and_best_sentence() -> None:
+    keys = key_words("q", (10, [1, 1]), ["refund", "timeline"])
+    signals = compute_signals(keys, [passage("Money arrives in 5 days. Call us.", title="Refund timeline")])
+    assert signals["coverage"] == pytest.approx(1.0)
+    assert signals["sentence"] == pytest.approx(1.0)  # the title counts for each sentence
+    assert signals["missing"] == 0.0
+
+
+def test_model_round_trips_and_recalibrates(tmp_path: Path) -> None:
+    path = tmp_path / "answerability.json"
+    calibrated = DEFAULT_MODEL.recalibrated(2.0, -1.0, 0.7, "test")
+    path.write_text(calibrated.to_json())
+    loaded = AnswerabilityModel.from_file(path)
+    assert loaded == calibrated
+    signals = {"dense": 0.6, "dense_gap": 0.1}
+    assert loaded.logit(signals) == pytest.approx(2.0 * DEFAULT_MODEL.logit(signals) - 1.0)
