@@ -43,6 +43,7 @@ class Trigger(StrEnum):
     NEGATIVE_NO_PROGRESS = "negative_no_progress"  # unhappy N turns running, not improving
     SENSITIVE_INTENT = "sensitive_intent"  # security, legal: always people
     TOOL_FAILURES = "tool_failures"  # tools failed N times in this conversation
+    INJECTION_SUSPECTED = "injection_suspected"  # the input screen doubts the message
     REPEAT_CONTACT = "repeat_contact"  # same customer, same intent, recently; or they say so
 
 

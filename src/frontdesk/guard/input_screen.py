@@ -1,6 +1,9 @@
 """Screening what comes in before anything stores it or sends it to a model: a size check,
 personal-data redaction (by the tenant's policy) and a prompt-injection score with the
-tenant's action (block, flag, hand off).
+tenant's action. A doubt is a finding, not a refusal: by default (`flag`) a doubted message is
+understood, routed and answered like any other, and the rules see the trigger
+`injection_suspected`; `handoff` passes it to a team; only `block` refuses, and only at the
+policy's `injection_block_threshold` (high confidence).
 
 The same screen reads indirect input: retrieved passages and inbound e-mails are scored for
 injected instructions too (`screen_document`, `filter_passages`).
@@ -169,6 +172,10 @@ class InputScreen:
     def decide(self, verdict: InjectionVerdict, policy: GuardSettings) -> InjectionDecision:
         if not verdict.is_injection(policy.injection_threshold):
             return "allow"
+        if policy.injection_action == "block" and not verdict.is_injection(
+            max(policy.injection_threshold, policy.injection_block_threshold)
+        ):
+            return "flag"  # a doubt, not a certainty: never refused
         return policy.injection_action
 
     def screen_document(self, text: str, policy: GuardSettings | None = None) -> Screening:
@@ -176,14 +183,16 @@ class InputScreen:
         policy = policy or self.policy
         redaction = redact_text(text, self.detector(policy))
         verdict = self.injection.score(text)
-        injected = verdict.is_injection(policy.injection_threshold)
+        decision = self.decide(verdict, policy)
+        injected = decision != "allow"
         findings = redaction.kinds + ([INJECTION] if injected else [])
         return Screening(
             text=redaction.text,
             findings=findings,
             injection_score=verdict.score,
-            blocked=injected and policy.injection_action == "block",
+            blocked=decision == "block",
             reason=BLOCKED_REASON if injected else None,
+            redacted_spans=_spans(redaction),
         )
 
     def filter_passages(

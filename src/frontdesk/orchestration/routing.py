@@ -10,6 +10,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from frontdesk.config.rules import Trigger
+from frontdesk.guard.input_screen import INJECTION
 from frontdesk.handoff.summary import CurrentTurn, build_summary
 from frontdesk.orchestration.deps import Deps
 from frontdesk.orchestration.turn import Turn
@@ -55,6 +57,11 @@ async def decide_route(turn: Turn, deps: Deps, *, tool_failures: int = 0) -> Non
         history=history,
         tool_failures=tool_failures,
     )
+    screening = turn.screening
+    if screening is not None and INJECTION in screening.findings:  # a doubt, for the rules
+        families = [f.removeprefix("rule:") for f in screening.findings if f.startswith("rule:")]
+        why = ", ".join([f"score {screening.injection_score:.2f}", *families])
+        triggers[Trigger.INJECTION_SUSPECTED] = f"injection {why}"
     facts = Facts(
         intent=turn.intent,
         urgency=turn.urgency,
