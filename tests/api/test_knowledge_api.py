@@ -12,6 +12,7 @@ from frontdesk.storage.api_keys import Scope, create_key
 from frontdesk.storage.models import Turn as TurnRow
 from frontdesk.storage.tenants import ensure_tenant
 from tests.knowledge.files import docx_bytes, pdf_bytes
+from tests.knowledge.test_atoms import ATOM
 
 
 async def _key(runtime: Runtime, scope: Scope, tenant_id: str | None = None) -> dict[str, str]:
@@ -163,3 +164,55 @@ async def test_scopes_limits_and_tenants(client: httpx.AsyncClient, runtime: Run
     assert stolen.status_code == 404
     job = (await client.post("/v1/knowledge/documents", files=body, headers=admin)).json()
     assert (await client.get(f"/v1/jobs/{job['job_id']}", headers=other_admin)).status_code == 404
+
+
+async def test_a_bad_file_in_a_batch_is_reported_per_file(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    admin = await _key(runtime, Scope.ADMIN)
+    atom = ATOM.replace("version: 2", "version: 1.10")
+    recipe = atom.replace("type: faq", "type: recipe")
+    odd_date = atom.replace("created: 2026-01-05", "created: 2026-02-30")
+    batch = [
+        ("files", ("refunds.md", atom.encode(), "text/markdown")),
+        ("files", ("depot.txt", b"The ostrich depot opens at eight.", "text/plain")),
+        ("files", ("recipe.md", recipe.encode(), "text/markdown")),
+        ("files", ("odd-date.md", odd_date.encode(), "text/markdown")),
+        ("files", ("tool.exe", b"MZ\x90\x00", "application/octet-stream")),
+    ]
+    accepted = await client.post("/v1/knowledge/documents", files=batch, headers=admin)
+    assert accepted.status_code == 202, accepted.text
+    job = await _wait(client, accepted.json()["job_id"], admin)
+    assert job["status"] == "done", job
+    result = job["result"]
+    assert sorted(result["added"]) == ["upload/depot.txt", "upload/refunds.md"]
+    assert result["indexed"] == 2
+    rejected = {r["source"]: (r["line"], r["code"], r["kept_previous"]) for r in result["rejected"]}
+    assert rejected == {
+        "upload/recipe.md": (4, "invalid_metadata", False),
+        "upload/odd-date.md": (5, "invalid_metadata", False),
+        "upload/tool.exe": (None, "unsupported_type", False),
+    }
+    assert all(r["message"] for r in result["rejected"])
+    assert len(result["errors"]) == 3  # the same, one line each
+
+    listed = (await client.get("/v1/knowledge/documents", headers=admin)).json()
+    versions = {d["source"]: d["version"] for d in listed["documents"]}
+    assert versions["upload/refunds.md"] == "1.10"  # as written, not 1.1
+    found = await client.get("/v1/knowledge/search", params={"q": "ostrich depot"}, headers=admin)
+    assert found.json()["passages"][0]["source"] == "upload/depot.txt"
+
+    # The good atom uploaded again, broken: rejected, and the earlier upload stays indexed.
+    broken = [("files", ("refunds.md", b"---\ntitle: [oops\n---\n", "text/markdown"))]
+    again = await _wait(
+        client,
+        (await client.post("/v1/knowledge/documents", files=broken, headers=admin)).json()[
+            "job_id"
+        ],
+        admin,
+    )
+    assert again["status"] == "done"
+    [rejection] = again["result"]["rejected"]
+    assert (rejection["code"], rejection["kept_previous"]) == ("invalid_front_matter", True)
+    listed = (await client.get("/v1/knowledge/documents", headers=admin)).json()
+    assert "upload/refunds.md" in {d["source"] for d in listed["documents"]}

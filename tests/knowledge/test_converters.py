@@ -3,8 +3,9 @@ from __future__ import annotations
 import pytest
 
 from frontdesk.knowledge.converters import ConversionError, convert
-from frontdesk.knowledge.ingest import IngestError, parse_source
+from frontdesk.knowledge.ingest import REJECTION_CODES, IngestError, parse_source
 from tests.knowledge.files import HTML, docx_bytes, pdf_bytes
+from tests.knowledge.test_atoms import ATOM
 
 
 def test_markdown_and_text() -> None:
@@ -58,3 +59,37 @@ def test_parse_source_names_the_file() -> None:
     parsed = parse_source("guide.pdf", pdf_bytes(["Returns guide", "Within 30 days."]))
     assert parsed.doc_type == "document"
     assert parsed.title == "Guide"
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "code", "line"),
+    [
+        ("photo.png", b"\x89PNG", "unsupported_type", None),
+        ("broken.pdf", b"%PDF-1.4 nope", "unreadable_file", None),
+        ("blob.md", b"\x00\x01binary", "unreadable_file", None),
+        ("empty.pdf", pdf_bytes([]), "empty_file", None),
+        ("blank.txt", b"  \n", "empty_file", None),
+        ("open.md", b"---\ntitle: x\n", "invalid_front_matter", 1),
+        ("yaml.md", b"---\ntitle: [x\nauthor: y\n---\n", "invalid_front_matter", 3),
+        ("meta.md", ATOM.replace("type: faq", "type: recipe").encode(), "invalid_metadata", 4),
+        # an extra field that cannot be stored as JSON text is a rejection, not a crash
+        ("bytes.md", ATOM.replace("tags:", "blob: !!binary gICA\ntags:").encode(),
+         "invalid_metadata", 2),
+    ],
+)  # fmt: skip
+def test_every_rejection_has_a_stable_code(
+    name: str, data: bytes, code: str, line: int | None
+) -> None:
+    with pytest.raises(IngestError) as caught:
+        parse_source(name, data)
+    assert (caught.value.code, caught.value.line) == (code, line)
+    assert caught.value.code in REJECTION_CODES
+    rejection = caught.value.rejection()
+    assert str(rejection).startswith(f"{name}:{line}: " if line else f"{name}: ")
+    assert rejection.as_dict()["code"] == code
+
+
+def test_an_atoms_version_is_indexed_as_written() -> None:
+    parsed = parse_source("a.md", ATOM.replace("version: 2", "version: 1.10").encode())
+    assert parsed.version == "1.10"
+    assert parsed.meta["version"] == "1.10"

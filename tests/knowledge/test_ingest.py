@@ -79,3 +79,50 @@ async def test_bad_file_keeps_its_previous_index(database_url: str, tmp_path: Pa
         assert passages  # what was indexed before is still served
     finally:
         await db.dispose()
+
+
+async def test_rejections_are_structured_and_good_files_still_index(
+    database_url: str, tmp_path: Path
+) -> None:
+    folder = tmp_path / "kb"
+    (folder / ".git").mkdir(parents=True)
+    (folder / ".git" / "HEAD").write_text("ref: refs/heads/main\n")  # hidden: never read
+    (folder / "refunds.md").write_text(ATOM.replace("version: 2", "version: 1.10"))
+    (folder / "plain.txt").write_text("The depot opens at eight.\n")
+    (folder / "recipe.md").write_text(ATOM.replace("type: faq", "type: recipe"))
+    db = Database(database_url)
+    try:
+        await migrate.upgrade(db)
+        tenant = await ensure_tenant(db, "kb")
+        async with db.session(tenant.id) as session:
+            report = await sync_folder(session, folder, prefix="kb/")
+            await session.commit()
+            version = await session.scalar(
+                select(Document.version).where(Document.source == "kb/refunds.md")
+            )
+        assert sorted(report.added) == ["kb/plain.txt", "kb/refunds.md"]
+        assert report.indexed == 2
+        assert [r.as_dict() for r in report.rejected] == [
+            {
+                "source": "kb/recipe.md",
+                "line": 4,
+                "code": "invalid_metadata",
+                "message": report.rejected[0].reason,
+                "kept_previous": False,
+            }
+        ]
+        assert report.errors == [f"kb/recipe.md:4: {report.rejected[0].reason}"]
+        assert report.as_dict()["indexed"] == 2
+        assert version == "1.10"
+
+        # A good file turned bad: rejected, and its earlier version stays indexed.
+        (folder / "refunds.md").write_text(ATOM.replace("version: 2", "version: yes"))
+        async with db.session(tenant.id) as session:
+            again = await sync_folder(session, folder, prefix="kb/")
+            await session.commit()
+        kept = {r.source: r.kept_previous for r in again.rejected}
+        assert kept == {"kb/refunds.md": True, "kb/recipe.md": False}
+        assert again.indexed == 1
+        assert not again.removed
+    finally:
+        await db.dispose()

@@ -47,3 +47,21 @@ def test_every_problem_is_reported_with_file_and_line(tmp_path: Path) -> None:
     assert ("e.md", "warning", "body is about 1229 tokens") in messages
     assert ("e.md", "error", "Q: without an A: after it") in messages
     assert good.exists()
+
+
+def test_files_that_ingest_would_reject_are_errors_once_each(tmp_path: Path) -> None:
+    _write(tmp_path, "a.md", ATOM.replace("related: [Requesting a refund]", "related: []"))
+    _write(tmp_path, "notes.txt", "Plain text is indexed as a document.")
+    _write(tmp_path, "empty.txt", "")
+    _write(tmp_path, "open.md", "---\ntitle: x\n")
+    (tmp_path / "photo.png").write_bytes(b"\x89PNG")
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / ".hidden" / "x.bin").write_bytes(b"\x00")
+    found = lint_folder(tmp_path)
+    assert {(f.path.name, f.line, f.rejected) for f in found} == {
+        ("empty.txt", 1, True),
+        ("open.md", 1, True),
+        ("photo.png", 1, True),
+    }
+    photo = next(f for f in found if f.path.name == "photo.png")
+    assert photo.message.startswith("unsupported file type '.png'")

@@ -10,10 +10,9 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from frontdesk.cli.common import err, friendly, out
+from frontdesk.cli.common import err, fail, friendly, out
 from frontdesk.config.settings import Settings
 from frontdesk.config.workspace import Workspace, load_settings
-from frontdesk.errors import FrontdeskError
 from frontdesk.knowledge.lint import lint_folder
 from frontdesk.storage.db import Database
 from frontdesk.storage.tenants import ensure_tenant
@@ -38,6 +37,14 @@ async def _open(workspace: Path, tenant: str | None) -> tuple[Settings, Database
     return settings, db, row.id
 
 
+def _shown(path: Path) -> str:
+    """A path as the operator can open it: relative to the current folder when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(path)
+
+
 @kb_app.command("lint")
 @friendly
 def lint(
@@ -47,19 +54,27 @@ def lint(
     workspace: WorkspaceOption = Path("."),
     max_tokens: Annotated[int, typer.Option(help="Chunk budget for an atom's body.")] = 1000,
 ) -> None:
-    """Check atoms: metadata, related titles, duplicates, FAQ pairs, size. Exit 1 on errors."""
+    """Check a knowledge folder as `kb ingest` would read it: files it would reject, atoms'
+    metadata, related titles, duplicates, FAQ pairs, size. Exit 1 on errors or no files."""
+    from frontdesk.knowledge.ingest import ATOM_SUFFIXES, list_source_files
+
     target = folder or Workspace.at(workspace).knowledge_dir
     if not target.is_dir():
-        err.print(f"error: {target}: not a folder")
-        raise typer.Exit(1)
+        raise fail(f"{target}: not a folder")
+    files = list_source_files(target)
+    if not files:
+        raise fail(f"{target}: no files to check (kb ingest would index nothing)")
     findings = lint_folder(target, max_body_tokens=max_tokens)
     for finding in findings:
         style = "red" if finding.severity == "error" else "yellow"
-        out.print(str(finding), style=style, highlight=False, markup=False)
+        out.print(str(finding), style=style, highlight=False, markup=False, soft_wrap=True)
     errors = sum(1 for f in findings if f.severity == "error")
     warnings = len(findings) - errors
-    files = len(list(target.rglob("*.md")))
-    out.print(f"{files} atoms checked: {errors} errors, {warnings} warnings", highlight=False)
+    rejected = len({f.path for f in findings if f.rejected})
+    atoms = sum(1 for p in files if p.suffix.lower() in ATOM_SUFFIXES)
+    out.print(f"{atoms} atoms checked: {errors} errors, {warnings} warnings", highlight=False)
+    out.print(f"{len(files) - rejected} files would be indexed, {rejected} rejected",
+              highlight=False)  # fmt: skip
     if errors:
         raise typer.Exit(1)
 
@@ -72,25 +87,43 @@ def ingest(
     ] = None,
     workspace: WorkspaceOption = Path("."),
     tenant: TenantOption = None,
-    strict: Annotated[bool, typer.Option(help="Exit 1 if any file was skipped.")] = False,
+    allow_rejects: Annotated[
+        bool,
+        typer.Option(
+            "--allow-rejects",
+            help="Exit 0 even if some files were rejected (they are still listed). A run that "
+            "indexes nothing still exits 1.",
+        ),
+    ] = False,
+    strict: Annotated[
+        bool, typer.Option(hidden=True, help="Accepted for old scripts: rejects always fail.")
+    ] = False,
 ) -> None:
-    """Index a folder: new and changed files in, deleted ones out, unchanged ones skipped."""
-    from frontdesk.knowledge.ingest import SUPPORTED_SUFFIXES, index_stats
+    """Index a folder: new and changed files in, deleted ones out, unchanged ones skipped.
+
+    Exit 1 when a file was rejected (each is listed once, file:line and why; the good files
+    are indexed all the same) or when nothing was indexed; --allow-rejects accepts the first.
+    """
+    from frontdesk.knowledge.ingest import SyncReport, index_stats, list_source_files
     from frontdesk.orchestration.runtime import load_embedder, load_registries, sync_knowledge
 
-    supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
+    del strict  # the default now
+    shown = folder or Workspace.at(workspace).knowledge_dir
+    if not shown.is_dir():
+        raise fail(f"{shown.resolve()}: not a folder")
+    target = shown.resolve()
+    total = len(list_source_files(target))
+    if not total:
+        raise fail(f"{_shown(shown)}: no files to index (the folder is empty); nothing changed")
+    prefix = f"{target.name}/"
 
-    async def go() -> tuple[dict[str, object], list[str], dict[str, object]]:
+    async def go() -> tuple[SyncReport, dict[str, object]]:
         settings, db, tenant_id = await _open(workspace, tenant)
         try:
             ws = Workspace.at(workspace)
-            target = (folder or ws.knowledge_dir).resolve()
-            if not target.is_dir():
-                raise FrontdeskError(f"{target}: not a folder")
             embedder, status = load_embedder(load_registries(), settings)
             if embedder is None:
                 err.print(f"note: keyword index only, embeddings {status}")
-            total = sum(1 for p in target.rglob("*") if p.is_file() and not p.name.startswith("."))
             columns = (
                 TextColumn("{task.description}"),
                 BarColumn(),
@@ -111,32 +144,44 @@ def ingest(
                     settings,
                     embedder=embedder,
                     folder=target,
+                    prefix=prefix,
                     progress=lambda _name: progress.advance(files),
                     embed_progress=on_embedded,
+                    log_rejects=False,  # listed below, once each
                 )
             async with db.session(tenant_id) as session:
                 stats = await index_stats(session)
-            return report.as_dict(), report.errors, stats
+            return report, stats
         finally:
             await db.dispose()
 
-    summary, errors, stats = asyncio.run(go())
+    report, stats = asyncio.run(go())
     counts = ", ".join(
-        f"{len(summary[k])} {k}"  # type: ignore[arg-type]
-        for k in ("added", "updated", "unchanged", "removed")
+        f"{len(getattr(report, k))} {k}" for k in ("added", "updated", "unchanged", "removed")
     )
-    out.print(f"{counts}; {summary['embedded']} chunks embedded", highlight=False)
+    out.print(f"{counts}; {report.embedded} chunks embedded", highlight=False)
     out.print(
         f"index: {stats['documents']} documents, {stats['chunks']} chunks, "
         f"model {stats['embedding_model'] or 'none'}, version {stats['version']}",
         highlight=False,
     )
-    for error in errors:
-        err.print(f"skipped: {error}", markup=False, highlight=False)
-    if errors:
-        err.print(f"(supported file types: {supported})", highlight=False)
-    if errors and strict:
-        raise typer.Exit(1)
+    for rejection in report.rejected:
+        where = _shown(shown / rejection.source.removeprefix(prefix))
+        where += f":{rejection.line}" if rejection.line else ""
+        kept = " (its earlier version stays indexed)" if rejection.kept_previous else ""
+        err.print(f"rejected: {where}: {rejection.reason}{kept}",
+                  markup=False, highlight=False, soft_wrap=True)  # fmt: skip
+    if any(r.code in {"invalid_front_matter", "invalid_metadata"} for r in report.rejected):
+        err.print(f"(check atoms before indexing: frontdesk kb lint {_shown(shown)})",
+                  markup=False, highlight=False, soft_wrap=True)  # fmt: skip
+    out.print(f"{report.indexed} files indexed, {len(report.rejected)} rejected", highlight=False)
+    if not report.indexed:
+        raise fail(f"nothing was indexed from {_shown(shown)}")
+    if report.rejected and not allow_rejects:
+        raise fail(
+            f"{len(report.rejected)} file(s) rejected; the others are indexed. Fix them, "
+            "or pass --allow-rejects to accept a run with rejected files"
+        )
 
 
 @kb_app.command("search")

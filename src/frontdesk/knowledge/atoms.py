@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 AtomType = Literal[
     "error",
@@ -26,15 +26,72 @@ _FAQ_Q = re.compile(r"^Q:\s*(.+)$")
 _FAQ_A = re.compile(r"^A:\s*(.*)$")
 
 
+_STR_TAG = "tag:yaml.org,2002:str"
+# Fields read as the text written in the file: `version: 1.10` is "1.10", not the float 1.1.
+_AS_WRITTEN = {
+    "version": {"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"},
+    "created": {"tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:timestamp"},
+}
+_REQUIRED = "title, author, type, created and version"
+_YMD = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+
+
 class AtomMeta(BaseModel):
     model_config = ConfigDict(extra="allow")
-    title: str = Field(min_length=1)
+    title: str = Field(min_length=1, max_length=300)
     author: str = Field(min_length=1)
     type: AtomType
     created: date
-    version: str | int
+    version: str = Field(min_length=1, max_length=32)
     tags: list[str] = Field(default_factory=list)
     related: list[str] = Field(default_factory=list)
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_as_text(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("empty; write the atom's version, e.g. version: 1.2")
+        if isinstance(value, bool):
+            raise ValueError("a version is a number or text such as 3, 1.2 or 2.0.1, not yes/no")
+        if isinstance(value, int | float):  # built in code; a file's version is read as text
+            return str(value)
+        return value
+
+    @field_validator("created", mode="before")
+    @classmethod
+    def _unambiguous_date(cls, value: Any) -> Any:
+        return _as_date(value)
+
+
+def _as_date(value: Any) -> date:
+    """A date written year first (2024-03-05, 2024-3-5, 20240305, an ISO date and time);
+    "03/05/2024" and the like are refused: day and month could be either way round."""
+    if value is None:
+        raise ValueError("empty; write the date the atom was written, e.g. created: 2024-03-05")
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a date; write it as YYYY-MM-DD, e.g. 2024-03-05")
+    text = value.strip()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(text).date()
+    except ValueError:
+        pass
+    match = _YMD.match(text)
+    if match:
+        try:
+            day = date(*(int(part) for part in match.groups()))
+        except ValueError as exc:
+            raise ValueError(f"{text!r} is not a real date ({exc})") from None
+        if match.end() == len(text):
+            return day
+    raise ValueError(f"{text!r} is not a date; write it as YYYY-MM-DD, e.g. 2024-03-05")
 
 
 @dataclass(frozen=True)
@@ -54,44 +111,113 @@ class Atom:
 
 
 class AtomError(ValueError):
-    """A file that is not a valid atom; the message starts with file:line."""
+    """A file that is not a valid atom; the message starts with file:line.
+
+    `code` is "invalid_front_matter" (no front matter, unclosed, not YAML, not a mapping) or
+    "invalid_metadata" (a field missing or of the wrong kind)."""
+
+    def __init__(self, path: Path, line: int, reason: str, *, code: str) -> None:
+        super().__init__(f"{path}:{line}: {reason}")
+        self.path, self.line, self.reason, self.code = path, line, reason, code
+
+
+class _FrontMatterLoader(yaml.SafeLoader):
+    """Safe YAML whose impossible dates (2024-13-45) are YAML errors with a line, not a bare
+    ValueError from deep inside the constructor."""
+
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{node.value!r} is not a real date ({exc})", node.start_mark
+            ) from exc
+
+
+_FrontMatterLoader.add_constructor(
+    "tag:yaml.org,2002:timestamp", _FrontMatterLoader.construct_yaml_timestamp
+)
+
+
+def load_front_matter(text: str) -> Any:
+    """The front matter's YAML, with `version` and `created` kept as written when they are
+    numbers or dates (so that `version: 1.10` stays "1.10")."""
+    loader = _FrontMatterLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if (
+                    isinstance(key, yaml.ScalarNode)
+                    and isinstance(value, yaml.ScalarNode)
+                    and value.tag in _AS_WRITTEN.get(key.value, ())
+                ):
+                    value.tag = _STR_TAG
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
 
 
 def parse_atom(path: Path, text: str | None = None) -> Atom:
     if text is None:
         text = path.read_text(encoding="utf-8")
     lines = text.splitlines()
+    bad_front = "invalid_front_matter"
     if not lines or lines[0].strip() != "---":
-        raise AtomError(f"{path}:1: missing YAML front matter (the file must start with ---)")
+        raise AtomError(
+            path, 1, "missing YAML front matter (the file must start with ---)", code=bad_front
+        )
     try:
         end = next(i for i in range(1, len(lines)) if lines[i].strip() == "---")
     except StopIteration:
-        raise AtomError(f"{path}:1: front matter is not closed with a --- line") from None
+        reason = "front matter is not closed with a --- line"
+        raise AtomError(path, 1, reason, code=bad_front) from None
     try:
-        raw = yaml.safe_load("\n".join(lines[1:end])) or {}
+        raw = load_front_matter("\n".join(lines[1:end])) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1
-        raise AtomError(f"{path}:{line}: invalid YAML front matter: {exc}") from exc
+        reason = f"invalid YAML front matter: {_one_line(exc)}"
+        raise AtomError(path, line, reason, code=bad_front) from exc
     if not isinstance(raw, dict):
-        raise AtomError(f"{path}:2: front matter must be a mapping of fields")
+        raise AtomError(path, 2, "front matter must be a mapping of fields", code=bad_front)
     try:
         meta = AtomMeta.model_validate(raw)
     except ValidationError as exc:
+        missing = [str(err["loc"][0]) for err in exc.errors() if err["type"] == "missing"]
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        raise AtomError(f"{path}:{_field_line(lines, end, exc)}: {problems}") from exc
+            [f"{'.'.join(str(p) for p in err['loc'])}: {_message(err['msg'])}"
+             for err in exc.errors() if err["type"] != "missing"]
+            + ([f"missing {', '.join(missing)} (every atom has {_REQUIRED})"] if missing else [])
+        )  # fmt: skip
+        line = _field_line(lines, end, exc)
+        raise AtomError(path, line, problems, code="invalid_metadata") from exc
     body_lines, faqs = _split_faqs(lines[end + 1 :], first_line=end + 2)
     return Atom(path, meta, "\n".join(body_lines).strip(), end + 2, faqs)
 
 
+def _one_line(exc: yaml.YAMLError) -> str:
+    """PyYAML's message without its quoted-source excerpt (the line number says where)."""
+    problem = getattr(exc, "problem", None)
+    context = getattr(exc, "context", None)
+    if problem:
+        return f"{context}, {problem}" if context else str(problem)
+    return " ".join(str(exc).split())
+
+
+def _message(msg: str) -> str:
+    return msg.removeprefix("Value error, ")
+
+
 def _field_line(lines: list[str], end: int, exc: ValidationError) -> int:
-    first = exc.errors()[0]["loc"]
-    name = str(first[0]) if first else ""
-    for i in range(1, end):
-        if lines[i].startswith(f"{name}:"):
-            return i + 1
+    """The line of the first field written wrong; line 1 when only missing fields are."""
+    for err in exc.errors():
+        name = str(err["loc"][0]) if err["loc"] else ""
+        for i in range(1, end):
+            if name and lines[i].startswith(f"{name}:"):
+                return i + 1
     return 1
 
 

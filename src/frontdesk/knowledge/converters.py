@@ -10,7 +10,12 @@ from pathlib import PurePath
 
 
 class ConversionError(ValueError):
-    pass
+    """`code`: "unsupported_type", "unreadable_file" (binary, not UTF-8, a broken PDF or
+    DOCX) or "empty_file" (no text to index)."""
+
+    def __init__(self, message: str, *, code: str = "unreadable_file") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def _text(data: bytes) -> str:
@@ -50,7 +55,9 @@ def _pdf(data: bytes) -> str:
         raise ConversionError(f"unreadable PDF ({exc})") from exc
     text = "\n\n".join(p.strip() for p in pages if p.strip())
     if not text:
-        raise ConversionError("the PDF has no extractable text (scanned images need OCR)")
+        raise ConversionError(
+            "the PDF has no extractable text (scanned images need OCR)", code="empty_file"
+        )
     return text
 
 
@@ -78,7 +85,7 @@ def _docx(data: bytes) -> str:
         else:
             lines.append(text)
     if not lines:
-        raise ConversionError("the DOCX has no text")
+        raise ConversionError("the DOCX has no text", code="empty_file")
     return "\n\n".join(lines)
 
 
@@ -98,5 +105,8 @@ def convert(name: str, data: bytes) -> str:
     converter = CONVERTERS.get(suffix)
     if converter is None:
         known = ", ".join(sorted(CONVERTERS))
-        raise ConversionError(f"unsupported file type {suffix or '(none)'!r}; supported: {known}")
+        raise ConversionError(
+            f"unsupported file type {suffix or '(none)'!r}; supported: {known}",
+            code="unsupported_type",
+        )
     return converter(data)

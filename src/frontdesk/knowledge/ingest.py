@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.interfaces import Embedder
-from frontdesk.knowledge.atoms import AtomError, FaqPair, parse_atom
+from frontdesk.knowledge.atoms import Atom, AtomError, FaqPair, parse_atom
 from frontdesk.knowledge.chunking import chunk_document
 from frontdesk.knowledge.converters import CONVERTERS, ConversionError, convert
 from frontdesk.knowledge.vectors import index_record, to_bytes
@@ -26,8 +26,54 @@ from frontdesk.text import estimate_tokens
 SUPPORTED_SUFFIXES = frozenset(CONVERTERS)
 
 
+# The stable codes of a rejected file (in job results and the API's JSON).
+REJECTION_CODES = frozenset(
+    {
+        "unsupported_type",  # a file type no converter reads
+        "unreadable_file",  # binary, not UTF-8, a broken PDF or DOCX, a read error
+        "empty_file",  # no text to index
+        "invalid_front_matter",  # an atom's --- block: unclosed, not YAML, not a mapping
+        "invalid_metadata",  # an atom's field missing or of the wrong kind
+    }
+)
+
+
 class IngestError(ValueError):
     """A source that cannot be indexed; the message says why (file:line where known)."""
+
+    def __init__(
+        self, source: str, reason: str, *, code: str = "unreadable_file", line: int | None = None
+    ) -> None:
+        super().__init__(f"{source}:{line}: {reason}" if line else f"{source}: {reason}")
+        self.source, self.reason, self.code, self.line = source, reason, code, line
+        self.kept_previous = False  # set by ingest_source when an earlier version stays
+
+    def rejection(self) -> Rejection:
+        return Rejection(self.source, self.code, self.reason, self.line, self.kept_previous)
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A file that was not indexed: which, where in it (when one line is to blame), why."""
+
+    source: str
+    code: str  # one of REJECTION_CODES
+    reason: str
+    line: int | None = None
+    kept_previous: bool = False  # an earlier good version of the file stays indexed
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}" if self.line else self.source
+        return f"{where}: {self.reason}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "line": self.line,
+            "code": self.code,
+            "message": self.reason,
+            "kept_previous": self.kept_previous,
+        }
 
 
 @dataclass
@@ -36,12 +82,22 @@ class SyncReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
     embedded: int = 0
 
     @property
     def changed(self) -> bool:
         return bool(self.added or self.updated or self.removed or self.embedded)
+
+    @property
+    def indexed(self) -> int:
+        """Files of this run that are in the index now (new, changed or unchanged)."""
+        return len(self.added) + len(self.updated) + len(self.unchanged)
+
+    @property
+    def errors(self) -> list[str]:
+        """Each rejected file as one line, "source[:line]: reason"."""
+        return [str(r) for r in self.rejected]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -49,6 +105,8 @@ class SyncReport:
             "updated": self.updated,
             "unchanged": self.unchanged,
             "removed": self.removed,
+            "indexed": self.indexed,
+            "rejected": [r.as_dict() for r in self.rejected],
             "errors": self.errors,
             "embedded": self.embedded,
         }
@@ -63,32 +121,43 @@ class Parsed:
     meta: dict[str, Any]
     body: str
     faqs: list[FaqPair]
+    atom: Atom | None = None  # for Markdown with front matter
+
+
+ATOM_SUFFIXES = frozenset({".md", ".markdown"})
+_TITLE_MAX = 300  # the title and heading columns' size
 
 
 def parse_source(source: str, data: bytes) -> Parsed:
     """Bytes of one file to what the index stores. Atoms keep their metadata; other
-    documents take their title from the first heading or the file name."""
+    documents take their title from the first heading or the file name.
+
+    Any file that cannot be indexed raises IngestError with a code from REJECTION_CODES."""
     try:
         text = convert(source, data)
     except ConversionError as exc:
-        raise IngestError(f"{source}: {exc}") from exc
+        raise IngestError(source, str(exc), code=exc.code) from exc
     path = Path(source)
-    if path.suffix.lower() in {".md", ".markdown"} and text.lstrip().startswith("---"):
+    if path.suffix.lower() in ATOM_SUFFIXES and text.lstrip().startswith("---"):
         try:
             atom = parse_atom(path, text)
+            meta = atom.meta
+            fields = meta.model_dump(mode="json")
         except AtomError as exc:
-            raise IngestError(str(exc)) from exc
-        meta = atom.meta
-        return Parsed(meta.title, meta.type, list(meta.tags), str(meta.version),
-                      meta.model_dump(mode="json"), atom.body, atom.faqs)  # fmt: skip
+            raise IngestError(source, exc.reason, code=exc.code, line=exc.line) from exc
+        except ValueError as exc:  # an extra field that cannot be stored, e.g. !!binary
+            reason = f"front matter that cannot be stored: {exc}"
+            raise IngestError(source, reason, code="invalid_metadata", line=2) from exc
+        return Parsed(meta.title, meta.type, list(meta.tags), meta.version, fields,
+                      atom.body, atom.faqs, atom)  # fmt: skip
     title = path.stem.replace("-", " ").replace("_", " ").strip().capitalize() or source
     for line in text.splitlines():
         if line.startswith("# "):
             title = line[2:].strip()
             break
     if not text.strip():
-        raise IngestError(f"{source}: the file has no text")
-    return Parsed(title, "document", [], "", {"format": path.suffix.lower()}, text, [])
+        raise IngestError(source, "the file has no text", code="empty_file")
+    return Parsed(title[:_TITLE_MAX], "document", [], "", {"format": path.suffix.lower()}, text, [])
 
 
 async def ingest_source(
@@ -104,7 +173,11 @@ async def ingest_source(
     document = await session.scalar(select(Document).where(Document.source == source))
     if document is not None and document.content_hash == digest:
         return "unchanged"
-    parsed = parse_source(source, data)
+    try:
+        parsed = parse_source(source, data)
+    except IngestError as exc:
+        exc.kept_previous = document is not None  # left as it was: still indexed
+        raise
     outcome = "added" if document is None else "updated"
     if document is None:
         document = Document(source=source, content_hash=digest, title=parsed.title)
@@ -129,7 +202,7 @@ async def ingest_source(
                 ordinal=ordinal,
                 kind=draft.kind,
                 title=parsed.title,
-                heading=draft.heading,
+                heading=draft.heading[:_TITLE_MAX],
                 text=draft.text,
                 token_count=estimate_tokens(draft.text),
             )
@@ -148,8 +221,15 @@ async def remove_source(session: AsyncSession, source: str) -> bool:
     return True
 
 
-def _list_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+def list_source_files(folder: Path) -> list[Path]:
+    """The files a folder sync reads: every file below it but hidden ones (a name starting
+    with a dot, or inside such a folder: .git/, .frontdesk/)."""
+    return sorted(
+        path
+        for path in folder.rglob("*")
+        if path.is_file()
+        and not any(part.startswith(".") for part in path.relative_to(folder).parts)
+    )
 
 
 async def sync_folder(
@@ -173,7 +253,7 @@ async def sync_folder(
         await session.scalars(select(Document.source).where(Document.source.startswith(prefix)))
     )
     seen: set[str] = set()
-    for path in await asyncio.to_thread(_list_files, folder):
+    for path in await asyncio.to_thread(list_source_files, folder):
         source = prefix + path.relative_to(folder).as_posix()
         if progress:
             progress(source)
@@ -183,8 +263,13 @@ async def sync_folder(
             outcome = await ingest_source(
                 session, source, data, max_words=max_words, overlap_words=overlap_words
             )
-        except (IngestError, OSError) as exc:
-            report.errors.append(str(exc) if isinstance(exc, IngestError) else f"{source}: {exc}")
+        except OSError as exc:
+            reason = f"cannot read: {exc.strerror or exc}"
+            report.rejected.append(Rejection(source, "unreadable_file", reason, None,
+                                             source in known))  # fmt: skip
+            continue
+        except IngestError as exc:
+            report.rejected.append(exc.rejection())
             continue
         getattr(report, outcome).append(source)
     for source in sorted(known - seen):

@@ -1,8 +1,10 @@
 """`frontdesk kb lint`: problems in a knowledge folder, each with file:line.
 
-Errors: files that do not parse (missing or invalid metadata), `related` titles that name
-no atom, duplicate titles, a `Q:` without its `A:`. Warnings: atoms whose body is over the
-chunk budget (they still index, split into several chunks) or has no text at all.
+Errors: files that `kb ingest` would reject (an unsupported type, an unreadable or empty file,
+an atom whose front matter does not parse or whose metadata is wrong: `rejected` findings,
+one per file, with the same reason ingest gives), Markdown without front matter, `related`
+titles that name no atom, duplicate titles, a `Q:` without its `A:`. Warnings: atoms whose
+body is over the chunk budget (they still index, split into several chunks) or has no text.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from frontdesk.knowledge.atoms import Atom, AtomError, parse_atom
+from frontdesk.knowledge.atoms import Atom
+from frontdesk.knowledge.ingest import ATOM_SUFFIXES, IngestError, list_source_files, parse_source
 from frontdesk.text import estimate_tokens
 
 _Q = re.compile(r"^\s*Q:")
@@ -24,6 +27,7 @@ class Finding:
     line: int
     severity: str  # error | warning
     message: str
+    rejected: bool = False  # `kb ingest` would not index the file
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}: {self.severity}: {self.message}"
@@ -39,19 +43,25 @@ def _line_of(text: str, pattern: str, default: int = 1) -> int:
 def lint_folder(folder: Path, *, max_body_tokens: int = 1000) -> list[Finding]:
     findings: list[Finding] = []
     atoms: list[tuple[Atom, str]] = []
-    for path in sorted(folder.rglob("*.md")):
+    for path in list_source_files(folder):
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            findings.append(Finding(path, 1, "error", f"cannot read: {exc}"))
+            data = path.read_bytes()
+        except OSError as exc:
+            reason = f"cannot read: {exc.strerror or exc}"
+            findings.append(Finding(path, 1, "error", reason, rejected=True))
             continue
         try:
-            atom = parse_atom(path, text)
-        except AtomError as exc:
-            where, _, message = str(exc).partition(": ")
-            line = int(where.rsplit(":", 1)[1]) if where.rsplit(":", 1)[-1].isdigit() else 1
-            findings.append(Finding(path, line, "error", message))
+            parsed = parse_source(str(path), data)
+        except IngestError as exc:
+            findings.append(Finding(path, exc.line or 1, "error", exc.reason, rejected=True))
             continue
+        atom = parsed.atom
+        if atom is None:
+            if path.suffix.lower() in ATOM_SUFFIXES:  # indexed, as a document without metadata
+                reason = "missing YAML front matter (the file must start with ---)"
+                findings.append(Finding(path, 1, "error", reason))
+            continue
+        text = data.decode("utf-8-sig")
         atoms.append((atom, text))
         lines = text.splitlines()
         for number, content in enumerate(lines, start=1):

@@ -183,9 +183,11 @@ async def sync_knowledge(
     folder: Path | None = None,
     prefix: str | None = None,
     embed_progress: Callable[[int, int], None] | None = None,
+    log_rejects: bool = True,
 ) -> SyncReport:
     """Index a folder (default: the workspace's knowledge/) as a recorded job. Its documents
-    are named `prefix` + path (default: the folder's name + "/")."""
+    are named `prefix` + path (default: the folder's name + "/"). Rejected files are logged
+    as warnings unless `log_rejects` is off (a caller that shows them itself, the CLI)."""
     folder = folder or workspace.knowledge_dir
     prefix = f"{folder.name}/" if prefix is None else prefix
     async with db.session(tenant_id) as session:
@@ -212,7 +214,7 @@ async def sync_knowledge(
         job.status, job.result, job.finished_at = "done", report.as_dict(), utcnow()
         job.attempts = 1
         await session.commit()
-    for error in report.errors:
+    for error in report.errors if log_rejects else ():
         log.warning("knowledge: %s", error)
     return report
 

@@ -73,7 +73,13 @@ async def upload(
     key: CurrentKey,
     files: Annotated[list[UploadFile], File(description="Markdown, text, HTML, PDF or DOCX.")],
 ) -> JobAccepted:
-    """Index uploaded files as a job: poll `GET /v1/jobs/{job_id}` for the outcome."""
+    """Index uploaded files as a job: poll `GET /v1/jobs/{job_id}` for the outcome.
+
+    The job's result lists the files `added`, `updated`, `unchanged` and `rejected`; a rejected
+    file does not stop the others. Each rejection has `source`, `line` (or null), a stable
+    `code` (`unsupported_type`, `unreadable_file`, `empty_file`, `invalid_front_matter`,
+    `invalid_metadata`), a `message` and `kept_previous` (an earlier upload of the same name
+    stays indexed)."""
     require_scope(key, Scope.ADMIN)
     received = [(UPLOAD_PREFIX + safe_name(f.filename), await f.read()) for f in files]
     sources = [source for source, _ in received]
@@ -116,8 +122,8 @@ def upload_work(
                         max_words=knowledge.chunk_words,
                         overlap_words=knowledge.overlap_words,
                     )
-                except IngestError as exc:
-                    report.errors.append(str(exc))
+                except IngestError as exc:  # the good files of the batch are indexed all the same
+                    report.rejected.append(exc.rejection())
                     continue
                 getattr(report, outcome).append(source)
             report.embedded = await refresh_index(session, runtime.embedder, changed=report.changed)
