@@ -223,8 +223,14 @@ class GuardSettings(BaseModel):
     redact: list[PiiKindName] = Field(default_factory=lambda: list(ALL_PII_KINDS))
     # Names without a cue phrase ("my name is") need spaCy: pip install 'frontdesk[ner]'.
     names_model: bool = False
-    injection_action: Literal["block", "flag", "handoff"] = "block"
+    # A message scored at or above `injection_threshold` is doubted: the finding
+    # `prompt_injection` on the turn and the trigger `injection_suspected` for the rules.
+    # `flag`: nothing more (it is understood, routed and answered like any other); `handoff`:
+    # to `handoff_team`; `block`: refused, but only at `injection_block_threshold` or above
+    # (a rule hit scores 0.95), flagged below it.
+    injection_action: Literal["block", "flag", "handoff"] = "flag"
     injection_threshold: float = Field(default=0.5, gt=0.0, le=1.0)
+    injection_block_threshold: float = Field(default=0.9, gt=0.0, le=1.0)
     handoff_team: str | None = None  # for injection_action=handoff; default: review
     screen_passages: bool = True  # drop retrieved passages that carry injected instructions
     # Links in replies may point only here (and to subdomains), or to the operator's own
