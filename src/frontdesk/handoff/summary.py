@@ -28,6 +28,7 @@ class CurrentTurn:
     reason: str
     triggers: dict[str, str] = field(default_factory=dict)
     tools: list[dict[str, Any]] = field(default_factory=list)
+    citations: list[dict[str, Any]] = field(default_factory=list)  # answered, then handed off
 
 
 def build_summary(
@@ -47,10 +48,13 @@ def build_summary(
         + (f" ({call['summary']})" if call.get("summary") else "")
         for call in current.tools
     )
+    if current.citations:
+        titles = ", ".join(dict.fromkeys(c["title"] for c in current.citations))
+        tried.append(f"answered from {titles}")
     citations: list[dict[str, Any]] = []
     seen: set[str] = set()
-    for record in turns:
-        for citation in record.citations or []:
+    for cited in [*(record.citations or [] for record in turns), current.citations]:
+        for citation in cited:
             if citation["title"] not in seen:
                 seen.add(citation["title"])
                 citations.append({"title": citation["title"], "source": citation["source"]})
@@ -95,6 +99,10 @@ def _tried(record: TurnRecord) -> str:
         text = ""
     elif action == "handoff":
         text = f"handed off to {route.get('team')}"
+    elif action == "answer_then_handoff":
+        titles = ", ".join(c["title"] for c in record.citations or [])
+        answered = f"answered from {titles}, then " if titles else ""
+        text = f"{answered}handed off to {route.get('team')}"
     else:
         text = ""
     return "; ".join(part for part in (text, calls) if part)

@@ -6,24 +6,34 @@ screen of readable steps.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 
+from frontdesk.config.rule_text import render_template
 from frontdesk.config.rules import Trigger
 from frontdesk.guard.input_screen import INJECTION
 from frontdesk.handoff.summary import CurrentTurn, build_summary
+from frontdesk.nlu.language import detect_language
 from frontdesk.orchestration.deps import Deps
 from frontdesk.orchestration.turn import Turn
-from frontdesk.policy.escalation import PriorTurn, detect_triggers
-from frontdesk.policy.hours import next_opening, team_available
-from frontdesk.policy.rules_router import Facts
+from frontdesk.policy.escalation import PriorContact, PriorTurn, detect_triggers
+from frontdesk.policy.hours import next_opening, team_available, team_hours
+from frontdesk.policy.rules_router import UNANSWERABLE_MESSAGE, Facts
 from frontdesk.storage.conversations import all_messages, turns_of
+from frontdesk.storage.models import Conversation
 from frontdesk.storage.models import Turn as TurnRecord
 from frontdesk.tools.base import ToolContext, ToolOutcome
 from frontdesk.types import Action, Route, Urgency
 
 HISTORY_FOR_TRIGGERS = 10
+EARLIER_CONTACTS = 50  # turns of the customer's other conversations the trigger looks at
+DEFAULT_HANDOFF_MESSAGE = (
+    "I'm passing this to our {team} team with a summary of what you've told me, so you "
+    "won't need to repeat yourself. Your reference is {reference}. A member of the team "
+    "will reply here {when}."
+)
 
 
 def sentiment_of(turn: Turn) -> tuple[float | None, str | None]:
@@ -45,6 +55,34 @@ async def prior_turns(turn: Turn) -> list[PriorTurn]:
     return [PriorTurn.from_decision(d) for d in reversed(list(rows))]
 
 
+async def earlier_contacts(turn: Turn, deps: Deps) -> list[PriorContact]:
+    """Turns of the same customer's other conversations, about this turn's intent, within
+    `escalation.repeat_contact_days` (for the repeat_contact trigger)."""
+    days = deps.rules.escalation.repeat_contact_days
+    ref = turn.conversation.customer_ref
+    if not ref or not days or turn.intent is None:
+        return []
+    rows = await turn.session.execute(
+        select(TurnRecord.intent, TurnRecord.confidence, TurnRecord.created_at,
+               TurnRecord.decision)
+        .join(Conversation, Conversation.id == TurnRecord.conversation_id)
+        .where(Conversation.customer_ref == ref, Conversation.id != turn.conversation.id,
+               TurnRecord.intent == turn.intent.name,
+               TurnRecord.created_at >= turn.now - timedelta(days=days))
+        .order_by(TurnRecord.created_at.desc())
+        .limit(EARLIER_CONTACTS)
+    )  # fmt: skip
+    return [
+        PriorContact(
+            intent=intent,
+            confidence=confidence,
+            at=at,
+            out_of_scope=PriorTurn.from_decision(decision).out_of_scope,
+        )
+        for intent, confidence, at, decision in rows
+    ]
+
+
 async def decide_route(turn: Turn, deps: Deps, *, tool_failures: int = 0) -> None:
     assert turn.urgency is not None
     score, label = sentiment_of(turn)
@@ -56,12 +94,15 @@ async def decide_route(turn: Turn, deps: Deps, *, tool_failures: int = 0) -> Non
         sentiment=score,
         history=history,
         tool_failures=tool_failures,
+        earlier_contacts=await earlier_contacts(turn, deps),
+        now=turn.now,
     )
     screening = turn.screening
     if screening is not None and INJECTION in screening.findings:  # a doubt, for the rules
         families = [f.removeprefix("rule:") for f in screening.findings if f.startswith("rule:")]
         why = ", ".join([f"score {screening.injection_score:.2f}", *families])
         triggers[Trigger.INJECTION_SUSPECTED] = f"injection {why}"
+    detection = deps.rules.language_detection
     facts = Facts(
         intent=turn.intent,
         urgency=turn.urgency,
@@ -71,6 +112,18 @@ async def decide_route(turn: Turn, deps: Deps, *, tool_failures: int = 0) -> Non
         sentiment_label=label,
         now=turn.now,
         triggers=triggers,
+        text=turn.text,
+        language=(
+            detect_language(
+                turn.text,
+                languages=detection.languages,
+                min_words=detection.min_words,
+                min_confidence=detection.min_confidence,
+            )
+            if deps.router.uses_language
+            else None
+        ),
+        answerability=turn.answerability,
     )
     decision = deps.router.explain(facts)
     turn.route = decision.route
@@ -124,7 +177,10 @@ async def call_tool(turn: Turn, deps: Deps) -> None:
         return
     failures = sum(1 for t in turn.decision.get("tools", []) if t["status"] in _FAILED)
     await decide_route(turn, deps, tool_failures=failures)
-    if turn.route is not None and turn.route.action is Action.HANDOFF:
+    if turn.route is not None and turn.route.action in (
+        Action.HANDOFF,
+        Action.ANSWER_THEN_HANDOFF,
+    ):
         await hand_off(turn, deps)
     else:
         turn.reply_text = (
@@ -149,7 +205,10 @@ def _remember(turn: Turn, outcome: ToolOutcome, describe: Any) -> None:
     )
 
 
-async def hand_off(turn: Turn, deps: Deps) -> None:
+async def hand_off(turn: Turn, deps: Deps, *, after_answer: bool = False) -> None:
+    """Open (or update) the conversation's ticket for the route's team and tell the customer
+    who, the reference and when. `after_answer`: the reply so far is an answer from the
+    knowledge base (answer_then_handoff); the hand-off message follows it."""
     route = turn.route
     assert route is not None
     assert route.team is not None
@@ -170,6 +229,7 @@ async def hand_off(turn: Turn, deps: Deps) -> None:
         reason=route.reason,
         triggers=(turn.decision.get("facts") or {}).get("triggers", {}),
         tools=turn.decision.get("tools", []),
+        citations=[c.model_dump(mode="json") for c in turn.citations],
     )
     summary = build_summary(current, records, messages)
     ticket = await deps.desk.hand_off(
@@ -180,10 +240,17 @@ async def hand_off(turn: Turn, deps: Deps) -> None:
         subject=_subject(turn, summary),
         summary=summary,
         now=turn.now,
-        sla_minutes=team.sla_minutes,
+        sla_minutes=team.sla_for(route.priority),
     )
     turn.ticket_id = ticket.id
-    turn.reply_text = route.ask or what_happens_next(turn, deps, route, ticket.id)
+    if not after_answer:
+        turn.reply_text = what_happens_next(turn, deps, route, ticket.id)
+    elif turn.citations:  # answered: the answer, then what happens next
+        # One space, not a blank line: the output screen keeps no line breaks (yet).
+        turn.reply_text = f"{turn.reply_text} {what_happens_next(turn, deps, route, ticket.id)}"
+    else:  # the knowledge base had nothing to say after all: say so, and hand off
+        unanswerable = deps.rules.unanswerable.message or UNANSWERABLE_MESSAGE
+        turn.reply_text = what_happens_next(turn, deps, route, ticket.id, unanswerable)
 
 
 def _subject(turn: Turn, summary: dict[str, Any]) -> str:
@@ -196,19 +263,43 @@ def _subject(turn: Turn, summary: dict[str, Any]) -> str:
     return (f"{head}: {turn.text}" if head else turn.text)[:300]
 
 
-def what_happens_next(turn: Turn, deps: Deps, route: Route, ticket_id: str) -> str:
+def what_happens_next(
+    turn: Turn, deps: Deps, route: Route, ticket_id: str, template: str | None = None
+) -> str:
+    """The hand-off message: the rule's `message`, else the team's `handoff_message`, else
+    the file's, else the default; with {team} (its customer-facing name), {reference} and
+    {when} filled in."""
     assert route.team is not None
     config = deps.rules.teams[route.team]
-    reference = ticket_id[:8].upper()
-    if team_available(deps.rules, route.team, turn.now):
-        hours, minutes = divmod(config.sla_minutes, 60)
-        wait = f"{hours} hour{'s' if hours != 1 else ''}" if hours else f"{minutes} minutes"
-        when = f"within {wait}"
-    else:
-        opening = next_opening(deps.rules.business_hours, turn.now)
-        when = f"when the team is back ({opening:%A %H:%M} {deps.rules.business_hours.timezone})"
-    return (
-        f"I'm passing this to our {route.team} team with a summary of what you've told me, "
-        f"so you won't need to repeat yourself. Your reference is {reference}. A member of "
-        f"the team will reply here {when}."
+    chosen = (
+        template
+        or route.ask
+        or config.handoff_message
+        or deps.rules.handoff_message
+        or DEFAULT_HANDOFF_MESSAGE
     )
+    values = {
+        "team": deps.rules.team_name(route.team),
+        "reference": ticket_id[:8].upper(),
+        "when": reply_time(turn, deps, route),
+    }
+    return render_template(chosen, values)
+
+
+def reply_time(turn: Turn, deps: Deps, route: Route) -> str:
+    """When the customer hears back: within the SLA for the priority, or when the team's
+    hours open again."""
+    assert route.team is not None
+    config = deps.rules.teams[route.team]
+    if team_available(deps.rules, route.team, turn.now):
+        hours, minutes = divmod(config.sla_for(route.priority), 60)
+        if hours and minutes:
+            wait = f"{hours} hour{'s' if hours != 1 else ''} {minutes} minutes"
+        elif hours:
+            wait = f"{hours} hour{'s' if hours != 1 else ''}"
+        else:
+            wait = f"{minutes} minutes"
+        return f"within {wait}"
+    staffed = team_hours(deps.rules, route.team) or deps.rules.business_hours
+    opening = next_opening(staffed, turn.now)
+    return f"when the team is back ({opening:%A %H:%M} {staffed.timezone})"

@@ -31,6 +31,7 @@ from frontdesk.knowledge.ingest import SyncReport, sync_folder
 from frontdesk.llm.assembly import build_llm
 from frontdesk.llm.budget import stored_month_usage
 from frontdesk.nlu.entities import EntityPipeline, RuleEntityExtractor
+from frontdesk.nlu.language import supported_languages
 from frontdesk.nlu.model_store import HotEntityExtractor, HotIntentClassifier
 from frontdesk.nlu.training_data import TrainingData, TrainingDataError, load_training_data
 from frontdesk.observability.metrics import Metrics
@@ -109,6 +110,10 @@ def load_registries() -> Registries:
     return registries
 
 
+def _detects_language(rules: RulesConfig) -> bool:
+    return rules.uses_language() or rules.language_detection.languages is not None
+
+
 def check_rules_against_intents(rules: RulesConfig, data: TrainingData, rules_file: Path) -> None:
     """Unknown intents in rules.yaml are errors with file:line (see `policy.validation`)."""
     if not rules.source:
@@ -128,7 +133,11 @@ def build_tools(
         breaker_reset_s=config.breaker_reset_s,
     )
     for tool in build_demo_tools(
-        db, teams=list(rules.teams), refund_limit=config.refund_approval_limit, clock=clock
+        db,
+        teams=list(rules.teams),
+        refund_limit=config.refund_approval_limit,
+        clock=clock,
+        team_names={team: rules.team_name(team) for team in rules.teams},
     ):
         registry.register(tool)
     for http in config.http:
@@ -334,7 +343,14 @@ async def open_runtime(
             data.synonyms,
         )
         tools = build_tools(db, settings, rules, clock)
-        check_rules(rules, intents=data.intents, entities=extractor.types, tools=tools.names())
+        check_rules(
+            rules,
+            intents=data.intents,
+            entities=extractor.types,
+            tools=tools.names(),
+            # The detector's model loads only for a file that uses it.
+            languages=supported_languages() if _detects_language(rules) else None,
+        )
         desk = build_desk(db, settings, clock)
         transcriber: Transcriber | None = (
             registries.transcribers.create(settings.voice.transcriber, settings=settings.voice)

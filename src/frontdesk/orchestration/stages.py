@@ -19,7 +19,7 @@ from frontdesk.knowledge.vectors import index_record
 from frontdesk.memory.history import load_history
 from frontdesk.nlu.message import understand_message
 from frontdesk.nlu.sentiment import default_sentiment
-from frontdesk.nlu.urgency import assess_urgency
+from frontdesk.nlu.urgency import UrgencyCues, assess_urgency
 from frontdesk.orchestration import routing
 from frontdesk.orchestration.deps import Deps
 from frontdesk.orchestration.screened_stream import ScreenedStream
@@ -37,10 +37,8 @@ async def load_context(turn: Turn, deps: Deps) -> None:
 
 
 async def screen_input(turn: Turn, deps: Deps) -> None:
-    """Redact personal data (the tenant's policy) from what is stored or sent to a model (the
-    original stays in memory, for `understand`); score injection. A doubt is a finding and a
-    trigger for the rules (`injection_suspected`), not a refusal: only a tenant's `block`
-    refuses, at high confidence; `handoff` passes the message to a team."""
+    """Redact personal data (the tenant's policy) before anything stores the text or sends it
+    to a model; score injection and block, flag or hand off as the tenant chose."""
     policy = await deps.input_guard.policy_for(turn.session, turn.message.tenant_id)
     screening = deps.input_guard.screen(turn.message.text, policy)
     turn.screening = screening
@@ -79,7 +77,12 @@ async def understand(turn: Turn, deps: Deps) -> None:
         None if turn.intent.out_of_scope else deps.rules.intent_priority.get(turn.intent.name)
     )
     turn.urgency = assess_urgency(
-        text, priority, sentiment=turn.sentiment, entities=entities, now=turn.now
+        text,
+        priority,
+        sentiment=turn.sentiment,
+        entities=entities,
+        now=turn.now,
+        cues=UrgencyCues.from_config(deps.rules.urgency_cues),
     )
     turn.entities = entities if screening is None else stored_entities(entities, screening)
 
@@ -165,6 +168,14 @@ async def respond(turn: Turn, deps: Deps) -> None:
     if route.action is Action.TOOL:
         await routing.call_tool(turn, deps)
         return
+    await _answer(turn, deps)
+    if route.action is Action.ANSWER_THEN_HANDOFF:
+        # The answer stays; the hand-off message follows it, and a ticket is opened.
+        await routing.hand_off(turn, deps, after_answer=True)
+
+
+async def _answer(turn: Turn, deps: Deps) -> None:
+    """Answer from the knowledge base, with citations (or the no-answer reply)."""
     # Agents' notes from a hand-back are context for the model; console events are not.
     history = [
         ChatMessage(role=_MEMORY_ROLES.get(item.role, "assistant"), content=item.text)

@@ -8,7 +8,7 @@ backend (see `http_tool`).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -67,7 +67,12 @@ def build_demo_tools(
     teams: list[str],
     refund_limit: float,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    team_names: Mapping[str, str] | None = None,
 ) -> list[FunctionTool]:
+    """The demo's tools; `team_names`: what customers read for each team (its display
+    name), default the team's key."""
+    shown = dict(team_names or {})
+
     async def parcel_status(order_id: OrderId) -> dict[str, Any]:
         """Look up where a parcel is: status, last scan time and place."""
         return parcel_record(order_id, clock())
@@ -121,7 +126,8 @@ def build_demo_tools(
             name="create_ticket",
             idempotent=False,
             describe=lambda r: (
-                f"I've opened ticket {r['ticket_id'][:8].upper()} for our {r['team']} team."
+                f"I've opened ticket {r['ticket_id'][:8].upper()} for our "
+                f"{shown.get(r['team'], r['team'])} team."
             ),
         ),
     ]
