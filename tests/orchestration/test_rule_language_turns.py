@@ -52,10 +52,10 @@ rules:
 
 
 def _rules(demo: str, *, abstain: bool) -> str:
-    teams_start = demo.index("  support:\n")
-    teams_end = demo.index("  review:\n")
+    teams_start = demo.index("\n  support:\n") + 1
+    teams_end = demo.index("\n  review:\n") + 1
     text = demo[:teams_start] + EXTRA_TEAMS + demo[teams_end:]
-    text = text.replace("rules:\n", EXTRA_RULES, 1)
+    text = text.replace("\nrules:\n", "\n" + EXTRA_RULES, 1)
     if not abstain:  # the answer_then_handoff test needs the answer whatever retrieval says
         text += "\nunanswerable: {action: answer}\n"
     return text

@@ -212,6 +212,26 @@ def test_handoff_to_the_owner(intent: IntentPrediction, team: str, why: str) -> 
     assert route.reason.endswith(why)
 
 
+def test_a_request_for_a_person_goes_to_the_owner_of_the_topic_mentioned_with_it() -> None:
+    triggers = {Trigger.HUMAN_REQUESTED: "intent human_agent"}
+    router = RuleRouter(OWNED)
+    # "can I talk to someone about my bill": the second intent names the topic.
+    about_bill = IntentPrediction(
+        name="human_agent", confidence=0.6, ranking=[("human_agent", 0.6), ("billing", 0.3)]
+    )
+    route = router.decide(_facts(intent=about_bill, triggers=triggers))
+    assert route.team == "billing"
+    assert route.reason.endswith("team billing owns intent billing (in this message)")
+    # A bare request: the topic of the conversation so far.
+    bare = IntentPrediction(
+        name="human_agent", confidence=0.9, ranking=[("human_agent", 0.9), ("billing", 0.05)]
+    )
+    route = router.decide(_facts(intent=bare, triggers=triggers, earlier_intents=("outage",)))
+    assert route.team == "network_ops"
+    assert route.reason.endswith("team network_ops owns intent outage (earlier in the chat)")
+    assert router.decide(_facts(intent=bare, triggers=triggers)).team == "review"
+
+
 def test_default_team_is_the_last_rules_team_else_the_first() -> None:
     assert _rules({}).fallback_team() == "support"
     assert OWNED.fallback_team() == "review"

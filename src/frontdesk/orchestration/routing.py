@@ -124,6 +124,9 @@ async def decide_route(turn: Turn, deps: Deps, *, tool_failures: int = 0) -> Non
             else None
         ),
         answerability=turn.answerability,
+        earlier_intents=tuple(
+            t.intent for t in reversed(history) if t.intent is not None and not t.out_of_scope
+        ),
     )
     decision = deps.router.explain(facts)
     turn.route = decision.route

@@ -44,6 +44,9 @@ class Facts:
     text: str = ""  # the customer's words (as screened), for `text_matches`
     language: str | None = None  # detected language; None: unknown or not looked at
     answerability: Answerability | None = None  # None: retrieval did not say
+    # Intents of this conversation's earlier turns, most recent first: the topic a request
+    # for a person (`team: owner`) goes with when the message itself names none.
+    earlier_intents: tuple[str, ...] = ()
 
     @property
     def answerable(self) -> bool | None:
@@ -121,10 +124,22 @@ class RuleRouter:
         raise LookupError("no routing rule matched; end rules.yaml with a rule with no 'when'")
 
     def owner_of(self, facts: Facts) -> tuple[str, str]:
-        """The team that owns the turn's intent (best guess when unsure), and why."""
+        """The team that owns the turn's topic, and why: the intent (best guess when unsure);
+        when no team owns that (a request for a person, say), the next intent of the ranking
+        at OWNER_MIN_CONFIDENCE or more (the topic mentioned with it), then the intents of
+        earlier turns, most recent first; else the default team."""
         intent = best_guess(facts.intent)
         if intent is not None and intent in self.owners:
             return self.owners[intent], f"team {self.owners[intent]} owns intent {intent}"
+        ranking = facts.intent.ranking if facts.intent else []
+        mentioned = [name for name, p in ranking if p >= OWNER_MIN_CONFIDENCE and name != intent]
+        for names, where in ((mentioned, "mentioned"), (facts.earlier_intents, "earlier")):
+            for name in names:
+                if name in self.owners:
+                    topic = "in this message" if where == "mentioned" else "earlier in the chat"
+                    return self.owners[
+                        name
+                    ], f"team {self.owners[name]} owns intent {name} ({topic})"
         team = self.rules.fallback_team()
         about = f"intent {intent}" if intent else "the message"
         return team, f"no team owns {about}: default team {team}"
@@ -178,6 +193,7 @@ class RuleRouter:
 
 
 _URGENCY_ORDER = [Urgency.LOW, Urgency.NORMAL, Urgency.HIGH, Urgency.CRITICAL]
+OWNER_MIN_CONFIDENCE = 0.15  # a lower-ranked intent counts as a topic the message mentions
 
 
 def _higher(a: Urgency, b: Urgency) -> Urgency:
