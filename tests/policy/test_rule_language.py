@@ -358,3 +358,37 @@ def test_repeat_contact_from_an_earlier_conversation_within_the_window() -> None
     assert _repeat(earlier=[old, other, unsure]) is None
     assert _repeat(intent=IntentPrediction(name="billing", confidence=0.1),
                    earlier=[two_days]) is None  # fmt: skip
+
+
+# -- a team's own hours -----------------------------------------------------------------------
+
+
+def test_a_team_with_its_own_hours_table() -> None:
+    from frontdesk.policy.hours import next_opening, team_available, team_hours
+
+    rules = RulesConfig.model_validate(
+        {
+            "business_hours": {"timezone": "Europe/London", "open": "09:00", "close": "17:00"},
+            "teams": {
+                "night": {"hours": {"timezone": "America/New_York", "days": ["mon"],
+                                    "open": "01:00", "close": "06:00"}},
+                "office": {"hours": "business"},
+                "always": {"hours": "always"},
+            },
+            "rules": [{"name": "x", "then": {"action": "answer"}}],
+        }
+    )  # fmt: skip
+    # Monday 10:00 UTC is 05:00 in New York (night open) and 10:00 in London (office open).
+    assert team_available(rules, "night", NOW)
+    assert team_available(rules, "office", NOW)
+    later = NOW + timedelta(hours=2)  # 07:00 in New York: night closed, office open
+    assert not team_available(rules, "night", later)
+    assert team_available(rules, "office", later)
+    assert team_hours(rules, "always") is None
+    night = team_hours(rules, "night")
+    assert night is not None
+    opening = next_opening(night, later)
+    assert (opening.weekday(), opening.hour, str(opening.tzinfo)) == (0, 1, "America/New_York")
+    assert RuleRouter(rules).explain(_facts(now=later)).facts["teams_available"] == {
+        "night": False, "office": True, "always": True
+    }  # fmt: skip
