@@ -37,8 +37,10 @@ async def load_context(turn: Turn, deps: Deps) -> None:
 
 
 async def screen_input(turn: Turn, deps: Deps) -> None:
-    """Redact personal data (the tenant's policy) before anything stores the text or sends it
-    to a model; score injection and block, flag or hand off as the tenant chose."""
+    """Redact personal data (the tenant's policy) from what is stored or sent to a model (the
+    original stays in memory, for `understand`); score injection. A doubt is a finding and a
+    trigger for the rules (`injection_suspected`), not a refusal: only a tenant's `block`
+    refuses, at high confidence; `handoff` passes the message to a team."""
     policy = await deps.input_guard.policy_for(turn.session, turn.message.tenant_id)
     screening = deps.input_guard.screen(turn.message.text, policy)
     turn.screening = screening
