@@ -122,6 +122,8 @@ def test_an_empty_any_is_an_error(tmp_path: Path) -> None:
          "write {{ and }} for a literal brace"),
         ("then: {action: handoff, team: owner}", "then: {action: answer_then_handoff}",
          "answer_then_handoff needs a team"),
+        ("then: {action: handoff, team: owner}",
+         "then: {action: handoff, team: owner, ask: 'Hello {name}'}", "unknown placeholder {name}"),
     ],
 )  # fmt: skip
 def test_bad_templates_and_actions(tmp_path: Path, old: str, new: str, expected: str) -> None:

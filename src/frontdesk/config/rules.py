@@ -244,8 +244,10 @@ class RuleThen(BaseModel):
                 "answer_then_handoff needs a team (a team's name, or 'owner' for the team "
                 "that owns the intent)"
             )
-        if self.action in HANDOFF_ACTIONS and self.message is not None:
-            check_template(self.message)
+        if self.action in HANDOFF_ACTIONS:  # the hand-off message's text is a template
+            for text in (self.message, self.ask):
+                if text is not None:
+                    check_template(text)
         return self
 
 
