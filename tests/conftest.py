@@ -11,6 +11,8 @@ import asyncio
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -18,6 +20,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 
 from frontdesk.embedding import CachingEmbedder, MiniLMEmbedder
@@ -237,6 +240,40 @@ def serving(workspace: Path) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextmanager
+def serve_process(workspace: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
+    """A real `frontdesk serve` process on a free port, ready; yields it, its port and its
+    log file (stdout and stderr). Stopped (SIGTERM, then SIGKILL) afterwards if still up."""
+    port = free_port()
+    log = workspace / "serve.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "frontdesk", "serve", "-w", str(workspace), "--port", str(port)],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "server did not become ready"
+            time.sleep(0.2)
+        yield process, port, log
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 @pytest.fixture

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -11,7 +9,7 @@ from typer.testing import CliRunner
 
 from frontdesk.cli.main import app
 from frontdesk.storage.migrate import head_revision
-from tests.conftest import demo_copy, free_port
+from tests.conftest import demo_copy, free_port, serve_process
 
 runner = CliRunner()
 
@@ -125,28 +123,8 @@ def test_unreachable_database_is_one_line(workspace: Path, monkeypatch: pytest.M
 
 
 def test_serve_starts_a_real_server(workspace: Path) -> None:
-    port = free_port()
-    log = workspace / "serve.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "frontdesk", "serve", "-w", str(workspace), "--port", str(port)],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "server did not become ready"
-            time.sleep(0.2)
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+    with serve_process(workspace) as (_process, port, log):
+        assert httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200
     assert f"on http://127.0.0.1:{port}" in log.read_text()
 
 

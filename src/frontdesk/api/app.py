@@ -34,6 +34,7 @@ from frontdesk.api.routes import (
     whatsapp_channel,
 )
 from frontdesk.api.routes import jobs as jobs_routes
+from frontdesk.api.stopping import on_stop_signal
 from frontdesk.api.widget_key import ensure_widget_key
 from frontdesk.config.settings import JobsSettings, ServerSettings, Settings
 from frontdesk.errors import ConfigError
@@ -82,8 +83,10 @@ def create_app(workspace: Path | str | None = None, *, runtime: Runtime | None =
             if _retention_configured(current.settings)
             else None
         )
+        app.state.stopping = asyncio.Event()  # set on SIGINT/SIGTERM: event streams end
         try:
-            yield
+            with on_stop_signal(app.state.stopping):
+                yield
         finally:
             for task in (watch, purge):
                 if task is not None:

@@ -100,13 +100,13 @@ def serve(
         port=bind_port,
         log_level="info",
         log_config=_log_config(),
-        # Ctrl-C: requests still open (a browser's keep-alive, the console's event stream)
-        # get this long to finish, then the server stops anyway.
+        # Ctrl-C: requests still running get this long to finish, then the server stops
+        # anyway (the console's event streams end at once: api/stopping.py).
         timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
     )
 
 
-SHUTDOWN_GRACE_S = 3
+SHUTDOWN_GRACE_S = 5
 
 
 def _cannot_bind(host: str, port: int) -> str | None:

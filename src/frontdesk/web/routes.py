@@ -343,14 +343,18 @@ async def events(request: Request, runtime: RuntimeDep, user: Agent) -> Streamin
     if runtime.desk is None:
         raise NotFoundError("live updates need the help desk")
     hub = runtime.desk.hub
+    # Set by the API app when the process is told to stop: the stream ends then, so Ctrl-C
+    # does not wait for the agent to close the page.
+    stopping: asyncio.Event | None = getattr(request.app.state, "stopping", None)
 
     async def stream() -> AsyncIterator[str]:
         async with hub.subscribe(user.tenant_id) as queue:
             yield "retry: 3000\n\n"
             while not await request.is_disconnected():
-                try:
-                    event = await asyncio.wait_for(queue.get(), timeout=HEARTBEAT_S)
-                except TimeoutError:
+                event = await _next_event(queue, stopping)
+                if stopping is not None and stopping.is_set():
+                    return
+                if event is None:
                     yield ": heartbeat\n\n"
                     continue
                 data = {k: v for k, v in event.items() if k != "detail"}
@@ -360,6 +364,22 @@ async def events(request: Request, runtime: RuntimeDep, user: Agent) -> Streamin
 
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+
+
+async def _next_event(
+    queue: asyncio.Queue[dict[str, Any]], stopping: asyncio.Event | None
+) -> dict[str, Any] | None:
+    """The next event; None after HEARTBEAT_S without one, or as soon as the server stops."""
+    waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(queue.get())]
+    if stopping is not None:
+        waits.append(asyncio.ensure_future(stopping.wait()))
+    try:
+        done, _ = await asyncio.wait(waits, timeout=HEARTBEAT_S, return_when="FIRST_COMPLETED")
+    finally:
+        for waiting in waits:
+            if not waiting.done():
+                waiting.cancel()
+    return waits[0].result() if waits[0] in done else None
 
 
 def login_redirect(request: Request, exc: LoginRequired) -> Response:
