@@ -115,6 +115,12 @@ async def test_hand_off_take_over_reply_hand_back(
     assert "customer asks for a human" in page.text  # the rule that fired, in the trace
     assert "human_requested" in page.text
     assert "Take over" in page.text
+    # The sentiment trend reads as scores over the turns, not a Python list.
+    trend = ticket.summary["sentiment"]["trend"]
+    shown = " → ".join(f"{score:+.2f}" for score in trend)
+    assert f'<dd class="sentiment">{shown} <span class="muted">(' in page.text
+    assert str(trend) not in page.text
+    assert f'class="nlu-model">{rt.assistant.deps.classifier.version}<' in page.text  # type: ignore[attr-defined]
 
     took = await app_client.post(f"/console/tickets/{ticket.id}/take", data={"csrf": csrf})
     assert took.status_code == 303
