@@ -19,7 +19,8 @@ from frontdesk.types import Passage
 def passage(text: str, *, title: str = "Prices", dense: float | None = 0.7, n: int = 1,
             keyword: float | None = 3.0) -> Passage:  # fmt: skip
     return Passage(chunk_id=n, document_id=f"d{n}", title=title, text=text,
-                   source=f"knowledge/{title}.md", dense_score=dense, keyword_score=keyword)  # fmt: skip
+                   source=f"knowledge/{title}.md", dense_score=dense,
+                   keyword_score=keyword)  # fmt: skip
 
 
 def test_no_passage_is_never_an_answer() -> None:
@@ -34,10 +35,12 @@ def test_a_close_clear_passage_answers_and_a_distant_one_does_not() -> None:
     words = ["delivery", "next", "day"]
     close = [passage("Next Day delivery costs £6.95.", dense=0.82),
              passage("Standard costs £3.95.", dense=0.55, n=2)]  # fmt: skip
-    far = [passage("Standard costs £3.95.", dense=0.38), passage("Weekend add-on.", dense=0.36, n=2)]
+    far = [passage("Standard costs £3.95.", dense=0.38),
+           passage("Weekend add-on.", dense=0.36, n=2)]  # fmt: skip
     yes = assess(question, close, counts=(40, [10, 3, 3]), words=words)
     no = assess(question, far, counts=(40, [10, 3, 3]), words=words)
-    assert yes.answerable and not no.answerable
+    assert yes.answerable
+    assert not no.answerable
     assert yes.score > 0.5 > no.score
     assert "'Prices' answers it" in yes.reason
     assert set(yes.signals) >= {"dense", "dense_gap", "coverage", "sentence", "missing"}
@@ -72,7 +75,8 @@ def test_without_embeddings_a_found_passage_still_counts_as_an_answer() -> None:
 
 def test_signals_cover_title_and_best_sentence() -> None:
     keys = key_words("q", (10, [1, 1]), ["refund", "timeline"])
-    signals = compute_signals(keys, [passage("Money arrives in 5 days. Call us.", title="Refund timeline")])
+    found = passage("Money arrives in 5 days. Call us.", title="Refund timeline")
+    signals = compute_signals(keys, [found])
     assert signals["coverage"] == pytest.approx(1.0)
     assert signals["sentence"] == pytest.approx(1.0)  # the title counts for each sentence
     assert signals["missing"] == 0.0

@@ -12,11 +12,21 @@ from dataclasses import dataclass
 from frontdesk.knowledge.atoms import Atom, FaqPair
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
+# A section written for staff: "## Escalation (staff only)", "## Internal notes",
+# "## Staff: ...", or `<!-- audience: staff -->` on its first line. Such a section is indexed
+# (routing and agents use it) as kind "staff", which no customer reply quotes.
+_STAFF_HEADING = re.compile(
+    r"\((staff|internal|agents?)( only)?\)\s*$"
+    r"|^(staff|internal|agents?)( only)?\b( notes?)?\s*[:\u2014-]"
+    r"|^(internal|staff|agent) notes?$|^notes? for (staff|agents)",
+    re.IGNORECASE,
+)
+_STAFF_MARK = re.compile(r"^<!--\s*audience:\s*(staff|internal)\s*-->$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
 class ChunkDraft:
-    kind: str  # section | faq
+    kind: str  # section | faq | staff (never quoted to customers)
     heading: str
     text: str
 
@@ -37,8 +47,15 @@ def chunk_document(
 ) -> list[ChunkDraft]:
     chunks: list[ChunkDraft] = []
     for heading, text in _sections(body, default_heading=title):
+        kind = "section"
+        first = text.lstrip().splitlines()[0].strip() if text.strip() else ""
+        if _STAFF_HEADING.search(heading) or _STAFF_MARK.match(first):
+            kind = "staff"
+            if _STAFF_MARK.match(first):
+                text = text.lstrip().split("\n", 1)[1] if "\n" in text.lstrip() else ""
         for piece in _split_words(text, max_words, overlap_words):
-            chunks.append(ChunkDraft("section", heading, piece))
+            if piece.strip():
+                chunks.append(ChunkDraft(kind, heading, piece))
     for faq in faqs:
         chunks.append(ChunkDraft("faq", faq.question, f"Q: {faq.question}\nA: {faq.answer}"))
     return chunks

@@ -38,6 +38,10 @@ REJECTION_CODES = frozenset(
 )
 
 
+STAFF_TAG = "audience:staff"
+STAFF_AUDIENCES = frozenset({"staff", "internal", "agents"})
+
+
 class IngestError(ValueError):
     """A source that cannot be indexed; the message says why (file:line where known)."""
 
@@ -148,7 +152,10 @@ def parse_source(source: str, data: bytes) -> Parsed:
         except ValueError as exc:  # an extra field that cannot be stored, e.g. !!binary
             reason = f"front matter that cannot be stored: {exc}"
             raise IngestError(source, reason, code="invalid_metadata", line=2) from exc
-        return Parsed(meta.title, meta.type, list(meta.tags), meta.version, fields,
+        tags = list(meta.tags)
+        if str(fields.get("audience", "")).strip().lower() in STAFF_AUDIENCES:
+            tags.append(STAFF_TAG)  # indexed for routing and agents, never quoted to customers
+        return Parsed(meta.title, meta.type, tags, meta.version, fields,
                       atom.body, atom.faqs, atom)  # fmt: skip
     title = path.stem.replace("-", " ").replace("_", " ").strip().capitalize() or source
     for line in text.splitlines():

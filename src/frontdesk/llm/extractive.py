@@ -1,54 +1,110 @@
-"""The model that needs no model: answers by quoting the best passages, with citations.
+"""The model that needs no model: answers by quoting what answers the question, with citations.
 
-Always available, so frontdesk answers with no API key, and the last fallback of the
-model router. An FAQ passage answers with its A: text; a section answers with the sentences
-that share the most words with the question, and only when some of them share at least one
-(a passage that merely ranked first is no answer: then there is none, and a person is offered).
+Always available, so frontdesk answers with no API key, and the last fallback of the model
+router. The passages are cut into quotable pieces (`quotable.units`: sentences, list items,
+table rows; never scaffolding or staff text). Each question in the customer's message (two
+questions get two answers) picks the pieces that share the most of its key words, weighted by
+how rare each word is among the pieces, with half weight for words only in the piece's title
+or heading, and a bonus when the piece holds what was asked for (an amount for "how much", a
+time for "how long", a number for "what number"). An FAQ piece also scores by its question.
+A piece that shares too little is no answer: then there is none, and a person is offered.
 """
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 
 from frontdesk.interfaces import ChatChunk, ChatRequest, ChatResult
+from frontdesk.llm.quotable import Unit, units
 from frontdesk.text import content_words, estimate_tokens, stem
 from frontdesk.types import Passage, Usage
 
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+# How a question is asked, not what it is about.
+_ASKING = frozenset(
+    """know tell help able possible happen work way still also now yet ever again usual
+    usually normally really much many long soon often take anyone someone something anything
+    question wonder wondering hey ok okay hiya mate quick thank thanks""".split()
+)
+_QUESTION_SPLIT = re.compile(
+    r"(?<=[?])\s+|(?<=[.!])\s+(?=[A-Z])|\s+(?=\(?\d[).]\s)"
+    r"|,?\s+(?:and|also|plus)\s+(?=(?:what|whats|what's|how|when|where|which|who|can|could|"
+    r"do|does|is|are|will|would|should)\b)",
+    re.IGNORECASE,
+)
+
+# What a question asks for, and how to see it in a piece of text.
+_WANTS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
+    (
+        re.compile(
+            r"\b(how much|cost|costs|price|prices|fee|fees|charge|charges|rate|rates|"
+            r"pay|paid|refund|compensation|deposit|amount)\b",
+            re.I,
+        ),
+        re.compile(r"[£$€]\s?\d|\b\d+(\.\d+)?\s?(p|pence|%)(\b|\s)|\bfree\b", re.I),
+    ),
+    (
+        re.compile(
+            r"\b(how long|when|what time|how soon|how many days|deadline|until|"
+            r"open|opening|close|closing|hours|days|weeks|by when|how quickly)\b",
+            re.I,
+        ),
+        re.compile(
+            r"\b\d+\s*(working\s+|business\s+|calendar\s+)?(days?|hours?|minutes?|"
+            r"weeks?|months?|years?)\b|\b\d{1,2}[:.]\d{2}\b|\b\d{1,2}\s?(am|pm)\b|"
+            r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)s?\b",
+            re.I,
+        ),
+    ),
+    (
+        re.compile(r"\b(number|phone|call|ring|telephone|contact)\b", re.I),
+        re.compile(r"(\+?\d[\d ]{7,}\d)"),
+    ),
+    (
+        re.compile(r"\b(where|link|website|web site|page|url|address|email|e-mail)\b", re.I),
+        re.compile(r"\b\w+\.\w{2,}/|\bhttps?://|@\w|\s>\s"),
+    ),
+)
+WANT_BONUS = 0.25
+_ASKS = re.compile(
+    r"^\W*(\d+[).]\s+)?(\w+[,!]?\s+)?(what|whats|what's|how|when|where|which|who|can|could|do|does|is|"
+    r"are|will|would|should)\b",
+    re.IGNORECASE,
+)
+RANK_WEIGHT = 0.5
+MIN_SCORE = 0.2  # of the question's key-word weight: below this a piece answers nothing
+KEEP_NEAR = 0.5  # a second piece joins when it scores this share of the best
+
+
+@dataclass(frozen=True)
+class Scored:
+    unit: Unit
+    score: float
 
 
 class ExtractiveChatModel:
     name = "extractive"
 
-    def __init__(self, *, max_sentences: int = 3, max_passages: int = 2, **_: object) -> None:
+    def __init__(self, *, max_sentences: int = 3, max_questions: int = 3, **_: object) -> None:
         self.max_sentences = max_sentences
-        self.max_passages = max_passages
+        self.max_questions = max_questions
 
     async def complete(self, request: ChatRequest) -> ChatResult:
         question = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
         passages = request.passages
         prompt_tokens = sum(estimate_tokens(p.text) for p in passages)
-        if not passages:
-            return ChatResult(
-                text="", cited=[], grounded=False, usage=self._usage(prompt_tokens, "")
-            )
-        words = content_words(question)
+        chosen = self.select(question, passages)
         parts: list[str] = []
         cited: list[int] = []
-        top_score = None
-        for n, passage in enumerate(passages, start=1):
-            if len(cited) >= self.max_passages:
-                break
-            quote = self._quote(passage, words)
-            if not quote:
-                continue
-            if top_score is None:
-                top_score = passage.score
-            elif passage.score < 0.6 * top_score or len(words & content_words(quote)) < 2:
-                break  # a further passage only when it ranks close and also fits the question
-            parts.append(f"{quote} [{n}]")
-            cited.append(n)
+        for i, unit in enumerate(chosen):
+            parts.append(unit.text)
+            last_of_run = i + 1 == len(chosen) or chosen[i + 1].passage != unit.passage
+            if last_of_run:  # one marker after the sentences quoted from one passage
+                parts[-1] += f" [{unit.passage}]"
+            if unit.passage not in cited:
+                cited.append(unit.passage)
         text = " ".join(parts)
         return ChatResult(
             text=text, cited=cited, grounded=bool(cited), usage=self._usage(prompt_tokens, text)
@@ -60,25 +116,53 @@ class ExtractiveChatModel:
             yield ChatChunk(text=result.text)
         yield ChatChunk(result=result)
 
-    def _quote(self, passage: Passage, words: set[str]) -> str:
-        if passage.kind == "faq":
-            # Quote an FAQ answer only when its question is close to the one asked: a bare
-            # "Yes." answering some other question misleads.
-            asked = content_words(passage.heading)
-            if not asked or len(words & asked) / len(asked | words) < 0.2:
-                return ""
-            answer = passage.text.split("\nA:", 1)
-            return answer[1].strip() if len(answer) == 2 else passage.text.strip()
-        sentences = [s.strip() for s in _SENTENCE.split(_plain(passage.text)) if s.strip()]
-        if not sentences:
-            return ""
-        asked = {stem(w) for w in words}
-        shared = [len(asked & {stem(w) for w in content_words(s)}) for s in sentences]
-        # The sentences that share the most words with the question, in their order; none
-        # at all: ranked first, but no answer.
-        scored = sorted((i for i in range(len(sentences)) if shared[i]), key=lambda i: -shared[i])
-        chosen = sorted(scored[: self.max_sentences])
-        return " ".join(sentences[i] for i in chosen)
+    def select(self, question: str, passages: Sequence[Passage]) -> list[Unit]:
+        """The pieces that answer each question of the message, in the message's order."""
+        pieces = [u for n, p in enumerate(passages, start=1) for u in units(p, n)]
+        if not pieces:
+            return []
+        weights = _rarity(pieces)
+        chosen: list[Unit] = []
+        for asked in split_questions(question)[: self.max_questions]:
+            for unit in self._answer(asked, pieces, weights):
+                if unit not in chosen:
+                    chosen.append(unit)
+        return chosen
+
+    def _answer(self, asked: str, pieces: list[Unit], weights: dict[str, float]) -> list[Unit]:
+        keys = {stem(w) for w in content_words(asked) if w not in _ASKING}
+        if not keys:
+            return []
+        # Words no piece holds (the customer's own story) neither help nor count against:
+        # whether the passages answer at all is answerability's call, made before this.
+        total = sum(weights.get(k, 0.0) for k in keys)
+        if total == 0:
+            return []
+        wants = [shown for asks, shown in _WANTS if asks.search(asked)]
+        scored = sorted(
+            (Scored(u, _score(u, keys, weights, total, wants)) for u in pieces),
+            key=lambda s: (-s.score, s.unit.passage, s.unit.order),
+        )
+        best = scored[0]
+        if best.score < MIN_SCORE:
+            return []
+        picked = [best.unit]
+        covered = keys & _own(best.unit)
+        for other in scored[1:]:
+            if len(picked) >= self.max_sentences:
+                break
+            if other.unit.passage != best.unit.passage:
+                continue  # one source per question: a reply that reads as one answer
+            follows = other.unit.order == picked[-1].order + 1
+            # "Do this:" needs what follows it; so does a question the article asks itself.
+            leads = follows and picked[-1].text.endswith((":", "?"))
+            # Another sentence only when it adds something asked that the first did not say.
+            adds = bool((keys & _own(other.unit)) - covered)
+            beside = follows and other.unit.block == picked[-1].block
+            if (other.score >= KEEP_NEAR * best.score and (adds or beside)) or leads:
+                picked.append(other.unit)
+                covered |= keys & _own(other.unit)
+        return sorted(picked, key=lambda u: (u.passage, u.order))
 
     def _usage(self, prompt_tokens: int, text: str) -> Usage:
         return Usage(
@@ -89,16 +173,58 @@ class ExtractiveChatModel:
         )
 
 
-def _plain(markdown: str) -> str:
-    """Markdown to sentence-ready text: list items and lines joined, emphasis dropped."""
-    lines = []
-    for raw in markdown.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("```") or line.startswith("|"):
-            continue
-        line = re.sub(r"^([-*+]|\d+[.)])\s+", "", line)
-        line = re.sub(r"[*_`]{1,2}([^*_`]+)[*_`]{1,2}", r"\1", line)
-        if line and line[-1] not in ".!?:":
-            line += "."
-        lines.append(line)
-    return " ".join(lines)
+def split_questions(message: str) -> list[str]:
+    """The questions of a message: each sentence ending in '?', else the whole message.
+    Context sentences ("I moved last week.") join the question after them."""
+    sentences = [s.strip() for s in _QUESTION_SPLIT.split(message.strip()) if s and s.strip()]
+    questions: list[str] = []
+    context: list[str] = []
+    for n, sentence in enumerate(sentences):
+        # "how much is X and what time..." splits into two questions; the first part is one
+        # too when the message goes on to ask another thing.
+        if sentence.endswith("?") or (_ASKS.match(sentence) and n + 1 < len(sentences)):
+            questions.append(" ".join([*context, sentence]))
+            context = []
+        else:
+            context.append(sentence)
+    if not questions:
+        return [message]
+    if context:  # words after the last question belong to it
+        questions[-1] = " ".join([questions[-1], *context])
+    return questions
+
+
+def _rarity(pieces: Sequence[Unit]) -> dict[str, float]:
+    """Inverse piece frequency of each word stem over the pieces at hand."""
+    held: dict[str, int] = {}
+    for piece in pieces:
+        for word in {stem(w) for w in content_words(f"{piece.text} {piece.context}")}:
+            held[word] = held.get(word, 0) + 1
+    count = len(pieces)
+    return {w: math.log((count + 1) / (n + 0.5)) + 0.1 for w, n in held.items()}
+
+
+def _own(unit: Unit) -> set[str]:
+    return {stem(w) for w in content_words(unit.text)}
+
+
+def _score(
+    unit: Unit,
+    keys: set[str],
+    weights: dict[str, float],
+    total: float,
+    wants: list[re.Pattern[str]],
+) -> float:
+    own = _own(unit)
+    about = {stem(w) for w in content_words(unit.context)} - own
+    score = (
+        sum(weights.get(k, 0.0) for k in keys & own)
+        + 0.5 * sum(weights.get(k, 0.0) for k in keys & about)
+    ) / total
+    if unit.faq:  # an FAQ's question is what its answer answers
+        score = max(score, 1.1 * sum(weights.get(k, 0.0) for k in keys & about) / total)
+    if wants and any(shown.search(unit.text) for shown in wants):
+        score += WANT_BONUS
+    # Search ranked the passages knowing more than word overlap (meaning, the whole text):
+    # a lower passage must share clearly more to be preferred.
+    return score * RANK_WEIGHT ** (unit.passage - 1)

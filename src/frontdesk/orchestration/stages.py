@@ -16,6 +16,7 @@ from frontdesk.interfaces import ChatMessage
 from frontdesk.knowledge.answerability import AnswerabilityModel, assess
 from frontdesk.knowledge.context import assemble_context
 from frontdesk.knowledge.vectors import index_record
+from frontdesk.llm.quotable import is_staff_only
 from frontdesk.memory.history import load_history
 from frontdesk.nlu.message import understand_message
 from frontdesk.nlu.sentiment import default_sentiment
@@ -187,9 +188,11 @@ async def _answer(turn: Turn, deps: Deps) -> None:
     index = await index_record(turn.session)
     if turn.sink is not None:
         turn.stream = ScreenedStream(turn.sink, await _output_screen(turn, deps))
+    # Staff-only sections and atoms decide answerability and routing; no model sees them.
+    quotable = [p for p in turn.passages if not is_staff_only(p)]
     answer = await deps.llm.answer(
         turn.text,
-        turn.passages,
+        quotable,
         history=history,
         tenant_id=turn.message.tenant_id,
         kb_version=index.version if index else 0,
