@@ -78,3 +78,15 @@ class StorageUnavailableError(FrontdeskError):
 class ModelNotTrainedError(FrontdeskError):
     code = "model_not_trained"
     status_code = 503
+
+
+def install_extra(extra: str) -> str:
+    """How to install one of frontdesk's optional extras, as this copy of frontdesk needs it:
+    from a clone (the package runs from its source tree, as `make run` installs it) the
+    editable install into the project's .venv, otherwise pip's form for the package."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    if (root / "pyproject.toml").is_file() and (root / "src" / "frontdesk").is_dir():
+        return f".venv/bin/uv pip install -e '.[{extra}]' (in {root})"
+    return f"pip install 'frontdesk[{extra}]'"

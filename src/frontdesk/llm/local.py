@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from frontdesk.config.settings import LocalModelSettings
+from frontdesk.errors import install_extra
 from frontdesk.interfaces import ChatChunk, ChatRequest, ChatResult
 from frontdesk.llm.errors import ModelUnavailableError, ProviderError
 from frontdesk.llm.tokens import estimate_usage
@@ -101,7 +102,7 @@ class LocalChatModel:
                     import xllamacpp  # type: ignore[import-untyped,import-not-found,unused-ignore]
                 except ImportError as exc:
                     raise ModelUnavailableError(
-                        self.name, "xllamacpp is not installed (pip install 'frontdesk[local]')"
+                        self.name, f"xllamacpp is not installed ({install_extra('local')})"
                     ) from exc
                 path = model_file(self.spec)
                 verify(path, self.spec.sha256, self.name)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from frontdesk.errors import install_extra
 from frontdesk.speech.errors import AudioTooLongError, InvalidAudioError, VoiceUnavailableError
 
 SAMPLE_RATE = 16_000  # what Whisper's feature extractor expects
@@ -28,7 +29,7 @@ def decode(data: bytes, *, max_seconds: float) -> npt.NDArray[np.float32]:
         import av
     except ImportError as exc:
         raise VoiceUnavailableError(
-            "voice intake needs the optional packages: pip install 'frontdesk[voice]'",
+            f"voice intake needs the optional packages: {install_extra('voice')}",
         ) from exc
     limit = int(max_seconds * SAMPLE_RATE)
     chunks: list[npt.NDArray[np.int16]] = []

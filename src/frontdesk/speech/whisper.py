@@ -29,12 +29,12 @@ from typing import Any
 
 from frontdesk.config.cache_dir import default_cache_dir
 from frontdesk.config.voice_settings import VoiceSettings
-from frontdesk.errors import ConfigError
+from frontdesk.errors import ConfigError, install_extra
 from frontdesk.interfaces import Transcript
 from frontdesk.speech.audio import SAMPLE_RATE, decode
 from frontdesk.speech.errors import NoSpeechError, VoiceBusyError, VoiceUnavailableError
 
-INSTALL_HINT = "install the optional packages: pip install 'frontdesk[voice]'"
+INSTALL_HINT = f"install the optional packages: {install_extra('voice')}"
 
 
 @dataclass(frozen=True)
