@@ -125,7 +125,10 @@ def test_unreachable_database_is_one_line(workspace: Path, monkeypatch: pytest.M
 def test_serve_starts_a_real_server(workspace: Path) -> None:
     with serve_process(workspace) as (_process, port, log):
         assert httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200
-    assert f"on http://127.0.0.1:{port}" in log.read_text()
+    # The line README.md shows, on one line however narrow the terminal.
+    assert f"frontdesk serving {workspace} on http://127.0.0.1:{port}  (docs: /docs)\n" in (
+        log.read_text()
+    )
 
 
 def test_serve_on_a_busy_port_says_so_at_once(workspace: Path) -> None:

@@ -92,7 +92,8 @@ def serve(
     runtime = run_async(open_runtime(ws.root))
     run_async(runtime.close())
     os.environ["FRONTDESK_WORKSPACE"] = str(ws.root)
-    out.print(f"frontdesk serving {ws.root} on http://{bind_host}:{bind_port}  (docs: /docs)")
+    out.print(f"frontdesk serving {ws.root} on http://{bind_host}:{bind_port}  (docs: /docs)",
+              soft_wrap=True, highlight=False)  # fmt: skip
     uvicorn.run(
         "frontdesk.api.app:create_app_from_env",
         factory=True,
