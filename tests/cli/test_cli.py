@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -95,7 +96,7 @@ def test_chat_in_the_terminal(workspace: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "intent=request_refund" in result.output
     assert "route=answer -> billing" in result.output
-    assert "[1]" in result.output
+    assert re.search(r"\[\d\] Requesting a refund", result.output)  # the cited source
 
 
 def test_user_mistakes_are_one_readable_line(tmp_path: Path, workspace: Path) -> None:
@@ -167,3 +168,18 @@ def test_kb_ingest_keeps_pypdf_noise_out(
     # Under pytest the root logger has a handler; in a terminal Python's last-resort handler
     # would print the record to stderr.
     assert not [r for r in caplog.records if r.name.startswith("pypdf")]
+
+
+def test_serve_shows_frontdesks_own_info_lines() -> None:
+    """`serve` logs with uvicorn's configuration plus frontdesk's INFO lines, so a model that
+    `frontdesk train` swaps in says so in the server's output."""
+    import logging
+
+    from frontdesk.cli.main import _log_config
+
+    config = _log_config()
+    assert config["loggers"]["frontdesk"] == {
+        "handlers": ["default"], "level": "INFO", "propagate": False
+    }  # fmt: skip
+    assert "uvicorn.access" in config["loggers"]
+    assert logging.getLogger("frontdesk").handlers == []  # building it configures nothing
