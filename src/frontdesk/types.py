@@ -35,6 +35,7 @@ class Answerability(BaseModel):
     score: float  # 0..1: how likely the best passages answer the question
     reason: str  # in words, for the trace and the hand-off summary
     signals: dict[str, float] = Field(default_factory=dict)
+    ms: float = 0.0  # how long the judgement took (it is part of the retrieve stage)
 
 
 class Urgency(StrEnum):

@@ -87,7 +87,7 @@ def test_a_typo_inside_a_nested_any_names_its_line_and_the_expected_keys(tmp_pat
     message = _error(tmp_path, text)
     assert f"rules.yaml:{_line(text, 'intnet')}:" in message
     assert "rules.0.when.any.1.all.0.intnet: unknown field 'intnet'" in message
-    assert "expected one of: all, answerable, any, business_hours" in message
+    assert "expected one of: all, answerability_below, answerable, any, business_hours" in message
     assert "not, not_intent, not_language, out_of_scope" in message
 
 

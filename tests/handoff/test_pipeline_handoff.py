@@ -67,7 +67,7 @@ async def test_angry_customer_with_a_lost_parcel_reaches_support_with_a_summary(
     assert (third.route.action, third.route.team) == (Action.HANDOFF, "support")
     assert third.route.rule == "unhappy customer making no progress"
     assert "negative_no_progress" in third.route.reason
-    assert "support team" in third.text
+    assert "Customer Support team" in third.text
     assert "within 4 hours" in third.text  # Monday noon: the team is in
     assert third.ticket_id is not None
     assert third.ticket_id[:8].upper() in third.text

@@ -98,7 +98,7 @@ async def test_hand_off_take_over_reply_hand_back(
     await _say(app_client, conversation, headers, "my parcel never arrived")
     handed = await _say(app_client, conversation, headers, "can I speak to a real person please")
     assert handed["route"]["action"] == "handoff"  # type: ignore[index]
-    assert "support team" in str(handed["answer"])
+    assert "Customer Support team" in str(handed["answer"])
     assert "reference" in str(handed["answer"]).lower()
 
     csrf = await _sign_in(app_client)

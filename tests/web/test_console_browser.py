@@ -55,7 +55,7 @@ def test_agent_takes_over_replies_hands_back_and_relabels(
             customer.fill("#text", "I want to speak to a real person")
             customer.click("button[type=submit]")
             handed = customer.locator(".msg.assistant").nth(2)
-            expect(handed).to_contain_text("support team", timeout=20_000)
+            expect(handed).to_contain_text("Customer Support team", timeout=20_000)
 
             agent = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
             agent.goto(live_server + "/console")

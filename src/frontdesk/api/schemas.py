@@ -69,6 +69,8 @@ class TurnPublic(BaseModel):
     completion_tokens: int = 0
     cost: float = 0.0
     note: str | None = None
+    # Whether the knowledge base answers the question: {answerable, score, reason, signals}.
+    answerability: dict[str, object] | None = None
     created_at: datetime
 
 

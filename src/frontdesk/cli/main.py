@@ -170,7 +170,7 @@ def chat(
     """Talk to the assistant in the terminal (type 'exit' or press Ctrl-D to leave)."""
     from frontdesk.orchestration.runtime import open_runtime
     from frontdesk.storage.conversations import create_conversation
-    from frontdesk.types import Channel, InboundMessage
+    from frontdesk.types import Action, Channel, InboundMessage
 
     async def session() -> None:
         runtime = await open_runtime(workspace)
@@ -214,6 +214,10 @@ def chat(
                         f"  intent={reply.intent} confidence={reply.confidence} route={where}",
                         style="dim", highlight=False, markup=False,
                     )  # fmt: skip
+                    if route is not None and route.action is not Action.ANSWER:
+                        # Why it did not simply answer: the rule and its reasons.
+                        out.print(f"  rule={route.rule!r}: {route.reason}", style="dim",
+                                  highlight=False, markup=False)  # fmt: skip
         finally:
             await runtime.close()
 

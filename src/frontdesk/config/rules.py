@@ -202,6 +202,9 @@ class RuleCondition(BaseModel):
     language: Languages | None = None  # the message's detected language is one of these
     not_language: Languages | None = None  # detected, and none of these (unknown: no match)
     answerable: bool | None = None  # what retrieval concluded (unknown: no match)
+    # P(answerable) below this: nothing in the knowledge base is even near the topic (an
+    # off-topic message), where `answerable: false` also covers near misses.
+    answerability_below: float | None = Field(default=None, gt=0.0, le=1.0)
     any_: list[RuleCondition] | None = Field(default=None, alias="any", min_length=1)
     all_: list[RuleCondition] | None = Field(default=None, alias="all", min_length=1)
     not_: RuleCondition | None = Field(default=None, alias="not")

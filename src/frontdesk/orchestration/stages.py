@@ -7,6 +7,7 @@ not in this list: the Assistant runs it after the others, whether or not they su
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -123,7 +124,9 @@ async def retrieve(turn: Turn, deps: Deps) -> None:
         relevant, budget_tokens=knowledge.context_tokens, max_passages=knowledge.top_k
     )
     if deps.answerability is not None:
+        began = time.perf_counter()
         turn.answerability = judge_answerability(turn, deps, deps.answerability, relevant)
+        turn.answerability.ms = round((time.perf_counter() - began) * 1000, 3)
 
 
 def judge_answerability(
@@ -140,9 +143,10 @@ def judge_answerability(
 
 def retrieval_query(turn: Turn) -> str:
     """The customer's words without identifiers (an order id matches example ids in articles,
-    not answers), plus the intent's name when the classifier is sure of it."""
+    not answers), plus the intent's name when the classifier is sure of it and the message
+    is in scope (an off-topic message must not read as close to a topic it borrowed)."""
     text = _without_identifiers(turn)
-    if turn.intent and turn.intent.confidence >= 0.5:
+    if turn.intent and turn.intent.confidence >= 0.5 and not turn.intent.out_of_scope:
         text = f"{text} {turn.intent.name.replace('_', ' ')}"
     return text
 

@@ -299,6 +299,11 @@ def _matches(when: RuleCondition, facts: Facts, context: _Context) -> list[str] 
             return None
         verdict = "answers" if answerability.answerable else "does not answer"
         reasons.append(f"the knowledge base {verdict} this ({answerability.reason})")
+    if when.answerability_below is not None:
+        answerability = facts.answerability
+        if answerability is None or answerability.score >= when.answerability_below:
+            return None
+        reasons.append(f"answerability {answerability.score:.2f} < {when.answerability_below}")
     for child in when.all_ or []:
         found_reasons = _matches(child, facts, context)
         if found_reasons is None:
