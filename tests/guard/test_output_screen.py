@@ -141,3 +141,10 @@ def test_the_workspaces_contacts_count_unless_the_policy_says_not() -> None:
     assert screen.check(reply, given=[], policy=only_configured).text == (
         "Ring [PHONE], see [link removed]"
     )
+
+
+def test_line_breaks_of_a_reply_are_kept() -> None:
+    reply = "Two ways to pay:\n\n- by card in the app.\n- by bank transfer.\nThanks!"
+    text, findings = check(reply)
+    assert text == reply
+    assert findings == []

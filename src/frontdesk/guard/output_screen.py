@@ -74,7 +74,7 @@ _TOOL_WORDS: dict[str, tuple[str, ...]] = {
     "credit": ("credit", "compensat", "voucher"),
     "cancel": ("cancel", "change", "update", "reschedule", "redirect", "close", "delete"),
 }
-_SENTENCE = re.compile(r"[^.!?\n]*[.!?]?")
+_SENTENCE = re.compile(r"\n+|[^.!?\n]*[.!?]?")  # line breaks are kept as they are
 
 
 def escape_html(text: str) -> str:
