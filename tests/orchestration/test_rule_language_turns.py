@@ -118,7 +118,7 @@ async def test_answer_then_handoff_gives_the_answer_and_the_handoff(rt: Runtime)
     assert reply.route.rule == "billing answers, then a person checks"
     assert (reply.route.action, reply.route.team) == (Action.ANSWER_THEN_HANDOFF, "billing")
     assert reply.citations, reply.text
-    answer, _, handoff = reply.text.partition(" I'm passing this to our Billing team")
+    answer, _, handoff = reply.text.partition("\n\nI'm passing this to our Billing team")
     assert f"[{reply.citations[0].n}]" in answer
     assert handoff
     assert reply.ticket_id is not None

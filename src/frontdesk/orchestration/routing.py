@@ -249,8 +249,7 @@ async def hand_off(turn: Turn, deps: Deps, *, after_answer: bool = False) -> Non
     if not after_answer:
         turn.reply_text = what_happens_next(turn, deps, route, ticket.id)
     elif turn.citations:  # answered: the answer, then what happens next
-        # One space, not a blank line: the output screen keeps no line breaks (yet).
-        turn.reply_text = f"{turn.reply_text} {what_happens_next(turn, deps, route, ticket.id)}"
+        turn.reply_text = f"{turn.reply_text}\n\n{what_happens_next(turn, deps, route, ticket.id)}"
     else:  # the knowledge base had nothing to say after all: say so, and hand off
         unanswerable = deps.rules.unanswerable.message or UNANSWERABLE_MESSAGE
         turn.reply_text = what_happens_next(turn, deps, route, ticket.id, unanswerable)
