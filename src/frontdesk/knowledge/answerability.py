@@ -26,7 +26,9 @@ import json
 import math
 import re
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from frontdesk.text import content_words, stem
@@ -139,8 +141,10 @@ def key_words(
     return found
 
 
-def _stems(text: str) -> set[str]:
-    return {stem(w) for w in content_words(text)}
+@lru_cache(maxsize=8192)
+def _stems(text: str) -> frozenset[str]:
+    """A passage's word stems; the same passages come back search after search."""
+    return frozenset(stem(w) for w in content_words(text))
 
 
 def assess(
@@ -202,7 +206,7 @@ def compute_signals(keys: Sequence[KeyWord], passages: Sequence[Passage]) -> dic
     return signals
 
 
-def _share(keys: Sequence[KeyWord], stems: set[str], total: float) -> float:
+def _share(keys: Sequence[KeyWord], stems: AbstractSet[str], total: float) -> float:
     return sum(k.weight for k in keys if k.stem in stems) / total
 
 
