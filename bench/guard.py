@@ -96,7 +96,7 @@ PREVIOUS_POINT = 0.4599  # shipped before the support constraint: <= 3% CV false
 
 # name -> (configuration, training files besides the deepset train split). Every approach
 # tried here is listed, the losers included; approaches tried only in scratch
-# cross-validation (MiniLM features, SVM, other n-gram ranges) are in docs/status/issue7.md.
+# cross-validation (MiniLM features, SVM, other n-gram ranges) are named in bench/README.md.
 # The first 14 were listed by the first blind run (3% CV false positives only); since the
 # support constraint was added every approach's operating point obeys both constraints.
 APPROACHES: dict[str, tuple[ModelConfig, tuple[str, ...]]] = {
