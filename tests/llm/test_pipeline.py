@@ -203,3 +203,22 @@ async def test_tone_and_formality_come_from_the_workspace(
     assert "You are the support assistant of Kestrel Parcel." in system
     assert "Tone: calm and reassuring. Write formally and politely" in system
     assert fake.requests[0]["headers"]["authorization"] == "Bearer test-key"
+
+
+async def test_a_question_the_knowledge_base_cannot_answer_calls_no_model(
+    sqlite_runtime: Runtime, models: Models, fake: FakeProvider
+) -> None:
+    """With a model configured, the turn the knowledge base cannot answer is handed off
+    before the respond stage: the model is never asked (it could only guess)."""
+    use_provider(sqlite_runtime, models)
+    fake.default = Step(echo=True)
+    reply, row = await ask(sqlite_runtime, "Can you ship my horse to Ireland?")
+    assert reply.route is not None
+    assert reply.route.rule == "built-in: the knowledge base does not answer this"
+    assert reply.ticket_id is not None
+    assert fake.requests == []
+    assert row.model is None
+    assert (row.prompt_tokens, row.cost) == (0, 0.0)
+    answered, _ = await ask(sqlite_runtime)  # the same model answers what the articles cover
+    assert answered.citations
+    assert len(fake.requests) == 1
