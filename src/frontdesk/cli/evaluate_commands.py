@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
@@ -82,10 +82,7 @@ def retrieval(
 
     report = asyncio.run(go())
     summary = report.summary()
-    table = Table("metric", "value")
-    for name, value in summary.items():
-        table.add_row(name, f"{value:.4f}" if isinstance(value, float) else str(value))
-    out.print(table)
+    print_metrics(summary)
     for miss in report.misses():
         got = ", ".join(miss.ranked[:3]) or "nothing"
         out.print(
@@ -166,10 +163,7 @@ def answers(
 
     report = asyncio.run(go())
     summary = report.summary()
-    table = Table("metric", "value")
-    for name, value in summary.items():
-        table.add_row(name, f"{value:.4f}" if isinstance(value, float) else str(value))
-    out.print(table)
+    print_metrics(summary)
     for result in report.failures()[:show]:
         out.print(
             f"FAIL {result.id}: {'; '.join(result.failures)}\n"
@@ -208,6 +202,13 @@ def _save_calibration(
         f"Saved the calibration of {found.cases} cases to {target} (threshold "
         f"{found.model.threshold:.2f}); a server uses it from its next start."
     )
+
+
+def print_metrics(summary: dict[str, Any]) -> None:
+    table = Table("metric", "value")
+    for name, value in summary.items():
+        table.add_row(name, f"{value:.4f}" if isinstance(value, float) else str(value))
+    out.print(table)
 
 
 def _clock(at: datetime | None, timezone: str) -> Callable[[], datetime]:
