@@ -11,7 +11,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from frontdesk.config.workspace import Workspace, load_rules
-from frontdesk.evaluation.answers import AnswersReport, evaluate_answers, load_answer_golden
+from frontdesk.evaluation.answers import (
+    AnswerGolden,
+    AnswersReport,
+    evaluate_answers,
+    load_answer_golden,
+)
 from frontdesk.evaluation.scratch import scratch_workspace
 from frontdesk.orchestration.runtime import open_runtime
 
@@ -37,7 +42,7 @@ async def run_golden(
         return await _run(copy, cases, moment)
 
 
-async def _run(root: Path, cases, moment: datetime) -> AnswersReport:  # type: ignore[no-untyped-def]
+async def _run(root: Path, cases: AnswerGolden, moment: datetime) -> AnswersReport:
     runtime = await open_runtime(root, clock=lambda: moment)
     try:
         return await evaluate_answers(runtime.assistant, runtime.db, runtime.tenant.id, cases)
