@@ -26,7 +26,7 @@ def test_metrics() -> None:
 def test_bad_golden_file(tmp_path: Path) -> None:
     path = tmp_path / "g.yaml"
     path.write_text("queries:\n  - query: hi\n    expected: []\n")
-    with pytest.raises(ConfigError, match=r"g.yaml: queries.0.expected"):
+    with pytest.raises(ConfigError, match=r"g.yaml: queries\[0\]\.expected"):
         load_golden(path)
 
 

@@ -16,11 +16,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePath
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 
-from frontdesk.errors import ConfigError
+from frontdesk.evaluation.golden_file import load_golden_file
 from frontdesk.orchestration.assistant import Assistant
 from frontdesk.storage.conversations import create_conversation
 from frontdesk.storage.db import Database
@@ -64,37 +63,7 @@ class AnswerGolden(BaseModel):
 
 
 def load_answer_golden(path: Path) -> AnswerGolden:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return AnswerGolden.model_validate(data)
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{path}: golden answers file not found") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = _where(data, first["loc"])
-        raise ConfigError(f"{path}: {where}: {first['msg']}") from exc
-
-
-def _where(data: Any, loc: Sequence[str | int]) -> str:
-    """`cases[3] (case-id).facts` rather than `cases.3.facts`."""
-    parts: list[str] = []
-    node = data
-    for key in loc:
-        if isinstance(key, int):
-            label = f"[{key}]"
-            try:
-                node = node[key]
-                if isinstance(node, dict) and node.get("id"):
-                    label += f" ({node['id']})"
-            except (IndexError, KeyError, TypeError):
-                node = None
-            parts.append(label)
-        else:
-            parts.append(("." if parts else "") + key)
-            node = node.get(key) if isinstance(node, dict) else None
-    return "".join(parts) or "file"
+    return load_golden_file(path, AnswerGolden, "golden answers file")
 
 
 _DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"), "-")
@@ -276,7 +245,7 @@ def score(
         facts_missing=missing_facts(reply.text, case.facts) if case.answerable else [],
         right_citation=cites_one_of(titles, sources, case.cite) if case.cite else None,
         refused=bool(screening.get("blocked")),
-        answerability=decision.get("answerability"),
+        answerability=(decision.get("facts") or {}).get("answerability"),
         ms=round(ms, 2),
     )
     result.failures = _failures(case, result)

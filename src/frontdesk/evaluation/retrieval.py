@@ -11,10 +11,9 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
-from frontdesk.errors import ConfigError
+from frontdesk.evaluation.golden_file import load_golden_file
 from frontdesk.evaluation.metrics import ndcg_at, recall_at, reciprocal_rank
 from frontdesk.interfaces import Retriever
 
@@ -29,17 +28,7 @@ class GoldenSet(BaseModel):
 
 
 def load_golden(path: Path) -> GoldenSet:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return GoldenSet.model_validate(data)
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{path}: golden file not found") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"{path}: {where}: {first['msg']}") from exc
+    return load_golden_file(path, GoldenSet, "golden file")
 
 
 @dataclass
