@@ -100,9 +100,7 @@ async def decide(turn: Turn, deps: Deps) -> None:
     if turn.route is not None:  # screen_input handed off already
         turn.decision = {"route": turn.route.model_dump(mode="json"), "facts": {}}
         return
-    await routing.decide_route(turn, deps)
-    if turn.answerability is not None:
-        turn.decision["answerability"] = turn.answerability.model_dump(mode="json")
+    await routing.decide_route(turn, deps)  # its facts record the turn's answerability
 
 
 async def retrieve(turn: Turn, deps: Deps) -> None:

@@ -161,7 +161,7 @@ async def transcript(
                 completion_tokens=t.completion_tokens,
                 cost=t.cost,
                 note=t.error if t.error_stage is None else None,
-                answerability=(t.decision or {}).get("answerability"),
+                answerability=((t.decision or {}).get("facts") or {}).get("answerability"),
                 created_at=t.created_at,
             )
             for t in turns
