@@ -90,3 +90,9 @@ def test_model_round_trips_and_recalibrates(tmp_path: Path) -> None:
     assert loaded == calibrated
     signals = {"dense": 0.6, "dense_gap": 0.1}
     assert loaded.logit(signals) == pytest.approx(2.0 * DEFAULT_MODEL.logit(signals) - 1.0)
+
+
+def test_a_word_the_index_cannot_place_is_not_called_unknown() -> None:
+    keys = {k.word: k for k in key_words("x", (40, [None, 0]), ["orkney", "zebra"])}
+    assert keys["orkney"].in_index is None  # cannot say: no "never mentions" about it
+    assert keys["zebra"].in_index is False

@@ -333,3 +333,25 @@ async def test_memory_bm25_on_both_databases(db: Database, tmp_path: object) -> 
         await session.commit()
     assert "Card payments" not in await titles(a.id, "my card was declined")
     await reference_db.dispose()
+
+
+async def test_document_counts_after_a_search_on_both_databases(db: Database) -> None:
+    """What answerability reads: chunks holding each word, unknown (None) for a word the
+    index cannot place rather than 0 ("never mentioned")."""
+    tenant = await ensure_tenant(db, "a")
+    await _ingest(db, tenant.id, DOCS)
+    retriever = FullTextRetriever(db)
+    assert retriever.document_counts(tenant.id, ["card"]) is None  # no index in process yet
+    await retriever.search(tenant.id, "declined card payments zebra", limit=2)
+    found = retriever.document_counts(tenant.id, ["declined", "card", "zebra", "ferret"])
+    assert found is not None
+    chunks, counts = found
+    assert chunks >= len(DOCS)
+    declined, card, zebra, ferret = counts
+    assert declined is not None
+    assert card is not None
+    assert 1 <= declined <= card
+    assert zebra == 0  # searched for, held by no chunk
+    # Never searched for: SQLite's tokenizer places it here (no chunk holds it); PostgreSQL
+    # was never asked for its lexemes, so the index cannot say.
+    assert ferret == (0 if db.dialect == "sqlite" else None)

@@ -120,7 +120,7 @@ class KeyWord:
 
 
 def key_words(
-    question: str, counts: tuple[int, list[int]] | None, order: Sequence[str]
+    question: str, counts: tuple[int, list[int | None]] | None, order: Sequence[str]
 ) -> list[KeyWord]:
     """The question's content words with weights from how many chunks hold each."""
     found: list[KeyWord] = []
@@ -151,7 +151,7 @@ def assess(
     question: str,
     passages: Sequence[Passage],
     *,
-    counts: tuple[int, list[int]] | None,
+    counts: tuple[int, list[int | None]] | None,
     words: Sequence[str],
     model: AnswerabilityModel = DEFAULT_MODEL,
 ) -> Answerability:

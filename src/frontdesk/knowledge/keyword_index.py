@@ -148,6 +148,11 @@ class TenantTerms:
             impacts=impact[by_term].astype(np.float32),
         )
 
+    def held(self, term: str) -> int:
+        """How many chunks hold the term."""
+        row = self.term_row.get(term)
+        return 0 if row is None else int(self.starts[row + 1] - self.starts[row])
+
     def top(
         self,
         phrases: Sequence[tuple[str, ...]],
@@ -250,6 +255,29 @@ class KeywordIndex:
             running = asyncio.get_running_loop().create_task(self._build(tenant_id))
             self._builds[tenant_id] = running
         return running
+
+    def document_counts(
+        self, tenant_id: str, words: Sequence[str]
+    ) -> tuple[int, list[int | None]] | None:
+        """How many chunks the tenant's index holds, and how many of them hold each word (by
+        its index terms; a word of several terms counts its rarest; None for a word whose
+        terms are not known here: the tokenizer drops it, or PostgreSQL was not asked), from
+        the index as the last search left it; None when there is none. No I/O."""
+        terms = self._by_tenant.get(tenant_id)
+        if terms is None or not words:
+            return None
+        split: list[tuple[str, ...] | None]
+        if self._postgres:
+            split = [self._lexemes.get(w) for w in words]
+        elif self._tokenizer is not None:
+            split = list(self._tokenizer.terms(words))
+        else:
+            return None
+        counts: list[int | None] = []
+        for phrase in split:
+            held = [terms.held(t) for t in phrase or ()]
+            counts.append(min(held) if held else None)
+        return len(terms.chunk_ids), counts
 
     async def search(
         self,
@@ -406,29 +434,12 @@ class KeywordSearch:
             return []
         return terms.top(tokenizer.terms(words), limit, frozenset(doc_types), self.max_share)
 
-    def document_counts(self, tenant_id: str, words: Sequence[str]) -> tuple[int, list[int]] | None:
-        """How many chunks the tenant's index holds, and how many of them hold each word (by
-        its index terms; a word of several terms counts its rarest), from the in-process index
-        as the last search left it; None when there is none. No I/O: microseconds."""
-        terms = self._memory._by_tenant.get(tenant_id)
-        if terms is None or not words:
-            return None
-        if self._memory._postgres:
-            split = [self._memory._lexemes.get(w) for w in words]
-        elif self._memory.tokenizer is not None:
-            split = list(self._memory.tokenizer.terms(words))
-        else:
-            return None
-        counts = []
-        for phrase in split:
-            held = [
-                int(terms.starts[terms.term_row[t] + 1] - terms.starts[terms.term_row[t]])
-                if t in terms.term_row
-                else 0
-                for t in phrase or ()
-            ]
-            counts.append(min(held) if held else 0)
-        return len(terms.chunk_ids), counts
+    def document_counts(
+        self, tenant_id: str, words: Sequence[str]
+    ) -> tuple[int, list[int | None]] | None:
+        """How many chunks the tenant's index holds, and how many hold each word (see
+        KeywordIndex.document_counts); None when there is no index in process."""
+        return self._memory.document_counts(tenant_id, words)
 
     async def warm(self, tenant_id: str) -> bool:
         """Build the tenant's in-process index now (benchmarks, tests, start-up); whether

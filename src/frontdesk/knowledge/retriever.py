@@ -40,7 +40,9 @@ class FullTextRetriever:
     async def aclose(self) -> None:
         await self._keyword.aclose()
 
-    def document_counts(self, tenant_id: str, words: Sequence[str]) -> tuple[int, list[int]] | None:
+    def document_counts(
+        self, tenant_id: str, words: Sequence[str]
+    ) -> tuple[int, list[int | None]] | None:
         """The tenant's chunk count and how many chunks hold each word (see KeywordSearch)."""
         return self._keyword.document_counts(tenant_id, words)
 
@@ -156,7 +158,9 @@ class HybridRetriever:
     async def aclose(self) -> None:
         await self._keyword.aclose()
 
-    def document_counts(self, tenant_id: str, words: Sequence[str]) -> tuple[int, list[int]] | None:
+    def document_counts(
+        self, tenant_id: str, words: Sequence[str]
+    ) -> tuple[int, list[int | None]] | None:
         """The tenant's chunk count and how many chunks hold each word (see KeywordSearch)."""
         return self._keyword.document_counts(tenant_id, words)
 
