@@ -336,6 +336,13 @@ class RulesConfig(BaseModel):
             for _, node, _ in iter_conditions(rule.when)
         )
 
+    def uses_trigger(self, trigger: Trigger) -> bool:
+        return any(
+            node.trigger is not None and trigger in node.trigger
+            for rule in self.rules
+            for _, node, _ in iter_conditions(rule.when)
+        )
+
     def where(self, key: str, rule: RuleConfig | None = None) -> str:
         """`file:line` of a field, for error messages."""
         line = (rule.field_lines.get(key) or rule.line) if rule else self.lines.get(key)

@@ -60,7 +60,7 @@ async def earlier_contacts(turn: Turn, deps: Deps) -> list[PriorContact]:
     `escalation.repeat_contact_days` (for the repeat_contact trigger)."""
     days = deps.rules.escalation.repeat_contact_days
     ref = turn.conversation.customer_ref
-    if not ref or not days or turn.intent is None:
+    if not ref or not days or turn.intent is None or not deps.router.uses_repeat_contact:
         return []
     rows = await turn.session.execute(
         select(TurnRecord.intent, TurnRecord.confidence, TurnRecord.created_at,

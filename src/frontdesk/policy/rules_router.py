@@ -105,6 +105,8 @@ class RuleRouter:
         self.owners = intent_owners(rules)
         # Detecting the language costs a model load: only when a rule asks for it.
         self.uses_language = rules.uses_language()
+        # Earlier conversations are read (one query a turn) only when a rule tests them.
+        self.uses_repeat_contact = rules.uses_trigger(Trigger.REPEAT_CONTACT)
 
     def decide(self, facts: Facts) -> Route:
         return self.explain(facts).route
