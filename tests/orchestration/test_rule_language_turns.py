@@ -221,3 +221,31 @@ async def test_a_message_in_another_language_goes_to_a_person(rt: Runtime) -> No
     short = await _say(rt, await _conversation(rt), "hola amigo")  # unknown: not "not English"
     assert short.route is not None
     assert short.route.rule != "written in another language"
+
+
+async def test_judged_answerable_but_nothing_answers_so_it_is_handed_off(
+    rt_abstain: Runtime,
+) -> None:
+    """Search's judgement said yes, but no sentence answered the question: not the old "I
+    could not find an answer... I can pass your question" with no ticket, but the same
+    hand-off as any question the knowledge base does not answer."""
+
+    async def judged_answerable(turn: Turn, deps: Deps) -> None:
+        turn.answerability = Answerability(answerable=True, score=0.71, reason="test says yes")
+
+    stages = list(PIPELINE)
+    stages.insert(stages.index(retrieve) + 1, judged_answerable)
+    assistant = Assistant(rt_abstain.assistant.deps, stages)
+    reply = await _say(rt_abstain, await _conversation(rt_abstain),
+                       "zqxv wplk ghrt?", at=MONDAY, assistant=assistant)  # fmt: skip
+
+    assert reply.route is not None
+    assert reply.route.action is Action.HANDOFF
+    assert reply.route.rule == UNANSWERABLE_RULE
+    assert "no sentence of the closest articles answers it (search: test says yes)" in (
+        reply.route.reason
+    )
+    assert reply.text.startswith("I'm sorry, I don't have that information.")
+    assert reply.ticket_id is not None
+    assert reply.citations == []
+    assert len(await _tickets(rt_abstain)) == 1

@@ -25,7 +25,7 @@ from frontdesk.storage.conversations import all_messages, turns_of
 from frontdesk.storage.models import Conversation
 from frontdesk.storage.models import Turn as TurnRecord
 from frontdesk.tools.base import ToolContext, ToolOutcome
-from frontdesk.types import Action, Route, Urgency
+from frontdesk.types import Action, Answerability, Route, Urgency
 
 HISTORY_FOR_TRIGGERS = 10
 EARLIER_CONTACTS = 50  # turns of the customer's other conversations the trigger looks at
@@ -81,6 +81,16 @@ async def earlier_contacts(turn: Turn, deps: Deps) -> list[PriorContact]:
         )
         for intent, confidence, at, decision in rows
     ]
+
+
+def nothing_answered(judged: Answerability) -> Answerability:
+    """Retrieval's judgement corrected by the answer: no passage answered the question."""
+    return judged.model_copy(
+        update={
+            "answerable": False,
+            "reason": f"no sentence of the closest articles answers it (search: {judged.reason})",
+        }
+    )
 
 
 async def decide_route(turn: Turn, deps: Deps, *, tool_failures: int = 0) -> None:

@@ -177,6 +177,18 @@ async def respond(turn: Turn, deps: Deps) -> None:
     if route.action is Action.ANSWER_THEN_HANDOFF:
         # The answer stays; the hand-off message follows it, and a ticket is opened.
         await routing.hand_off(turn, deps, after_answer=True)
+    elif not turn.citations and turn.answerability and turn.answerability.answerable:
+        # Judged answerable, yet nothing answered once quoted (or the model found no answer
+        # in the passages): the rules decide again knowing that, and by default the turn is
+        # handed off like any other the knowledge base does not answer.
+        turn.answerability = routing.nothing_answered(turn.answerability)
+        await routing.decide_route(turn, deps)
+        again = turn.route
+        assert again is not None
+        if again.action is Action.ANSWER_THEN_HANDOFF:  # answered already: nothing to quote
+            await routing.hand_off(turn, deps, after_answer=True)
+        elif again.action is not Action.ANSWER or again.ask:
+            await respond(turn, deps)
 
 
 async def _answer(turn: Turn, deps: Deps) -> None:
