@@ -23,10 +23,13 @@ DOMAINS = {
 }
 
 ZW = "\u200b"
-CYRILLIC = str.maketrans({"a": "а", "e": "е", "o": "о", "p": "р", "c": "с", "x": "х",
-                          "y": "у", "i": "і", "s": "ѕ", "A": "А", "E": "Е", "O": "О"})  # fmt: skip
-GREEK = str.maketrans({"o": "ο", "i": "ι", "v": "ν", "A": "Α", "E": "Ε", "I": "Ι",
-                       "O": "Ο", "T": "Τ", "K": "Κ", "N": "Ν", "u": "υ"})  # fmt: skip
+# The look-alikes, written as the letters they imitate (Latin) and their Cyrillic/Greek twins.
+CYRILLIC = str.maketrans(
+    "aeopcxyisAEO", "\u0430\u0435\u043e\u0440\u0441\u0445\u0443\u0456\u0455\u0410\u0415\u041e"
+)
+GREEK = str.maketrans(
+    "oivAEIOTKNu", "\u03bf\u03b9\u03bd\u0391\u0395\u0399\u039f\u03a4\u039a\u039d\u03c5"
+)
 LEET = str.maketrans({"a": "4", "e": "3", "i": "1", "o": "0", "s": "5", "t": "7"})
 
 
