@@ -243,7 +243,9 @@ def serving(workspace: Path) -> Iterator[str]:
 
 
 @contextmanager
-def serve_process(workspace: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
+def serve_process(
+    workspace: Path, *, ready_within: float = 60
+) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
     """A real `frontdesk serve` process on a free port, ready; yields it, its port and its
     log file (stdout and stderr). Stopped (SIGTERM, then SIGKILL) afterwards if still up."""
     port = free_port()
@@ -255,7 +257,7 @@ def serve_process(workspace: Path) -> Iterator[tuple[subprocess.Popen[bytes], in
             stderr=subprocess.STDOUT,
         )
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + ready_within
         while True:
             try:
                 if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
