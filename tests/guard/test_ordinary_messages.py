@@ -51,4 +51,11 @@ def test_attacks_are_still_caught(screen: InputScreen, text: str) -> None:
     assert "prompt_injection" in screening.findings
     assert not screening.blocked  # a finding on the turn and a trigger for the rules
     blocked = screen.screen(text, GuardSettings(injection_action="block"))
-    assert blocked.blocked, blocked
+    assert "prompt_injection" in blocked.findings
+    # `block` refuses on strong evidence only: a rule and a confident model together.
+    assert blocked.blocked == screen.injection.score(text).is_strong(0.9)
+
+
+def test_block_refuses_the_known_attacks(screen: InputScreen) -> None:
+    block = GuardSettings(injection_action="block")
+    assert sum(screen.screen(text, block).blocked for text in ATTACKS) >= 9

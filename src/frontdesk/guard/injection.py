@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from importlib.resources import files
 from typing import Any
 
+from frontdesk.guard.normalise import normalise
+
 DATA_FILES = (
     "deepset_prompt_injections_train.jsonl",
     "curated.jsonl",
@@ -52,9 +54,17 @@ class InjectionVerdict:
     score: float
     model_score: float
     rules: list[str] = field(default_factory=list)
+    decoded: bool = False  # the text had a disguise (encoding, look-alikes) the screen undid
 
     def is_injection(self, threshold: float) -> bool:
         return self.score >= threshold
+
+    def is_strong(self, model_level: float) -> bool:
+        """Strong evidence, the only grounds for refusing a message: a rule fires *and* the
+        model alone scores it at `model_level` or above. Either alone is a doubt: customers
+        say "ignore the previous tracking number", and the model over-scores unfamiliar
+        wording ("system error", other languages)."""
+        return bool(self.rules) and self.model_score >= model_level
 
 
 # ---------------------------------------------------------------------------- rules
@@ -356,11 +366,18 @@ def _logit(p: float) -> float:
 
 
 class InjectionScreen:
-    """Scores texts for prompt injection: customer messages, retrieved passages, e-mails."""
+    """Scores texts for prompt injection: customer messages, retrieved passages, e-mails.
 
-    def __init__(self, model: InjectionModel | None = None, *, use_rules: bool = True) -> None:
+    Each text is scored as written and, when `normalise` changes it (base64, leetspeak,
+    spaced letters, look-alike letters, invisible characters, markup undone), as normalised
+    too; the verdict takes the higher model score and the rules that fire on either."""
+
+    def __init__(
+        self, model: InjectionModel | None = None, *, use_rules: bool = True, decode: bool = True
+    ) -> None:
         self._model = model
         self.use_rules = use_rules
+        self.decode = decode
 
     @property
     def model(self) -> InjectionModel:
@@ -373,10 +390,22 @@ class InjectionScreen:
 
     def score_many(self, texts: Iterable[str]) -> list[InjectionVerdict]:
         items = list(texts)
-        probabilities = self.model.scores(items)
+        views = [normalise(t) if self.decode else None for t in items]
+        extra = [v for v in views if v is not None]
+        probabilities = self.model.scores(items + extra)  # one batch: one transform
+        decoded = iter(probabilities[len(items) :])
         verdicts = []
-        for text, probability in zip(items, probabilities, strict=True):
+        for text, view, probability in zip(items, views, probabilities, strict=False):
             hits = rule_hits(text) if self.use_rules else []
+            from_view = False
+            if view is not None:
+                view_probability = next(decoded)
+                view_hits = rule_hits(view) if self.use_rules else []
+                from_view = view_probability > probability or bool(set(view_hits) - set(hits))
+                probability = max(probability, view_probability)
+                hits += [h for h in view_hits if h not in hits]
             score = max(probability, RULE_WEIGHT if hits else 0.0)
-            verdicts.append(InjectionVerdict(round(score, 4), round(probability, 4), hits))
+            verdicts.append(
+                InjectionVerdict(round(score, 4), round(probability, 4), hits, decoded=from_view)
+            )
         return verdicts

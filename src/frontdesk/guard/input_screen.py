@@ -2,8 +2,10 @@
 personal-data redaction (by the tenant's policy) and a prompt-injection score with the
 tenant's action. A doubt is a finding, not a refusal: by default (`flag`) a doubted message is
 understood, routed and answered like any other, and the rules see the trigger
-`injection_suspected`; `handoff` passes it to a team; only `block` refuses, and only at the
-policy's `injection_block_threshold` (high confidence).
+`injection_suspected`; `handoff` passes it to a team; only `block` refuses, and only on
+strong evidence: a rule fires *and* the model alone scores the message at the policy's
+`injection_block_threshold` (`InjectionVerdict.is_strong`). Messages are scored as written and
+with their disguises undone (`guard.normalise`).
 
 The same screen reads indirect input: retrieved passages and inbound e-mails are scored for
 injected instructions too (`screen_document`, `filter_passages`).
@@ -38,6 +40,7 @@ __all__ = ["InjectionDecision", "InputScreen", "luhn_valid", "redact", "stored_e
 InjectionDecision = Literal["allow", "block", "flag", "handoff"]
 
 INJECTION = "prompt_injection"
+DISGUISED = "injection_disguised"  # found only once base64, look-alikes... were undone
 BLOCKED_REASON = "it looks like an attempt to change the assistant's instructions"
 
 
@@ -160,6 +163,8 @@ class InputScreen:
         if decision != "allow":
             findings.append(INJECTION)
             findings.extend(f"rule:{name}" for name in verdict.rules)
+            if verdict.decoded:
+                findings.append(DISGUISED)
         return Screening(
             text=redaction.text,
             findings=findings,
@@ -172,10 +177,10 @@ class InputScreen:
     def decide(self, verdict: InjectionVerdict, policy: GuardSettings) -> InjectionDecision:
         if not verdict.is_injection(policy.injection_threshold):
             return "allow"
-        if policy.injection_action == "block" and not verdict.is_injection(
-            max(policy.injection_threshold, policy.injection_block_threshold)
+        if policy.injection_action == "block" and not verdict.is_strong(
+            policy.injection_block_threshold
         ):
-            return "flag"  # a doubt, not a certainty: never refused
+            return "flag"  # a doubt, not strong evidence: never refused
         return policy.injection_action
 
     def screen_document(self, text: str, policy: GuardSettings | None = None) -> Screening:
