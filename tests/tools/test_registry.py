@@ -234,3 +234,29 @@ async def test_bound_tools_fit_the_llm_tool_loop(db: Database, tenant_id: str) -
     assert (await bound["refund"](amount=80))["status"] == "pending_approval"  # type: ignore[index]
     with pytest.raises(ToolFailed, match="invalid_arguments"):
         await bound["refund"](amount="lots")
+
+
+async def test_a_held_call_waits_for_an_agent_whatever_the_tool(
+    db: Database, tenant_id: str
+) -> None:
+    """`hold` (a turn whose message the injection screen doubted): the call waits for an
+    agent's approval with that reason, from the rules' route and from the model's tool loop
+    alike, even for a tool that never needs one."""
+    looked_up: list[str] = []
+
+    async def parcel(order_id: str) -> str:
+        looked_up.append(order_id)
+        return "in transit"
+
+    registry = _registry(db)
+    registry.register(FunctionTool(parcel))
+    held = await registry.call("parcel", {"order_id": "KP-1"}, _ctx(tenant_id), hold="doubted")
+    assert held.status == "pending_approval"
+    assert "doubted" in (held.error or "")
+    bound = registry.for_turn(_ctx(tenant_id, "c2"), hold="doubted")
+    assert (await bound["parcel"](order_id="KP-2"))["status"] == "pending_approval"  # type: ignore[index]
+    assert looked_up == []
+    approved = await registry.decide(tenant_id, held.call_id or "", agent="ana", approve=True)
+    assert (approved.status, approved.result) == ("ok", "in transit")
+    assert (await registry.call("parcel", {"order_id": "KP-3"}, _ctx(tenant_id))).ok
+    assert looked_up == ["KP-1", "KP-3"]

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from frontdesk.interfaces import ChatChunk, ChatRequest, ChatResult
+from frontdesk.llm.grounding import unfence
 from frontdesk.llm.quotable import Unit, units
 from frontdesk.text import content_words, estimate_tokens, stem
 from frontdesk.types import Passage, Usage
@@ -93,6 +94,7 @@ class ExtractiveChatModel:
 
     async def complete(self, request: ChatRequest) -> ChatResult:
         question = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
+        question = unfence(question)  # a flagged question: quoted from, never followed anyway
         passages = request.passages
         prompt_tokens = sum(estimate_tokens(p.text) for p in passages)
         chosen = self.select(question, passages)

@@ -92,12 +92,16 @@ class LlmService:
         tenant_id: str = "",
         kb_version: int = 0,
         sink: StreamSink | None = None,
+        untrusted: bool = False,
     ) -> Answer:
+        """`untrusted`: the input screen doubted the question. It reaches the model fenced as
+        data (`grounding.fence`), and its answer is neither taken from nor put in the cache
+        (one customer's doubtful message must not shape another's answer)."""
         ledger = Ledger()
         passages = list(passages)
         # Only a conversation's opening question is cached: a follow-up means what its
         # history makes it mean.
-        use_cache = self.cache is not None and not history and bool(passages)
+        use_cache = self.cache is not None and not history and bool(passages) and not untrusted
         vector = None
         if use_cache and self.cache is not None:
             hit, vector = await self.cache.get(tenant_id, kb_version, question)
@@ -117,6 +121,7 @@ class LlmService:
                 company=self.company,
                 tone=self.settings.tone,
                 formality=self.settings.formality,
+                untrusted=untrusted,
             ),
             passages=passages,
             purpose="answer",

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from frontdesk.config.rule_text import render_template
 from frontdesk.config.rules import Trigger
+from frontdesk.config.settings import GuardSettings
 from frontdesk.guard.input_screen import INJECTION
 from frontdesk.handoff.summary import CurrentTurn, build_summary
 from frontdesk.nlu.language import detect_language
@@ -156,6 +157,21 @@ def tool_arguments(turn: Turn, parameters: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
+def flagged_hold(turn: Turn, policy: GuardSettings) -> str | None:
+    """Why a tool call of this turn must wait for an agent's approval, if it must: the
+    injection screen doubted the message its arguments come from. The message is still
+    answered; only the action waits for a person (`guard.confirm_flagged_tools`)."""
+    screening = turn.screening
+    if not policy.confirm_flagged_tools or screening is None:
+        return None
+    if INJECTION not in screening.findings:
+        return None
+    return (
+        "the customer's message may be a prompt injection "
+        f"(score {screening.injection_score:.2f}); check it before the tool runs"
+    )
+
+
 async def call_tool(turn: Turn, deps: Deps) -> None:
     """Run the route's tool; on failure, decide again with the failure counted (the rules
     may now hand off on `tool_failures`)."""
@@ -166,12 +182,14 @@ async def call_tool(turn: Turn, deps: Deps) -> None:
         raise LookupError(f"the rules name tool {route.tool!r}, which is not registered")
     tool = deps.tools.get(route.tool)
     assert tool is not None
+    policy = await deps.input_guard.policy_for(turn.session, turn.message.tenant_id)
     outcome = await deps.tools.call(
         route.tool,
         tool_arguments(turn, tool.parameters),
         ToolContext(
             tenant_id=turn.message.tenant_id, conversation_id=turn.conversation.id, turn_id=turn.id
         ),
+        hold=flagged_hold(turn, policy),
     )
     _remember(turn, outcome, tool.describe)
     if outcome.ok:

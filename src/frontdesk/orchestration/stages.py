@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Literal
 
-from frontdesk.guard.input_screen import stored_entities
+from frontdesk.guard.input_screen import INJECTION, stored_entities
 from frontdesk.handoff.tickets import BOT_SILENT
 from frontdesk.interfaces import ChatMessage
 from frontdesk.knowledge.answerability import AnswerabilityModel, assess
@@ -211,6 +211,8 @@ async def _answer(turn: Turn, deps: Deps) -> None:
         tenant_id=turn.message.tenant_id,
         kb_version=index.version if index else 0,
         sink=turn.stream,
+        # A doubted message is answered, but as data: fenced in the prompt, never obeyed.
+        untrusted=turn.screening is not None and INJECTION in turn.screening.findings,
     )
     turn.system_prompt = answer.system_prompt
     turn.passages = answer.passages  # a cached answer cites the passages it was written from

@@ -102,12 +102,18 @@ class ToolRegistry:
         ]
 
     def for_turn(
-        self, context: ToolContext, names: list[str] | None = None
+        self, context: ToolContext, names: list[str] | None = None, *, hold: str | None = None
     ) -> dict[str, BoundTool]:
         """Tools for the LLM tool loop (`interfaces.Tool`): each call goes through `call`, so
-        validation, timeouts, breakers, idempotency and approvals all apply."""
+        validation, timeouts, breakers, idempotency and approvals all apply. `hold`: every
+        call the model proposes waits for an agent's approval, for that reason (the turn's
+        message was doubted by the injection screen)."""
         chosen = names if names is not None else self.names()
-        return {n: BoundTool(self, self._tools[n], context) for n in chosen if n in self._tools}
+        return {
+            n: BoundTool(self, self._tools[n], context, hold=hold)
+            for n in chosen
+            if n in self._tools
+        }
 
     async def execute(self, call: ToolCall, context: ToolContext) -> ToolOutcome:
         """For the LLM tool loop: a model's tool call, its id as the idempotency key."""
@@ -120,7 +126,10 @@ class ToolRegistry:
         context: ToolContext,
         *,
         idempotency_key: str | None = None,
+        hold: str | None = None,
     ) -> ToolOutcome:
+        """Run a tool (see the module). `hold`: do not run it; it waits for an agent's
+        approval like a tool that needs one, with this reason."""
         tool = self._tools.get(name)
         if tool is None:
             known = ", ".join(self.names())
@@ -146,7 +155,7 @@ class ToolRegistry:
                     arguments=values, idempotency_key=key, status="running",
                 )  # fmt: skip
                 session.add(record)
-            reason = tool.needs_approval(values)
+            reason = hold or tool.needs_approval(values)
             if reason:
                 record.status, record.approval_reason = "pending_approval", reason
                 await session.commit()
@@ -263,15 +272,23 @@ class ToolFailed(Exception):
 class BoundTool:
     """One registered tool bound to a turn's context, shaped as `interfaces.Tool`."""
 
-    def __init__(self, registry: ToolRegistry, tool: RunnableTool, context: ToolContext) -> None:
+    def __init__(
+        self,
+        registry: ToolRegistry,
+        tool: RunnableTool,
+        context: ToolContext,
+        *,
+        hold: str | None = None,
+    ) -> None:
         self.registry = registry
         self.name = tool.name
         self.description = tool.description
         self.parameters = tool.parameters
         self.context = context
+        self.hold = hold
 
     async def __call__(self, **arguments: object) -> object:
-        outcome = await self.registry.call(self.name, dict(arguments), self.context)
+        outcome = await self.registry.call(self.name, dict(arguments), self.context, hold=self.hold)
         if outcome.ok:
             return outcome.result
         if outcome.status == "pending_approval":
