@@ -18,7 +18,12 @@ from frontdesk.api.channel_intake import MESSAGE_JOBS, ChannelIntake
 from frontdesk.api.docs import install_docs
 from frontdesk.api.errors import install_error_handlers
 from frontdesk.api.limits import Limiter
-from frontdesk.api.push_channels import media_readers, outbounds, push_channels
+from frontdesk.api.push_channels import (
+    channel_client,
+    media_readers,
+    outbounds,
+    push_channels,
+)
 from frontdesk.api.routes import (
     admin,
     auth,
@@ -71,7 +76,9 @@ def create_app(workspace: Path | str | None = None, *, runtime: Runtime | None =
             await current.desk.dispatcher.resume()  # webhooks a previous process left pending
         app.state.jobs = jobs
         app.state.limiter = Limiter(current.settings.limits)
-        app.state.channels = ChannelIntake(current, app.state.limiter)  # Slack, WhatsApp
+        app.state.channels = ChannelIntake(  # Slack, WhatsApp
+            current, app.state.limiter, client=channel_client(current.settings)
+        )
         app.state.channels.media_readers.update(media_readers(app.state.channels))
         if current.desk is not None:  # agents' replies go out on Slack and WhatsApp too
             current.desk.channels.update(push_channels(app.state.channels))

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+from string import Formatter
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 
 TicketEventName = Literal["ticket.created", "ticket.updated", "ticket.closed"]
 ALL_TICKET_EVENTS: list[TicketEventName] = ["ticket.created", "ticket.updated", "ticket.closed"]
@@ -49,8 +50,11 @@ class HandoffSettings(BaseModel):
 
 
 class HttpToolSettings(BaseModel):
-    """A tool that calls the operator's own backend. Private, loopback and link-local
-    addresses are refused unless listed in `allow` (hosts or CIDR networks)."""
+    """A tool that calls the operator's own backend. Only public addresses are reached unless
+    the host or network is listed in `allow` (hosts or CIDR networks). `reply` is what the
+    customer reads when a rule calls the tool: a template whose {field} / {field.sub}
+    placeholders come from the backend's JSON answer. Without it the customer gets a generic
+    sentence, never the JSON."""
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
     description: str = ""
@@ -62,6 +66,37 @@ class HttpToolSettings(BaseModel):
     allow: list[str] = Field(default_factory=list)
     headers: dict[str, str] = Field(default_factory=dict)
     timeout_s: float = Field(default=5.0, gt=0)
+    reply: str | None = None
+
+    @field_validator("reply")
+    @classmethod
+    def _reply_fields(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                reply_fields(value)
+            except ValueError as exc:
+                raise ValueError(f"reply: {exc}") from None
+        return value
+
+
+def reply_fields(template: str) -> list[str]:
+    """The `{field}` / `{field.sub}` names in a reply template; ValueError for anything else
+    (format specs, conversions, indexing, attribute tricks such as `{x.__class__}`)."""
+    try:
+        parsed = list(Formatter().parse(template))
+    except ValueError as exc:
+        raise ValueError(f"{exc} (write {{{{ and }}}} for a literal brace)") from None
+    names = []
+    for _, field, spec, conversion in parsed:
+        if field is None:
+            continue
+        parts = field.split(".")
+        if spec or conversion or not all(p.isidentifier() and not p.startswith("_") for p in parts):
+            raise ValueError(
+                f"{{{field}}} is not a field name; write {{status}} or {{order.status}}"
+            )
+        names.append(field)
+    return names
 
 
 class ToolSettings(BaseModel):

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from frontdesk.config.handoff_settings import HandoffSettings, WebhookEndpoint
 from frontdesk.errors import ConflictError, NotFoundError
 from frontdesk.jobs import JobRunner
+from frontdesk.outbound import AddressPolicy, AddressRefused, configured_hosts, guarded_client
 from frontdesk.storage.db import Database
 from frontdesk.storage.support_models import WebhookDelivery
 
@@ -85,7 +86,10 @@ class WebhookDispatcher:
     ) -> None:
         self.db = db
         self.settings = settings
-        self.client = client or httpx.AsyncClient(timeout=settings.timeout_s)
+        self.client = client or guarded_client(
+            AddressPolicy(configured_hosts(e.url for e in settings.webhooks)),
+            timeout=settings.timeout_s,
+        )
         self.runner = runner or JobRunner(db, concurrency=2)
         self.mirror = mirror
         self.clock = clock
@@ -188,6 +192,8 @@ class WebhookDispatcher:
                 await self._post(delivery)
         except DeliveryFailed as exc:
             return exc
+        except AddressRefused as exc:  # the address policy said no: a retry will not change it
+            return DeliveryFailed(str(exc), permanent=True)
         except (httpx.HTTPError, OSError) as exc:
             return DeliveryFailed(f"{type(exc).__name__}: {exc}")
         return None

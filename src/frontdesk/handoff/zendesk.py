@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from frontdesk.handoff.webhooks import DeliveryFailed
+from frontdesk.outbound import AddressPolicy, configured_hosts, guarded_client
 
 _PRIORITY = {"critical": "urgent", "high": "high", "normal": "normal", "low": "low"}
 
@@ -45,7 +46,9 @@ class ZendeskMirror:
         self.base_url = base_url.rstrip("/")
         credentials = base64.b64encode(f"{email}/token:{token}".encode()).decode()
         self.headers = {"Authorization": f"Basic {credentials}", "Content-Type": "application/json"}
-        self.client = client or httpx.AsyncClient(timeout=10.0)
+        self.client = client or guarded_client(
+            AddressPolicy(configured_hosts([self.base_url])), timeout=10.0
+        )
 
     async def apply(self, tenant_id: str, event: dict[str, Any]) -> str | None:
         ticket = event["ticket"]

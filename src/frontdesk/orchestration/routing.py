@@ -26,6 +26,7 @@ from frontdesk.storage.conversations import all_messages, turns_of
 from frontdesk.storage.models import Conversation
 from frontdesk.storage.models import Turn as TurnRecord
 from frontdesk.tools.base import ToolContext, ToolOutcome
+from frontdesk.tools.replies import UNSHOWN_RESULT, customer_text
 from frontdesk.types import Action, Answerability, Route, Urgency
 
 HISTORY_FOR_TRIGGERS = 10
@@ -191,9 +192,11 @@ async def call_tool(turn: Turn, deps: Deps) -> None:
         ),
         hold=flagged_hold(turn, policy),
     )
-    _remember(turn, outcome, tool.describe)
+    shown = customer_text(tool, outcome)
+    _remember(turn, outcome, shown)
     if outcome.ok:
-        turn.reply_text = tool.describe(outcome.result) if tool.describe else outcome.as_text()
+        # Never the raw result: a backend's JSON is not written for customers.
+        turn.reply_text = shown or UNSHOWN_RESULT
         if route.ask:
             turn.reply_text += " " + route.ask
         return
@@ -223,10 +226,7 @@ async def call_tool(turn: Turn, deps: Deps) -> None:
 _FAILED = {"error", "timeout", "circuit_open"}
 
 
-def _remember(turn: Turn, outcome: ToolOutcome, describe: Any) -> None:
-    summary = None
-    if outcome.ok and describe is not None:
-        summary = describe(outcome.result)
+def _remember(turn: Turn, outcome: ToolOutcome, summary: str | None) -> None:
     turn.decision.setdefault("tools", []).append(
         {"tool": outcome.tool, "status": outcome.status, "call_id": outcome.call_id,
          "error": outcome.error, "summary": summary, "attempts": outcome.attempts}

@@ -1,85 +1,26 @@
 """A tool that calls the operator's own backend over HTTP.
 
-Server-side request forgery guard: the host is resolved and every address must be public
-unless the host or its network is in `allow`. Private, loopback, link-local (cloud
-metadata at 169.254.169.254), multicast, reserved and unspecified addresses are refused,
-including IPv4 addresses mapped into IPv6. Redirects are not followed.
+Server-side request forgery guard (`frontdesk.outbound`): the connection goes only to public
+addresses unless the host or its network is in the tool's `allow`, and to the very address
+that was checked (one DNS resolution, so a rebinding name cannot swap in a private address).
+Redirects are not followed.
 """
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
-import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 
 from frontdesk.config.handoff_settings import HttpToolSettings
+from frontdesk.outbound import AddressPolicy, AddressRefused, Resolver, guarded_client, resolve
 from frontdesk.tools.base import ToolContext, ToolError
 from frontdesk.tools.function_tool import InvalidArguments
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-Resolver = Callable[[str], Awaitable[list[str]]]
+from frontdesk.tools.replies import render_reply
 
 _TYPES = {"string": str, "integer": int, "number": float, "boolean": bool}
-
-
-class AddressRefused(ToolError):
-    pass
-
-
-async def resolve(host: str) -> list[str]:
-    infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    return sorted({str(info[4][0]) for info in infos})
-
-
-def is_public(address: IPAddress) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return not (
-        address.is_private
-        or address.is_loopback
-        or address.is_link_local
-        or address.is_multicast
-        or address.is_reserved
-        or address.is_unspecified
-    )
-
-
-class AddressPolicy:
-    def __init__(self, allow: list[str]) -> None:
-        self.hosts: set[str] = set()
-        self.networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
-        for entry in allow:
-            try:
-                self.networks.append(ipaddress.ip_network(entry, strict=False))
-            except ValueError:
-                self.hosts.add(entry.lower())
-
-    def allowed(self, host: str, address: IPAddress) -> bool:
-        if host.lower() in self.hosts or any(address in n for n in self.networks):
-            return True
-        return is_public(address)
-
-    async def check(self, host: str, resolver: Resolver = resolve) -> None:
-        try:
-            addresses = [ipaddress.ip_address(host.strip("[]"))]
-        except ValueError:
-            try:
-                addresses = [ipaddress.ip_address(a) for a in await resolver(host)]
-            except OSError as exc:
-                raise ToolError(f"cannot resolve {host}: {exc}") from exc
-        if not addresses:
-            raise ToolError(f"{host} has no address")
-        for address in addresses:
-            if not self.allowed(host, address):
-                raise AddressRefused(
-                    f"refusing {host} ({address}): a private, loopback or link-local address; "
-                    "add it to the tool's `allow` list if it is your own backend"
-                )
 
 
 class HttpTool:
@@ -96,10 +37,15 @@ class HttpTool:
         self.idempotent = config.method == "GET"
         self.timeout_s: float | None = config.timeout_s
         self.retries = 2 if self.idempotent else 0
-        self.describe: Callable[[Any], str] | None = None
+        reply = config.reply
+        self.describe: Callable[[Any], str] | None = (
+            (lambda result: render_reply(reply, result)) if reply else None
+        )
         self.policy = AddressPolicy(config.allow)
-        self.client = client or httpx.AsyncClient(follow_redirects=False)
-        self.resolver = resolver
+        # `client` is a test seam (httpx.MockTransport); it bypasses the address policy.
+        self.client = client or guarded_client(
+            self.policy, resolver=resolver, timeout=config.timeout_s
+        )
         self.parameters: dict[str, Any] = {
             "type": "object",
             "properties": {k: {"type": v} for k, v in config.parameters.items()},
@@ -133,13 +79,14 @@ class HttpTool:
         template = self.config.url
         used = {k for k in values if "{" + k + "}" in template}
         url = template.format(**{k: quote(str(v), safe="") for k, v in values.items()})
-        host = urlsplit(url).hostname or ""
-        await self.policy.check(host, self.resolver)
         rest = {k: v for k, v in values.items() if k not in used}
-        if self.config.method == "GET":
-            response = await self.client.get(url, params=rest, headers=self.config.headers)
-        else:
-            response = await self.client.post(url, json=rest, headers=self.config.headers)
+        try:
+            if self.config.method == "GET":
+                response = await self.client.get(url, params=rest, headers=self.config.headers)
+            else:
+                response = await self.client.post(url, json=rest, headers=self.config.headers)
+        except AddressRefused as exc:  # the operator's configuration, not an outage
+            raise ToolError(f"{self.name}: {exc}") from None
         if response.is_redirect:
             raise ToolError(f"{self.name}: the backend redirected; redirects are not followed")
         if response.status_code >= 500:

@@ -26,6 +26,7 @@ from frontdesk.storage.conversations import add_message, all_messages, get_conve
 from frontdesk.storage.models import Conversation, Job, Ticket
 from frontdesk.storage.tickets import active_tickets, get_ticket, latest_ticket_for
 from frontdesk.storage.users import login, logout
+from frontdesk.tools.replies import UNSHOWN_RESULT, customer_text
 from frontdesk.web.auth import COOKIE, Admin, Agent, Csrf, LoginRequired, RuntimeDep, csrf_token
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -255,13 +256,12 @@ async def decide_tool_call(
         outcome = await tools.decide(user.tenant_id, call_id, agent=user.email,
                                      approve=decision == "approve")  # fmt: skip
         await _audit(runtime, user.tenant_id, f"user:{user.id}", f"tool_call.{decision}", call_id)
-        tool = tools.get(outcome.tool)
-        if outcome.ok and tool is not None and tool.describe is not None:
-            text = tool.describe(outcome.result)
+        if outcome.ok:  # the tool's own words, never its raw result
+            text = customer_text(tools.get(outcome.tool), outcome) or UNSHOWN_RESULT
         elif outcome.status == "rejected":
             text = "A colleague reviewed your request and could not approve it this time."
-        else:
-            text = f"Your request could not be completed: {outcome.error}"
+        else:  # the error is the backend's, for agents: not the customer's to read
+            text = "Your request could not be completed just now; a colleague will follow up here."
         await _tell_customer(runtime, user.tenant_id, call_id, text)
         return f"{outcome.tool}: {outcome.status}"
 
