@@ -33,6 +33,7 @@ EXTRA_TEAMS = """\
     display_name: Customer Care
     sla_minutes: 240
     sla: {high: 60, critical: 15}
+    sla_counts: open_hours
 """
 EXTRA_RULES = """\
 rules:
@@ -180,6 +181,21 @@ async def test_display_name_and_the_sla_of_the_priority(rt: Runtime) -> None:
         stored = due[reply.ticket_id]
         assert stored is not None
         assert stored.replace(tzinfo=UTC) - MONDAY == timedelta(minutes=minutes)
+
+
+async def test_an_sla_in_open_hours_waits_out_the_closing(rt: Runtime) -> None:
+    # Saturday 19:00 in London: one open hour left, closed on Sunday, the rest on Monday.
+    saturday_evening = datetime(2026, 11, 28, 19, 0, tzinfo=UTC)
+    reply = await _say(rt, await _conversation(rt), "can I talk to a real person please",
+                       at=saturday_evening)  # fmt: skip
+
+    assert reply.route is not None
+    assert (reply.route.action, reply.route.team) == (Action.HANDOFF, "support")
+    assert "by Monday 11:00 Europe/London" in reply.text
+    assert "within 4 hours" not in reply.text
+    ticket = {t.id: t for t in await _tickets(rt)}[reply.ticket_id or ""]
+    assert ticket.due_at is not None
+    assert ticket.due_at.replace(tzinfo=UTC) == datetime(2026, 11, 30, 11, 0, tzinfo=UTC)
 
 
 async def test_repeat_contact_from_an_earlier_conversation_of_the_same_customer(

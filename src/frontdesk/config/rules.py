@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator
 from datetime import date, time
 from enum import StrEnum
+from itertools import pairwise
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -21,6 +22,7 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    PrivateAttr,
     StringConstraints,
     Tag,
     field_validator,
@@ -52,13 +54,59 @@ OWNER = "owner"
 HANDOFF_ACTIONS = frozenset({Action.HANDOFF, Action.ANSWER_THEN_HANDOFF})
 
 
+Window = tuple[time, time]
+_END_OF_DAY = time.max  # "24:00": open until midnight
+_WINDOW = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def _clock(hour: str, minute: str) -> time:
+    if (int(hour), int(minute)) == (24, 0):
+        return _END_OF_DAY
+    return time(int(hour), int(minute))  # ValueError past 23:59, which pydantic reports
+
+
+def _parse_window(text: str) -> Window:
+    match = _WINDOW.match(text)
+    if match is None:
+        raise ValueError(f"{text!r} is not a time window like '08:00-20:00'")
+    start, end = _clock(*match.group(1, 2)), _clock(*match.group(3, 4))
+    if start >= end:
+        raise ValueError(f"{text!r} closes before it opens")
+    return start, end
+
+
+def _parse_days(key: str) -> list[Weekday]:
+    """`mon`, `mon-fri` or `sat,sun` -> the weekdays it names."""
+    days: list[Weekday] = []
+    for part in key.lower().replace(" ", "").split(","):
+        first, _, last = part.partition("-")
+        if first not in WEEKDAYS or (last and last not in WEEKDAYS):
+            raise ValueError(
+                f"{key!r} is not a day, a range like 'mon-fri' or a list like 'sat,sun'"
+            )
+        start, end = WEEKDAYS.index(first), WEEKDAYS.index(last or first)
+        if end < start:
+            raise ValueError(f"{key!r}: a range runs forward in the week ('mon-fri')")
+        days.extend(WEEKDAYS[start : end + 1])
+    return days
+
+
 class BusinessHours(BaseModel):
+    """When people are there: the same hours on `days`, or a `schedule` of each day's own
+    windows (`{mon-fri: "08:00-20:00", sat: "09:00-13:00"}`; a list for split shifts)."""
+
     model_config = ConfigDict(extra="forbid")
     timezone: str = "UTC"
     days: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS[:5]))
     open: time = time(9, 0)
     close: time = time(17, 0)
+    schedule: dict[str, str | list[str]] | None = None
     holidays: list[date] = Field(default_factory=list)
+    _table: dict[str, list[Window]] = PrivateAttr(default_factory=dict)
+
+    def windows(self, day: Weekday) -> list[Window]:
+        """The day's opening windows, earliest first (none: closed all day)."""
+        return self._table.get(day, [])
 
     @field_validator("timezone")
     @classmethod
@@ -70,9 +118,26 @@ class BusinessHours(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _opens_before_closing(self) -> BusinessHours:
-        if self.open >= self.close:
-            raise ValueError("'open' must be before 'close'")
+    def _build_table(self) -> BusinessHours:
+        if self.schedule is None:
+            if self.open >= self.close:
+                raise ValueError("'open' must be before 'close'")
+            self._table = {day: [(self.open, self.close)] for day in self.days}
+            return self
+        if self.model_fields_set & {"days", "open", "close"}:
+            raise ValueError("give either 'schedule' or 'days'/'open'/'close', not both")
+        table: dict[str, list[Window]] = {}
+        for key, value in self.schedule.items():
+            texts = [value] if isinstance(value, str) else value
+            windows = sorted(_parse_window(text) for text in texts)
+            for (_, end), (start, _) in pairwise(windows):
+                if start < end:
+                    raise ValueError(f"schedule {key!r}: windows overlap")
+            for day in _parse_days(key):
+                if day in table:
+                    raise ValueError(f"schedule: {day!r} is given twice")
+                table[day] = windows
+        self._table = table
         return self
 
 
@@ -97,6 +162,9 @@ class TeamConfig(BaseModel):
     display_name: str | None = Field(default=None, min_length=1)
     sla_minutes: int = Field(default=240, ge=1)  # reply time for priorities `sla` leaves out
     sla: dict[Urgency, Minutes] = Field(default_factory=dict)  # {critical: 15, high: 60}
+    # `open_hours`: the SLA's minutes run only while the team's hours are open ("8 working
+    # hours"); `all_hours`: clock minutes from the hand-off.
+    sla_counts: Literal["all_hours", "open_hours"] = "all_hours"
     # When people staff the queue: around the clock, the file's business hours, or the
     # team's own table (days, open, close, timezone, holidays).
     hours: TeamHours = "business"

@@ -76,6 +76,7 @@ async def hand_off(
     summary: dict[str, Any],
     now: datetime,
     sla_minutes: int,
+    due_at: datetime | None = None,  # when the SLA counts open hours only (policy.hours)
     actor: str = "assistant",
 ) -> tuple[Ticket, Event]:
     existing = await open_ticket_for(session, conversation.id)
@@ -93,7 +94,7 @@ async def hand_off(
         priority=priority,
         subject=subject,
         summary=summary,
-        due_at=now + timedelta(minutes=sla_minutes),
+        due_at=due_at or now + timedelta(minutes=sla_minutes),
     )
     ticket.created_at = ticket.updated_at = now
     event = await _event(session, ticket, kind="created", actor=actor, now=now,
