@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -20,7 +21,7 @@ from frontdesk.nlu.language import detect_language
 from frontdesk.orchestration.deps import Deps
 from frontdesk.orchestration.turn import Turn
 from frontdesk.policy.escalation import PriorContact, PriorTurn, detect_triggers
-from frontdesk.policy.hours import next_opening, team_available, team_hours
+from frontdesk.policy.hours import next_opening, reply_due, team_available, team_hours
 from frontdesk.policy.rules_router import UNANSWERABLE_MESSAGE, Facts
 from frontdesk.storage.conversations import all_messages, turns_of
 from frontdesk.storage.models import Conversation
@@ -272,6 +273,7 @@ async def hand_off(turn: Turn, deps: Deps, *, after_answer: bool = False) -> Non
         summary=summary,
         now=turn.now,
         sla_minutes=team.sla_for(route.priority),
+        due_at=reply_due(deps.rules, route.team, route.priority, turn.now),
     )
     turn.ticket_id = ticket.id
     if not after_answer:
@@ -322,7 +324,13 @@ def reply_time(turn: Turn, deps: Deps, route: Route) -> str:
     assert route.team is not None
     config = deps.rules.teams[route.team]
     if team_available(deps.rules, route.team, turn.now):
-        hours, minutes = divmod(config.sla_for(route.priority), 60)
+        due = reply_due(deps.rules, route.team, route.priority, turn.now)
+        minutes_due = config.sla_for(route.priority)
+        if due - turn.now > timedelta(minutes=minutes_due):  # the SLA waits out a closing
+            staffed = team_hours(deps.rules, route.team) or deps.rules.business_hours
+            local = due.astimezone(ZoneInfo(staffed.timezone))
+            return f"by {local:%A %H:%M} {staffed.timezone}"
+        hours, minutes = divmod(minutes_due, 60)
         if hours and minutes:
             wait = f"{hours} hour{'s' if hours != 1 else ''} {minutes} minutes"
         elif hours:
