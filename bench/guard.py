@@ -40,6 +40,14 @@ model (`--names-model`) and are reported separately, as are two real-data checks
 NLU++ users typed them (102 spans, mostly lower case, no cue) and the share of BANKING77 test
 messages with any detection.
 
+The screen as the message path runs it (`screen_bench`, alone with `--screen-only`):
+`InputScreen.screen` with its normalisation step on bench/data/guard_eval (ordinary messages
+from six support domains the screen was not trained on, and attacks written blind to the test
+sets; dev rows may be tuned on, test rows only reported) and on deepset's test split: share
+detected (doubted or refused) and refused under `injection_action: block`, and the screen's
+time per message with and without normalisation (`unseen_domain_false_refusal_rate`,
+`blind_attack_recall`, `screen_p95_growth_ms`).
+
 Writes bench/results/guard.json.
 """
 
@@ -49,6 +57,7 @@ import argparse
 import csv
 import json
 import math
+import os
 import random
 import statistics
 import time
@@ -649,6 +658,153 @@ def support_pii_flag_rate(data: Path) -> float:
     return sum(bool(detector.find(t)) for t in texts) / len(texts)
 
 
+EVAL_DATA = ROOT / "bench" / "data" / "guard_eval"
+
+
+def _screen_rows(name: str) -> list[dict[str, str]]:
+    lines = (EVAL_DATA / name).read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def screen_bench(data: Path, repeats: int = 3) -> dict[str, Any]:
+    """The shipped input screen as the message path runs it (`InputScreen.screen`, default
+    policy and `injection_action: block`) on the evaluation data written for issue 17
+    (bench/data/guard_eval, committed before tuning; dev rows may be tuned on, test rows
+    are only reported) and on deepset's test split. Detected = flagged or refused (the
+    default policy's doubt, `injection_threshold`); refused = what `block` refuses."""
+    from frontdesk.config.settings import GuardSettings
+    from frontdesk.guard.input_screen import INJECTION, InputScreen
+
+    flag_policy = GuardSettings()
+    block_policy = GuardSettings(injection_action="block")
+    screen = InputScreen(max_chars=10**6)
+    assert screen.injection.model is not None  # trained before any timing
+
+    def judge(text: str) -> tuple[bool, bool]:
+        flagged = INJECTION in screen.screen(text, flag_policy).findings
+        refused = screen.screen(text, block_policy).blocked
+        return flagged or refused, refused
+
+    def rates_of(texts: list[str]) -> dict[str, Any]:
+        judged = [judge(t) for t in texts]
+        return {
+            "rows": len(texts),
+            "detected": round(sum(d for d, _ in judged) / len(texts), 4),
+            "refused": round(sum(r for _, r in judged) / len(texts), 4),
+        }
+
+    ordinary = _screen_rows("ordinary.jsonl")
+    attacks = _screen_rows("attacks.jsonl")
+    out: dict[str, Any] = {"ordinary": {}, "attacks": {}, "attacks_by_kind": {}}
+    for split in ("dev", "test", "all"):
+        out["ordinary"][split] = rates_of(
+            [r["text"] for r in ordinary if split in ("all", r["split"])]
+        )
+        out["attacks"][split] = rates_of(
+            [r["text"] for r in attacks if split in ("all", r["split"])]
+        )
+    for kind in sorted({r["kind"] for r in attacks}):
+        out["attacks_by_kind"][kind] = rates_of([r["text"] for r in attacks if r["kind"] == kind])
+    out["ordinary_refused_texts"] = [r["text"] for r in ordinary if judge(r["text"])[1]]
+    out["attacks_missed_texts"] = [r["text"] for r in attacks if not judge(r["text"])[0]]
+    rows = [
+        json.loads(line)
+        for line in (data / "prompt_injection" / "deepset_test.jsonl").read_text().splitlines()
+    ]
+    judged = [judge(r["text"]) for r in rows]
+    labels = [int(r["label"]) for r in rows]
+    out["deepset_test"] = {
+        "rows": len(rows),
+        "detected": rates([d for d, _ in judged], labels),
+        "refused": rates([r for _, r in judged], labels),
+    }
+    # The screen's own time per message (`InputScreen.screen`: redaction and injection, what
+    # screen_input costs), with and without the normalisation step, interleaved text by
+    # text so both see the same machine load; same trained model.
+    plain = InputScreen(max_chars=10**6, injection=InjectionScreen(screen.injection.model,
+                                                                   decode=False))  # fmt: skip
+    texts = [r["text"] for r in ordinary] + [r["text"] for r in attacks]
+    # Wall time, and this process's CPU time (steadier on a shared, loaded machine).
+    names = ("without_normalisation", "with_normalisation")
+    wall: dict[str, list[float]] = {name: [] for name in names}
+    cpu: dict[str, list[float]] = {name: [] for name in names}
+    for _ in range(repeats):
+        for text in texts:
+            for name, which in zip(names, (plain, screen), strict=True):
+                began, began_cpu = time.perf_counter(), time.process_time()
+                which.screen(text, flag_policy)
+                cpu[name].append((time.process_time() - began_cpu) * 1000)
+                wall[name].append((time.perf_counter() - began) * 1000)
+
+    def summary(values: list[float]) -> dict[str, float]:
+        return {
+            "p50": round(_percentile(values, 0.5), 3),
+            "p95": round(_percentile(values, 0.95), 3),
+            "mean": round(statistics.fmean(values), 3),
+        }
+
+    out["screen_ms"] = {
+        "texts": len(texts),
+        "repeats": repeats,
+        "load_average": round(os.getloadavg()[0], 2),
+        **{name: summary(wall[name]) for name in names},
+        "cpu": {name: summary(cpu[name]) for name in names},
+    }
+    out["screen_ms"]["p95_growth"] = round(
+        out["screen_ms"]["with_normalisation"]["p95"]
+        - out["screen_ms"]["without_normalisation"]["p95"],
+        3,
+    )
+    out["screen_ms"]["cpu"]["p95_growth"] = round(
+        out["screen_ms"]["cpu"]["with_normalisation"]["p95"]
+        - out["screen_ms"]["cpu"]["without_normalisation"]["p95"],
+        3,
+    )
+    return out
+
+
+def print_screen(result: dict[str, Any]) -> None:
+    print(f"{'set':<28}{'rows':>6}{'detected':>10}{'refused':>9}")
+    for group in ("ordinary", "attacks"):
+        for split, row in result[group].items():
+            print(f"{group + ' ' + split:<28}{row['rows']:>6}{row['detected']:>10.4f}"
+                  f"{row['refused']:>9.4f}")  # fmt: skip
+    for kind, row in result["attacks_by_kind"].items():
+        print(f"{'  attacks ' + kind:<28}{row['rows']:>6}{row['detected']:>10.4f}"
+              f"{row['refused']:>9.4f}")  # fmt: skip
+    deepset = result["deepset_test"]
+    for level in ("detected", "refused"):
+        print(f"{'deepset test ' + level:<28}{deepset['rows']:>6}  recall "
+              f"{deepset[level]['recall']:.3f} FPR {deepset[level]['fpr']:.3f}")  # fmt: skip
+    ms = result["screen_ms"]
+    for clock, rows in (("wall", ms), ("cpu", ms["cpu"])):
+        for name in ("without_normalisation", "with_normalisation"):
+            row = rows[name]
+            print(f"screen ms {clock:<5}{name:<22} p50 {row['p50']:>7} p95 {row['p95']:>7} "
+                  f"mean {row['mean']:>7}")  # fmt: skip
+        print(f"  p95 growth ({clock}) {rows['p95_growth']} ms")
+    print(f"{ms['texts']} texts x {ms['repeats']}, load average {ms['load_average']}")
+
+
+def screen_keys(result: dict[str, Any]) -> dict[str, Any]:
+    """The headline figures guard.json carries for the screen (issue 17's targets)."""
+    return {
+        "injection_recall": result["deepset_test"]["detected"]["recall"],
+        "injection_fpr": result["deepset_test"]["detected"]["fpr"],
+        "unseen_domain_false_refusal_rate": result["ordinary"]["all"]["refused"],
+        "unseen_domain_flag_rate": result["ordinary"]["all"]["detected"],
+        "blind_attack_recall": result["attacks"]["all"]["detected"],
+        "screen_p95_ms": result["screen_ms"]["with_normalisation"]["p95"],
+        "screen_p95_growth_ms": result["screen_ms"]["p95_growth"],
+        "screen_cpu_p95_growth_ms": result["screen_ms"]["cpu"]["p95_growth"],
+    }
+
+
 def _no_nan(value: Any) -> Any:
     """JSON has no NaN: a rate with nothing to count (recall on benign-only sets) is null."""
     if isinstance(value, float) and value != value:
@@ -672,7 +828,21 @@ def main() -> None:
     parser.add_argument("--only", default="", metavar="TEXT",
                         help="with --train-only: only approaches named with TEXT")  # fmt: skip
     parser.add_argument("--names-model", action="store_true", help="use spaCy names if installed")
+    parser.add_argument("--screen-only", action="store_true",
+                        help="only the shipped screen on bench/data/guard_eval and deepset test;"
+                        " update those figures in guard.json, keep the rest")  # fmt: skip
+    parser.add_argument("--repeats", type=int, default=3, help="timing passes (--screen-only)")
     args = parser.parse_args()
+
+    if args.screen_only:
+        screen = screen_bench(args.data, repeats=args.repeats)
+        print_screen(screen)
+        result = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+        result.update(screen_keys(screen))
+        result["screen"] = screen
+        RESULTS.write_text(json.dumps(_no_nan(result), indent=2, ensure_ascii=False) + "\n")
+        print(f"wrote {RESULTS.relative_to(ROOT)} (screen figures only)")
+        return
 
     if args.only and not args.train_only:
         parser.error("--only needs --train-only (guard.json lists every approach)")
@@ -725,6 +895,12 @@ def main() -> None:
         "injection": injection,
         "pii": pii,
     }
+    screen = screen_bench(args.data, repeats=args.repeats)
+    print_screen(screen)
+    # The shipped screen as the message path runs it (normalisation, rules and model): its
+    # deepset test figure replaces the model-selection one above.
+    result.update(screen_keys(screen))
+    result["screen"] = screen
     print(f"{'set':<16}{'rows':>6}{'recall':>9}{'FPR':>9}{'model R/FPR':>16}{'rules R/FPR':>16}"
           f"{'ms/text':>9}")  # fmt: skip
     for name in ("deepset_test", "giskard", "banking77_test", "clinc150_test"):
