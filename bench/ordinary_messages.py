@@ -37,7 +37,9 @@ async def run(block: bool) -> dict[str, object]:
         if block:
             runtime.settings.guard.injection_action = "block"
             guard = runtime.settings.guard
-            guard.injection_block_threshold = guard.injection_threshold  # every doubt refused
+            # Refusal needs a rule and the model together (strong evidence); this asks the
+            # model only for a doubt, the most a tenant can refuse (before 011aaa0: every doubt).
+            guard.injection_block_threshold = guard.injection_threshold
         refused = doubted = expected = found = 0
         extra: list[str] = []
         try:
