@@ -184,3 +184,44 @@ async def test_erasure_takes_training_examples_and_webhook_payloads_along(db: Da
         payloads = [d.payload for d in await session.scalars(select(WebhookDelivery))]
     assert examples == 1
     assert payloads == [{"ticket": {"conversation_id": kept.id, "summary": "where is it"}}]
+
+
+async def test_erasure_and_purge_scrub_the_audit_trails_targets(db: Database) -> None:
+    """Audit rows keep the action and time; the erased customer ref and conversation ids are
+    replaced by `erased:<hash>` in targets and details. Other customers' rows are untouched."""
+    from sqlalchemy import select
+
+    from frontdesk.storage.audit import audit
+    from frontdesk.storage.models import AuditLog, Conversation
+    from frontdesk.storage.privacy import delete_customer, erased, export_customer, purge_expired
+
+    tenant = await ensure_tenant(db, "acme")
+    async with db.session(tenant.id) as session:
+        gone = await create_conversation(session, channel="api", customer_ref="dana@example.com")
+        kept = await create_conversation(session, channel="api", customer_ref="cust-2")
+        old = await create_conversation(session, channel="api", customer_ref="cust-3")
+        for conversation in (gone, kept, old):
+            audit(session, actor="key:1", action="conversation.read", target=conversation.id)
+        audit(session, actor="key:1", action="note", detail={"seen": [gone.id, "x"]})
+        await session.commit()
+        assert await export_customer(session, "dana@example.com", actor="key:1") is not None
+        assert await delete_customer(session, "dana@example.com", actor="key:1") == 1
+        await session.commit()
+        stale = utcnow() - timedelta(days=40)
+        await session.execute(
+            Conversation.__table__.update()
+            .where(Conversation.id == old.id)
+            .values(updated_at=stale)
+        )
+        assert await purge_expired(session, 30) == 1
+        await session.commit()
+        rows = {(r.action, r.target): r for r in await session.scalars(select(AuditLog))}
+    texts = repr([(r.target, r.detail) for r in rows.values()])
+    for raw in ("dana@example.com", gone.id, old.id):
+        assert raw not in texts
+    assert ("conversation.read", erased(gone.id)) in rows
+    assert ("conversation.read", erased(old.id)) in rows
+    assert ("conversation.read", kept.id) in rows  # another customer's read is kept as it was
+    assert ("privacy.export", erased("dana@example.com")) in rows
+    assert rows[("privacy.delete", erased("dana@example.com"))].detail["conversations"] == 1
+    assert rows[("note", None)].detail == {"seen": [erased(gone.id), "x"]}

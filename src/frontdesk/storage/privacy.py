@@ -7,18 +7,34 @@ whatever later features add), so new tables are covered without changes here. Tw
 row hold a conversation's words without that column and are deleted with it too: training
 examples agents made from its turns (`turn_id`), and webhook deliveries whose payload names
 the conversation (message and ticket events carry its text and summary).
+
+The audit trail keeps what was done and when, but after erasure (and the retention purge) no
+longer who to: a row whose target is the customer ref or one of the deleted conversations
+(`conversation.read`, `privacy.export`, the erasure's own row) gets `erased:<hash>` instead,
+and those identifiers are replaced the same way in the row's details. The hash lets an
+operator who is given the ref again confirm it was erased; it cannot be read back.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, delete, select
+from sqlalchemy import Table, Text, cast, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.storage.audit import audit
-from frontdesk.storage.models import Base, Conversation, Message, Ticket, Turn, utcnow
+from frontdesk.storage.models import (
+    AuditLog,
+    Base,
+    Conversation,
+    Message,
+    Ticket,
+    Turn,
+    utcnow,
+)
 from frontdesk.storage.support_models import TrainingExample, WebhookDelivery
 
 
@@ -112,7 +128,49 @@ async def delete_conversations(session: AsyncSession, ids: list[str]) -> int:
         result = await session.execute(statement)
         total += int(getattr(result, "rowcount", 0) or 0)
     result = await session.execute(delete(Conversation).where(Conversation.id.in_(ids)))
+    await scrub_audit(session, ids)
     return total + int(getattr(result, "rowcount", 0) or 0)
+
+
+def erased(identifier: str) -> str:
+    """What the audit trail says instead of an erased customer ref or conversation id."""
+    return "erased:" + hashlib.sha256(identifier.encode()).hexdigest()[:16]
+
+
+async def scrub_audit(session: AsyncSession, identifiers: Collection[str]) -> int:
+    """Replace `identifiers` in the audit trail's targets and details; returns rows changed.
+    Rows are found in SQL (a detail by its JSON text), then rewritten here."""
+    wanted = set(identifiers)
+    changed = 0
+    ordered = sorted(wanted)
+    for begin in range(0, len(ordered), 200):
+        chunk = ordered[begin : begin + 200]
+        detail_text = cast(AuditLog.detail, Text)
+        rows = await session.scalars(
+            select(AuditLog).where(
+                or_(AuditLog.target.in_(chunk), *(detail_text.contains(i) for i in chunk))
+            )
+        )
+        for row in rows:
+            detail = _replaced(row.detail, wanted)
+            if row.target not in wanted and detail == row.detail:
+                continue
+            if row.target in wanted:
+                row.target = erased(row.target)
+            row.detail = detail
+            changed += 1
+    await session.flush()
+    return changed
+
+
+def _replaced(value: Any, identifiers: set[str]) -> Any:
+    if isinstance(value, str):
+        return erased(value) if value in identifiers else value
+    if isinstance(value, dict):
+        return {k: _replaced(v, identifiers) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_replaced(v, identifiers) for v in value]
+    return value
 
 
 async def _delete_derived(session: AsyncSession, ids: set[str]) -> int:
@@ -145,7 +203,8 @@ async def delete_customer(session: AsyncSession, customer_ref: str, *, actor: st
     if not conversations:
         return None
     deleted = await delete_conversations(session, [c.id for c in conversations])
-    audit(session, actor=actor, action="privacy.delete", target=customer_ref,
+    await scrub_audit(session, [customer_ref])  # earlier exports of this customer
+    audit(session, actor=actor, action="privacy.delete", target=erased(customer_ref),
           detail={"conversations": len(conversations), "rows": deleted})  # fmt: skip
     return len(conversations)
 
