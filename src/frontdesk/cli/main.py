@@ -128,6 +128,10 @@ def _log_config() -> dict[str, Any]:
 
     config: dict[str, Any] = {**LOGGING_CONFIG, "loggers": dict(LOGGING_CONFIG["loggers"])}
     config["loggers"]["frontdesk"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    # Access lines name no customer: ids and addresses in URLs become pseudonyms.
+    config["filters"] = {"identifiers": {"()": "frontdesk.observability.logs.AccessLogFilter"}}
+    config["handlers"] = {**LOGGING_CONFIG["handlers"]}
+    config["handlers"]["access"] = {**config["handlers"]["access"], "filters": ["identifiers"]}
     return config
 
 

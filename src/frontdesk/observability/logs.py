@@ -1,9 +1,12 @@
-"""Log helpers. Message text never goes into logs: only a short fingerprint of it."""
+"""Log helpers. Message text never goes into logs: only a short fingerprint of it. Access
+logs name no customer: identifiers in URLs become pseudonyms (`scrub_access_log`)."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import re
+from urllib.parse import unquote
 
 
 def fingerprint(text: str) -> str:
@@ -14,3 +17,41 @@ def configure(level: str = "INFO") -> None:
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=False
     )
+
+
+def pseudonym(value: str) -> str:
+    """What a log line says instead of an identifier: the same value gives the same mark (a
+    log can be searched for a known conversation), but the value cannot be read back."""
+    return "~" + fingerprint(value)
+
+
+# Parts of a URL that name a person or their conversation: the customer ref of the privacy
+# routes, conversation ids (knowing one is the widget's access to it), e-mail addresses.
+_NAMED = re.compile(r"(/(?:customers|conversations)/)([^/?#]+)")
+_QUERY_NAMED = re.compile(r"([?&](?:conversation_id|customer_ref|customer|email)=)([^&#]*)", re.I)
+_EMAIL_LIKE = re.compile(r"[^/?&=#\s]*(?:@|%40)[^/?&=#\s]*")
+
+
+def scrub_url(path: str) -> str:
+    """A request path as an access log may show it: identifiers replaced by pseudonyms."""
+    path = _NAMED.sub(lambda m: m.group(1) + pseudonym(unquote(m.group(2))), path)
+    path = _QUERY_NAMED.sub(lambda m: m.group(1) + pseudonym(unquote(m.group(2))), path)
+    return _EMAIL_LIKE.sub(lambda m: pseudonym(unquote(m.group(0))), path)
+
+
+class AccessLogFilter(logging.Filter):
+    """uvicorn's access lines (`'%s - "%s %s HTTP/%s" %d'`, the path third) without the
+    identifiers a URL may carry."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], scrub_url(args[2]), *args[3:])
+        return True
+
+
+def scrub_access_log(logger: logging.Logger | None = None) -> None:
+    """Install the filter on uvicorn's access logger (once), however uvicorn was started."""
+    target = logger or logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, AccessLogFilter) for f in target.filters):
+        target.addFilter(AccessLogFilter())

@@ -1,0 +1,63 @@
+"""Access logs name no customer: ids and addresses in request URLs become pseudonyms, under
+`frontdesk serve` (its logging configuration) and however else uvicorn runs the app."""
+
+from __future__ import annotations
+
+import io
+import logging
+import logging.config
+
+import pytest
+
+from frontdesk.observability.logs import pseudonym, scrub_url
+
+CONVERSATION = "0123456789abcdef0123456789abcdef"
+
+
+@pytest.mark.parametrize(
+    ("path", "scrubbed"),
+    [
+        ("/v1/admin/customers/dana%40example.com/export",
+         f"/v1/admin/customers/{pseudonym('dana@example.com')}/export"),
+        ("/v1/admin/customers/CU-123456", f"/v1/admin/customers/{pseudonym('CU-123456')}"),
+        (f"/v1/conversations/{CONVERSATION}/messages?stream=true",
+         f"/v1/conversations/{pseudonym(CONVERSATION)}/messages?stream=true"),
+        (f"/console/conversations/{CONVERSATION}",
+         f"/console/conversations/{pseudonym(CONVERSATION)}"),
+        (f"/v1/channels/voice?conversation_id={CONVERSATION}&lang=en",
+         f"/v1/channels/voice?conversation_id={pseudonym(CONVERSATION)}&lang=en"),
+        ("/v1/anything?to=jo@example.com", f"/v1/anything?to={pseudonym('jo@example.com')}"),
+        ("/v1/conversations", "/v1/conversations"),
+        ("/healthz", "/healthz"),
+        ("/v1/knowledge/search?q=refund&limit=5", "/v1/knowledge/search?q=refund&limit=5"),
+    ],
+)  # fmt: skip
+def test_identifiers_in_urls_become_pseudonyms(path: str, scrubbed: str) -> None:
+    assert scrub_url(path) == scrubbed
+
+
+def _access_line(logger: logging.Logger, path: str) -> None:
+    """What uvicorn's h11/httptools protocols log for a request."""
+    logger.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "DELETE", path, "1.1", 204)
+
+
+def test_serve_logging_configuration_scrubs_access_lines() -> None:
+    from frontdesk.cli.main import _log_config
+
+    config = _log_config()
+    stream = io.StringIO()
+    config["handlers"]["access"] = {**config["handlers"]["access"], "stream": stream}
+    config["loggers"] = {"test.access": {**config["loggers"]["uvicorn.access"]}}
+    config["loggers"]["test.access"]["propagate"] = False
+    config["disable_existing_loggers"] = False
+    logging.config.dictConfig(config)
+    logger = logging.getLogger("test.access")
+    try:
+        _access_line(logger, "/v1/admin/customers/dana%40example.com")
+    finally:
+        logger.handlers.clear()
+    line = stream.getvalue()
+    assert "dana" not in line
+    assert pseudonym("dana@example.com") in line
+    assert '"DELETE /v1/admin/customers/~' in line
+    assert "204" in line
