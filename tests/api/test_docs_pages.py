@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests.conftest import require
+from tests.web.csp import watch_csp
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -54,6 +55,7 @@ def test_swagger_ui_renders_the_operations_offline(live_server: str) -> None:
             context = browser.new_context()
             context.route("**/*", only_this_server)
             page = context.new_page()
+            violations = watch_csp(page)
             page.goto(live_server + "/docs")
             operation = page.locator(".opblock-summary-path", has_text="/v1/conversations")
             expect(operation.first).to_be_visible(timeout=20_000)
@@ -64,6 +66,7 @@ def test_swagger_ui_renders_the_operations_offline(live_server: str) -> None:
             expect(
                 page.locator(".live-responses-table tbody .response-col_status").first
             ).to_contain_text("200", timeout=20_000)
+            assert violations == []  # its policy lets Swagger UI start, nothing else inline
         finally:
             browser.close()
     assert elsewhere == []

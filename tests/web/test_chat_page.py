@@ -7,6 +7,7 @@ import shutil
 import pytest
 
 from tests.conftest import require
+from tests.web.csp import watch_csp
 
 pytestmark = pytest.mark.browser
 
@@ -25,6 +26,7 @@ def test_customer_chats_on_the_web_page(live_server: str) -> None:
         )  # fmt: skip
         try:
             page = browser.new_page()
+            violations = watch_csp(page)
             page.goto(live_server + "/")
             expect(page.locator("h1")).to_have_text("Kestrel Parcel support")
             page.fill("#text", "I want a refund for order KP-20481736")
@@ -41,5 +43,6 @@ def test_customer_chats_on_the_web_page(live_server: str) -> None:
                 "<img src=x onerror=alert(1)> hello"
             )
             assert page.locator(".msg img").count() == 0
+            assert violations == []
         finally:
             browser.close()

@@ -15,6 +15,7 @@ from frontdesk.storage.db import Database
 from frontdesk.storage.tenants import ensure_tenant
 from frontdesk.storage.users import Role, create_user
 from tests.conftest import require
+from tests.web.csp import watch_csp
 
 pytestmark = pytest.mark.browser
 
@@ -48,6 +49,7 @@ def test_agent_takes_over_replies_hands_back_and_relabels(
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
             customer = browser.new_context().new_page()
+            violations = watch_csp(customer)
             customer.goto(live_server + "/")
             customer.fill("#text", "My parcel never arrived and nobody has replied")
             customer.click("button[type=submit]")
@@ -58,6 +60,7 @@ def test_agent_takes_over_replies_hands_back_and_relabels(
             expect(handed).to_contain_text("Customer Support team", timeout=20_000)
 
             agent = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+            agent_violations = watch_csp(agent)
             agent.goto(live_server + "/console")
             expect(agent).to_have_url(live_server + "/console/login")
             agent.fill("input[name=email]", "ana@kestrel.test")
@@ -103,5 +106,7 @@ def test_agent_takes_over_replies_hands_back_and_relabels(
             shot = Path(os.environ.get("FRONTDESK_CONSOLE_SCREENSHOT", tmp_path / "console.png"))
             agent.screenshot(path=str(shot), full_page=True)
             assert shot.stat().st_size > 10_000
+            assert violations == []
+            assert agent_violations == []
         finally:
             browser.close()

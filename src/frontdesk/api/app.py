@@ -39,6 +39,7 @@ from frontdesk.api.routes import (
     whatsapp_channel,
 )
 from frontdesk.api.routes import jobs as jobs_routes
+from frontdesk.api.security_headers import SecurityHeaders
 from frontdesk.api.stopping import on_stop_signal
 from frontdesk.api.widget_key import ensure_widget_key
 from frontdesk.config.settings import JobsSettings, ServerSettings, Settings
@@ -140,7 +141,14 @@ def create_app(workspace: Path | str | None = None, *, runtime: Runtime | None =
             "/v1/channels/voice": server.max_upload_bytes,  # audio files
         },
     )
+    app.add_middleware(SecurityHeaders, embed_origins=lambda: _embed_origins(app))
     return app
+
+
+def _embed_origins(app: FastAPI) -> list[str]:
+    """Sites that may frame the chat page (`web.embed_origins`; none before the lifespan)."""
+    runtime: Runtime | None = getattr(app.state, "runtime", None)
+    return runtime.settings.web.embed_origins if runtime is not None else []
 
 
 def resumable_jobs(runtime: Runtime) -> dict[str, Callable[[Interrupted], Work | None]]:

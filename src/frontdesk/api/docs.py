@@ -18,6 +18,8 @@ from fastapi.openapi.docs import (
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from frontdesk.api.security_headers import inline_script_policy
+
 ASSETS = "/docs-assets"
 ICON = Path(__file__).resolve().parent / "static" / "favicon.svg"
 
@@ -33,7 +35,7 @@ def install_docs(app: FastAPI) -> None:
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
-        return get_swagger_ui_html(
+        page = get_swagger_ui_html(
             openapi_url=f"{root}{openapi_url}",
             title=f"{app.title} - API",
             oauth2_redirect_url=f"{root}{redirect_url}",
@@ -42,10 +44,14 @@ def install_docs(app: FastAPI) -> None:
             swagger_favicon_url=f"{root}/favicon.ico",
             swagger_ui_parameters={"validatorUrl": None},  # no badge from validator.swagger.io
         )
+        page.headers["Content-Security-Policy"] = inline_script_policy(bytes(page.body))
+        return page
 
     @app.get(redirect_url, include_in_schema=False)
     async def swagger_ui_redirect() -> HTMLResponse:
-        return get_swagger_ui_oauth2_redirect_html()
+        page = get_swagger_ui_oauth2_redirect_html()
+        page.headers["Content-Security-Policy"] = inline_script_policy(bytes(page.body))
+        return page
 
     @app.get("/favicon.ico", include_in_schema=False)
     async def favicon() -> FileResponse:

@@ -5,6 +5,7 @@ Nested fields use a double underscore: FRONTDESK_SERVER__PORT=9000.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal, get_args
 
@@ -194,8 +195,26 @@ class LlmSettings(BaseModel):
         return [self.answer_model] if purpose == "answer" else []
 
 
+EMBED_ORIGIN = re.compile(r"^https?://(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:\d{1,5})?$")
+
+
 class WebSettings(BaseModel):
     enabled: bool = True
+    # Sites that may show the chat page in a frame (the embedded widget), as origins:
+    # "https://shop.example", "https://*.shop.example". Its Content-Security-Policy's
+    # frame-ancestors; the console is never framed.
+    embed_origins: list[str] = Field(default_factory=list)
+
+    @field_validator("embed_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if not EMBED_ORIGIN.match(origin):
+                raise ValueError(
+                    f"{origin!r} is not an origin; write scheme://host[:port], e.g. "
+                    "https://shop.example or https://*.shop.example (no path)"
+                )
+        return value
 
 
 PiiKindName = Literal["email", "phone", "card_number", "iban", "name", "address"]
