@@ -358,11 +358,14 @@ kb_commands.register(app)
 evaluate_commands.register(app)
 nlu_commands.register(app)
 retrain_commands.register(app)
-security_commands.register(app)
+security_commands.register(app, keys_app)
 voice_commands.register(app)
 
 
 def run() -> None:
+    # Every file frontdesk writes (database, trained models, reports, keys) is its owner's
+    # only: they hold customers' words. The CLI is the process's entry, so it may set this.
+    os.umask(0o077)
     try:
         app()
     except FrontdeskError as exc:  # raised outside a command body (option parsing callbacks)

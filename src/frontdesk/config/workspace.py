@@ -51,9 +51,12 @@ class Workspace:
 
     @property
     def state_dir(self) -> Path:
-        """Generated state: the SQLite database, trained models. Safe to delete."""
+        """Generated state: the SQLite database, trained models. Safe to delete. Its owner's
+        only (0700): it holds customers' messages and the widget key."""
         path = self.root / ".frontdesk"
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o700)
         return path
 
 

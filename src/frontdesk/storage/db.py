@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import threading
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, Row, create_engine, event, text
@@ -67,6 +69,7 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo}
         if self.dialect == "sqlite":
             kwargs["connect_args"] = {"timeout": 30}
+            private_sqlite_files(make_url(self.url).database)
         else:
             kwargs["pool_pre_ping"] = True
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
@@ -112,6 +115,21 @@ class Database:
             if self._reader is not None:
                 self._reader.dispose()
                 self._reader = None
+
+
+def private_sqlite_files(database: str | None) -> None:
+    """The database file readable by its owner only (0600), created so before SQLite opens
+    it: SQLite gives its -wal and -shm files the database file's permissions. Files a
+    default umask left readable by all (0644) are tightened."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.exists() and path.parent.is_dir():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        part = path.with_name(path.name + suffix)
+        if part.is_file() and part.stat().st_mode & 0o077:
+            part.chmod(0o600)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
