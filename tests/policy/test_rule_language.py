@@ -348,16 +348,45 @@ def test_repeat_contact_ignores_ordinary_words() -> None:
 
 
 def test_repeat_contact_from_an_earlier_conversation_within_the_window() -> None:
-    two_days = PriorContact(intent="billing", confidence=0.9, at=NOW - timedelta(days=2))
+    two_days = PriorContact(
+        conversation_id="c1", intent="billing", confidence=0.9, at=NOW - timedelta(days=2)
+    )
     assert _repeat(earlier=[two_days]) == (
         "the customer asked about billing in an earlier conversation 2 days ago (within 7 days)"
     )
-    old = PriorContact(intent="billing", confidence=0.9, at=NOW - timedelta(days=9))
-    other = PriorContact(intent="outage", confidence=0.9, at=NOW - timedelta(days=1))
-    unsure = PriorContact(intent="billing", confidence=0.1, at=NOW - timedelta(days=1))
+    old = PriorContact(
+        conversation_id="c2", intent="billing", confidence=0.9, at=NOW - timedelta(days=9)
+    )
+    other = PriorContact(
+        conversation_id="c3", intent="outage", confidence=0.9, at=NOW - timedelta(days=1)
+    )
+    unsure = PriorContact(
+        conversation_id="c4", intent="billing", confidence=0.1, at=NOW - timedelta(days=1)
+    )
     assert _repeat(earlier=[old, other, unsure]) is None
     assert _repeat(intent=IntentPrediction(name="billing", confidence=0.1),
                    earlier=[two_days]) is None  # fmt: skip
+
+
+def test_repeat_contact_can_need_several_earlier_conversations() -> None:
+    third_time = CONFIG.model_copy(update={"repeat_contact_conversations": 2})
+
+    def repeat(earlier: list[PriorContact]) -> str | None:
+        return detect_triggers(third_time, text="hello", intent=BILLING, sentiment=0.0,
+                               history=[], earlier_contacts=earlier, now=NOW,
+                               ).get(Trigger.REPEAT_CONTACT)  # fmt: skip
+
+    def turn(conversation: str, days: int) -> PriorContact:
+        return PriorContact(intent="billing", confidence=0.9, at=NOW - timedelta(days=days),
+                            conversation_id=conversation)  # fmt: skip
+
+    # Two turns of one earlier conversation are one contact, not two.
+    assert repeat([turn("a", 1), turn("a", 3)]) is None
+    assert repeat([turn("a", 1), turn("a", 3), turn("b", 5)]) == (
+        "the customer asked about billing in 2 earlier conversations, the last 24 hour(s) ago"
+        " (within 7 days)"
+    )
+    assert repeat([turn("a", 1), turn("b", 9)]) is None  # the second is outside the window
 
 
 # -- a team's own hours -----------------------------------------------------------------------

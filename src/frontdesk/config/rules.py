@@ -190,6 +190,8 @@ class EscalationConfig(BaseModel):
     # repeat_contact: the same customer (conversations' customer_ref) asked about the same
     # intent in an earlier conversation this many days back (0: never look back)...
     repeat_contact_days: int = Field(default=7, ge=0)
+    # How many such earlier conversations make a repeat contact (2: "the third contact").
+    repeat_contact_conversations: int = Field(default=1, ge=1)
     # ...or says they have been in touch before (phrases, see config.rule_text).
     repeat_contact_phrases: list[Phrase] = Field(
         default_factory=lambda: [

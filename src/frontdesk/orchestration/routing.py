@@ -67,7 +67,7 @@ async def earlier_contacts(turn: Turn, deps: Deps) -> list[PriorContact]:
         return []
     rows = await turn.session.execute(
         select(TurnRecord.intent, TurnRecord.confidence, TurnRecord.created_at,
-               TurnRecord.decision)
+               TurnRecord.decision, TurnRecord.conversation_id)
         .join(Conversation, Conversation.id == TurnRecord.conversation_id)
         .where(Conversation.customer_ref == ref, Conversation.id != turn.conversation.id,
                TurnRecord.intent == turn.intent.name,
@@ -81,8 +81,9 @@ async def earlier_contacts(turn: Turn, deps: Deps) -> list[PriorContact]:
             confidence=confidence,
             at=at,
             out_of_scope=PriorTurn.from_decision(decision).out_of_scope,
+            conversation_id=conversation_id,
         )
-        for intent, confidence, at, decision in rows
+        for intent, confidence, at, decision, conversation_id in rows
     ]
 
 

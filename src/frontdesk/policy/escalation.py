@@ -49,6 +49,7 @@ class PriorTurn:
 class PriorContact:
     """A turn of one of the customer's earlier conversations (same customer_ref)."""
 
+    conversation_id: str  # contacts count by conversation, not by turn
     intent: str | None
     confidence: float | None
     at: datetime
@@ -147,19 +148,27 @@ def _repeat_contact(
         return None
     now = now or datetime.now(UTC)
     since = now - timedelta(days=config.repeat_contact_days)
-    same = [
-        _aware(c.at)
-        for c in earlier
-        if c.intent == intent.name
-        and not is_low(c.confidence, c.out_of_scope, config)
-        and since <= _aware(c.at) <= now
-    ]
-    if not same or config.repeat_contact_days == 0:
+    latest: dict[str, datetime] = {}  # conversation -> its latest turn about this intent
+    for contact in earlier:
+        at = _aware(contact.at)
+        if (
+            contact.intent == intent.name
+            and not is_low(contact.confidence, contact.out_of_scope, config)
+            and since <= at <= now
+        ):
+            latest[contact.conversation_id] = max(at, latest.get(contact.conversation_id, at))
+    needed = config.repeat_contact_conversations
+    if len(latest) < needed or config.repeat_contact_days == 0:
         return None
-    hours = (now - max(same)).total_seconds() / 3600
+    hours = (now - max(latest.values())).total_seconds() / 3600
     ago = f"{int(hours / 24)} days ago" if hours >= 48 else f"{max(1, round(hours))} hour(s) ago"
+    where = (
+        "an earlier conversation"
+        if len(latest) == 1
+        else f"{len(latest)} earlier conversations, the last"
+    )
     return (
-        f"the customer asked about {intent.name} in an earlier conversation {ago} "
+        f"the customer asked about {intent.name} in {where} {ago} "
         f"(within {config.repeat_contact_days} days)"
     )
 
