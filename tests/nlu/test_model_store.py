@@ -85,25 +85,62 @@ def test_unpromoted_versions_and_missing_ones(tmp_path: Path) -> None:
         store.promote("nope")
 
 
-def test_load_or_train_reuses_a_model_for_the_same_data(tmp_path: Path) -> None:
+def test_load_or_train_reuses_a_model_and_never_promotes_changed_data_itself(
+    tmp_path: Path,
+) -> None:
     store = ModelStore(tmp_path / "models")
     first = load_or_train(_data(tmp_path), store, None)
+    assert store.baseline_version() == first.version  # the first trained version
     again = load_or_train(_data(tmp_path), store, None)
     assert again.version == first.version
-    changed = load_or_train(_data(tmp_path, "    - refund me now\n"), store, None)
-    assert changed.version != first.version
-    # Other features (now with embeddings) need another model too.
+    # Changed data: without the gate's `refresh` the active model stays (start-up never
+    # promotes ungated); with it, the refresh decides.
     more = _data(tmp_path, "    - refund me now\n")
-    with_embeddings = load_or_train(more, store, HashingEmbedder())
+    assert load_or_train(more, store, None).version == first.version
+    asked: list[str] = []
+
+    def refresh(data: TrainingData, s: ModelStore, embedder: object) -> None:
+        asked.append(data.fingerprint())
+        train_and_promote(data, s, None)
+
+    changed = load_or_train(more, store, None, refresh=refresh)
+    assert asked == [more.fingerprint()]
+    assert changed.version != first.version
+    assert load_or_train(more, store, None, refresh=refresh).version == changed.version
+    assert len(asked) == 1  # same data: nothing to refresh
+    # Other features (now with embeddings): the old model cannot serve them; a new one is
+    # trained, promoted and becomes the baseline.
+    with_embeddings = load_or_train(more, store, HashingEmbedder(), refresh=refresh)
     assert with_embeddings.version != changed.version
     assert with_embeddings.manifest["embeddings"] == "hashing-test"
-    # Another embedding model (say, knowledge.embedder changed): its features differ too.
+    assert store.baseline_version() == with_embeddings.version
     other = HashingEmbedder()
     other.name = "hashing-test-2"
     retrained = load_or_train(more, store, other)
     assert retrained.version != with_embeddings.version
     assert retrained.manifest["embeddings"] == "hashing-test-2"
     assert load_or_train(more, store, other).version == retrained.version
+    assert len(asked) == 1
+
+
+def test_promotions_are_logged_and_rollback_goes_back_not_forth(tmp_path: Path) -> None:
+    store = ModelStore(tmp_path / "models")
+    v1, _ = train_and_promote(_data(tmp_path), store, None)
+    v2, _ = train_and_promote(_data(tmp_path, "    - refund me now\n"), store, None)
+    v3, _ = train_and_promote(_data(tmp_path, "    - refund me today\n"), store, None)
+    assert store.previous_active() == v2
+    store.promote(v2, actor="ana", action="rolled_back")
+    assert store.previous_active() == v1  # a second rollback goes further back
+    history = store.history()
+    assert [(h["action"], h["version"]) for h in history] == [
+        ("promoted", v1), ("promoted", v2), ("promoted", v3), ("rolled_back", v2)
+    ]  # fmt: skip
+    assert history[-1]["actor"] == "ana"
+    assert history[-1]["previous"] == v3
+    store.set_baseline(v2)
+    assert store.baseline_version() == v2
+    with pytest.raises(ModelNotTrainedError):
+        store.set_baseline("nope")
 
 
 def test_a_corrupt_active_model_is_retrained(tmp_path: Path) -> None:

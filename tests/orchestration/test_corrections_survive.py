@@ -16,7 +16,9 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from frontdesk.cli import nlu_commands
 from frontdesk.cli.main import app
+from frontdesk.embedding import CachingEmbedder
 from frontdesk.nlu.model_store import ModelStore
 from frontdesk.storage.db import Database
 from frontdesk.storage.tenants import ensure_tenant
@@ -102,10 +104,12 @@ def _reindex(http: httpx.Client, key: str) -> None:
         time.sleep(0.5)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 22: corrections are lost (fixed next)")
 def test_no_correction_is_lost_across_retrain_reindex_train_and_restart(
-    workspace: Path,
+    workspace: Path, embedder: CachingEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The CLI commands run in this process: they get the session's embedder (same model, the
+    # demo's examples already embedded) instead of loading their own, to keep this test cheap.
+    monkeypatch.setattr(nlu_commands, "_embedder", lambda settings: embedder)
     _agent(workspace)
     key = workspace_key(workspace)
     runner = CliRunner()

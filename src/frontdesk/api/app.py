@@ -32,6 +32,7 @@ from frontdesk.api.routes import (
     email_channel,
     health,
     knowledge,
+    learning,
     openai_compat,
     slack_channel,
     updates,
@@ -128,6 +129,7 @@ def create_app(workspace: Path | str | None = None, *, runtime: Runtime | None =
     app.include_router(chat_page.router)
     app.include_router(auth.router)
     app.include_router(admin.router)
+    app.include_router(learning.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(updates.router)
     for entry in entry_points(group="frontdesk.web"):  # web drivers api does not import

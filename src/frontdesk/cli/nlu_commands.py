@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -25,6 +27,7 @@ from frontdesk.nlu.training_data import TrainingData, TrainingDataError, load_tr
 from frontdesk.nlu.validation import validate
 
 if TYPE_CHECKING:
+    from frontdesk.nlu.evaluation import NluReport
     from frontdesk.nlu.intent_classifier import TextEmbedder
 
 data_app = typer.Typer(help="Training data for understanding.", no_args_is_help=True)
@@ -112,6 +115,17 @@ def models_root(ws: Workspace) -> Path:
     return ws.state_dir / "models" / "nlu"
 
 
+def load_data_and_embedder(
+    ws: Workspace, data: Path | None
+) -> tuple[TrainingData, Callable[[], TextEmbedder | None]]:
+    """The training data (checked) and a loader of the configured embedder."""
+    settings = load_settings(ws)
+    training = _load(data or ws.nlu_dir)
+    if len(training.intents) < 2:
+        raise fail(f"{data or ws.nlu_dir}: a classifier needs examples of at least two intents")
+    return training, lambda: _embedder(settings)
+
+
 def train_command(
     workspace: WorkspaceOption = Path("."),
     data: Annotated[
@@ -119,24 +133,29 @@ def train_command(
     ] = None,
     promote: Annotated[
         bool,
-        typer.Option(help="Make the new version the active one (a running server swaps it in)."),
+        typer.Option(
+            help="Promote the new version if it passes the gate (a running server swaps it in)."
+        ),
     ] = True,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Promote even if the gate says no (audited; it becomes the baseline)."
+        ),
+    ] = False,
     folds: Annotated[
         int,
         typer.Option(min=2, max=10, help="Folds for calibration and the out-of-scope threshold."),
     ] = 3,
 ) -> None:
-    """Train the intent classifier and entity extractor; store a new model version."""
-    # Imported here so `frontdesk --help` does not load scikit-learn.
-    from frontdesk.nlu.model_store import ModelStore, train_and_promote
+    """Train the intent classifier and entity extractor on the training data plus the
+    agents' enabled corrections; store a new version and promote it only if it passes the
+    gate against the promoted baseline (see `frontdesk models show`). Exit 3 when kept out."""
+    from frontdesk.cli.retrain_commands import print_report
+    from frontdesk.orchestration.retrain import train_workspace
 
     ws = Workspace.at(workspace)
-    settings = load_settings(ws)
-    training = _load(data or ws.nlu_dir)
-    if len(training.intents) < 2:
-        raise fail(f"{data or ws.nlu_dir}: a classifier needs examples of at least two intents")
-    embedder = _embedder(settings)
-    store = ModelStore(models_root(ws))
+    training, embedder = load_data_and_embedder(ws, data)
     steps = [
         "embedding examples",
         *[f"cross-validation fold {n}/{folds}" for n in range(1, folds + 1)],
@@ -152,19 +171,23 @@ def train_command(
             bar.update(task, completed=done, description=what)
 
         try:
-            version, manifest = train_and_promote(
-                training, store, embedder, promote=promote, folds=folds, progress=step
-            )
+            report = asyncio.run(train_workspace(ws.root, training, embedder, trigger="train",
+                                                 force=force, promote=promote, folds=folds,
+                                                 progress=step))  # fmt: skip
         except ValueError as exc:
             raise fail(str(exc)) from None
         bar.update(task, completed=len(steps))
+    from frontdesk.nlu.model_store import ModelStore
+
+    manifest = ModelStore(models_root(ws)).manifest(report.candidate)
     metrics = manifest["metrics"]
     table = Table("", "")
-    table.add_row("version", version + (" (active)" if promote else " (not promoted)"))
+    state = "active" if report.promoted else "not promoted"
+    table.add_row("version", f"{report.candidate} ({state})")
     table.add_row(
         "examples",
-        f"{manifest['examples']} in {len(manifest['intents'])} intents, "
-        f"{manifest['out_of_scope_examples']} out of scope",
+        f"{manifest['examples']} in {len(manifest['intents'])} intents "
+        f"({report.corrections} corrections), {manifest['out_of_scope_examples']} out of scope",
     )
     table.add_row("features", "MiniLM + n-grams" if manifest["embeddings"] else "n-grams")
     table.add_row("held-out accuracy", f"{metrics['held_out_accuracy']:.3f}")
@@ -175,6 +198,9 @@ def train_command(
     table.add_row("entity types learned", ", ".join(manifest["entity_types"]) or "none")
     table.add_row("time", f"{manifest['train_seconds']:.1f} s")
     out.print(table)
+    print_report(report.as_dict())
+    if promote and not report.promoted:
+        raise typer.Exit(3)
 
 
 def evaluate_nlu(
@@ -191,11 +217,18 @@ def evaluate_nlu(
         Path | None,
         typer.Option(help="Report folder (default: .frontdesk/reports/nlu-<time>/)."),
     ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="Evaluate a stored version ('active': the one serving) on --test, "
+            "default the golden set, instead of a fresh model from the data."
+        ),
+    ] = None,
 ) -> None:
     """Per-intent precision/recall/F1, confusion matrix (PNG) and HTML report, entity scores."""
     from datetime import UTC, datetime
 
-    from frontdesk.nlu.evaluation import evaluate, write_report
+    from frontdesk.nlu.evaluation import evaluate
     from frontdesk.nlu.training_data import load_csv, load_yaml
 
     ws = Workspace.at(workspace)
@@ -222,6 +255,25 @@ def evaluate_nlu(
     for name, regexes in training.regexes.items():
         patterns.setdefault(name, []).extend(regexes)
     rules = RuleEntityExtractor(patterns, training.lookups, date_order=settings.nlu.date_order)
+    if model is not None:
+        from frontdesk.nlu.evaluation import evaluate_trained
+        from frontdesk.nlu.model_store import ModelStore
+
+        store = ModelStore(models_root(ws))
+        version = store.active_version() if model == "active" else model
+        if version is None or version not in store.versions():
+            raise fail(f"no model version {model!r}; see `frontdesk models list`")
+        if test_data is None:
+            golden = ws.root / "golden" / "nlu.yml"
+            if not golden.is_file():
+                raise fail(f"--model needs a test set: --test, or {golden}")
+            test_data = load_yaml(golden)
+        trained = store.load(version, embedder)
+        report = evaluate_trained(trained.classifier, trained.entities, test_data, rules,
+                                  training.synonyms)  # fmt: skip
+        report.method = f"model {version} on {test or 'golden/nlu.yml'}"
+        _print_summary(report, output or ws.state_dir / "reports" / f"nlu-{version}")
+        return
     with _progress() as bar:
         task = bar.add_task("evaluating", total=1)
 
@@ -233,7 +285,12 @@ def evaluate_nlu(
         except ValueError as exc:
             raise fail(str(exc)) from None
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    folder = output or ws.state_dir / "reports" / f"nlu-{stamp}"
+    _print_summary(report, output or ws.state_dir / "reports" / f"nlu-{stamp}")
+
+
+def _print_summary(report: NluReport, folder: Path) -> None:
+    from frontdesk.nlu.evaluation import write_report
+
     summary = write_report(report, folder)
     table = Table("intent", "precision", "recall", "F1", "support")
     for name, m in sorted(summary["per_intent"].items(), key=lambda kv: kv[1]["f1"]):

@@ -6,10 +6,16 @@ Layout (under the workspace's state folder, `.frontdesk/models/nlu/`):
         manifest.json              data hash, classifier, metrics, time, training seconds
         intent.joblib              the intent classifier
         entities.joblib            the trained entity extractor (CRF)
+        gate.json                  the promotion gate's decision on it (baseline, reasons, flips)
     active                         the name of the version in use (one line)
+    baseline                       the promoted baseline: the version candidates are judged
+                                   against (the first trained one, or the last one a person
+                                   accepted: promoted by hand, forced, rolled back to)
+    history.jsonl                  promotions and rollbacks: who, when, which version
 
-`frontdesk train` writes a version and (unless told not to) promotes it by rewriting
-`active` atomically. A running server checks the pointer's modification time every few
+Every training (start-up, `frontdesk train`/`retrain`, the console, the API) writes a version
+and promotes it through the gate (frontdesk.orchestration.learning) by rewriting `active`
+atomically. A running server checks the pointer's modification time every few
 seconds and loads the new version in place: no restart, and a version that fails to load
 leaves the old one serving.
 """
@@ -38,6 +44,9 @@ from frontdesk.nlu.training_data import TrainingData
 log = logging.getLogger(__name__)
 
 ACTIVE = "active"
+BASELINE = "baseline"
+HISTORY = "history.jsonl"
+GATE = "gate.json"
 
 
 @dataclass
@@ -136,11 +145,70 @@ class ModelStore:
             raise
         return version
 
-    def promote(self, version: str) -> None:
-        self.manifest(version)  # must exist
-        tmp = self.root / f".{ACTIVE}.{os.getpid()}"
+    def _write_pointer(self, name: str, version: str) -> None:
+        tmp = self.root / f".{name}.{os.getpid()}.{threading.get_ident()}"
         tmp.write_text(version + "\n", encoding="utf-8")
-        os.replace(tmp, self.pointer)
+        os.replace(tmp, self.root / name)
+
+    def promote(
+        self, version: str, *, actor: str = "system", action: str = "promoted", note: str = ""
+    ) -> None:
+        """Make `version` the one in use (running servers swap it in within seconds)."""
+        self.manifest(version)  # must exist
+        previous = self.active_version()
+        self._write_pointer(ACTIVE, version)
+        self.log(action, version, actor=actor, previous=previous, note=note)
+
+    def baseline_version(self) -> str | None:
+        try:
+            name = (self.root / BASELINE).read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        return name or None
+
+    def set_baseline(self, version: str, *, actor: str = "system") -> None:
+        self.manifest(version)
+        self._write_pointer(BASELINE, version)
+        self.log("baseline", version, actor=actor)
+
+    def log(self, action: str, version: str, *, actor: str, **detail: Any) -> None:
+        at = datetime.now(UTC).isoformat(timespec="seconds")
+        extra = {k: v for k, v in detail.items() if v}
+        entry = {"at": at, "action": action, "version": version, "actor": actor, **extra}
+        with (self.root / HISTORY).open("a", encoding="utf-8") as f:
+            f.write(json.dumps(entry) + "\n")
+
+    def history(self) -> list[dict[str, Any]]:
+        try:
+            lines = (self.root / HISTORY).read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return []
+        return [json.loads(line) for line in lines if line.strip()]
+
+    def previous_active(self) -> str | None:
+        """The version in use before the current one was promoted (what a rollback returns
+        to; rolling back again goes one further back, not forth)."""
+        current = self.active_version()
+        for entry in reversed(self.history()):
+            if (
+                entry["action"] in {"promoted", "forced", "accepted"}
+                and entry["version"] == current
+                and entry.get("previous") not in (None, current)
+            ):
+                return str(entry["previous"])
+        return None
+
+    def record_gate(self, version: str, decision: dict[str, Any]) -> None:
+        self.manifest(version)
+        tmp = self.root / version / f".{GATE}.{os.getpid()}"
+        tmp.write_text(json.dumps(decision, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, self.root / version / GATE)
+
+    def gate_record(self, version: str) -> dict[str, Any] | None:
+        path = self.root / version / GATE
+        if not path.is_file():
+            return None
+        return dict(json.loads(path.read_text(encoding="utf-8")))
 
     def load(self, version: str, embedder: TextEmbedder | None) -> NluModel:
         manifest = self.manifest(version)
@@ -177,22 +245,38 @@ def train_and_promote(
     return version, store.manifest(version)
 
 
-def load_or_train(data: TrainingData, store: ModelStore, embedder: TextEmbedder | None) -> NluModel:
-    """The active model when it was trained on this data with the same kind of features;
-    otherwise train one now (seconds for a workspace-sized set) and promote it."""
+# Trains a candidate on (data, store, embedder) and promotes it only through the gate.
+Refresh = Callable[[TrainingData, "ModelStore", TextEmbedder | None], object]
+
+
+def load_or_train(
+    data: TrainingData,
+    store: ModelStore,
+    embedder: TextEmbedder | None,
+    *,
+    refresh: Refresh | None = None,
+) -> NluModel:
+    """The active model. When it was trained on other data (the workspace's nlu/ or its
+    corrections changed), `refresh` trains a candidate and promotes it only through the gate;
+    without `refresh` the active model stays: start-up never promotes a model ungated. Only
+    when there is no usable model (none yet, corrupt, or other features) is one trained and
+    promoted here; it becomes the baseline later candidates are judged against."""
     wanted = getattr(embedder, "name", None)
     version = store.active_version()
     if version is not None:
         try:
             model = store.load(version, embedder)
-            if (
-                model.manifest.get("data_hash") == data.fingerprint()
-                and model.manifest.get("embeddings") == wanted
-            ):
-                return model
         except Exception as exc:  # a corrupt or incompatible version: train a fresh one
             log.warning("could not load NLU model %s (%s); retraining", version, exc)
+        else:
+            if model.manifest.get("embeddings") == wanted:
+                if model.manifest.get("data_hash") == data.fingerprint() or refresh is None:
+                    return model
+                refresh(data, store, embedder)
+                return store.load_active(embedder)
+            log.warning("NLU model %s was trained with other features; retraining", version)
     version, _ = train_and_promote(data, store, embedder)
+    store.set_baseline(version)
     return store.load(version, embedder)
 
 
@@ -269,10 +353,11 @@ def open_models(
     *,
     interval: float = 2.0,
     threshold: float | None = None,
+    refresh: Refresh | None = None,
 ) -> HotIntentClassifier:
     """Load (or train) the workspace's model and wrap it for hot swapping."""
     store = ModelStore(root)
-    model = load_or_train(data, store, embedder)
+    model = load_or_train(data, store, embedder, refresh=refresh)
     return HotIntentClassifier(HotModel(store, model, embedder, interval=interval), threshold)
 
 

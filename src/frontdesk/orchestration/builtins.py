@@ -11,7 +11,7 @@ from frontdesk.embedding import CachingEmbedder, MiniLMEmbedder
 from frontdesk.interfaces import Embedder
 from frontdesk.knowledge.retriever import FullTextRetriever, HybridRetriever
 from frontdesk.llm.extractive import ExtractiveChatModel
-from frontdesk.nlu.model_store import open_models
+from frontdesk.nlu.model_store import Refresh, open_models
 from frontdesk.nlu.training_data import TrainingData
 from frontdesk.registry import Registries
 from frontdesk.storage.db import Database
@@ -23,6 +23,7 @@ def _intents(
     models_dir: Path,
     embedder: Embedder | None = None,
     settings: NluSettings | None = None,
+    refresh: Refresh | None = None,
     **_: Any,
 ) -> Any:
     nlu = settings or NluSettings()
@@ -32,6 +33,7 @@ def _intents(
         embedder,
         interval=nlu.reload_seconds,
         threshold=nlu.oos_threshold,
+        refresh=refresh,
     )
 
 

@@ -32,16 +32,25 @@ from frontdesk.llm.assembly import build_llm
 from frontdesk.llm.budget import stored_month_usage
 from frontdesk.nlu.entities import EntityPipeline, RuleEntityExtractor
 from frontdesk.nlu.language import supported_languages
-from frontdesk.nlu.model_store import HotEntityExtractor, HotIntentClassifier
+from frontdesk.nlu.intent_classifier import TextEmbedder
+from frontdesk.nlu.model_store import HotEntityExtractor, HotIntentClassifier, ModelStore
 from frontdesk.nlu.training_data import TrainingData, TrainingDataError, load_training_data
 from frontdesk.observability.metrics import Metrics
 from frontdesk.orchestration import builtins
 from frontdesk.orchestration.assistant import Assistant
 from frontdesk.orchestration.deps import Deps
+from frontdesk.orchestration.learning import (
+    RetrainReport,
+    TrainingSet,
+    golden_set,
+    stored_corrections,
+    train_gated,
+)
 from frontdesk.policy.rules_router import RuleRouter
 from frontdesk.policy.validation import check_rules
 from frontdesk.registry import ENTRY_POINT_GROUP, Registries
 from frontdesk.storage import migrate
+from frontdesk.storage.audit import audit
 from frontdesk.storage.db import Database
 from frontdesk.storage.models import Job, Tenant, utcnow
 from frontdesk.storage.tenants import ensure_tenant
@@ -312,13 +321,37 @@ async def open_runtime(
             if sync
             else SyncReport()
         )
+        # The model serves nlu/ plus the agents' corrections; when either changed since the
+        # model in use was trained, a candidate is trained and promoted only through the gate.
+        training = TrainingSet.build(
+            data, await stored_corrections(db, tenant.id), golden_set(workspace.root)
+        )
+        start_up: list[RetrainReport] = []
+
+        def refresh(
+            _data: TrainingData, store: ModelStore, model_embedder: TextEmbedder | None
+        ) -> None:
+            start_up.append(train_gated(store, training, model_embedder, trigger="start-up",
+                                       actor="system", skip_rejected=True))  # fmt: skip
+            for reason in start_up[-1].reasons:
+                log.info("NLU start-up training %s: %s", start_up[-1].outcome, reason)
+
         classifier = registries.intent_classifiers.create(
             settings.nlu.classifier,
-            data=data,
+            data=training.data,
             models_dir=workspace.state_dir / "models",
             embedder=embedder,
             settings=settings.nlu,
+            refresh=refresh,
         )
+        for done in (r for r in start_up if not r.skipped):
+            async with db.session(tenant.id) as session:
+                audit(session, actor="system", action=f"nlu.train.{done.outcome}",
+                      target=done.candidate,
+                      detail={"via": "start-up", "baseline": done.baseline,
+                              "corrections": done.corrections,
+                              "reasons": done.reasons})  # fmt: skip
+                await session.commit()
         retriever = build_retriever(registries, settings, db, embedder)
         llm = build_llm(
             settings.llm,

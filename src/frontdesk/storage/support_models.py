@@ -63,6 +63,10 @@ class TrainingExample(TenantScoped, Base):
     previous_intent: Mapped[str | None] = mapped_column(String(100))
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    note: Mapped[str | None] = mapped_column(Text)  # the agent's why
+    # A disabled correction stays for review but no training uses it.
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    disabled_by: Mapped[str | None] = mapped_column(String(200))
 
 
 class WebhookDelivery(TenantScoped, Base):
