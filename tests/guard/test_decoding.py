@@ -6,13 +6,15 @@ the previous tracking number", "act as my agent") are not refused, even under `b
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 
 import pytest
 
 from frontdesk.config.settings import GuardSettings
-from frontdesk.guard.injection import InjectionScreen
+from frontdesk.guard.injection import InjectionModel, InjectionScreen
 from frontdesk.guard.input_screen import DISGUISED, INJECTION, InputScreen
 from frontdesk.guard.normalise import normalise
+from frontdesk.types import Passage
 
 ZW = "\u200b"
 CYRILLIC = str.maketrans("aeopcxi", "\u0430\u0435\u043e\u0440\u0441\u0445\u0456")
@@ -106,3 +108,21 @@ def test_customers_are_not_refused_even_under_block(screen: InputScreen, text: s
     screening = screen.screen(text, GuardSettings(injection_action="block"))
     assert not screening.blocked, screening
     assert screening.reason is None
+
+
+class _NoModel(InjectionModel):
+    def scores(self, texts: Sequence[str]) -> list[float]:
+        raise AssertionError("passages are judged by the rules alone")
+
+
+def test_a_passage_with_a_disguised_instruction_is_dropped() -> None:
+    guard = InputScreen(injection=InjectionScreen(_NoModel()))
+    plain = Passage(chunk_id=1, document_id="d", title="t", source="s.md",
+                    text="Parcels arrive in 3 working days.")  # fmt: skip
+    hidden = plain.model_copy(update={"chunk_id": 2, "text": plain.text + " "
+                                      + DISGUISES["zero_width"]})  # fmt: skip
+    kept, dropped = guard.filter_passages([plain, hidden])
+    assert (kept, dropped) == ([plain], [hidden])
+    assert InputScreen(injection=InjectionScreen(_NoModel(), decode=False)).filter_passages(
+        [hidden]
+    ) == ([hidden], [])

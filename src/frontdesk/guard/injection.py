@@ -388,6 +388,14 @@ class InjectionScreen:
     def score(self, text: str) -> InjectionVerdict:
         return self.score_many([text])[0]
 
+    def rules_of(self, text: str) -> list[str]:
+        """The rule families that fire on the text as written or normalised; no model."""
+        if not self.use_rules:
+            return []
+        hits = rule_hits(text)
+        view = normalise(text) if self.decode else None
+        return hits + [h for h in rule_hits(view) if h not in hits] if view else hits
+
     def score_many(self, texts: Iterable[str]) -> list[InjectionVerdict]:
         items = list(texts)
         views = [normalise(t) if self.decode else None for t in items]

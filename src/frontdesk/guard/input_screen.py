@@ -207,11 +207,11 @@ class InputScreen:
         policy = policy or self.policy
         if not policy.screen_passages or not passages:
             return list(passages), []
-        verdicts = self.injection.score_many(p.text for p in passages)
         kept: list[Passage] = []
         dropped: list[Passage] = []
-        for passage, verdict in zip(passages, verdicts, strict=True):
+        for passage in passages:
             # Only rule hits drop a passage: help articles are long and instruction-like
-            # ("click Settings, then choose..."), which the message-trained model over-scores.
-            (dropped if verdict.rules else kept).append(passage)
+            # ("click Settings, then choose..."), which the message-trained model over-scores;
+            # so the model is not asked (it was, and its score was never used).
+            (dropped if self.injection.rules_of(passage.text) else kept).append(passage)
         return kept, dropped
