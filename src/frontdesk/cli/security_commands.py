@@ -1,12 +1,13 @@
-"""`frontdesk users create` (console sign-in) and `frontdesk privacy purge` (retention, for
-cron when the API process is not the one running it)."""
+"""`frontdesk users create|list|disable` (console sign-in), `frontdesk keys list|revoke` and
+`frontdesk privacy purge` (retention, for cron when the API process is not the one running
+it)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -69,6 +70,92 @@ def users_create(
     out.print(user_id, highlight=False)
 
 
+def _run_for_tenant(workspace: Path, tenant: str | None, work: Any) -> Any:
+    """Run `work(db, tenant_id)` against the workspace's database for a known tenant."""
+    from frontdesk.config.workspace import Workspace, load_settings
+    from frontdesk.storage import migrate
+
+    ws = Workspace.at(workspace)
+    settings = load_settings(ws)
+    slug = tenant or settings.tenant
+
+    async def go() -> Any:
+        ws.state_dir  # noqa: B018 - the default SQLite folder
+        db = Database(settings.resolved_database_url(ws.root))
+        try:
+            await migrate.upgrade(db)
+            row = await tenant_for_cli(db, settings, slug, new=False)
+            return await work(db, row.id)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(go())
+
+
+TenantOption = Annotated[
+    str | None, typer.Option(help="Tenant slug (a configured one). Default: the workspace's.")
+]
+
+
+@users_app.command("list")
+@friendly
+def users_list(workspace: WorkspaceOption = Path("."), tenant: TenantOption = None) -> None:
+    """The tenant's console users: id, e-mail, role, and whether disabled."""
+    from frontdesk.storage.users import list_users
+
+    for user in _run_for_tenant(workspace, tenant, list_users):
+        state = f"disabled {user.disabled_at:%Y-%m-%d}" if user.disabled_at else "active"
+        out.print(f"{user.id}  {user.email}  {user.role}  {state}", highlight=False)
+
+
+@users_app.command("disable")
+@friendly
+def users_disable(
+    user: Annotated[str, typer.Argument(help="The user's e-mail or id.")],
+    workspace: WorkspaceOption = Path("."),
+    tenant: TenantOption = None,
+) -> None:
+    """Disable a console user: their sessions end now, and they cannot sign in again."""
+    from frontdesk.storage.users import disable_user, find_user
+
+    async def work(db: Database, tenant_id: str) -> str | None:
+        found = await find_user(db, tenant_id, user)
+        if found is None:
+            return None
+        await disable_user(db, tenant_id, found.id, actor="cli")
+        return found.email
+
+    email = _run_for_tenant(workspace, tenant, work)
+    if email is None:
+        raise fail(f"no user {user!r} in this tenant; `frontdesk users list` shows them")
+    err.print(f"{email} is disabled; their console and API sessions have ended")
+
+
+def keys_list(workspace: WorkspaceOption = Path("."), tenant: TenantOption = None) -> None:
+    """The tenant's API keys: id, prefix, scope, name, and whether revoked."""
+    from frontdesk.storage.api_keys import list_keys
+
+    for key in _run_for_tenant(workspace, tenant, list_keys):
+        state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+        out.print(f"{key.id}  fd_{key.prefix}  {key.scope}  {key.name!r}  {state}", highlight=False)
+
+
+def keys_revoke(
+    key: Annotated[str, typer.Argument(help="The key's id, its prefix (fd_<prefix>) or the key.")],
+    workspace: WorkspaceOption = Path("."),
+    tenant: TenantOption = None,
+) -> None:
+    """Revoke an API key: it is refused from the next request on."""
+    from frontdesk.storage.api_keys import revoke_key
+
+    async def work(db: Database, tenant_id: str) -> bool:
+        return await revoke_key(db, tenant_id, key, actor="cli")
+
+    if not _run_for_tenant(workspace, tenant, work):
+        raise fail(f"no key {key!r} in this tenant; `frontdesk keys list` shows them")
+    err.print("the key is revoked")
+
+
 @privacy_app.command("purge")
 @friendly
 def privacy_purge(workspace: WorkspaceOption = Path(".")) -> None:
@@ -116,6 +203,8 @@ async def _job(db: Database, job_id: str) -> str:
     return f"{job.status} {job.result or job.error}"
 
 
-def register(app: typer.Typer) -> None:
+def register(app: typer.Typer, keys_app: typer.Typer) -> None:
     app.add_typer(users_app, name="users")
     app.add_typer(privacy_app, name="privacy")
+    keys_app.command("list")(friendly(keys_list))
+    keys_app.command("revoke")(friendly(keys_revoke))

@@ -99,12 +99,24 @@ async def list_keys(db: Database, tenant_id: str) -> list[ApiKey]:
         return list(await session.scalars(select(ApiKey).order_by(ApiKey.created_at)))
 
 
+def _prefix_of(ident: str) -> str:
+    """A key's prefix from the key itself ("fd_<prefix>_<secret>") or its prefix alone."""
+    parts = ident.split("_", 2)
+    return parts[1] if len(parts) >= 2 and parts[0] == KEY_PREFIX else ident
+
+
 async def revoke_key(db: Database, tenant_id: str, key_id: str, *, actor: str = "system") -> bool:
+    """Revoke the tenant's key named by its id, its prefix or the key itself; it is refused
+    from the next request on (keys are checked against the database on every request)."""
     async with db.session(tenant_id) as session:
-        key = await session.get(ApiKey, key_id)
+        key = await session.get(ApiKey, key_id) or await session.scalar(
+            select(ApiKey).where(ApiKey.prefix == _prefix_of(key_id))
+        )
         if key is None:
             return False
-        key.revoked_at = utcnow()
-        audit(session, actor=actor, action="api_key.revoke", target=key.id)
-        await session.commit()
+        if key.revoked_at is None:
+            key.revoked_at = utcnow()
+            audit(session, actor=actor, action="api_key.revoke", target=key.id,
+                  detail={"name": key.name, "prefix": key.prefix})  # fmt: skip
+            await session.commit()
         return True

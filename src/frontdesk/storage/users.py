@@ -188,3 +188,38 @@ async def end_sessions(db: Database, tenant_id: str, user_id: str) -> int:
         audit(session, actor=f"user:{user_id}", action="user.logout", target=user_id)
         await session.commit()
         return len(open_sessions)
+
+
+async def find_user(db: Database, tenant_id: str, ident: str) -> User | None:
+    """The tenant's user by id or e-mail."""
+    async with db.session(tenant_id) as session:
+        return await session.get(User, ident) or await session.scalar(
+            select(User).where(User.email == ident.strip().lower())
+        )
+
+
+async def disable_user(
+    db: Database, tenant_id: str, user_id: str, *, actor: str = "system"
+) -> User | None:
+    """Disable a console user and end their sessions: refused from the next request on (API
+    and console; an open live-update stream ends at its next check)."""
+    now = utcnow()
+    async with db.session(tenant_id) as session:
+        user = await session.get(User, user_id)
+        if user is None:
+            return None
+        open_sessions = list(
+            await session.scalars(
+                select(UserSession).where(
+                    UserSession.user_id == user.id, UserSession.revoked_at.is_(None)
+                )
+            )
+        )
+        for stored in open_sessions:
+            stored.revoked_at = now
+        if user.disabled_at is None or open_sessions:
+            user.disabled_at = user.disabled_at or now
+            audit(session, actor=actor, action="user.disable", target=user.id,
+                  detail={"sessions_ended": len(open_sessions)})  # fmt: skip
+        await session.commit()
+        return user

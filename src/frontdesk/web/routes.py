@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,13 +26,14 @@ from frontdesk.storage.audit import audit
 from frontdesk.storage.conversations import add_message, all_messages, get_conversation, turns_of
 from frontdesk.storage.models import Conversation, Job, Ticket
 from frontdesk.storage.tickets import active_tickets, get_ticket, latest_ticket_for
-from frontdesk.storage.users import login, logout
+from frontdesk.storage.users import login, logout, verify_session
 from frontdesk.tools.replies import UNSHOWN_RESULT, customer_text
 from frontdesk.web.auth import COOKIE, Admin, Agent, Csrf, LoginRequired, RuntimeDep, csrf_token
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 HEARTBEAT_S = 15.0
+SESSION_CHECK_S = 2.0  # an open event stream re-checks its session at least this often
 
 
 def _render(
@@ -346,14 +348,21 @@ async def events(request: Request, runtime: RuntimeDep, user: Agent) -> Streamin
     # Set by the API app when the process is told to stop: the stream ends then, so Ctrl-C
     # does not wait for the agent to close the page.
     stopping: asyncio.Event | None = getattr(request.app.state, "stopping", None)
+    token = request.cookies.get(COOKIE, "")
 
     async def stream() -> AsyncIterator[str]:
+        checked = time.monotonic()
         async with hub.subscribe(user.tenant_id) as queue:
             yield "retry: 3000\n\n"
             while not await request.is_disconnected():
                 event = await _next_event(queue, stopping)
                 if stopping is not None and stopping.is_set():
                     return
+                if event is None or time.monotonic() - checked >= SESSION_CHECK_S:
+                    # Signed out, or the user disabled since the stream opened: it ends.
+                    if await verify_session(runtime.db, token) is None:
+                        return
+                    checked = time.monotonic()
                 if event is None:
                     yield ": heartbeat\n\n"
                     continue

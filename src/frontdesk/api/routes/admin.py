@@ -14,10 +14,11 @@ from frontdesk.api.deps import AdminKey, JobsDep, RuntimeDep
 from frontdesk.api.schemas import ErrorResponse
 from frontdesk.errors import NotFoundError
 from frontdesk.jobs.retention import purge_work
+from frontdesk.storage.api_keys import list_keys, revoke_key
 from frontdesk.storage.audit import audit
 from frontdesk.storage.models import AuditLog
 from frontdesk.storage.privacy import delete_customer, export_customer
-from frontdesk.storage.users import Role, create_user, list_users
+from frontdesk.storage.users import Role, create_user, disable_user, list_users
 
 router = APIRouter(
     prefix="/v1/admin",
@@ -41,6 +42,17 @@ class UserPublic(BaseModel):
     role: str
     created_at: datetime
     last_login_at: datetime | None
+    disabled_at: datetime | None = None
+
+
+class KeyPublic(BaseModel):
+    id: str
+    name: str
+    prefix: str  # the key starts fd_<prefix>_
+    scope: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
 
 
 class AuditPublic(BaseModel):
@@ -74,9 +86,47 @@ async def users(runtime: RuntimeDep, key: AdminKey) -> list[UserPublic]:
             role=u.role,
             created_at=u.created_at,
             last_login_at=u.last_login_at,
+            disabled_at=u.disabled_at,
         )
         for u in await list_users(runtime.db, key.tenant_id)
     ]
+
+
+@router.post("/users/{user_id}/disable")
+async def disable(user_id: str, runtime: RuntimeDep, key: AdminKey) -> UserPublic:
+    """Disable a console user: their sessions end now (API and console) and they cannot sign
+    in again. Audited as `user.disable`."""
+    user = await disable_user(runtime.db, key.tenant_id, user_id, actor=key.actor)
+    if user is None:
+        raise NotFoundError(f"user {user_id} not found")
+    return UserPublic(id=user.id, email=user.email, name=user.name, role=user.role,
+                      created_at=user.created_at, last_login_at=user.last_login_at,
+                      disabled_at=user.disabled_at)  # fmt: skip
+
+
+@router.get("/keys")
+async def keys(runtime: RuntimeDep, key: AdminKey) -> list[KeyPublic]:
+    return [
+        KeyPublic(
+            id=k.id,
+            name=k.name,
+            prefix=k.prefix,
+            scope=k.scope,
+            created_at=k.created_at,
+            last_used_at=k.last_used_at,
+            revoked_at=k.revoked_at,
+        )
+        for k in await list_keys(runtime.db, key.tenant_id)
+    ]
+
+
+@router.delete("/keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def revoke(key_id: str, runtime: RuntimeDep, key: AdminKey) -> Response:
+    """Revoke an API key (by id or prefix): refused from the next request on. Audited as
+    `api_key.revoke`."""
+    if not await revoke_key(runtime.db, key.tenant_id, key_id, actor=key.actor):
+        raise NotFoundError(f"key {key_id} not found")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/audit")
