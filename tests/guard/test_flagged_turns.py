@@ -99,6 +99,11 @@ async def test_a_tool_call_from_a_flagged_message_waits_for_an_agent(
     sqlite_runtime: Runtime,
 ) -> None:
     runtime = sqlite_runtime
+    # Without a model nothing reads the message as instructions: the lookup runs.
+    _reply, no_model = await _send(runtime, "Where is my parcel KP-20481736?" + ATTACK)
+    assert "prompt_injection" in no_model.screening["findings"]
+    assert [t["status"] for t in no_model.decision["tools"]] == ["ok"]
+
     _with_model(runtime)
     runtime.settings.tenants = {
         "trusting": TenantOverrides(guard={"confirm_flagged_tools": False}),

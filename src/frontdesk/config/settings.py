@@ -245,14 +245,14 @@ class GuardSettings(BaseModel):
     # A message scored at or above `injection_threshold` is doubted: the finding
     # `prompt_injection` on the turn and the trigger `injection_suspected` for the rules.
     # `flag`: it is understood, routed and answered like any other, its words fenced as data
-    # for a model and a tool call it leads to held for an agent (`confirm_flagged_tools`);
+    # for a model and, with a model, a tool call it leads to held (`confirm_flagged_tools`);
     # `handoff`: to `handoff_team`; `block`: refused only on strong evidence (a rule fires
     # and the model alone scores it at `injection_block_threshold` or above), else flagged.
     injection_action: Literal["block", "flag", "handoff"] = "flag"
     injection_threshold: float = Field(default=0.5, gt=0.0, le=1.0)
     injection_block_threshold: float = Field(default=0.9, gt=0.0, le=1.0)
-    # A tool call in a turn whose message was doubted waits for an agent's approval (the
-    # console's tool-call queue) instead of running: its arguments come from that message.
+    # With a model in the turn, a tool call in a turn whose message was doubted waits for an
+    # agent's approval (the console's tool-call queue) instead of running.
     confirm_flagged_tools: bool = True
     handoff_team: str | None = None  # for injection_action=handoff; default: review
     screen_passages: bool = True  # drop retrieved passages that carry injected instructions

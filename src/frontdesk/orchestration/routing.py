@@ -160,12 +160,17 @@ def tool_arguments(turn: Turn, parameters: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
-def flagged_hold(turn: Turn, policy: GuardSettings) -> str | None:
+def flagged_hold(turn: Turn, deps: Deps, policy: GuardSettings) -> str | None:
     """Why a tool call of this turn must wait for an agent's approval, if it must: the
-    injection screen doubted the message its arguments come from. The message is still
-    answered; only the action waits for a person (`guard.confirm_flagged_tools`)."""
+    injection screen doubted the message its arguments come from, and a model reads this
+    turn. The message is still answered; only the action waits for a person
+    (`guard.confirm_flagged_tools`). Without a model nothing takes the message as
+    instructions (the rules chose the tool, its arguments are typed entities), so holding
+    would only keep the one customer in seven whose wording looks odd waiting."""
     screening = turn.screening
     if not policy.confirm_flagged_tools or screening is None:
+        return None
+    if not deps.llm.router.chain("answer"):
         return None
     if INJECTION not in screening.findings:
         return None
@@ -192,7 +197,7 @@ async def call_tool(turn: Turn, deps: Deps) -> None:
         ToolContext(
             tenant_id=turn.message.tenant_id, conversation_id=turn.conversation.id, turn_id=turn.id
         ),
-        hold=flagged_hold(turn, policy),
+        hold=flagged_hold(turn, deps, policy),
     )
     shown = customer_text(tool, outcome)
     _remember(turn, outcome, shown)
