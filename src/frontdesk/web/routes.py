@@ -18,10 +18,16 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
 from frontdesk.errors import FrontdeskError, NotFoundError
-from frontdesk.handoff.corrections import corrections, corrections_by_turn, relabel
+from frontdesk.handoff.corrections import (
+    change_correction,
+    corrections,
+    corrections_by_turn,
+    relabel,
+)
 from frontdesk.handoff.desk import message_event
 from frontdesk.handoff.tickets import ticket_events
-from frontdesk.orchestration.retrain import start_retrain
+from frontdesk.orchestration.learning import accept, roll_back, version_summary
+from frontdesk.orchestration.retrain import models_store, start_retrain
 from frontdesk.storage.audit import audit
 from frontdesk.storage.conversations import add_message, all_messages, get_conversation, turns_of
 from frontdesk.storage.models import Conversation, Job, Ticket
@@ -232,6 +238,7 @@ async def relabel_turn(
     intent: Annotated[str, Form()],
     entities: Annotated[str, Form()] = "",
     back: Annotated[str, Form()] = "/console",
+    note: Annotated[str, Form()] = "",
 ) -> Response:
     back = back if back.startswith("/console/") else "/console"
 
@@ -239,7 +246,7 @@ async def relabel_turn(
         async with runtime.db.session(user.tenant_id) as session:
             example = await relabel(session, turn_id, intent=intent, entities_text=entities,
                                     known_intents=runtime.training_data.intents,
-                                    agent=user.email)  # fmt: skip
+                                    agent=user.email, note=note)  # fmt: skip
             await session.commit()
         return f"Saved as a training example: {example.intent}."
 
@@ -334,6 +341,61 @@ async def _audit(runtime: RuntimeDep, tenant_id: str, actor: str, action: str, t
     async with runtime.db.session(tenant_id) as session:
         audit(session, actor=actor, action=action, target=target, detail={"via": "console"})
         await session.commit()
+
+
+# -- admin: the learning loop (model versions, corrections) ----------------------------------------
+
+
+@router.get("/admin/learning", response_class=HTMLResponse)
+async def learning_page(request: Request, runtime: RuntimeDep, user: Admin) -> HTMLResponse:
+    store = models_store(runtime.workspace)
+    versions = [version_summary(store, v) for v in reversed(store.versions()[-20:])]
+    async with runtime.db.session(user.tenant_id) as session:
+        examples = await corrections(session)
+    return _render(request, "learning.html", {
+        "user": user, "versions": versions, "examples": examples,
+        "previous": store.previous_active(),
+    })  # fmt: skip
+
+
+@router.post("/admin/models/rollback", dependencies=[Csrf])
+async def rollback_model(runtime: RuntimeDep, user: Admin) -> Response:
+    async def action() -> str:
+        store = models_store(runtime.workspace)
+        before, after = roll_back(store, actor=user.email)
+        await _audit(runtime, user.tenant_id, f"user:{user.id}", "nlu.model.rollback", after)
+        return f"Rolled back: {after} is in use (was {before}); servers switch within seconds."
+
+    return await _act("/console/admin/learning", action)
+
+
+@router.post("/admin/models/{version}/promote", dependencies=[Csrf])
+async def promote_model(version: str, runtime: RuntimeDep, user: Admin) -> Response:
+    async def action() -> str:
+        store = models_store(runtime.workspace)
+        if version not in store.versions():
+            raise NotFoundError(f"no model version {version}")
+        accept(store, version, actor=user.email)
+        await _audit(runtime, user.tenant_id, f"user:{user.id}", "nlu.model.promote", version)
+        return f"{version} is in use and the new baseline."
+
+    return await _act("/console/admin/learning", action)
+
+
+@router.post("/admin/corrections/{correction_id}/{change}", dependencies=[Csrf])
+async def change_correction_form(
+    correction_id: str, change: str, runtime: RuntimeDep, user: Admin
+) -> Response:
+    async def action() -> str:
+        if change not in {"disable", "enable", "delete"}:
+            raise NotFoundError("no such action")
+        async with runtime.db.session(user.tenant_id) as session:
+            row = await change_correction(session, correction_id, change, actor=user.email,
+                                          via="console")  # fmt: skip
+            await session.commit()
+        return f"Correction {row.text!r} -> {row.intent}: {change}d. Retrain to apply."
+
+    return await _act("/console/admin/learning", action)
 
 
 # -- live updates ----------------------------------------------------------------------------------
