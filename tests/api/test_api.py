@@ -125,9 +125,11 @@ async def test_public_widget_key_cannot_read_transcripts(
     client: httpx.AsyncClient, runtime: Runtime
 ) -> None:
     widget = (await create_key(runtime.db, runtime.tenant.id, name="w", scope=Scope.WIDGET)).token
-    conversation_id = await _conversation(client, widget)
+    started = (await client.post("/v1/conversations", json={}, headers=_auth(widget))).json()
+    conversation_id, token = started["id"], started["conversation_token"]
+    visitor = {**_auth(widget), "X-Conversation-Token": token}
     posted = await client.post(f"/v1/conversations/{conversation_id}/messages",
-                               json={"text": "hello"}, headers=_auth(widget))  # fmt: skip
+                               json={"text": "hello"}, headers=visitor)  # fmt: skip
     assert posted.status_code == 200
     response = await client.get(f"/v1/conversations/{conversation_id}", headers=_auth(widget))
     assert response.status_code == 403
@@ -196,7 +198,7 @@ def test_real_http_on_loopback(live_server: str) -> None:
         reply = http.post(
             f"/v1/conversations/{conversation.json()['id']}/messages",
             json={"text": "my parcel KP-55120934 arrived damaged, the vase is broken"},
-            headers=headers,
+            headers={**headers, "X-Conversation-Token": conversation.json()["conversation_token"]},
         )
         assert reply.status_code == 200
         assert reply.json()["intent"] == "damaged_goods"

@@ -17,7 +17,13 @@ from frontdesk.jobs.runner import PENDING
 from frontdesk.orchestration.runtime import Runtime
 from frontdesk.storage.api_keys import Scope, create_key
 from frontdesk.storage.conversations import all_messages
-from frontdesk.storage.deliveries import DONE, PROCESSING, seconds_until_abandoned
+from frontdesk.storage.deliveries import (
+    CHANNEL,
+    DONE,
+    PROCESSING,
+    DeliveryKey,
+    seconds_until_abandoned,
+)
 from frontdesk.storage.models import Document, Job, utcnow
 from frontdesk.storage.support_models import MessageDelivery
 from frontdesk.storage.tenants import ensure_tenant
@@ -126,6 +132,7 @@ async def test_an_answer_produced_before_the_crash_is_posted_not_produced_again(
         slack_runtime,
         MessageDelivery(
             tenant_id=slack_runtime.tenant.id,
+            namespace=CHANNEL,
             key="slack:EvDone",
             status=DONE,
             response=answer,
@@ -189,14 +196,15 @@ async def test_a_message_still_claimed_waits_until_the_claim_is_abandoned(
     tenant = slack_runtime.tenant.id
     await _add(
         slack_runtime,
-        MessageDelivery(tenant_id=tenant, key="slack:EvHeld", status=PROCESSING),
+        MessageDelivery(tenant_id=tenant, namespace=CHANNEL, key="slack:EvHeld", status=PROCESSING),
         _left(
             tenant,
             "slack_message",
             {"delivery_key": "slack:EvHeld", PENDING: _pending("Where is it?")},
         ),
     )
-    wait = await seconds_until_abandoned(slack_runtime.db, tenant, "slack:EvHeld")
+    held = DeliveryKey(CHANNEL, "slack:EvHeld")
+    wait = await seconds_until_abandoned(slack_runtime.db, tenant, held)
     assert 290 < wait <= 300
     async for restarted in channel_client(slack_runtime):
         await restarted.settle()  # shutdown does not wait for it: the next start will

@@ -7,8 +7,9 @@ from sqlalchemy import select
 
 from frontdesk.orchestration.runtime import Runtime
 from frontdesk.storage import deliveries
-from frontdesk.storage.api_keys import Scope, create_key
+from frontdesk.storage.api_keys import Scope, create_key, verify_key
 from frontdesk.storage.conversations import all_messages
+from frontdesk.storage.deliveries import DeliveryKey
 from frontdesk.storage.privacy import delete_conversations
 from frontdesk.storage.support_models import MessageDelivery
 from frontdesk.storage.tenants import ensure_tenant
@@ -79,7 +80,10 @@ async def test_a_refused_delivery_gives_its_key_back_and_errors_are_clear(
     assert long_key.json()["error"]["code"] == "invalid_idempotency_key"
 
     # While the first delivery is still being answered, a repeat is told to retry.
-    assert await deliveries.claim(runtime.db, runtime.tenant.id, "evt-busy") is None
+    caller = await verify_key(runtime.db, headers["Authorization"].removeprefix("Bearer "))
+    assert caller is not None  # keys are the caller's: claimed in its namespace
+    assert await deliveries.claim(runtime.db, runtime.tenant.id,
+                                  DeliveryKey(caller.actor, "evt-busy")) is None  # fmt: skip
     busy = await client.post(url, json={"text": "hi"},
                              headers={**headers, "Idempotency-Key": "evt-busy"})  # fmt: skip
     assert busy.status_code == 409
@@ -104,17 +108,17 @@ async def test_chat_completions_are_idempotent_too(
 async def test_claims_are_decided_by_the_database_and_erased_with_conversations(
     client: httpx.AsyncClient, runtime: Runtime
 ) -> None:
-    db, tenant = runtime.db, runtime.tenant.id
-    assert await deliveries.claim(db, tenant, "k") is None
-    held = await deliveries.claim(db, tenant, "k")
+    db, tenant, k = runtime.db, runtime.tenant.id, DeliveryKey("key:x", "k")
+    assert await deliveries.claim(db, tenant, k) is None
+    held = await deliveries.claim(db, tenant, k)
     assert held is not None
     assert held.status == deliveries.PROCESSING
-    await deliveries.give_back(db, tenant, "k")
-    assert await deliveries.claim(db, tenant, "k") is None  # free again after a give-back
+    await deliveries.give_back(db, tenant, k)
+    assert await deliveries.claim(db, tenant, k) is None  # free again after a give-back
     # A claim whose process died is taken over once it is stale, by one claimant only.
-    assert await deliveries.claim(db, tenant, "k", stale_after_s=3600) is not None
-    assert await deliveries.claim(db, tenant, "k", stale_after_s=0) is None
-    assert await deliveries.claim(db, tenant, "k", stale_after_s=3600) is not None
+    assert await deliveries.claim(db, tenant, k, stale_after_s=3600) is not None
+    assert await deliveries.claim(db, tenant, k, stale_after_s=0) is None
+    assert await deliveries.claim(db, tenant, k, stale_after_s=3600) is not None
 
     headers = {**await _headers(runtime), "Idempotency-Key": "evt-erase"}
     cid = (await client.post("/v1/conversations", json={}, headers=headers)).json()["id"]

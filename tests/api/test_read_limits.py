@@ -114,14 +114,20 @@ async def test_a_widget_key_reads_per_conversation(
 ) -> None:
     client, runtime = app_client
     widget = await _key(runtime, Scope.WIDGET)  # public: every visitor of the page shares it
-    first, second = [(await client.post("/v1/conversations", headers=widget)).json()["id"]
-                     for _ in range(2)]  # fmt: skip
+    started = [(await client.post("/v1/conversations", headers=widget)).json() for _ in range(2)]
+    (first, first_token), (second, second_token) = [
+        (s["id"], {**widget, "X-Conversation-Token": s["conversation_token"]}) for s in started
+    ]
     for _ in range(2):
-        assert (await client.get(f"/v1/conversations/{first}/updates", headers=widget)).is_success
-    assert (await client.get(f"/v1/conversations/{first}/updates", headers=widget)).status_code == (
-        429
-    )
-    assert (await client.get(f"/v1/conversations/{second}/updates", headers=widget)).is_success
+        assert (
+            await client.get(f"/v1/conversations/{first}/updates", headers=first_token)
+        ).is_success
+    assert (
+        await client.get(f"/v1/conversations/{first}/updates", headers=first_token)
+    ).status_code == 429
+    assert (
+        await client.get(f"/v1/conversations/{second}/updates", headers=second_token)
+    ).is_success
 
 
 async def test_health_metrics_and_pages_are_not_counted(

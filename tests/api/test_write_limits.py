@@ -30,9 +30,10 @@ async def test_each_visitor_of_a_widget_key_has_a_budget_of_their_own(
         created = await first.post("/v1/conversations", headers=widget)
         assert created.status_code == 201
         path = f"/v1/conversations/{created.json()['id']}/messages"
+        visitor = {**widget, "X-Conversation-Token": created.json()["conversation_token"]}
         for text in ("where is my parcel?", "it is KP-20481736"):
-            assert (await first.post(path, json={"text": text}, headers=widget)).is_success
-        refused = await first.post(path, json={"text": "hello?"}, headers=widget)
+            assert (await first.post(path, json={"text": text}, headers=visitor)).is_success
+        refused = await first.post(path, json={"text": "hello?"}, headers=visitor)
         assert refused.status_code == 429
         assert refused.json()["error"]["code"] == "rate_limited"
         assert (
@@ -48,7 +49,7 @@ async def test_each_visitor_of_a_widget_key_has_a_budget_of_their_own(
         reply = await second.post(
             f"/v1/conversations/{own.json()['id']}/messages",
             json={"text": "do you deliver on Sundays?"},
-            headers=widget,
+            headers={**widget, "X-Conversation-Token": own.json()["conversation_token"]},
         )
         assert reply.is_success
 

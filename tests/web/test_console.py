@@ -53,6 +53,7 @@ async def _customer(client: httpx.AsyncClient, rt: Runtime) -> tuple[str, dict[s
     key = (await create_key(rt.db, rt.tenant.id, name="w", scope=Scope.WIDGET)).token
     headers = {"Authorization": f"Bearer {key}"}
     created = await client.post("/v1/conversations", json={"channel": "web"}, headers=headers)
+    headers["X-Conversation-Token"] = created.json()["conversation_token"]  # this visitor's
     return created.json()["id"], headers
 
 

@@ -45,7 +45,7 @@ from tenacity import (
     wait_fixed,
 )
 
-from frontdesk.api.delivery import once, take_turn
+from frontdesk.api.delivery import channel_delivery, once, take_turn
 from frontdesk.api.limits import Limiter
 from frontdesk.config.channel_settings import ChannelSettings, DeliverySettings
 from frontdesk.errors import (
@@ -63,8 +63,9 @@ from frontdesk.speech.errors import VoiceUnavailableError
 from frontdesk.storage import deliveries
 from frontdesk.storage.api_keys import Scope, VerifiedKey
 from frontdesk.storage.channel_threads import restart_thread, thread_conversation
+from frontdesk.storage.deliveries import DeliveryKey
 from frontdesk.storage.models import Tenant
-from frontdesk.storage.support_models import ChannelThread, MessageDelivery
+from frontdesk.storage.support_models import ChannelThread
 from frontdesk.storage.tenants import find_tenant
 from frontdesk.types import Channel
 
@@ -197,6 +198,14 @@ class Inbound:
     fallback_reply: str | None = None  # sent when the voice message cannot be transcribed
 
 
+def _delivery(inbound: Inbound) -> DeliveryKey:
+    """The message's id in the channels' own namespace (no API caller's key can claim it);
+    the same id from another thread or user is another message, never answered with this
+    one's reply. (The text is left out: a resumed job has only its redacted copy.)"""
+    return channel_delivery(inbound.delivery_key, inbound.channel.value,
+                            inbound.thread_key, inbound.user)  # fmt: skip
+
+
 def channel_identity(tenant: Tenant, channel: Channel, user: str) -> VerifiedKey:
     """Webhooks carry no API key: the caller take_turn rate-limits is the channel's user."""
     return VerifiedKey(
@@ -237,7 +246,7 @@ class ChannelIntake:
     ) -> str | None:
         """Queue the message as a job and return its id; None for a repeat of a message
         already taken (its first delivery answers it, or has answered it)."""
-        if await self._seen(tenant.id, inbound.delivery_key):
+        if await deliveries.seen(self.runtime.db, tenant.id, _delivery(inbound)):
             self._count(inbound.channel, "duplicate")
             log.info(
                 "%s: %s delivered again; answered once", inbound.channel.value, inbound.delivery_key
@@ -303,7 +312,7 @@ class ChannelIntake:
         # The process that died may still hold the message's claim: start once it counts as
         # abandoned, not in a slot meanwhile (a claim held by a live process is its to answer).
         delay = await deliveries.seconds_until_abandoned(
-            self.runtime.db, tenant.id, inbound.delivery_key
+            self.runtime.db, tenant.id, _delivery(inbound)
         )
         self._count(channel, "resumed")
         self.runner.rerun(
@@ -317,13 +326,6 @@ class ChannelIntake:
     def ignored(self, channel: Channel, why: str) -> None:
         self._count(channel, "ignored")
         log.debug("%s: event ignored (%s)", channel.value, why)
-
-    async def _seen(self, tenant_id: str, key: str) -> bool:
-        async with self.runtime.db.session(tenant_id) as session:
-            found = await session.scalar(
-                select(MessageDelivery.id).where(MessageDelivery.key == key)
-            )
-            return found is not None
 
     async def _answer(
         self,
@@ -366,7 +368,7 @@ class ChannelIntake:
             ):
                 with attempt:  # the tenant's slot is full: wait for it, the webhook has gone
                     answer, replayed = await once(
-                        self.runtime, identity, inbound.delivery_key, produce, ChannelAnswer
+                        self.runtime, identity, _delivery(inbound), produce, ChannelAnswer
                     )
         except ConflictError:  # another job holds this message (a concurrent retry)
             self._count(inbound.channel, "duplicate")

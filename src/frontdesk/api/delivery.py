@@ -1,13 +1,20 @@
 """What every way in for a customer message goes through: the checks before its turn runs
 (size, the conversation is this tenant's, rate limits, the conversation's length), and
-idempotent delivery (a repeated `Idempotency-Key` gets the first reply, not a second turn)."""
+idempotent delivery (a repeated `Idempotency-Key` gets the first reply, not a second turn).
+
+A caller's key is its own (scoped to the API key or user that sent it) and bound to the
+request it came with: the same key on another route, conversation or body is refused with
+422 `idempotency_key_reused`, never answered with another request's reply. Channels' own
+message ids live apart (`deliveries.CHANNEL`), where no `Idempotency-Key` header can reach."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from frontdesk.api.limits import Limiter
 from frontdesk.errors import ConflictError, InvalidRequestError, NotFoundError, PayloadTooLargeError
@@ -15,14 +22,60 @@ from frontdesk.orchestration.runtime import Runtime
 from frontdesk.storage import deliveries
 from frontdesk.storage.api_keys import VerifiedKey
 from frontdesk.storage.conversations import count_messages, create_conversation, get_conversation
+from frontdesk.storage.deliveries import DeliveryKey
 from frontdesk.types import Channel, InboundMessage, Reply
 
 M = TypeVar("M", bound=BaseModel)
 REPLAYED = {"Idempotent-Replayed": "true"}
 IDEMPOTENCY_DOC = (
     "A key unique to this delivery of the message (e.g. the channel's event id): a repeat "
-    "with the same key returns the first reply (header Idempotent-Replayed: true)."
+    "with the same key and the same request returns the first reply (header "
+    "Idempotent-Replayed: true); the same key with another request is 422 "
+    "`idempotency_key_reused`. Keys are per API key (or signed-in user)."
 )
+MAX_KEY_CHARS = 200  # the column's width
+
+
+def fingerprint(endpoint: str, *request: object) -> str:
+    """What a delivery asked for, so a key sent again with something else is caught."""
+    canonical = json.dumps([endpoint, *request], sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def caller_delivery(
+    key: VerifiedKey, idempotency_key: str | None, endpoint: str, *request: object
+) -> DeliveryKey | None:
+    """An API caller's `Idempotency-Key`, in the caller's own namespace (None: no key sent)."""
+    if idempotency_key is None:
+        return None
+    if not 1 <= len(idempotency_key) <= MAX_KEY_CHARS:
+        raise InvalidRequestError(
+            f"Idempotency-Key must be 1 to {MAX_KEY_CHARS} characters",
+            code="invalid_idempotency_key",
+        )
+    return DeliveryKey(key.actor, idempotency_key, fingerprint(endpoint, *request))
+
+
+def channel_key(channel: Channel, message_id: str) -> str:
+    """A channel's message id as its delivery key (`email:<Message-ID>`): one too long for
+    the column is kept as its hash, so a long id is answered like any other."""
+    key = f"{channel.value}:{message_id}"
+    if len(key) <= MAX_KEY_CHARS:
+        return key
+    return f"{channel.value}:sha256:{hashlib.sha256(message_id.encode()).hexdigest()}"
+
+
+def channel_delivery(delivery_key: str, endpoint: str, *request: object) -> DeliveryKey:
+    """A channel's own message id, in the namespace only channels write."""
+    return DeliveryKey(deliveries.CHANNEL, delivery_key, fingerprint(endpoint, *request))
+
+
+def _reused(delivery: DeliveryKey) -> InvalidRequestError:
+    return InvalidRequestError(
+        f"Idempotency-Key {delivery.key!r} was already used for another request (another "
+        "route, conversation or message): use a new key for each new message",
+        code="idempotency_key_reused",
+    )
 
 
 async def accept_message(
@@ -52,23 +105,25 @@ async def accept_message(
 async def once(
     runtime: Runtime,
     key: VerifiedKey,
-    idempotency_key: str | None,
+    delivery: DeliveryKey | None,
     produce: Callable[[], Awaitable[M]],
     model: type[M],
 ) -> tuple[M, bool]:
-    """`produce()`'s result, run at most once per `Idempotency-Key` of the tenant: a repeated
-    delivery gets the first result back (and True). While the first is still being produced a
-    repeat is refused (409); if producing fails, the key is given back for a retry."""
-    if idempotency_key is None:
+    """`produce()`'s result, run at most once per delivery key: a repeated delivery of the
+    same request gets the first result back (and True); the same key with another request
+    is refused (422). While the first is still being produced a repeat is refused (409); if
+    producing fails, the key is given back for a retry."""
+    if delivery is None:
         return await produce(), False
-    if not 1 <= len(idempotency_key) <= 200:
-        raise InvalidRequestError(
-            "Idempotency-Key must be 1 to 200 characters", code="invalid_idempotency_key"
-        )
-    earlier = await deliveries.claim(runtime.db, key.tenant_id, idempotency_key)
+    earlier = await deliveries.claim(runtime.db, key.tenant_id, delivery)
     if earlier is not None:
+        if not deliveries.same_request(earlier, delivery):
+            raise _reused(delivery)
         if earlier.status == deliveries.DONE:
-            return model.model_validate(earlier.response), True
+            try:
+                return model.model_validate(earlier.response), True
+            except ValidationError:  # stored by another route (a key from before scoping)
+                raise _reused(delivery) from None
         raise ConflictError(
             "a message with this Idempotency-Key is still being answered; retry shortly",
             code="delivery_in_progress",
@@ -76,12 +131,12 @@ async def once(
     try:
         result = await produce()
     except BaseException:
-        await deliveries.give_back(runtime.db, key.tenant_id, idempotency_key)
+        await deliveries.give_back(runtime.db, key.tenant_id, delivery)
         raise
     await deliveries.complete(
         runtime.db,
         key.tenant_id,
-        idempotency_key,
+        delivery,
         conversation_id=getattr(result, "conversation_id", None),
         response=result.model_dump(mode="json"),
     )

@@ -1,5 +1,5 @@
 """Request dependencies as `Annotated` aliases: the runtime, the caller's API key (with its
-read budget counted), the limiter."""
+read budget counted), the limiter, the key checked against one conversation."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from frontdesk.errors import AuthenticationError, PermissionDeniedError
 from frontdesk.jobs import JobRunner
 from frontdesk.orchestration.runtime import Runtime
 from frontdesk.storage.api_keys import Scope, VerifiedKey, verify_key
+from frontdesk.storage.conversations import get_conversation, holds_visitor_token
 from frontdesk.storage.users import SESSION_PREFIX, Role, verify_session
 
 
@@ -103,6 +104,60 @@ async def limit_visitor(request: Request, key: CurrentKey, limiter: LimiterDep) 
 
 # Routes that write for a customer (new conversations, messages) take the key through this.
 VisitorKey = Annotated[VerifiedKey, Depends(limit_visitor)]
+
+
+CONVERSATION_TOKEN_DOC = (
+    "The conversation's own secret, returned once as `conversation_token` when it was "
+    "started: required with a widget key (public), ignored for service and admin keys."
+)
+ConversationToken = Annotated[
+    str | None, Header(alias="X-Conversation-Token", description=CONVERSATION_TOKEN_DOC)
+]
+
+
+async def check_visitor(
+    runtime: Runtime, key: VerifiedKey, conversation_id: str, token: str | None
+) -> None:
+    """A widget key is public and shared by every visitor of the page: it reaches a
+    conversation only with that conversation's token, so knowing an id (ids leak, e.g.
+    through e-mail Message-IDs) is not enough. Service and admin keys reach all of their
+    tenant's conversations."""
+    if key.scope is not Scope.WIDGET:
+        return
+    if not token:
+        raise PermissionDeniedError(
+            "a widget key needs the conversation's token: send the `conversation_token` "
+            "returned by POST /v1/conversations as the X-Conversation-Token header",
+            code="conversation_token_required",
+        )
+    async with runtime.db.session(key.tenant_id) as session:
+        conversation = await get_conversation(session, conversation_id)
+    # One answer for "no such conversation" and "not yours": a visitor learns nothing.
+    if conversation is None or not holds_visitor_token(conversation, token):
+        raise PermissionDeniedError(
+            f"the X-Conversation-Token is not the token of conversation {conversation_id}",
+            code="conversation_token_invalid",
+        )
+
+
+async def conversation_reader(
+    conversation_id: str, runtime: RuntimeDep, key: CurrentKey, token: ConversationToken = None
+) -> VerifiedKey:
+    await check_visitor(runtime, key, conversation_id, token)
+    return key
+
+
+async def conversation_writer(
+    conversation_id: str, runtime: RuntimeDep, key: VisitorKey, token: ConversationToken = None
+) -> VerifiedKey:
+    # After the visitor's write budget is counted: guessing tokens costs budget too.
+    await check_visitor(runtime, key, conversation_id, token)
+    return key
+
+
+# Routes that read or write one conversation take the key through these.
+ConversationReader = Annotated[VerifiedKey, Depends(conversation_reader)]
+ConversationWriter = Annotated[VerifiedKey, Depends(conversation_writer)]
 
 
 def require_admin(key: CurrentKey) -> VerifiedKey:

@@ -22,6 +22,13 @@ class ConversationPublic(BaseModel):
     created_at: datetime
 
 
+class ConversationCreated(ConversationPublic):
+    conversation_token: str = Field(
+        description="The conversation's secret, shown only now. A widget key must send it as "
+        "the X-Conversation-Token header to post to or read this conversation."
+    )
+
+
 class MessageCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: str = Field(min_length=1, description="The customer's message.")

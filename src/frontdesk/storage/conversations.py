@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from typing import Any
 
 from sqlalchemy import func, select
@@ -9,11 +12,39 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.storage.models import Conversation, Message, Turn, utcnow
 
+VISITOR_TOKEN_PREFIX = "fdc"
+
+
+def new_visitor_token() -> str:
+    """A conversation's secret for its visitor: 256 random bits, shown once, stored hashed."""
+    return f"{VISITOR_TOKEN_PREFIX}_{secrets.token_urlsafe(32)}"
+
+
+def _token_hash(token: str) -> str:
+    # Random 256-bit secrets: a fast hash is enough (as for API keys).
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def holds_visitor_token(conversation: Conversation, token: str | None) -> bool:
+    """Whether `token` is the secret this conversation's visitor got. A conversation started
+    without one (by a channel, or before tokens existed) matches none."""
+    if not token or conversation.visitor_token_hash is None:
+        return False
+    return hmac.compare_digest(conversation.visitor_token_hash, _token_hash(token))
+
 
 async def create_conversation(
-    session: AsyncSession, *, channel: str, customer_ref: str | None = None
+    session: AsyncSession,
+    *,
+    channel: str,
+    customer_ref: str | None = None,
+    visitor_token: str | None = None,
 ) -> Conversation:
-    conversation = Conversation(channel=channel, customer_ref=customer_ref)
+    conversation = Conversation(
+        channel=channel,
+        customer_ref=customer_ref,
+        visitor_token_hash=_token_hash(visitor_token) if visitor_token else None,
+    )
     session.add(conversation)
     await session.flush()
     return conversation

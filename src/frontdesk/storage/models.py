@@ -77,6 +77,9 @@ class Conversation(TenantScoped, Base):
     channel: Mapped[str] = mapped_column(String(32))
     customer_ref: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16), default="open")
+    # SHA-256 of the secret its visitor got when it was started through the API: a widget
+    # key reaches the conversation only with that secret (storage/conversations.py).
+    visitor_token_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

@@ -91,9 +91,14 @@ class MessageDelivery(TenantScoped, Base):
     then holding the reply, so a repeated delivery gets that reply instead of a second turn."""
 
     __tablename__ = "message_deliveries"
-    __table_args__ = (UniqueConstraint("tenant_id", "key", name="uq_message_deliveries_key"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "namespace", "key", name="uq_message_deliveries_key"),
+    )
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    # "channel" for a channel's own message ids, else the caller's actor (storage/deliveries)
+    namespace: Mapped[str] = mapped_column(String(64))
     key: Mapped[str] = mapped_column(String(200))
+    request_hash: Mapped[str | None] = mapped_column(String(64))  # what the key was sent with
     conversation_id: Mapped[str | None] = mapped_column(String(32), index=True)
     status: Mapped[str] = mapped_column(String(16))  # processing | done
     response: Mapped[Any] = mapped_column(JSON, nullable=True)

@@ -8,10 +8,25 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response, status
 from fastapi.responses import JSONResponse
 
-from frontdesk.api.delivery import IDEMPOTENCY_DOC, REPLAYED, accept_message, once, take_turn
-from frontdesk.api.deps import CurrentKey, LimiterDep, RuntimeDep, VisitorKey, require_scope
+from frontdesk.api.delivery import (
+    IDEMPOTENCY_DOC,
+    REPLAYED,
+    accept_message,
+    caller_delivery,
+    once,
+    take_turn,
+)
+from frontdesk.api.deps import (
+    ConversationWriter,
+    CurrentKey,
+    LimiterDep,
+    RuntimeDep,
+    VisitorKey,
+    require_scope,
+)
 from frontdesk.api.schemas import (
     ConversationCreate,
+    ConversationCreated,
     ConversationPublic,
     ErrorResponse,
     MessageCreate,
@@ -28,6 +43,7 @@ from frontdesk.storage.conversations import (
     all_messages,
     create_conversation,
     get_conversation,
+    new_visitor_token,
     turns_of,
 )
 from frontdesk.storage.models import Conversation
@@ -55,15 +71,18 @@ async def create(
     key: VisitorKey,
     limiter: LimiterDep,
     body: ConversationCreate | None = None,
-) -> ConversationPublic:
+) -> ConversationCreated:
+    """Start a conversation. The response's `conversation_token` is shown only here: a widget
+    key must send it as `X-Conversation-Token` on every call about this conversation."""
     body = body or ConversationCreate()
     await limiter.hit_new_conversation(key.id)
+    token = new_visitor_token()
     async with runtime.db.session(key.tenant_id) as session:
-        conversation = await create_conversation(
-            session, channel=body.channel.value, customer_ref=body.customer_ref
-        )
+        conversation = await create_conversation(session, channel=body.channel.value,
+                                                 customer_ref=body.customer_ref,
+                                                 visitor_token=token)  # fmt: skip
         await session.commit()
-        return _public(conversation)
+        return ConversationCreated(**_public(conversation).model_dump(), conversation_token=token)
 
 
 @router.post(
@@ -75,7 +94,7 @@ async def post_message(
     conversation_id: str,
     body: MessageCreate,
     runtime: RuntimeDep,
-    key: VisitorKey,
+    key: ConversationWriter,
     limiter: LimiterDep,
     stream: Annotated[bool, Query(description="stream the reply as server-sent events")] = False,
     accept: Annotated[str | None, Header()] = None,
@@ -86,6 +105,8 @@ async def post_message(
         raise InvalidRequestError(
             "Idempotency-Key is for plain JSON replies, not streams", code="idempotency_with_stream"
         )
+    delivery = caller_delivery(key, idempotency_key, "conversations.messages",
+                               conversation_id, body.text)  # fmt: skip
     slots = runtime.settings.concurrency_for(key.tenant_slug)
 
     async def answer() -> ReplyPublic:
@@ -94,7 +115,7 @@ async def post_message(
         return public_reply(reply)
 
     if not streaming:
-        reply, replayed = await once(runtime, key, idempotency_key, answer, ReplyPublic)
+        reply, replayed = await once(runtime, key, delivery, answer, ReplyPublic)
         if replayed:
             return JSONResponse(reply.model_dump(mode="json"), headers=REPLAYED)
         return reply

@@ -24,13 +24,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from frontdesk.api.delivery import REPLAYED, once, take_turn
+from frontdesk.api.delivery import REPLAYED, channel_delivery, channel_key, once, take_turn
 from frontdesk.api.deps import CurrentKey, LimiterDep, RuntimeDep, require_scope
 from frontdesk.api.routes.conversations import public_reply
 from frontdesk.api.schemas import ErrorResponse, ReplyPublic
 from frontdesk.errors import InvalidRequestError
 from frontdesk.knowledge.converters import ConversionError, convert
 from frontdesk.orchestration.runtime import Runtime
+from frontdesk.storage import deliveries
 from frontdesk.storage.api_keys import Scope
 from frontdesk.storage.conversations import get_conversation
 from frontdesk.storage.support_models import MessageDelivery
@@ -40,7 +41,6 @@ ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorResponse} for code in (401, 403, 409, 413, 422, 429)
 }
 router = APIRouter(prefix="/v1/channels", tags=["channels"], responses=ERRORS)
-KEY_PREFIX = "email:"
 _OURS = re.compile(r"^<frontdesk\.([0-9a-f]{32})\.[0-9a-f]{32}@")
 _QUOTE_START = re.compile(
     r"^(On .{4,200} wrote:|-----Original Message-----|From: .+|_{5,})\s*$", re.IGNORECASE
@@ -153,7 +153,11 @@ async def inbound_email(
             ),
         )
 
-    result, replayed = await once(runtime, key, KEY_PREFIX + mail.message_id, answer, EmailReply)
+    # The sender is part of the request: one Message-ID sent again from another address is
+    # another mail (or a forgery), never answered with the first sender's reply.
+    delivery = channel_delivery(channel_key(Channel.EMAIL, mail.message_id), "channels.email",
+                                mail.sender)  # fmt: skip
+    result, replayed = await once(runtime, key, delivery, answer, EmailReply)
     if replayed:
         return JSONResponse(result.model_dump(mode="json"), headers=REPLAYED)
     return result
@@ -181,7 +185,8 @@ async def _thread_conversation(runtime: Runtime, tenant_id: str, thread: list[st
             return None
         earlier = await session.scalar(
             select(MessageDelivery.conversation_id)
-            .where(MessageDelivery.key.in_([KEY_PREFIX + m for m in thread]))
+            .where(MessageDelivery.namespace == deliveries.CHANNEL)
+            .where(MessageDelivery.key.in_([channel_key(Channel.EMAIL, m) for m in thread]))
             .where(MessageDelivery.conversation_id.is_not(None))
             .order_by(MessageDelivery.created_at.desc())
         )

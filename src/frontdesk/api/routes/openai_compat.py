@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from frontdesk.api.delivery import IDEMPOTENCY_DOC, REPLAYED, once, take_turn
+from frontdesk.api.delivery import IDEMPOTENCY_DOC, REPLAYED, caller_delivery, once, take_turn
 from frontdesk.api.deps import CurrentKey, LimiterDep, RuntimeDep, require_scope
 from frontdesk.api.schemas import ErrorResponse
 from frontdesk.errors import InvalidRequestError
@@ -131,7 +131,9 @@ async def chat_completions(
         )
         return await _completion(runtime, key.tenant_id, reply, body.model)
 
-    completion, replayed = await once(runtime, key, idempotency_key, answer, ChatCompletion)
+    delivery = caller_delivery(key, idempotency_key, "chat.completions",
+                               body.model_dump(mode="json"))  # fmt: skip
+    completion, replayed = await once(runtime, key, delivery, answer, ChatCompletion)
     headers = REPLAYED if replayed else None
     if body.stream:
         return StreamingResponse(

@@ -2,7 +2,8 @@
 
 `GET /v1/conversations/{id}/updates?after=N` lists the messages after sequence number N that
 a customer may see (their own, the assistant's, agents' and system lines; never agents'
-internal notes). Widget keys may call it: the chat page polls it while a person is involved.
+internal notes). Widget keys may call it with the conversation's `X-Conversation-Token`: the
+chat page polls it while a person is involved.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from frontdesk.api.deps import CurrentKey, RuntimeDep
+from frontdesk.api.deps import ConversationReader, RuntimeDep
 from frontdesk.api.schemas import ErrorResponse
 from frontdesk.errors import NotFoundError
 from frontdesk.storage.conversations import all_messages, get_conversation
@@ -20,7 +21,7 @@ from frontdesk.storage.conversations import all_messages, get_conversation
 router = APIRouter(
     prefix="/v1/conversations",
     tags=["conversations"],
-    responses={code: {"model": ErrorResponse} for code in (401, 404, 422)},
+    responses={code: {"model": ErrorResponse} for code in (401, 403, 404, 422)},
 )
 
 CUSTOMER_VISIBLE = ("customer", "assistant", "agent", "system")
@@ -44,7 +45,7 @@ class UpdatesPublic(BaseModel):
 async def updates(
     conversation_id: str,
     runtime: RuntimeDep,
-    key: CurrentKey,
+    key: ConversationReader,
     after: Annotated[int, Query(ge=0, description="the last sequence number already shown")] = 0,
 ) -> UpdatesPublic:
     async with runtime.db.session(key.tenant_id) as session:

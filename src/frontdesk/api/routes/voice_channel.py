@@ -12,17 +12,18 @@ first answer back without transcribing again.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from frontdesk.api.delivery import IDEMPOTENCY_DOC, REPLAYED, once, take_turn
+from frontdesk.api.delivery import IDEMPOTENCY_DOC, REPLAYED, caller_delivery, once, take_turn
 from frontdesk.api.deps import CurrentKey, LimiterDep, RuntimeDep, require_scope
 from frontdesk.api.routes.conversations import public_reply
 from frontdesk.api.schemas import ErrorResponse, ReplyPublic
-from frontdesk.errors import InvalidRequestError, NotFoundError
+from frontdesk.errors import NotFoundError
 from frontdesk.speech.errors import VoiceUnavailableError
 from frontdesk.storage.api_keys import Scope
 from frontdesk.storage.conversations import get_conversation
@@ -32,7 +33,6 @@ ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorResponse} for code in (401, 403, 404, 409, 413, 422, 429, 503)
 }
 router = APIRouter(prefix="/v1/channels", tags=["channels"], responses=ERRORS)
-KEY_PREFIX = "voice:"  # deliveries of other routes with the same key are other messages
 AUDIO_BODY = {
     "requestBody": {
         "required": True,
@@ -77,15 +77,13 @@ async def inbound_voice(
     transcriber = runtime.transcriber
     if transcriber is None:
         raise VoiceUnavailableError("voice intake is off in this workspace (voice.enabled)")
-    if idempotency_key is not None and not 1 <= len(idempotency_key) <= 200:
-        raise InvalidRequestError(
-            "Idempotency-Key must be 1 to 200 characters", code="invalid_idempotency_key"
-        )
     if conversation_id is not None:  # before spending a transcription on a wrong id
         async with runtime.db.session(key.tenant_id) as session:
             if await get_conversation(session, conversation_id) is None:
                 raise NotFoundError(f"conversation {conversation_id} not found")
     audio = await request.body()
+    delivery = caller_delivery(key, idempotency_key, "channels.voice", conversation_id,
+                               hashlib.sha256(audio).hexdigest())  # fmt: skip
 
     async def answer() -> VoiceReply:
         transcript = await transcriber.transcribe(audio)
@@ -97,7 +95,6 @@ async def inbound_voice(
             reply=public_reply(reply),
         )
 
-    delivery = KEY_PREFIX + idempotency_key if idempotency_key is not None else None
     result, replayed = await once(runtime, key, delivery, answer, VoiceReply)
     if replayed:
         return JSONResponse(result.model_dump(mode="json"), headers=REPLAYED)

@@ -10,6 +10,9 @@
   const status = document.getElementById("status");
   const button = form.querySelector("button");
   let conversationId = null;
+  // The conversation's own secret (returned once when it is started): the widget key is
+  // public, so the server lets this page read and write only the conversation it holds.
+  let conversationToken = null;
 
   async function api(path, body) {
     const response = await fetch(path, {
@@ -69,6 +72,7 @@
         "Content-Type": "application/json",
         Accept: "text/event-stream",
         Authorization: `Bearer ${key}`,
+        "X-Conversation-Token": conversationToken,
       },
       body: JSON.stringify({ text }),
     });
@@ -108,7 +112,7 @@
   async function poll() {
     if (!conversationId) return;
     const response = await fetch(`/v1/conversations/${conversationId}/updates?after=${lastSeq}`, {
-      headers: { Authorization: `Bearer ${key}` },
+      headers: { Authorization: `Bearer ${key}`, "X-Conversation-Token": conversationToken },
     }).catch(() => null);
     if (!response || !response.ok) return;
     const data = await response.json();
@@ -157,7 +161,9 @@
     status.textContent = "…";
     try {
       if (!conversationId) {
-        conversationId = (await api("/v1/conversations", { channel: "web" })).id;
+        const started = await api("/v1/conversations", { channel: "web" });
+        conversationId = started.id;
+        conversationToken = started.conversation_token;
       }
       await sendStreaming(text);
       status.textContent = "";
