@@ -56,3 +56,29 @@ def test_privacy_purge_with_retention(workspace: Path, monkeypatch: pytest.Monke
     result = runner.invoke(app, ["privacy", "purge", "-w", str(workspace)])
     assert result.exit_code == 0, result.output
     assert "done {'purged': 0, 'retention_days': 30}" in result.output
+
+
+def test_keys_revoke_and_users_disable(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    created = runner.invoke(app, ["keys", "create", "-w", str(workspace), "--name", "shop"])
+    assert created.exit_code == 0, created.output
+    token = created.output.strip().splitlines()[-1]
+    prefix = token.rsplit("_", 1)[0]
+    listed = runner.invoke(app, ["keys", "list", "-w", str(workspace)])
+    assert f"{prefix}  service  'shop'  active" in listed.output
+    revoked = runner.invoke(app, ["keys", "revoke", prefix, "-w", str(workspace)])
+    assert revoked.exit_code == 0, revoked.output
+    assert "revoked" in runner.invoke(app, ["keys", "list", "-w", str(workspace)]).output
+    unknown = runner.invoke(app, ["keys", "revoke", "fd_nothing", "-w", str(workspace)])
+    assert unknown.exit_code == 1
+    assert "no key 'fd_nothing' in this tenant" in unknown.output
+
+    monkeypatch.setenv("FRONTDESK_PASSWORD", "a long enough password")
+    runner.invoke(app, ["users", "create", "-w", str(workspace), "--email", "ana@kestrel.example"])
+    disabled = runner.invoke(app, ["users", "disable", "Ana@kestrel.example", "-w", str(workspace)])
+    assert disabled.exit_code == 0, disabled.output
+    assert "ana@kestrel.example is disabled" in disabled.output
+    users = runner.invoke(app, ["users", "list", "-w", str(workspace)]).output
+    assert "ana@kestrel.example  agent  disabled" in users
+    nobody = runner.invoke(app, ["users", "disable", "bob@kestrel.example", "-w", str(workspace)])
+    assert nobody.exit_code == 1
+    assert "no user 'bob@kestrel.example'" in nobody.output
