@@ -124,8 +124,21 @@ def test_unreachable_database_is_one_line(workspace: Path, monkeypatch: pytest.M
 
 
 def test_serve_starts_a_real_server(workspace: Path) -> None:
+    config = workspace / "frontdesk.yaml"
+    settings = config.read_text()
+    assert "max_body_bytes: 65536" in settings
+    config.write_text(settings.replace("max_body_bytes: 65536", "max_body_bytes: 4096"))
     with serve_process(workspace) as (_process, port, log):
         assert httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200
+        # The workspace's body limit holds under serve (it kept the default 64 KiB before).
+        url = f"http://127.0.0.1:{port}/v1/conversations"
+        refused = httpx.post(url, content=b"x" * 10_000)
+        assert refused.status_code == 413
+        assert refused.json()["error"] == {
+            "code": "payload_too_large",
+            "message": "request body is larger than 4096 bytes (server.max_body_bytes)",
+        }
+        assert httpx.post(url, content=b"x" * 4000).status_code == 401  # under it: no key
     # The line README.md shows, on one line however narrow the terminal.
     assert f"frontdesk serving {workspace} on http://127.0.0.1:{port}  (docs: /docs)\n" in (
         log.read_text()

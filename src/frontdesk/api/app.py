@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from frontdesk import __version__
@@ -17,6 +17,7 @@ from frontdesk.api.body_limit import BodySizeLimit
 from frontdesk.api.channel_intake import MESSAGE_JOBS, ChannelIntake
 from frontdesk.api.docs import install_docs
 from frontdesk.api.errors import install_error_handlers
+from frontdesk.api.input_hygiene import UrlHygiene, params_fit_columns
 from frontdesk.api.limits import Limiter
 from frontdesk.api.push_channels import (
     channel_client,
@@ -48,6 +49,7 @@ from frontdesk.errors import ConfigError, install_extra
 from frontdesk.jobs import JobRunner
 from frontdesk.jobs.retention import purge_work, retention_loop
 from frontdesk.jobs.runner import Dispatch, Interrupted, Work
+from frontdesk.observability.logs import scrub_access_log
 from frontdesk.orchestration.retrain import retrain_work
 from frontdesk.orchestration.runtime import Runtime, open_runtime
 
@@ -114,9 +116,11 @@ def create_app(workspace: Path | str | None = None, *, runtime: Runtime | None =
         lifespan=lifespan,
         docs_url=None,  # served by install_docs from a package's files, not a CDN
         redoc_url=None,
+        dependencies=[Depends(params_fit_columns)],  # every route's, the console's included
     )
     install_error_handlers(app)
     install_docs(app)
+    scrub_access_log()  # uvicorn's access lines name no customer or conversation
     app.include_router(health.router)
     app.include_router(conversations.router)
     app.include_router(openai_compat.router)
@@ -134,15 +138,8 @@ def create_app(workspace: Path | str | None = None, *, runtime: Runtime | None =
     app.include_router(updates.router)
     for entry in entry_points(group="frontdesk.web"):  # web drivers api does not import
         entry.load()(app)
-    server = runtime.settings.server if runtime else ServerSettings()
-    app.add_middleware(
-        BodySizeLimit,
-        max_bytes=server.max_body_bytes,
-        overrides={
-            "/v1/knowledge/documents": server.max_upload_bytes,
-            "/v1/channels/voice": server.max_upload_bytes,  # audio files
-        },
-    )
+    app.add_middleware(BodySizeLimit, settings=lambda: _server_settings(app))
+    app.add_middleware(UrlHygiene)
     app.add_middleware(SecurityHeaders, embed_origins=lambda: _embed_origins(app))
     return app
 
@@ -151,6 +148,12 @@ def _embed_origins(app: FastAPI) -> list[str]:
     """Sites that may frame the chat page (`web.embed_origins`; none before the lifespan)."""
     runtime: Runtime | None = getattr(app.state, "runtime", None)
     return runtime.settings.web.embed_origins if runtime is not None else []
+
+
+def _server_settings(app: FastAPI) -> ServerSettings:
+    """The opened workspace's `server:` settings (the defaults before the lifespan opens it)."""
+    runtime: Runtime | None = getattr(app.state, "runtime", None)
+    return runtime.settings.server if runtime is not None else ServerSettings()
 
 
 def resumable_jobs(runtime: Runtime) -> dict[str, Callable[[Interrupted], Work | None]]:

@@ -3,26 +3,33 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from frontdesk.config.settings import ServerSettings
+
+# Routes that take files: `server.max_upload_bytes` instead of `server.max_body_bytes`.
+UPLOAD_PATHS = ("/v1/knowledge/documents", "/v1/channels/voice")
+
 
 class BodySizeLimit:
-    def __init__(
-        self, app: ASGIApp, max_bytes: int, overrides: dict[str, int] | None = None
-    ) -> None:
+    """`settings()` is asked on every request: the app is built before its lifespan opens the
+    workspace (`frontdesk serve` builds it from a factory), so the limits it configures are
+    only known then."""
+
+    def __init__(self, app: ASGIApp, settings: Callable[[], ServerSettings]) -> None:
         self.app = app
-        self.max_bytes = max_bytes
-        self.overrides = overrides or {}  # path prefix -> its own limit (file uploads)
+        self.settings = settings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = next(
-            (size for prefix, size in self.overrides.items() if scope["path"].startswith(prefix)),
-            self.max_bytes,
-        )
+        server = self.settings()
+        upload = scope["path"].startswith(UPLOAD_PATHS)
+        limit = server.max_upload_bytes if upload else server.max_body_bytes
+        setting = "server.max_upload_bytes" if upload else "server.max_body_bytes"
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
@@ -30,7 +37,7 @@ class BodySizeLimit:
                 except ValueError:
                     declared = 0
                 if declared > limit:
-                    await self._reject(send, limit)
+                    await self._reject(send, limit, setting)
                     return
         # Buffer the body (bounded by the limit) so an oversized one is refused before the
         # app sees any of it, then replay it to the app.
@@ -44,7 +51,7 @@ class BodySizeLimit:
             body = message.get("body", b"")
             received += len(body)
             if received > limit:
-                await self._reject(send, limit)
+                await self._reject(send, limit, setting)
                 return
             chunks.append(body)
             if not message.get("more_body", False):
@@ -56,12 +63,12 @@ class BodySizeLimit:
         }
         await self.app(scope, _replay(body_message, receive), send)
 
-    async def _reject(self, send: Send, limit: int) -> None:
+    async def _reject(self, send: Send, limit: int, setting: str) -> None:
         body = json.dumps(
             {
                 "error": {
                     "code": "payload_too_large",
-                    "message": f"request body is larger than {limit} bytes",
+                    "message": f"request body is larger than {limit} bytes ({setting})",
                 }
             }
         ).encode()
