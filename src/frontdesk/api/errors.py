@@ -24,6 +24,15 @@ _HTTP_CODES = {
     415: "unsupported_media_type",
     429: "rate_limited",
 }
+# Validation errors with a code of their own (the first such error of a request names it):
+# characters no database column keeps (NUL; unpaired surrogates, which the JSON parser
+# refuses itself), and strings longer than their column.
+_VALIDATION_CODES = {
+    "invalid_characters": "invalid_characters",
+    "string_unicode": "invalid_characters",
+    "string_too_long": "value_too_long",
+    "too_long": "value_too_long",  # a length after another validator (form fields)
+}
 
 
 def error_response(status: int, code: str, message: str, **headers: str) -> JSONResponse:
@@ -53,7 +62,9 @@ def install_error_handlers(app: FastAPI) -> None:
         for error in errors[:5]:
             loc = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
             parts.append(f"{loc}: {error.get('msg', 'invalid')}")
-        return error_response(422, "invalid_request", "; ".join(parts))
+        codes = [_VALIDATION_CODES.get(str(e.get("type"))) for e in errors]
+        code = next((c for c in codes if c is not None), "invalid_request")
+        return error_response(422, code, "; ".join(parts))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -14,6 +14,7 @@ from fastapi import Depends, Form, Request
 
 from frontdesk.errors import AuthenticationError, PermissionDeniedError
 from frontdesk.orchestration.runtime import Runtime
+from frontdesk.storage.fields import StoredText
 from frontdesk.storage.users import Role, VerifiedUser, verify_session
 
 COOKIE = "frontdesk_console"
@@ -69,7 +70,7 @@ async def require_admin(user: Agent) -> VerifiedUser:
 Admin = Annotated[VerifiedUser, Depends(require_admin)]
 
 
-async def check_csrf(request: Request, csrf: Annotated[str, Form()] = "") -> None:
+async def check_csrf(request: Request, csrf: Annotated[StoredText, Form()] = "") -> None:
     sent = csrf or request.headers.get("X-CSRF-Token", "")
     if not hmac.compare_digest(sent, csrf_token(request)):
         raise PermissionDeniedError("the form is stale or not from this console; reload the page")

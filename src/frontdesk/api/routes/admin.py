@@ -11,13 +11,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from frontdesk.api.deps import AdminKey, JobsDep, RuntimeDep
+from frontdesk.api.input_hygiene import RequestBody
 from frontdesk.api.schemas import ErrorResponse
 from frontdesk.errors import NotFoundError
 from frontdesk.jobs.retention import purge_work
 from frontdesk.storage.api_keys import list_keys, revoke_key
 from frontdesk.storage.audit import audit
+from frontdesk.storage.fields import fits
 from frontdesk.storage.models import AuditLog
 from frontdesk.storage.privacy import delete_customer, export_customer
+from frontdesk.storage.security_models import User
 from frontdesk.storage.users import Role, create_user, disable_user, list_users
 
 router = APIRouter(
@@ -27,12 +30,12 @@ router = APIRouter(
 )
 
 
-class UserCreate(BaseModel):
+class UserCreate(RequestBody):
     model_config = ConfigDict(extra="forbid")
-    email: str = Field(min_length=3, max_length=320)
+    email: Annotated[str, fits(User.email)] = Field(min_length=3)
     password: str = Field(min_length=1, max_length=1000)
     role: Role = Role.AGENT
-    name: str = Field(default="", max_length=200)
+    name: Annotated[str, fits(User.name)] = ""
 
 
 class UserPublic(BaseModel):

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from frontdesk.api.deps import CurrentKey, LimiterDep, RuntimeDep, client_address
+from frontdesk.api.input_hygiene import RequestBody
 from frontdesk.api.schemas import ErrorResponse
 from frontdesk.errors import AuthenticationError, PermissionDeniedError
+from frontdesk.storage.fields import fits
+from frontdesk.storage.models import Tenant
+from frontdesk.storage.security_models import User
 from frontdesk.storage.users import end_sessions, login
 
 router = APIRouter(
@@ -19,10 +24,12 @@ router = APIRouter(
 )
 
 
-class LoginCreate(BaseModel):
+class LoginCreate(RequestBody):
     model_config = ConfigDict(extra="forbid")
-    tenant: str = Field(min_length=1, max_length=64, description="The tenant's slug.")
-    email: str = Field(min_length=3, max_length=320)
+    tenant: Annotated[str, fits(Tenant.slug)] = Field(
+        min_length=1, description="The tenant's slug."
+    )
+    email: Annotated[str, fits(User.email)] = Field(min_length=3)
     password: str = Field(min_length=1, max_length=1000)
 
 
