@@ -52,6 +52,7 @@ from frontdesk.errors import (
     AuthenticationError,
     ConflictError,
     FrontdeskError,
+    InvalidRequestError,
     NotFoundError,
     PayloadTooLargeError,
 )
@@ -64,8 +65,9 @@ from frontdesk.storage import deliveries
 from frontdesk.storage.api_keys import Scope, VerifiedKey
 from frontdesk.storage.channel_threads import restart_thread, thread_conversation
 from frontdesk.storage.deliveries import DeliveryKey
-from frontdesk.storage.models import Tenant
-from frontdesk.storage.support_models import ChannelThread
+from frontdesk.storage.fields import column_length, scrub, unstorable
+from frontdesk.storage.models import Conversation, Tenant
+from frontdesk.storage.support_models import ChannelThread, MessageDelivery
 from frontdesk.storage.tenants import find_tenant
 from frontdesk.types import Channel
 
@@ -206,6 +208,25 @@ def _delivery(inbound: Inbound) -> DeliveryKey:
                             inbound.thread_key, inbound.user)  # fmt: skip
 
 
+def storable(inbound: Inbound) -> Inbound:
+    """The message as storage can keep it. The customer's words are cleaned (NULs removed): a
+    platform cannot show its user a 422. The platform's own ids (message, thread, user) are
+    used as they are to answer, so one that no column keeps is refused (422 `invalid_event`,
+    which the platform's webhook log shows) rather than changed."""
+    ids = (("message id", inbound.delivery_key, MessageDelivery.key),
+           ("thread", inbound.thread_key, ChannelThread.thread_key),
+           ("user id", inbound.user, Conversation.customer_ref))  # fmt: skip
+    for name, value, column in ids:
+        problem = unstorable(value)
+        if problem is None and len(value) > column_length(column):
+            problem = f"{len(value)} characters, more than the {column_length(column)} kept"
+        if problem is not None:
+            raise InvalidRequestError(
+                f"{inbound.channel.value} event: its {name} has {problem}", code="invalid_event"
+            )
+    return replace(inbound, text=scrub(inbound.text))
+
+
 def channel_identity(tenant: Tenant, channel: Channel, user: str) -> VerifiedKey:
     """Webhooks carry no API key: the caller take_turn rate-limits is the channel's user."""
     return VerifiedKey(
@@ -246,6 +267,7 @@ class ChannelIntake:
     ) -> str | None:
         """Queue the message as a job and return its id; None for a repeat of a message
         already taken (its first delivery answers it, or has answered it)."""
+        inbound = storable(inbound)
         if await deliveries.seen(self.runtime.db, tenant.id, _delivery(inbound)):
             self._count(inbound.channel, "duplicate")
             log.info(

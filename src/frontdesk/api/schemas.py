@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from frontdesk.api.input_hygiene import RequestBody
+from frontdesk.storage.fields import fits
+from frontdesk.storage.models import Conversation
 from frontdesk.types import Channel, Citation, Entity, Route, Urgency
 
 
-class ConversationCreate(BaseModel):
+class ConversationCreate(RequestBody):
     model_config = ConfigDict(extra="forbid")
     channel: Channel = Channel.API
-    customer_ref: str | None = Field(default=None, max_length=200)
+    customer_ref: Annotated[str, fits(Conversation.customer_ref)] | None = None
 
 
 class ConversationPublic(BaseModel):
@@ -29,7 +33,7 @@ class ConversationCreated(ConversationPublic):
     )
 
 
-class MessageCreate(BaseModel):
+class MessageCreate(RequestBody):
     model_config = ConfigDict(extra="forbid")
     text: str = Field(min_length=1, description="The customer's message.")
 

@@ -29,11 +29,14 @@ from frontdesk.api.deps import CurrentKey, LimiterDep, RuntimeDep, require_scope
 from frontdesk.api.routes.conversations import public_reply
 from frontdesk.api.schemas import ErrorResponse, ReplyPublic
 from frontdesk.errors import InvalidRequestError
+from frontdesk.guard.pii import redact
 from frontdesk.knowledge.converters import ConversionError, convert
 from frontdesk.orchestration.runtime import Runtime
 from frontdesk.storage import deliveries
 from frontdesk.storage.api_keys import Scope
 from frontdesk.storage.conversations import get_conversation
+from frontdesk.storage.fields import fit, scrub
+from frontdesk.storage.models import Conversation
 from frontdesk.storage.support_models import MessageDelivery
 from frontdesk.types import Channel, Citation
 
@@ -71,18 +74,21 @@ class InboundEmail(BaseModel):
 
 
 def parse_email(raw: bytes) -> InboundEmail:
+    """The mail's parts, cleaned rather than refused (a gateway cannot show its sender a
+    422): characters no database keeps (NUL, undecodable bytes) removed or replaced, text in
+    an unknown charset decoded by a best guess. Over-long headers are fitted where stored."""
     message = email.message_from_bytes(raw, policy=email.policy.default)
-    message_id = str(message.get("Message-ID") or "").strip()
-    sender = parseaddr(str(message.get("From") or ""))[1].strip().lower()
+    message_id = scrub(str(message.get("Message-ID") or "")).strip()
+    sender = scrub(parseaddr(str(message.get("From") or ""))[1]).strip().lower()
     if not message_id or "@" not in sender:
         raise InvalidRequestError(
             "not an e-mail: a raw RFC 5322 message with From and Message-ID is expected",
             code="invalid_email",
         )
-    subject = str(message.get("Subject") or "").strip()
-    thread = str(message.get("References") or "").split()
-    thread += str(message.get("In-Reply-To") or "").split()
-    text = new_text(_body(message))
+    subject = scrub(str(message.get("Subject") or "")).strip()
+    thread = scrub(str(message.get("References") or "")).split()
+    thread += scrub(str(message.get("In-Reply-To") or "")).split()
+    text = scrub(new_text(_body(message)))
     if not text:
         text = re.sub(r"^(re|aw|fwd?):\s*", "", subject, flags=re.IGNORECASE).strip()
     if not text:
@@ -97,13 +103,32 @@ def _body(message: email.message.Message) -> str:
     if part is None:
         return ""
     assert isinstance(part, EmailMessage)
-    content = str(part.get_content())
+    try:
+        content = str(part.get_content())
+    except LookupError:  # a charset Python does not know: "unknown-8bit", "x-user-defined"...
+        payload = part.get_payload(decode=True)
+        content = decode_unknown(payload if isinstance(payload, bytes) else b"")
     if part.get_content_subtype() == "html":
         try:
             return convert("mail.html", content.encode())
         except ConversionError:
             return ""
     return content
+
+
+def decode_unknown(data: bytes) -> str:
+    """Text whose charset is unknown: UTF-8 when it is that, else charset_normalizer's best
+    guess (when installed), else Latin-1 (every byte is a character: nothing is lost)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        from charset_normalizer import from_bytes
+    except ImportError:  # pragma: no cover - it comes with requests, which most installs have
+        return data.decode("latin-1")
+    best = from_bytes(data).best()
+    return str(best) if best is not None else data.decode("latin-1")
 
 
 def new_text(body: str) -> str:
@@ -133,11 +158,12 @@ async def inbound_email(
             mail.text,
             conversation_id=await _thread_conversation(runtime, key.tenant_id, mail.thread),
             channel=Channel.EMAIL,
-            customer_ref=mail.sender,
+            customer_ref=fit(mail.sender, Conversation.customer_ref),  # the reply has it whole
         )
         conversation_id = reply.conversation_id
         domain = f"{key.tenant_slug or 'mail'}.frontdesk.invalid"
-        subject = mail.subject or "Your message"
+        # Stored with the reply (message_deliveries) and sent back: personal data out of it.
+        subject = redact(mail.subject).text or "Your message"
         if not subject.lower().startswith("re:"):
             subject = f"Re: {subject}"
         return EmailReply(

@@ -26,11 +26,13 @@ from sqlalchemy import select
 
 from frontdesk.api.delivery import IDEMPOTENCY_DOC, REPLAYED, caller_delivery, once, take_turn
 from frontdesk.api.deps import CurrentKey, LimiterDep, RuntimeDep, require_scope
+from frontdesk.api.input_hygiene import RequestBody
 from frontdesk.api.schemas import ErrorResponse
 from frontdesk.errors import InvalidRequestError
 from frontdesk.orchestration.runtime import Runtime
 from frontdesk.storage.api_keys import Scope
-from frontdesk.storage.models import Turn
+from frontdesk.storage.fields import fits
+from frontdesk.storage.models import Conversation, Turn
 from frontdesk.types import Channel, Reply
 
 ERRORS: dict[int | str, dict[str, object]] = {
@@ -39,25 +41,27 @@ ERRORS: dict[int | str, dict[str, object]] = {
 router = APIRouter(prefix="/v1", tags=["openai-compatible"], responses=ERRORS)
 
 
-class ContentPart(BaseModel):
+class ContentPart(RequestBody):
     model_config = ConfigDict(extra="allow")
     type: str
     text: str | None = None
 
 
-class ChatMessage(BaseModel):
+class ChatMessage(RequestBody):
     model_config = ConfigDict(extra="allow")
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[ContentPart] | None = None
 
 
-class ChatCompletionRequest(BaseModel):
+class ChatCompletionRequest(RequestBody):
     model_config = ConfigDict(extra="allow")  # temperature, max_tokens...: accepted, unused
     model: str = "frontdesk"
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
-    user: str | None = Field(default=None, max_length=200, description="stored as customer_ref")
-    conversation_id: str | None = Field(
+    user: Annotated[str, fits(Conversation.customer_ref)] | None = Field(
+        default=None, description="stored as customer_ref"
+    )
+    conversation_id: Annotated[str, fits(Conversation.id)] | None = Field(
         default=None, description="frontdesk's conversation to continue (from an earlier reply)"
     )
 
