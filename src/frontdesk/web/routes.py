@@ -30,7 +30,9 @@ from frontdesk.orchestration.learning import accept, roll_back, version_summary
 from frontdesk.orchestration.retrain import models_store, start_retrain
 from frontdesk.storage.audit import audit
 from frontdesk.storage.conversations import add_message, all_messages, get_conversation, turns_of
+from frontdesk.storage.fields import StoredText, fits
 from frontdesk.storage.models import Conversation, Job, Ticket
+from frontdesk.storage.security_models import User
 from frontdesk.storage.tickets import active_tickets, get_ticket, latest_ticket_for
 from frontdesk.storage.users import login, logout, verify_session
 from frontdesk.tools.replies import UNSHOWN_RESULT, customer_text
@@ -79,8 +81,8 @@ async def login_page(request: Request, runtime: RuntimeDep) -> HTMLResponse:
 async def login_submit(
     request: Request,
     runtime: RuntimeDep,
-    email: Annotated[str, Form()],
-    password: Annotated[str, Form()],
+    email: Annotated[StoredText, fits(User.email), Form()],
+    password: Annotated[StoredText, Form()],
 ) -> Response:
     # Password guessing is rate limited per account, as on `POST /v1/auth/login` (same count).
     address = request.client.host if request.client else "unknown"
@@ -194,7 +196,7 @@ async def take(ticket_id: str, runtime: RuntimeDep, user: Agent) -> Response:
 
 @router.post("/tickets/{ticket_id}/reply", dependencies=[Csrf])
 async def reply(
-    ticket_id: str, runtime: RuntimeDep, user: Agent, text: Annotated[str, Form()] = ""
+    ticket_id: str, runtime: RuntimeDep, user: Agent, text: Annotated[StoredText, Form()] = ""
 ) -> Response:
     back = _conversation_url(await _ticket_conversation(runtime, user.tenant_id, ticket_id))
 
@@ -206,7 +208,7 @@ async def reply(
 
 @router.post("/tickets/{ticket_id}/hand-back", dependencies=[Csrf])
 async def hand_back(
-    ticket_id: str, runtime: RuntimeDep, user: Agent, notes: Annotated[str, Form()] = ""
+    ticket_id: str, runtime: RuntimeDep, user: Agent, notes: Annotated[StoredText, Form()] = ""
 ) -> Response:
     back = _conversation_url(await _ticket_conversation(runtime, user.tenant_id, ticket_id))
 
@@ -219,7 +221,7 @@ async def hand_back(
 
 @router.post("/tickets/{ticket_id}/close", dependencies=[Csrf])
 async def close(
-    ticket_id: str, runtime: RuntimeDep, user: Agent, note: Annotated[str, Form()] = ""
+    ticket_id: str, runtime: RuntimeDep, user: Agent, note: Annotated[StoredText, Form()] = ""
 ) -> Response:
     back = _conversation_url(await _ticket_conversation(runtime, user.tenant_id, ticket_id))
 
@@ -235,9 +237,9 @@ async def relabel_turn(
     turn_id: str,
     runtime: RuntimeDep,
     user: Agent,
-    intent: Annotated[str, Form()],
-    entities: Annotated[str, Form()] = "",
-    back: Annotated[str, Form()] = "/console",
+    intent: Annotated[StoredText, Form()],
+    entities: Annotated[StoredText, Form()] = "",
+    back: Annotated[StoredText, Form()] = "/console",
     note: Annotated[str, Form()] = "",
 ) -> Response:
     back = back if back.startswith("/console/") else "/console"
