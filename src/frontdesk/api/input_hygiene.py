@@ -25,7 +25,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from frontdesk.api.errors import error_response
 from frontdesk.errors import InvalidRequestError
 from frontdesk.storage.fields import INVALID_CHARACTERS, check_storable, column_length, unstorable
-from frontdesk.storage.models import Conversation, Document, Job, Tenant, Ticket, Turn
+from frontdesk.storage.models import ApiKey, Conversation, Document, Job, Tenant, Ticket, Turn
+from frontdesk.storage.security_models import User
 from frontdesk.storage.support_models import ToolCallRecord, TrainingExample, WebhookDelivery
 
 # Every path parameter of every route, with the column its value is looked up in (a test
@@ -41,6 +42,8 @@ PARAM_COLUMNS: dict[str, InstrumentedAttribute[Any] | None] = {
     "delivery_id": WebhookDelivery.id,
     "tenant": Tenant.slug,
     "correction_id": TrainingExample.id,
+    "user_id": User.id,
+    "key_id": ApiKey.id,  # the id, or the shorter prefix
     "decision": None,  # approve | reject
     "change": None,  # disable | enable
     "version": None,  # a model version's name, looked up in the model store's folder

@@ -240,7 +240,7 @@ async def relabel_turn(
     intent: Annotated[StoredText, Form()],
     entities: Annotated[StoredText, Form()] = "",
     back: Annotated[StoredText, Form()] = "/console",
-    note: Annotated[str, Form()] = "",
+    note: Annotated[StoredText, Form()] = "",
 ) -> Response:
     back = back if back.startswith("/console/") else "/console"
 
