@@ -100,6 +100,8 @@ def ingest(
     ] = False,
 ) -> None:
     """Index a folder: new and changed files in, deleted ones out, unchanged ones skipped.
+    Passages the knowledge screen holds back (instructions to the assistant, requests for a
+    customer's secrets, hidden text) are listed as quarantined: indexed, never used.
 
     Exit 1 when a file was rejected (each is listed once, file:line and why; the good files
     are indexed all the same) or when nothing was indexed; --allow-rejects accepts the first.
@@ -161,7 +163,8 @@ def ingest(
     )
     out.print(f"{counts}; {report.embedded} chunks embedded", highlight=False)
     out.print(
-        f"index: {stats['documents']} documents, {stats['chunks']} chunks, "
+        f"index: {stats['documents']} documents, {stats['chunks']} chunks "
+        f"({stats['quarantined']} quarantined), "
         f"model {stats['embedding_model'] or 'none'}, version {stats['version']}",
         highlight=False,
     )
@@ -174,7 +177,16 @@ def ingest(
     if any(r.code in {"invalid_front_matter", "invalid_metadata"} for r in report.rejected):
         err.print(f"(check atoms before indexing: frontdesk kb lint {_shown(shown)})",
                   markup=False, highlight=False, soft_wrap=True)  # fmt: skip
+    for held in report.quarantined:
+        where = _shown(shown / held.source.removeprefix(prefix))
+        where += f":{held.line}" if held.line else ""
+        err.print(f"quarantined: {where}: {held.code}: {held.reason} (indexed, never used in "
+                  "answers)", markup=False, highlight=False, soft_wrap=True)  # fmt: skip
     out.print(f"{report.indexed} files indexed, {len(report.rejected)} rejected", highlight=False)
+    if report.quarantined:
+        files = len({q.source for q in report.quarantined})
+        out.print(f"{len(report.quarantined)} passage finding(s) in {files} file(s) quarantined "
+                  "(see docs/security.md)", highlight=False)  # fmt: skip
     if not report.indexed:
         raise fail(f"nothing was indexed from {_shown(shown)}")
     if report.rejected and not allow_rejects:

@@ -28,11 +28,18 @@ from frontdesk.config.settings import GuardSettings
 from frontdesk.guard.own_contacts import OwnContacts
 from frontdesk.guard.pii import PiiDetector, normalised
 from frontdesk.guard.pii import redact as redact_text
+from frontdesk.secret_requests import secret_requests
 
 PROMISE_REPLACEMENT = (
     "I can't confirm that myself; a member of our team will confirm what we can do."
 )
 ECHO_REPLACEMENT = "Sorry, I can't share that. How can I help with your request?"
+# In place of a sentence asking the customer for a secret, whoever wrote it (a model, a
+# quoted article, a template): the reply never asks for one.
+SECRET_REPLACEMENT = (
+    "For your security, please don't share card numbers, security codes, passwords, PINs or "
+    "one-time codes in this conversation."
+)
 
 _MD_IMAGE = re.compile(r"!\[([^\]]*)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 _MD_LINK = re.compile(r"(?<!!)\[([^\]]+)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
@@ -138,6 +145,8 @@ class OutputScreen:
             findings.append("link_not_allowed")
         text, kinds = _ungranted_promises(text, passages, granted_tools)
         findings.extend(f"ungranted_promise:{kind}" for kind in kinds)
+        text, kinds = _secret_requests(text)
+        findings.extend(f"secret_request:{kind}" for kind in kinds)
         return ReplyCheck(text, findings)
 
     def _pii(self, reply: str, given: list[str], passages: list[str], own: OwnContacts) -> str:
@@ -253,4 +262,22 @@ def _ungranted_promises(
                     replaced = True
                 continue
         out.append(sentence)
+    return "".join(out), sorted(set(kinds))
+
+
+def _secret_requests(text: str) -> tuple[str, list[str]]:
+    """Sentences asking the customer for a card number, security code, password, PIN or
+    one-time code give way to SECRET_REPLACEMENT (once), even when an article says them."""
+    kinds: list[str] = []
+    out: list[str] = []
+    for match in _SENTENCE.finditer(text):
+        sentence = match.group(0)
+        found = secret_requests(sentence) if sentence.strip() else []
+        if not found:
+            out.append(sentence)
+            continue
+        if not kinds:
+            lead = sentence[: len(sentence) - len(sentence.lstrip())]
+            out.append(lead + SECRET_REPLACEMENT)
+        kinds.extend(request.kind for request in found)
     return "".join(out), sorted(set(kinds))

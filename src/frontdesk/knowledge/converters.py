@@ -8,6 +8,8 @@ import re
 from collections.abc import Callable
 from pathlib import PurePath
 
+from frontdesk.knowledge.screening import mark_hidden_html
+
 
 class ConversionError(ValueError):
     """`code`: "unsupported_type", "unreadable_file" (binary, not UTF-8, a broken PDF or
@@ -38,6 +40,7 @@ def _html(data: bytes) -> str:
     title = soup.title.get_text(strip=True) if soup.title else ""
     for element in soup(["script", "style", "noscript", "template", "head"]):
         element.decompose()
+    mark_hidden_html(soup)  # hidden text stays, marked, for the screen to quarantine
     markdown = MarkdownConverter(heading_style="ATX").convert_soup(soup)
     if title and not re.search(r"^# ", markdown, re.M):
         markdown = f"# {title}\n\n{markdown}"

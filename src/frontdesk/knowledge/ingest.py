@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,8 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.interfaces import Embedder
 from frontdesk.knowledge.atoms import Atom, AtomError, FaqPair, parse_atom
-from frontdesk.knowledge.chunking import chunk_document
+from frontdesk.knowledge.chunking import ChunkDraft, chunk_document
 from frontdesk.knowledge.converters import CONVERTERS, ConversionError, convert
+from frontdesk.knowledge.screening import screen_passage
 from frontdesk.knowledge.vectors import index_record, to_bytes
 from frontdesk.storage.models import Chunk, Document, KnowledgeIndex, utcnow
 from frontdesk.text import estimate_tokens
@@ -37,6 +39,9 @@ REJECTION_CODES = frozenset(
     }
 )
 
+
+# Bumped when the screen's rules change: chunks read by an older screen are screened again.
+SCREEN_VERSION = 1
 
 STAFF_TAG = "audience:staff"
 STAFF_AUDIENCES = frozenset({"staff", "internal", "agents"})
@@ -80,6 +85,25 @@ class Rejection:
         }
 
 
+@dataclass(frozen=True)
+class Quarantined:
+    """A passage the knowledge screen holds back: indexed for the operator to see, never
+    retrieved, embedded or quoted."""
+
+    source: str
+    line: int | None  # in the file as uploaded, where the words that tripped it are found
+    code: str  # reader_instruction | secret_request | hidden_text
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}" if self.line else self.source
+        return f"{where}: {self.code}: {self.reason}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "line": self.line, "code": self.code,
+                "message": self.reason}  # fmt: skip
+
+
 @dataclass
 class SyncReport:
     added: list[str] = field(default_factory=list)
@@ -87,6 +111,7 @@ class SyncReport:
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
+    quarantined: list[Quarantined] = field(default_factory=list)  # of this run's files
     embedded: int = 0
 
     @property
@@ -112,6 +137,7 @@ class SyncReport:
             "indexed": self.indexed,
             "rejected": [r.as_dict() for r in self.rejected],
             "errors": self.errors,
+            "quarantined": [q.as_dict() for q in self.quarantined],
             "embedded": self.embedded,
         }
 
@@ -126,6 +152,7 @@ class Parsed:
     body: str
     faqs: list[FaqPair]
     atom: Atom | None = None  # for Markdown with front matter
+    text: str = ""  # the file as text (for the lines of findings), "" for PDF and DOCX
 
 
 ATOM_SUFFIXES = frozenset({".md", ".markdown"})
@@ -156,7 +183,7 @@ def parse_source(source: str, data: bytes) -> Parsed:
         if str(fields.get("audience", "")).strip().lower() in STAFF_AUDIENCES:
             tags.append(STAFF_TAG)  # indexed for routing and agents, never quoted to customers
         return Parsed(meta.title, meta.type, tags, meta.version, fields,
-                      atom.body, atom.faqs, atom)  # fmt: skip
+                      atom.body, atom.faqs, atom, _source_text(data))  # fmt: skip
     title = path.stem.replace("-", " ").replace("_", " ").strip().capitalize() or source
     for line in text.splitlines():
         if line.startswith("# "):
@@ -164,7 +191,24 @@ def parse_source(source: str, data: bytes) -> Parsed:
             break
     if not text.strip():
         raise IngestError(source, "the file has no text", code="empty_file")
-    return Parsed(title[:_TITLE_MAX], "document", [], "", {"format": path.suffix.lower()}, text, [])
+    return Parsed(title[:_TITLE_MAX], "document", [], "", {"format": path.suffix.lower()},
+                  text, [], None, _source_text(data))  # fmt: skip
+
+
+def _source_text(data: bytes) -> str:
+    if data[:5] == b"%PDF-" or data[:2] == b"PK":
+        return ""
+    return data.decode("utf-8-sig", errors="replace")
+
+
+def line_of(text: str, excerpt: str) -> int | None:
+    """The line of `text` where `excerpt` starts (its first words, any spacing or case)."""
+    words = re.findall(r"\w+", excerpt)[:6]
+    if not text or not words:
+        return None
+    pattern = r"\W+".join(re.escape(w) for w in words)
+    found = re.search(pattern, text, re.IGNORECASE)
+    return text.count("\n", 0, found.start()) + 1 if found else None
 
 
 async def ingest_source(
@@ -174,11 +218,16 @@ async def ingest_source(
     *,
     max_words: int = 350,
     overlap_words: int = 40,
+    quarantined: list[Quarantined] | None = None,
 ) -> str:
-    """Index one source; returns "added", "updated" or "unchanged". Raises IngestError."""
+    """Index one source; returns "added", "updated" or "unchanged". Raises IngestError.
+    The passages the knowledge screen holds back are added to `quarantined`; an unchanged
+    file's are listed again (they are still held back)."""
     digest = hashlib.sha256(data).hexdigest()
     document = await session.scalar(select(Document).where(Document.source == source))
     if document is not None and document.content_hash == digest:
+        if quarantined is not None:
+            quarantined.extend(await held_back(session, document.id, source))
         return "unchanged"
     try:
         parsed = parse_source(source, data)
@@ -202,7 +251,8 @@ async def ingest_source(
     drafts = chunk_document(
         parsed.title, parsed.body, parsed.faqs, max_words=max_words, overlap_words=overlap_words
     )
-    for ordinal, draft in enumerate(drafts):
+    screened = await asyncio.to_thread(screen_drafts, parsed.text, drafts)
+    for ordinal, (draft, findings) in enumerate(zip(drafts, screened, strict=True)):
         session.add(
             Chunk(
                 document_id=document.id,
@@ -212,10 +262,82 @@ async def ingest_source(
                 heading=draft.heading[:_TITLE_MAX],
                 text=draft.text,
                 token_count=estimate_tokens(draft.text),
+                quarantine=findings or None,
+                screened=SCREEN_VERSION,
             )
         )
+        if quarantined is not None:
+            quarantined.extend(_held(source, findings))
     await session.flush()
     return outcome
+
+
+def screen_drafts(text: str, drafts: list[ChunkDraft]) -> list[list[dict[str, Any]]]:
+    """Each chunk's findings of the knowledge screen, with the line of `text` (the file as
+    text) where the words that tripped it are; [] for a clean chunk."""
+    return [
+        [{**f.as_dict(), "line": line_of(text, f.excerpt)} for f in screen_passage(draft.text)]
+        for draft in drafts
+    ]
+
+
+def _held(source: str, findings: list[dict[str, Any]]) -> list[Quarantined]:
+    return [Quarantined(source, f.get("line"), str(f["code"]), str(f["reason"]))
+            for f in findings]  # fmt: skip
+
+
+async def held_back(session: AsyncSession, document_id: str, source: str) -> list[Quarantined]:
+    """The quarantined passages of one document, as findings."""
+    rows = await session.scalars(
+        select(Chunk.quarantine)
+        .where(Chunk.document_id == document_id, Chunk.quarantine.is_not(None))
+        .order_by(Chunk.ordinal)
+    )
+    return [q for findings in rows for q in _held(source, findings or [])]
+
+
+@dataclass(frozen=True)
+class HeldPassage:
+    """A quarantined passage as the console lists it."""
+
+    source: str
+    heading: str
+    text: str
+    findings: list[dict[str, Any]]
+
+
+async def quarantined_passages(session: AsyncSession, limit: int = 200) -> list[HeldPassage]:
+    """The tenant's quarantined passages, by source (the console's admin page)."""
+    rows = await session.execute(
+        select(Document.source, Chunk.heading, Chunk.text, Chunk.quarantine)
+        .join(Document, Document.id == Chunk.document_id)
+        .where(Chunk.quarantine.is_not(None))
+        .order_by(Document.source, Chunk.ordinal)
+        .limit(limit)
+    )
+    return [HeldPassage(r.source, r.heading, r.text, list(r.quarantine or [])) for r in rows]
+
+
+async def rescreen(session: AsyncSession) -> int:
+    """Screen the chunks an older screen read (indexed before it, or before its rules
+    changed). Their file is not at hand: findings carry no line. Returns how many changed."""
+    rows = (
+        await session.execute(
+            select(Chunk.id, Chunk.text, Chunk.quarantine).where(Chunk.screened < SCREEN_VERSION)
+        )
+    ).all()
+    changed = 0
+    screened = await asyncio.to_thread(lambda: [screen_passage(row.text) for row in rows])
+    for row, found in zip(rows, screened, strict=True):
+        findings = [{**f.as_dict(), "line": None} for f in found] or None
+        values: dict[str, Any] = {"screened": SCREEN_VERSION, "quarantine": findings}
+        if findings is not None and row.quarantine is None:
+            values["embedding"] = None  # a passage held back is passed to no model
+            changed += 1
+        elif findings is None and row.quarantine is not None:
+            changed += 1
+        await session.execute(update(Chunk).where(Chunk.id == row.id).values(**values))
+    return changed
 
 
 async def remove_source(session: AsyncSession, source: str) -> bool:
@@ -268,7 +390,12 @@ async def sync_folder(
         try:
             data = await asyncio.to_thread(path.read_bytes)
             outcome = await ingest_source(
-                session, source, data, max_words=max_words, overlap_words=overlap_words
+                session,
+                source,
+                data,
+                max_words=max_words,
+                overlap_words=overlap_words,
+                quarantined=report.quarantined,
             )
         except OSError as exc:
             reason = f"cannot read: {exc.strerror or exc}"
@@ -302,6 +429,8 @@ async def refresh_index(
     if record is None:
         record = KnowledgeIndex(embedding_model="", dimension=0, version=0)
         session.add(record)
+    if await rescreen(session):
+        changed = True
     embedded = 0
     if embedder is not None:
         if record.embedding_model != embedder.name or record.dimension != embedder.dimension:
@@ -311,7 +440,7 @@ async def refresh_index(
         pending = (
             await session.execute(
                 select(Chunk.id, Chunk.title, Chunk.heading, Chunk.text)
-                .where(Chunk.embedding.is_(None))
+                .where(Chunk.embedding.is_(None), Chunk.quarantine.is_(None))
                 .order_by(Chunk.id)
             )
         ).all()
@@ -338,9 +467,13 @@ async def index_stats(session: AsyncSession) -> dict[str, Any]:
     record = await index_record(session)
     documents = await session.scalar(select(func.count()).select_from(Document))
     chunks = await session.scalar(select(func.count()).select_from(Chunk))
+    held = await session.scalar(
+        select(func.count()).select_from(Chunk).where(Chunk.quarantine.is_not(None))
+    )
     return {
         "documents": documents or 0,
         "chunks": chunks or 0,
+        "quarantined": held or 0,
         "embedding_model": record.embedding_model if record else "",
         "version": record.version if record else 0,
     }

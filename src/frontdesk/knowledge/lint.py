@@ -3,8 +3,11 @@
 Errors: files that `kb ingest` would reject (an unsupported type, an unreadable or empty file,
 an atom whose front matter does not parse or whose metadata is wrong: `rejected` findings,
 one per file, with the same reason ingest gives), Markdown without front matter, `related`
-titles that name no atom, duplicate titles, a `Q:` without its `A:`. Warnings: atoms whose
-body is over the chunk budget (they still index, split into several chunks) or has no text.
+titles that name no atom, duplicate titles, a `Q:` without its `A:`, and passages the
+knowledge screen would quarantine (instructions to the assistant, requests for a customer's
+secrets, hidden text: `knowledge/screening.py`; they are indexed but never used in answers).
+Warnings: atoms whose body is over the chunk budget (they still index, split into several
+chunks) or has no text.
 """
 
 from __future__ import annotations
@@ -14,7 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from frontdesk.knowledge.atoms import Atom
-from frontdesk.knowledge.ingest import ATOM_SUFFIXES, IngestError, list_source_files, parse_source
+from frontdesk.knowledge.chunking import chunk_document
+from frontdesk.knowledge.ingest import (
+    ATOM_SUFFIXES,
+    IngestError,
+    Parsed,
+    line_of,
+    list_source_files,
+    parse_source,
+)
+from frontdesk.knowledge.screening import screen_passage
 from frontdesk.text import estimate_tokens
 
 _Q = re.compile(r"^\s*Q:")
@@ -28,6 +40,7 @@ class Finding:
     severity: str  # error | warning
     message: str
     rejected: bool = False  # `kb ingest` would not index the file
+    code: str = ""  # the knowledge screen's code for a quarantined passage
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}: {self.severity}: {self.message}"
@@ -38,6 +51,18 @@ def _line_of(text: str, pattern: str, default: int = 1) -> int:
         if pattern in line:
             return number
     return default
+
+
+def _quarantined(path: Path, parsed: Parsed) -> list[Finding]:
+    """The passages `kb ingest` would index but quarantine, each where its words are."""
+    found = []
+    for draft in chunk_document(parsed.title, parsed.body, parsed.faqs):
+        for finding in screen_passage(draft.text):
+            line = line_of(parsed.text, finding.excerpt) or 1
+            message = (f"quarantined passage ({finding.code}): {finding.reason}; it is "
+                       "indexed but never used in answers")  # fmt: skip
+            found.append(Finding(path, line, "error", message, code=finding.code))
+    return found
 
 
 def lint_folder(folder: Path, *, max_body_tokens: int = 1000) -> list[Finding]:
@@ -55,6 +80,7 @@ def lint_folder(folder: Path, *, max_body_tokens: int = 1000) -> list[Finding]:
         except IngestError as exc:
             findings.append(Finding(path, exc.line or 1, "error", exc.reason, rejected=True))
             continue
+        findings.extend(_quarantined(path, parsed))
         atom = parsed.atom
         if atom is None:
             if path.suffix.lower() in ATOM_SUFFIXES:  # indexed, as a document without metadata

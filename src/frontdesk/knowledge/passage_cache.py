@@ -23,18 +23,27 @@ from frontdesk.types import Passage
 
 
 def passage_query() -> Select[tuple[int, str, str, str, str, str, str, str, list[str]]]:
-    """The columns a passage needs; columns, not ORM objects: no entities for rows read once."""
-    return select(
-        Chunk.id,
-        Chunk.document_id,
-        Chunk.heading,
-        Chunk.text,
-        Chunk.kind,
-        Document.title,
-        Document.source,
-        Document.doc_type,
-        Document.tags,
-    ).join(Document, Document.id == Chunk.document_id)
+    """The columns a passage needs; columns, not ORM objects: no entities for rows read once.
+    Quarantined chunks are left out."""
+    return (
+        select(
+            Chunk.id,
+            Chunk.document_id,
+            Chunk.heading,
+            Chunk.text,
+            Chunk.kind,
+            Document.title,
+            Document.source,
+            Document.doc_type,
+            Document.tags,
+        )
+        .join(Document, Document.id == Chunk.document_id)
+        .where(
+            # Passages the knowledge screen quarantined are never retrieved: every search reads
+            # its passages through here.
+            Chunk.quarantine.is_(None)
+        )
+    )
 
 
 def to_passage(row: Row[tuple[int, str, str, str, str, str, str, str, list[str]]]) -> Passage:

@@ -234,6 +234,8 @@ async def sync_knowledge(
         await session.commit()
     for error in report.errors if log_rejects else ():
         log.warning("knowledge: %s", error)
+    for held in report.quarantined if log_rejects else ():
+        log.warning("knowledge: quarantined %s", held)
     return report
 
 

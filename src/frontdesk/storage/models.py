@@ -180,6 +180,11 @@ class Chunk(TenantScoped, Base):
     token_count: Mapped[int] = mapped_column(Integer, default=0)
     # float32 vector bytes from the model named in knowledge_index (None: not embedded).
     embedding: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    # The knowledge screen's findings (knowledge/screening.py): None when the chunk is clean.
+    # A quarantined chunk is kept for the operator, never retrieved, embedded or quoted.
+    quarantine: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True))
+    # The screen's version that last read the chunk: older chunks are screened again.
+    screened: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class KnowledgeIndex(TenantScoped, Base):

@@ -26,6 +26,7 @@ from frontdesk.handoff.corrections import (
 )
 from frontdesk.handoff.desk import message_event
 from frontdesk.handoff.tickets import ticket_events
+from frontdesk.knowledge.ingest import quarantined_passages
 from frontdesk.orchestration.learning import accept, roll_back, version_summary
 from frontdesk.orchestration.retrain import models_store, start_retrain
 from frontdesk.storage.audit import audit
@@ -311,9 +312,11 @@ async def admin_page(request: Request, runtime: RuntimeDep, user: Admin) -> HTML
         retrains = list(await session.scalars(
             select(Job).where(Job.kind == "nlu_retrain").order_by(Job.created_at.desc()).limit(5)
         ))  # fmt: skip
+        quarantined = await quarantined_passages(session)
     return _render(request, "admin.html", {
         "user": user, "dead": dead, "recent": recent[:20], "examples": examples,
         "retrains": retrains, "webhooks": runtime.settings.handoff.webhooks,
+        "quarantined": quarantined,
     })  # fmt: skip
 
 

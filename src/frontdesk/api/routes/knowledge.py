@@ -45,6 +45,7 @@ class DocumentPublic(BaseModel):
     tags: list[str]
     version: str
     chunks: int
+    quarantined: int  # passages the knowledge screen holds back (never used in answers)
     updated_at: datetime
 
 
@@ -79,7 +80,9 @@ async def upload(
     file does not stop the others. Each rejection has `source`, `line` (or null), a stable
     `code` (`unsupported_type`, `unreadable_file`, `empty_file`, `invalid_front_matter`,
     `invalid_metadata`), a `message` and `kept_previous` (an earlier upload of the same name
-    stays indexed)."""
+    stays indexed). `quarantined` lists the passages the knowledge screen held back (indexed,
+    never retrieved or quoted): `source`, `line`, `code` (`reader_instruction`,
+    `secret_request`, `hidden_text`) and `message`."""
     require_scope(key, Scope.ADMIN)
     received = [(UPLOAD_PREFIX + safe_name(f.filename), await f.read()) for f in files]
     sources = [source for source, _ in received]
@@ -121,6 +124,7 @@ def upload_work(
                         data,
                         max_words=knowledge.chunk_words,
                         overlap_words=knowledge.overlap_words,
+                        quarantined=report.quarantined,
                     )
                 except IngestError as exc:  # the good files of the batch are indexed all the same
                     report.rejected.append(exc.rejection())
@@ -170,9 +174,11 @@ async def list_documents(runtime: RuntimeDep, key: CurrentKey) -> DocumentsPubli
     require_scope(key, Scope.SERVICE, Scope.ADMIN)
     async with runtime.db.session(key.tenant_id) as session:
         counts = {
-            row[0]: row[1]
+            row[0]: (row[1], row[2])
             for row in await session.execute(
-                select(Chunk.document_id, func.count()).group_by(Chunk.document_id)
+                select(Chunk.document_id, func.count(), func.count(Chunk.quarantine)).group_by(
+                    Chunk.document_id
+                )
             )
         }
         documents = list(await session.scalars(select(Document).order_by(Document.source)))
@@ -184,7 +190,8 @@ async def list_documents(runtime: RuntimeDep, key: CurrentKey) -> DocumentsPubli
             type=d.doc_type,
             tags=list(d.tags),
             version=d.version,
-            chunks=int(counts.get(d.id, 0)),
+            chunks=int(counts.get(d.id, (0, 0))[0]),
+            quarantined=int(counts.get(d.id, (0, 0))[1]),
             updated_at=d.updated_at,
         )
         for d in documents
