@@ -54,3 +54,42 @@ HTML = b"""<!doctype html><html><head><title>Customs fees</title>
 <style>body{color:red}</style><script>alert(1)</script></head><body>
 <h2>Who pays</h2><p>The <b>recipient</b> pays import VAT and a handling fee of 4.50 pounds.</p>
 <h2>How to pay</h2><ul><li>Online with the link in the text message</li></ul></body></html>"""
+
+
+def docx_with_body(
+    body_xml: bytes, *, prolog: bytes = b"", extra: dict[str, bytes] | None = None
+) -> bytes:
+    """A real DOCX (python-docx's template) whose word/document.xml body is `body_xml`, with
+    `prolog` (a DOCTYPE, say) after the XML declaration and `extra` parts added."""
+    import zipfile
+
+    template = zipfile.ZipFile(io.BytesIO(docx_bytes("Template", [])))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as package:
+        for info in template.infolist():
+            data = template.read(info.filename)
+            if info.filename == "word/document.xml":
+                declaration, _, rest = data.partition(b"?>")
+                head, _, tail = rest.partition(b"<w:body>")
+                end = tail[tail.index(b"<w:sectPr") :]
+                data = declaration + b"?>" + prolog + head + b"<w:body>" + body_xml + end
+            package.writestr(info.filename, data)
+        for name, data in (extra or {}).items():
+            package.writestr(name, data)
+    return out.getvalue()
+
+
+def paragraphs_docx(count: int) -> bytes:
+    """`count` one-word paragraphs: 100,000 of them zip to about 45 KB."""
+    return docx_with_body(b"<w:p><w:r><w:t>x</w:t></w:r></w:p>" * count)
+
+
+def entity_bomb_docx() -> bytes:
+    """Billion laughs in word/document.xml: ten levels of entities, ten references each."""
+    entities = [b'<!ENTITY lol0 "lol">']
+    for level in range(1, 10):
+        refs = f"&lol{level - 1};".encode() * 10
+        entities.append(b'<!ENTITY lol%d "%s">' % (level, refs))
+    doctype = b"<!DOCTYPE w:document [" + b"".join(entities) + b"]>"
+    body = b"<w:p><w:r><w:t>&lol9;</w:t></w:r></w:p>"
+    return docx_with_body(body, prolog=doctype)

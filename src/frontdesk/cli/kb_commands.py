@@ -11,8 +11,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from frontdesk.cli.common import err, fail, friendly, out
-from frontdesk.config.settings import Settings
+from frontdesk.config.settings import ParsingSettings, Settings
 from frontdesk.config.workspace import Workspace, load_settings
+from frontdesk.errors import ConfigError
 from frontdesk.knowledge.lint import lint_folder
 from frontdesk.storage.db import Database
 from frontdesk.storage.tenants import ensure_tenant
@@ -45,6 +46,14 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
+def _parsing(workspace: Path) -> ParsingSettings:
+    """The workspace's file-reading limits; the defaults (and environment) outside one."""
+    try:
+        return load_settings(Workspace.at(workspace)).knowledge.parsing
+    except ConfigError:
+        return Settings().knowledge.parsing
+
+
 @kb_app.command("lint")
 @friendly
 def lint(
@@ -64,7 +73,7 @@ def lint(
     files = list_source_files(target)
     if not files:
         raise fail(f"{target}: no files to check (kb ingest would index nothing)")
-    findings = lint_folder(target, max_body_tokens=max_tokens)
+    findings = lint_folder(target, max_body_tokens=max_tokens, parsing=_parsing(workspace))
     for finding in findings:
         style = "red" if finding.severity == "error" else "yellow"
         out.print(str(finding), style=style, highlight=False, markup=False, soft_wrap=True)
@@ -172,7 +181,7 @@ def ingest(
         where = _shown(shown / rejection.source.removeprefix(prefix))
         where += f":{rejection.line}" if rejection.line else ""
         kept = " (its earlier version stays indexed)" if rejection.kept_previous else ""
-        err.print(f"rejected: {where}: {rejection.reason}{kept}",
+        err.print(f"rejected: {where}: {rejection.reason} [{rejection.code}]{kept}",
                   markup=False, highlight=False, soft_wrap=True)  # fmt: skip
     if any(r.code in {"invalid_front_matter", "invalid_metadata"} for r in report.rejected):
         err.print(f"(check atoms before indexing: frontdesk kb lint {_shown(shown)})",

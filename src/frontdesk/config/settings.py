@@ -53,6 +53,27 @@ class AnswerabilitySettings(BaseModel):
     threshold: float | None = Field(default=None, ge=0.0, le=1.0)
 
 
+class ParsingSettings(BaseModel):
+    """Limits on reading one file into the knowledge base (uploads, `kb ingest`, `kb lint`,
+    the workspace's folder at start-up). HTML, PDF and DOCX are read in worker processes, at
+    most `workers` at once; a file over a limit is rejected with its own code and the rest of
+    the batch is indexed (docs/operations.md, *Reading uploaded files*)."""
+
+    model_config = ConfigDict(extra="forbid")
+    timeout_s: float = Field(default=30.0, gt=0)  # then the worker is killed: parse_timeout
+    workers: int = Field(default=2, ge=1, le=32)
+    # A worker's address space (RLIMIT_AS, where the system has it); 0: no limit.
+    max_memory_mb: int = Field(default=2048, ge=0)
+    max_file_bytes: int = Field(default=20 * 1024 * 1024, ge=1)  # too_large
+    # DOCX, from its zip directory before unpacking: all parts together, and each part over
+    # 1 MiB unpacked against its packed size (decompression_bomb).
+    max_unpacked_bytes: int = Field(default=100 * 1024 * 1024, ge=1)
+    max_compression_ratio: float = Field(default=100.0, ge=1.0)
+    max_pages: int = Field(default=2000, ge=1)  # PDF (too_large)
+    max_paragraphs: int = Field(default=50_000, ge=1)  # DOCX (too_large)
+    max_text_chars: int = Field(default=2_000_000, ge=1)  # any format, once read (too_large)
+
+
 class KnowledgeSettings(BaseModel):
     retriever: Literal["hybrid", "fulltext"] = "hybrid"
     # `minilm`: all-MiniLM-L6-v2 with integer MatMuls derived once from the packaged file
@@ -86,6 +107,7 @@ class KnowledgeSettings(BaseModel):
     chunk_words: int = Field(default=350, ge=50)
     overlap_words: int = Field(default=40, ge=0)
     answerability: AnswerabilitySettings = Field(default_factory=AnswerabilitySettings)
+    parsing: ParsingSettings = Field(default_factory=ParsingSettings)
 
 
 class NluSettings(BaseModel):

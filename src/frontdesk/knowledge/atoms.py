@@ -33,6 +33,7 @@ _AS_WRITTEN = {
     "created": {"tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:timestamp"},
 }
 _REQUIRED = "title, author, type, created and version"
+MAX_FRONT_MATTER_CHARS = 16_384
 _YMD = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
 
 
@@ -123,7 +124,17 @@ class AtomError(ValueError):
 
 class _FrontMatterLoader(yaml.SafeLoader):
     """Safe YAML whose impossible dates (2024-13-45) are YAML errors with a line, not a bare
-    ValueError from deep inside the constructor."""
+    ValueError from deep inside the constructor, and without aliases: nine nested `*a`
+    references in a 1 KB file expand to hundreds of millions of values when the metadata is
+    stored (the YAML "billion laughs")."""
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in front matter", event.start_mark
+            )
+        return super().compose_node(parent, index)
 
     def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
         try:
@@ -174,6 +185,11 @@ def parse_atom(path: Path, text: str | None = None) -> Atom:
     except StopIteration:
         reason = "front matter is not closed with a --- line"
         raise AtomError(path, 1, reason, code=bad_front) from None
+    size = sum(len(line) + 1 for line in lines[1:end])
+    if size > MAX_FRONT_MATTER_CHARS:  # PyYAML reads about 50 KB a second: keep it short
+        reason = (f"front matter of {size} characters, over {MAX_FRONT_MATTER_CHARS}: keep the "
+                  "fields short and put text in the body")  # fmt: skip
+        raise AtomError(path, 1, reason, code=bad_front)
     try:
         raw = load_front_matter("\n".join(lines[1:end])) or {}
     except yaml.YAMLError as exc:

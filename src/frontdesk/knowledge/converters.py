@@ -1,11 +1,19 @@
 """Files to Markdown-ish text that the chunker understands (headings kept where the format
-has them). Each converter raises `ConversionError` with a readable reason for a bad file."""
+has them). Each converter raises `ConversionError` with a readable reason for a bad file.
+
+Uploaded files are hostile until read: every converter works within `Limits` (input size,
+unpacked size, pages, paragraphs, text), and a DOCX is checked from its zip directory and
+for XML DTDs before python-docx unpacks it. Time is limited by the caller, which runs the
+binary formats in a child process it can kill (frontdesk/knowledge/parsing.py)."""
 
 from __future__ import annotations
 
+import codecs
 import io
 import re
+import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import PurePath
 
 from frontdesk.knowledge.screening import mark_hidden_html
@@ -13,14 +21,35 @@ from frontdesk.knowledge.screening import mark_hidden_html
 
 class ConversionError(ValueError):
     """`code`: "unsupported_type", "unreadable_file" (binary, not UTF-8, a broken PDF or
-    DOCX) or "empty_file" (no text to index)."""
+    DOCX), "empty_file" (no text to index), "too_large" (over a size, page, paragraph or
+    text limit), "decompression_bomb" (a DOCX that unpacks too far), "unsafe_xml" (an XML
+    part with a DTD or in an encoding the check cannot read) or "parse_timeout" (set by the
+    caller that timed the parse)."""
 
     def __init__(self, message: str, *, code: str = "unreadable_file") -> None:
         super().__init__(message)
         self.code = code
 
 
-def _text(data: bytes) -> str:
+@dataclass(frozen=True)
+class Limits:
+    """What reading one file may cost; `knowledge.parsing` in the settings (same names)."""
+
+    max_file_bytes: int = 20 * 1024 * 1024
+    max_unpacked_bytes: int = 100 * 1024 * 1024  # a DOCX's parts together, unpacked
+    max_compression_ratio: float = 100.0  # a DOCX part over 1 MiB unpacked, to its packed size
+    max_pages: int = 2000  # PDF
+    max_paragraphs: int = 50_000  # DOCX
+    max_text_chars: int = 2_000_000  # the text a file converts to
+
+
+def _too_large(what: str, limit: int, setting: str) -> ConversionError:
+    return ConversionError(
+        f"{what}, over the limit of {limit} (knowledge.parsing.{setting})", code="too_large"
+    )
+
+
+def _text(data: bytes, limits: Limits | None = None) -> str:
     if b"\x00" in data[:8192]:
         raise ConversionError("looks like a binary file, not text")
     try:
@@ -29,7 +58,7 @@ def _text(data: bytes) -> str:
         raise ConversionError(f"not valid UTF-8 text (byte {exc.start})") from exc
 
 
-def _html(data: bytes) -> str:
+def _html(data: bytes, limits: Limits) -> str:
     from bs4 import BeautifulSoup
     from markdownify import MarkdownConverter
 
@@ -47,14 +76,31 @@ def _html(data: bytes) -> str:
     return re.sub(r"\n{3,}", "\n\n", markdown).strip()
 
 
-def _pdf(data: bytes) -> str:
+def _pdf(data: bytes, limits: Limits) -> str:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import PyPdfError
 
+    pages: list[str] = []
     try:
         reader = PdfReader(io.BytesIO(data))
-        pages = [page.extract_text() or "" for page in reader.pages]
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
+        if len(reader.pages) > limits.max_pages:
+            raise _too_large(f"{len(reader.pages)} pages", limits.max_pages, "max_pages")
+        size = 0
+        for page in reader.pages:
+            pages.append(page.extract_text() or "")
+            size += len(pages[-1])
+            if size > limits.max_text_chars:  # stop reading, not just refuse at the end
+                raise _too_large(
+                    f"at least {size} characters of text", limits.max_text_chars, "max_text_chars"
+                )
+    except ConversionError:
+        raise
+    except PyPdfError as exc:  # pypdf's own limits: streams that inflate too far, huge arrays
+        limit = type(exc).__name__ == "LimitReachedError"
+        code = "decompression_bomb" if limit and "decompress" in str(exc).lower() else None
+        code = code or ("too_large" if limit else "unreadable_file")
+        raise ConversionError(f"unreadable PDF ({exc})", code=code) from exc
+    except (ValueError, KeyError, TypeError, OSError, RecursionError) as exc:
         raise ConversionError(f"unreadable PDF ({exc})") from exc
     text = "\n\n".join(p.strip() for p in pages if p.strip())
     if not text:
@@ -64,22 +110,154 @@ def _pdf(data: bytes) -> str:
     return text
 
 
-def _docx(data: bytes) -> str:
-    import zipfile
+# A DOCX part larger than this unpacked must keep to max_compression_ratio; smaller ones
+# (styles, settings) may compress better harmlessly.
+_RATIO_GRACE_BYTES = 1024 * 1024
+_MAX_PARTS = 10_000
+# Encodings in which "<!DOCTYPE" can only be written as those ASCII bytes (codecs' names).
+_SCANNABLE = frozenset({"utf-8", "ascii", "iso8859-1", "cp1252"})
+_MEDIA = ("image/", "audio/", "video/")
+_DECLARED_ENCODING = re.compile(rb"(?:\xef\xbb\xbf)?<\?xml[^>]*?encoding=[\"']([A-Za-z0-9._-]+)")
 
-    from docx import Document
-    from docx.opc.exceptions import PackageNotFoundError
+
+def _check_package(data: bytes, limits: Limits) -> None:
+    """Refuse a DOCX before python-docx unpacks it: its size and each large part's compression
+    ratio from the zip directory (zipfile stops at the declared size, so the directory cannot
+    lie about it), then any XML part that declares a DTD. OOXML has no use for one and Word
+    refuses them; a DTD is how an XML entity bomb (billion laughs) is written."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        entries = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise ConversionError(f"unreadable DOCX ({exc})") from exc
+    if len(entries) > _MAX_PARTS:
+        raise ConversionError(f"a DOCX of {len(entries)} parts, over {_MAX_PARTS}",
+                              code="decompression_bomb")  # fmt: skip
+    unpacked = sum(entry.file_size for entry in entries)
+    if unpacked > limits.max_unpacked_bytes:
+        raise ConversionError(
+            f"unpacks to {unpacked} bytes, over the limit of {limits.max_unpacked_bytes} "
+            "(knowledge.parsing.max_unpacked_bytes)",
+            code="decompression_bomb",
+        )
+    for entry in entries:
+        ratio = entry.file_size / max(entry.compress_size, 1)
+        if entry.file_size > _RATIO_GRACE_BYTES and ratio > limits.max_compression_ratio:
+            raise ConversionError(
+                f"{entry.filename} unpacks to {ratio:.0f} times its packed size, over the "
+                f"limit of {limits.max_compression_ratio:g} "
+                "(knowledge.parsing.max_compression_ratio)",
+                code="decompression_bomb",
+            )
+    types = _content_types(archive)
+    for entry in entries:
+        kind = types(entry.filename)
+        if not (kind.startswith(_MEDIA) and not kind.endswith("xml")) and not entry.is_dir():
+            _refuse_dtd(archive, entry)
+
+
+def _content_types(archive: zipfile.ZipFile) -> Callable[[str], str]:
+    """A part name's content type, from [Content_Types].xml (checked for a DTD first)."""
+    from lxml import etree  # type: ignore[import-untyped]
 
     try:
+        entry = archive.getinfo("[Content_Types].xml")
+    except KeyError:
+        raise ConversionError("unreadable DOCX (no [Content_Types].xml)") from None
+    _refuse_dtd(archive, entry)
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    try:
+        root = etree.fromstring(archive.read(entry), parser)
+    except (etree.XMLSyntaxError, zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise ConversionError(f"unreadable DOCX ([Content_Types].xml: {exc})") from exc
+    defaults: dict[str, str] = {}
+    overrides: dict[str, str] = {}
+    for element in root:
+        tag = str(element.tag).rsplit("}", 1)[-1]
+        if tag == "Default":
+            defaults[str(element.get("Extension", "")).lower()] = str(
+                element.get("ContentType", "")
+            )
+        elif tag == "Override":
+            overrides[str(element.get("PartName", "")).lstrip("/")] = str(
+                element.get("ContentType", "")
+            )
+
+    def content_type(name: str) -> str:
+        extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+        return overrides.get(name) or defaults.get(extension, "")
+
+    return content_type
+
+
+def _refuse_dtd(archive: zipfile.ZipFile, entry: zipfile.ZipInfo) -> None:
+    unsafe = "unsafe_xml"
+    try:
+        with archive.open(entry) as part:
+            head = part.read(1024)
+            declared = _DECLARED_ENCODING.match(head)
+            try:
+                name = codecs.lookup(declared.group(1).decode("ascii")).name if declared else ""
+            except LookupError:
+                name = "unknown"
+            if (
+                b"\x00" in head[:4]
+                or head[:2] in (b"\xff\xfe", b"\xfe\xff")
+                or (name and name not in _SCANNABLE)
+            ):
+                raise ConversionError(
+                    f"{entry.filename} is XML in an encoding this reader refuses "
+                    "(Word writes UTF-8)",
+                    code=unsafe,
+                )
+            window = head
+            while window:
+                if b"<!DOCTYPE" in window or b"<!ENTITY" in window:
+                    raise ConversionError(
+                        f"{entry.filename} declares a DTD (<!DOCTYPE or <!ENTITY): XML "
+                        "entities are refused, a DOCX never needs them",
+                        code=unsafe,
+                    )
+                more = part.read(1024 * 1024)
+                window = window[-16:] + more if more else b""
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
+        raise ConversionError(f"unreadable DOCX ({entry.filename}: {exc})") from exc
+
+
+def _docx(data: bytes, limits: Limits) -> str:
+    from docx import Document
+    from docx.enum.style import WD_STYLE_TYPE
+    from docx.opc.exceptions import PackageNotFoundError
+    from docx.oxml.ns import qn
+    from lxml import etree
+
+    _check_package(data, limits)
+    try:
         document = Document(io.BytesIO(data))
-    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, etree.LxmlError,
+            OSError, EOFError) as exc:  # fmt: skip
         raise ConversionError(f"unreadable DOCX ({exc})") from exc
+    count = sum(1 for _ in document.element.body.iter(qn("w:p")))
+    if count > limits.max_paragraphs:
+        raise _too_large(f"{count} paragraphs", limits.max_paragraphs, "max_paragraphs")
+    # Style names looked up once: python-docx's paragraph.style searches styles.xml each
+    # time (with Word's default styles, 2,000 paragraphs took 16 s on a busy 2-core machine).
+    names = {style.style_id: style.name or "" for style in document.styles}
+    default = document.styles.default(WD_STYLE_TYPE.PARAGRAPH)
+    default_name = (default.name if default is not None else "") or ""
     lines = []
+    size = 0
     for paragraph in document.paragraphs:
         text = paragraph.text.strip()
         if not text:
             continue
-        style = (paragraph.style.name if paragraph.style is not None else "") or ""
+        size += len(text)
+        if size > limits.max_text_chars:
+            raise _too_large(
+                f"at least {size} characters of text", limits.max_text_chars, "max_text_chars"
+            )
+        style_id = paragraph._p.style  # the w:pStyle value; no public accessor without lookup
+        style = names.get(style_id, default_name) if style_id is not None else default_name
         level = re.match(r"Heading (\d)", style)
         if style == "Title":
             lines.append(f"# {text}")
@@ -92,7 +270,7 @@ def _docx(data: bytes) -> str:
     return "\n\n".join(lines)
 
 
-CONVERTERS: dict[str, Callable[[bytes], str]] = {
+CONVERTERS: dict[str, Callable[[bytes, Limits], str]] = {
     ".md": _text,
     ".markdown": _text,
     ".txt": _text,
@@ -103,7 +281,12 @@ CONVERTERS: dict[str, Callable[[bytes], str]] = {
 }
 
 
-def convert(name: str, data: bytes) -> str:
+# Read in this process: decoding text is linear and cheap; the others go to a child process.
+TEXT_SUFFIXES = frozenset({".md", ".markdown", ".txt"})
+
+
+def convert(name: str, data: bytes, limits: Limits | None = None) -> str:
+    limits = limits or Limits()
     suffix = PurePath(name).suffix.lower()
     converter = CONVERTERS.get(suffix)
     if converter is None:
@@ -112,4 +295,9 @@ def convert(name: str, data: bytes) -> str:
             f"unsupported file type {suffix or '(none)'!r}; supported: {known}",
             code="unsupported_type",
         )
-    return converter(data)
+    if len(data) > limits.max_file_bytes:
+        raise _too_large(f"{len(data)} bytes", limits.max_file_bytes, "max_file_bytes")
+    text = converter(data, limits)
+    if len(text) > limits.max_text_chars:
+        raise _too_large(f"{len(text)} characters of text", limits.max_text_chars, "max_text_chars")
+    return text

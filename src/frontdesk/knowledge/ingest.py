@@ -20,6 +20,7 @@ from frontdesk.interfaces import Embedder
 from frontdesk.knowledge.atoms import Atom, AtomError, FaqPair, parse_atom
 from frontdesk.knowledge.chunking import ChunkDraft, chunk_document
 from frontdesk.knowledge.converters import CONVERTERS, ConversionError, convert
+from frontdesk.knowledge.parsing import DocumentParser
 from frontdesk.knowledge.screening import screen_passage
 from frontdesk.knowledge.vectors import index_record, to_bytes
 from frontdesk.storage.models import Chunk, Document, KnowledgeIndex, utcnow
@@ -36,6 +37,11 @@ REJECTION_CODES = frozenset(
         "empty_file",  # no text to index
         "invalid_front_matter",  # an atom's --- block: unclosed, not YAML, not a mapping
         "invalid_metadata",  # an atom's field missing or of the wrong kind
+        # knowledge.parsing's limits (frontdesk/knowledge/converters.py, parsing.py):
+        "too_large",  # over a size, page, paragraph or text limit
+        "decompression_bomb",  # a DOCX that unpacks too far, or a PDF stream
+        "unsafe_xml",  # an XML part declaring a DTD (entities)
+        "parse_timeout",  # reading it took longer than timeout_s: the reader was killed
     }
 )
 
@@ -159,13 +165,14 @@ ATOM_SUFFIXES = frozenset({".md", ".markdown"})
 _TITLE_MAX = 300  # the title and heading columns' size
 
 
-def parse_source(source: str, data: bytes) -> Parsed:
+def parse_source(source: str, data: bytes, *, text: str | None = None) -> Parsed:
     """Bytes of one file to what the index stores. Atoms keep their metadata; other
-    documents take their title from the first heading or the file name.
+    documents take their title from the first heading or the file name. `text`: the file
+    already converted (by a DocumentParser), else it is converted here.
 
     Any file that cannot be indexed raises IngestError with a code from REJECTION_CODES."""
     try:
-        text = convert(source, data)
+        text = convert(source, data) if text is None else text
     except ConversionError as exc:
         raise IngestError(source, str(exc), code=exc.code) from exc
     path = Path(source)
@@ -211,6 +218,43 @@ def line_of(text: str, excerpt: str) -> int | None:
     return text.count("\n", 0, found.start()) + 1 if found else None
 
 
+async def read_source(source: str, data: bytes, parser: DocumentParser | None) -> Parsed:
+    """parse_source off the event loop: the file converted by `parser` (HTML, PDF and DOCX
+    in its worker processes, within its limits), the rest in a thread. Without a parser, in
+    this thread with the default limits."""
+    if parser is None:
+        return parse_source(source, data)
+    try:
+        text = await parser.convert(source, data)
+    except ConversionError as exc:
+        raise IngestError(source, str(exc), code=exc.code) from exc
+    return await asyncio.to_thread(parse_source, source, data, text=text)
+
+
+async def read_changed(
+    session: AsyncSession, received: list[tuple[str, bytes]], parser: DocumentParser | None
+) -> list[Parsed | IngestError | None]:
+    """Each received file, read, in order; None for one whose content is what is indexed
+    for it already. Call it before writing anything in the session: on SQLite, a write
+    transaction left open while a slow file is read (up to knowledge.parsing.timeout_s)
+    would hold up every other writer, and every authenticated request writes (the key's last
+    use)."""
+    names = [source for source, _ in received]
+    rows = await session.execute(
+        select(Document.source, Document.content_hash).where(Document.source.in_(names))
+    )
+    stored = {source: digest for source, digest in rows}
+    read: list[Parsed | IngestError | None] = []
+    for source, data in received:
+        read.append(None)
+        if stored.get(source) != hashlib.sha256(data).hexdigest():
+            try:
+                read[-1] = await read_source(source, data, parser)
+            except IngestError as exc:
+                read[-1] = exc
+    return read
+
+
 async def ingest_source(
     session: AsyncSession,
     source: str,
@@ -219,8 +263,11 @@ async def ingest_source(
     max_words: int = 350,
     overlap_words: int = 40,
     quarantined: list[Quarantined] | None = None,
+    parser: DocumentParser | None = None,
+    read: Parsed | IngestError | None = None,
 ) -> str:
     """Index one source; returns "added", "updated" or "unchanged". Raises IngestError.
+    `read`: the file already read (read_changed), else it is read here by `parser`.
     The passages the knowledge screen holds back are added to `quarantined`; an unchanged
     file's are listed again (they are still held back)."""
     digest = hashlib.sha256(data).hexdigest()
@@ -230,7 +277,9 @@ async def ingest_source(
             quarantined.extend(await held_back(session, document.id, source))
         return "unchanged"
     try:
-        parsed = parse_source(source, data)
+        if isinstance(read, IngestError):
+            raise read
+        parsed = read or await read_source(source, data, parser)
     except IngestError as exc:
         exc.kept_previous = document is not None  # left as it was: still indexed
         raise
@@ -248,9 +297,10 @@ async def ingest_source(
     document.content_hash = digest
     document.updated_at = utcnow()
     await session.flush()
-    drafts = chunk_document(
-        parsed.title, parsed.body, parsed.faqs, max_words=max_words, overlap_words=overlap_words
-    )
+    drafts = await asyncio.to_thread(  # up to knowledge.parsing.max_text_chars of text
+        chunk_document, parsed.title, parsed.body, parsed.faqs,
+        max_words=max_words, overlap_words=overlap_words,
+    )  # fmt: skip
     screened = await asyncio.to_thread(screen_drafts, parsed.text, drafts)
     for ordinal, (draft, findings) in enumerate(zip(drafts, screened, strict=True)):
         session.add(
@@ -371,6 +421,7 @@ async def sync_folder(
     progress: Callable[[str], None] | None = None,
     embed_progress: Callable[[int, int], None] | None = None,
     prefix: str = "",
+    parser: DocumentParser | None = None,
 ) -> SyncReport:
     """Make the documents whose source starts with `prefix` match the folder's files.
 
@@ -396,6 +447,7 @@ async def sync_folder(
                 max_words=max_words,
                 overlap_words=overlap_words,
                 quarantined=report.quarantined,
+                parser=parser,
             )
         except OSError as exc:
             reason = f"cannot read: {exc.strerror or exc}"

@@ -16,8 +16,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from frontdesk.config.settings import ParsingSettings
 from frontdesk.knowledge.atoms import Atom
 from frontdesk.knowledge.chunking import chunk_document
+from frontdesk.knowledge.converters import ConversionError
 from frontdesk.knowledge.ingest import (
     ATOM_SUFFIXES,
     IngestError,
@@ -26,6 +28,7 @@ from frontdesk.knowledge.ingest import (
     list_source_files,
     parse_source,
 )
+from frontdesk.knowledge.parsing import DocumentParser
 from frontdesk.knowledge.screening import screen_passage
 from frontdesk.text import estimate_tokens
 
@@ -65,7 +68,26 @@ def _quarantined(path: Path, parsed: Parsed) -> list[Finding]:
     return found
 
 
-def lint_folder(folder: Path, *, max_body_tokens: int = 1000) -> list[Finding]:
+def lint_folder(
+    folder: Path, *, max_body_tokens: int = 1000, parsing: ParsingSettings | None = None
+) -> list[Finding]:
+    """The folder's findings; files are read as `kb ingest` reads them, within `parsing`'s
+    limits (HTML, PDF and DOCX in a worker process that a time limit kills)."""
+    parser = DocumentParser(parsing)
+    try:
+        return _lint_folder(folder, parser, max_body_tokens)
+    finally:
+        parser.close()
+
+
+def _converted(parser: DocumentParser, path: Path, data: bytes) -> str:
+    try:
+        return parser.convert_now(str(path), data)
+    except ConversionError as exc:
+        raise IngestError(str(path), str(exc), code=exc.code) from exc
+
+
+def _lint_folder(folder: Path, parser: DocumentParser, max_body_tokens: int) -> list[Finding]:
     findings: list[Finding] = []
     atoms: list[tuple[Atom, str]] = []
     for path in list_source_files(folder):
@@ -76,7 +98,7 @@ def lint_folder(folder: Path, *, max_body_tokens: int = 1000) -> list[Finding]:
             findings.append(Finding(path, 1, "error", reason, rejected=True))
             continue
         try:
-            parsed = parse_source(str(path), data)
+            parsed = parse_source(str(path), data, text=_converted(parser, path, data))
         except IngestError as exc:
             findings.append(Finding(path, exc.line or 1, "error", exc.reason, rejected=True))
             continue

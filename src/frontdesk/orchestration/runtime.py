@@ -28,11 +28,12 @@ from frontdesk.jobs import JobRunner
 from frontdesk.knowledge.answerability import ANSWERABILITY_FILE, AnswerabilityModel
 from frontdesk.knowledge.answerability import DEFAULT_MODEL as DEFAULT_ANSWERABILITY
 from frontdesk.knowledge.ingest import SyncReport, sync_folder
+from frontdesk.knowledge.parsing import DocumentParser
 from frontdesk.llm.assembly import build_llm
 from frontdesk.llm.budget import stored_month_usage
 from frontdesk.nlu.entities import EntityPipeline, RuleEntityExtractor
-from frontdesk.nlu.language import supported_languages
 from frontdesk.nlu.intent_classifier import TextEmbedder
+from frontdesk.nlu.language import supported_languages
 from frontdesk.nlu.model_store import HotEntityExtractor, HotIntentClassifier, ModelStore
 from frontdesk.nlu.training_data import TrainingData, TrainingDataError, load_training_data
 from frontdesk.observability.metrics import Metrics
@@ -77,8 +78,13 @@ class Runtime:
     tools: ToolRegistry | None = None
     desk: Desk | None = None
     transcriber: Transcriber | None = None  # voice intake; None when voice.enabled is false
+    # Reads uploaded and ingested files; its worker processes start on the first HTML, PDF or
+    # DOCX file and are killed by close().
+    parser: DocumentParser | None = None
 
     async def close(self) -> None:
+        if self.parser is not None:
+            self.parser.close()
         if self.desk is not None and self.desk.dispatcher is not None:
             await self.desk.dispatcher.close()
         await self.assistant.deps.llm.aclose()  # the model providers' connection pools
@@ -202,10 +208,31 @@ async def sync_knowledge(
     prefix: str | None = None,
     embed_progress: Callable[[int, int], None] | None = None,
     log_rejects: bool = True,
+    parser: DocumentParser | None = None,
 ) -> SyncReport:
     """Index a folder (default: the workspace's knowledge/) as a recorded job. Its documents
     are named `prefix` + path (default: the folder's name + "/"). Rejected files are logged
-    as warnings unless `log_rejects` is off (a caller that shows them itself, the CLI)."""
+    as warnings unless `log_rejects` is off (a caller that shows them itself, the CLI).
+    Files are read by `parser` (default: one of this call's, within the workspace's
+    `knowledge.parsing` limits)."""
+    if parser is None:
+        own = DocumentParser(settings.knowledge.parsing)
+        try:
+            return await sync_knowledge(
+                db,
+                tenant_id,
+                workspace,
+                settings,
+                progress=progress,
+                embedder=embedder,
+                folder=folder,
+                prefix=prefix,
+                embed_progress=embed_progress,
+                log_rejects=log_rejects,
+                parser=own,
+            )
+        finally:
+            own.close()
     folder = folder or workspace.knowledge_dir
     prefix = f"{folder.name}/" if prefix is None else prefix
     async with db.session(tenant_id) as session:
@@ -223,6 +250,7 @@ async def sync_knowledge(
                 max_words=settings.knowledge.chunk_words,
                 overlap_words=settings.knowledge.overlap_words,
                 progress=progress,
+                parser=parser,
             )
         except Exception as exc:
             await session.rollback()
@@ -315,11 +343,14 @@ async def open_runtime(
     else:
         embedding_status = "ok" if embedder is not None else "disabled (fulltext retriever)"
     db = await open_database(workspace, settings)
+    parser = DocumentParser(settings.knowledge.parsing)
     # Anything below may reject the configuration: close the database before saying so.
     try:
         tenant = await ensure_tenant(db, settings.tenant)
         report = (
-            await sync_knowledge(db, tenant.id, workspace, settings, embedder=embedder)
+            await sync_knowledge(
+                db, tenant.id, workspace, settings, embedder=embedder, parser=parser
+            )
             if sync
             else SyncReport()
         )
@@ -419,6 +450,7 @@ async def open_runtime(
         )
         deps.input_guard.warm_up()
     except BaseException:
+        parser.close()
         await db.dispose()
         raise
     return Runtime(
@@ -436,4 +468,5 @@ async def open_runtime(
         tools=tools,
         desk=desk,
         transcriber=transcriber,
+        parser=parser,
     )

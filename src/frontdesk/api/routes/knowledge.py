@@ -15,7 +15,13 @@ from frontdesk.api.deps import CurrentKey, JobsDep, RuntimeDep, require_scope
 from frontdesk.api.schemas import ErrorResponse
 from frontdesk.errors import InvalidRequestError, NotFoundError
 from frontdesk.jobs.runner import PENDING, Interrupted, Work
-from frontdesk.knowledge.ingest import IngestError, SyncReport, ingest_source, refresh_index
+from frontdesk.knowledge.ingest import (
+    IngestError,
+    SyncReport,
+    ingest_source,
+    read_changed,
+    refresh_index,
+)
 from frontdesk.orchestration.runtime import Runtime, sync_knowledge
 from frontdesk.storage.api_keys import Scope
 from frontdesk.storage.audit import audit
@@ -76,6 +82,10 @@ async def upload(
 ) -> JobAccepted:
     """Index uploaded files as a job: poll `GET /v1/jobs/{job_id}` for the outcome.
 
+    HTML, PDF and DOCX files are read in worker processes, off the server's event loop, within
+    `knowledge.parsing`'s limits; a file over one is rejected with the code `too_large`,
+    `decompression_bomb`, `unsafe_xml` or `parse_timeout`.
+
     The job's result lists the files `added`, `updated`, `unchanged` and `rejected`; a rejected
     file does not stop the others. Each rejection has `source`, `line` (or null), a stable
     `code` (`unsupported_type`, `unreadable_file`, `empty_file`, `invalid_front_matter`,
@@ -116,7 +126,9 @@ def upload_work(
     async def work() -> dict[str, Any]:
         report = SyncReport()
         async with runtime.db.session(tenant_id) as session:
-            for source, data in received:
+            # Every file is read before anything is written (see read_changed).
+            read = await read_changed(session, received, runtime.parser)
+            for (source, data), ready in zip(received, read, strict=True):
                 try:
                     outcome = await ingest_source(
                         session,
@@ -125,6 +137,8 @@ def upload_work(
                         max_words=knowledge.chunk_words,
                         overlap_words=knowledge.overlap_words,
                         quarantined=report.quarantined,
+                        parser=runtime.parser,  # off the event loop, within its limits
+                        read=ready,
                     )
                 except IngestError as exc:  # the good files of the batch are indexed all the same
                     report.rejected.append(exc.rejection())
@@ -159,6 +173,7 @@ def reindex_work(runtime: Runtime, tenant_id: str) -> Work:
                 runtime.workspace,
                 runtime.settings,
                 embedder=runtime.embedder,
+                parser=runtime.parser,
             )
             return report.as_dict()
         async with runtime.db.session(tenant_id) as session:
