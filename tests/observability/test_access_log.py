@@ -6,10 +6,11 @@ from __future__ import annotations
 import io
 import logging
 import logging.config
+from pathlib import Path
 
 import pytest
 
-from frontdesk.observability.logs import pseudonym, scrub_url
+from frontdesk.observability.logs import AccessLogFilter, pseudonym, scrub_url
 
 CONVERSATION = "0123456789abcdef0123456789abcdef"
 
@@ -61,3 +62,29 @@ def test_serve_logging_configuration_scrubs_access_lines() -> None:
     assert pseudonym("dana@example.com") in line
     assert '"DELETE /v1/admin/customers/~' in line
     assert "204" in line
+
+
+def test_the_app_scrubs_uvicorns_access_logger_however_it_is_run(tmp_path: Path) -> None:
+    from frontdesk.api.app import create_app
+
+    access = logging.getLogger("uvicorn.access")
+    access.filters = [f for f in access.filters if not isinstance(f, AccessLogFilter)]
+    create_app(tmp_path)  # cheap: the workspace opens in the lifespan
+    create_app(tmp_path)
+    assert sum(isinstance(f, AccessLogFilter) for f in access.filters) == 1
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    access.addHandler(handler)
+    level = access.level
+    access.setLevel(logging.INFO)
+    try:
+        _access_line(access, f"/v1/conversations/{CONVERSATION}/updates")
+    finally:
+        access.removeHandler(handler)
+        access.setLevel(level)
+    assert (
+        records[0]
+        .getMessage()
+        .endswith(f'"DELETE /v1/conversations/{pseudonym(CONVERSATION)}/updates HTTP/1.1" 204')
+    )

@@ -1,0 +1,66 @@
+"""Personal data is not stored raw anywhere: after an e-mail (an IBAN in its subject, a name
+in its From header and body) and a hand-off (a lower-case name after a cue), no column of any
+table holds them (messages, turns' screening records, tickets and their summaries, ticket
+events, message_deliveries' stored replies, the audit log...), on SQLite and PostgreSQL
+(issue 17, point 7)."""
+
+from __future__ import annotations
+
+import json
+import stat
+from email.message import EmailMessage
+
+import httpx
+from sqlalchemy import select
+
+from frontdesk.orchestration.runtime import Runtime
+from frontdesk.storage.api_keys import Scope, create_key
+from frontdesk.storage.models import Base
+
+IBAN = "DE89370400440532013000"
+RAW = ("DE89 3704 0044 0532 0130 00", IBAN, "oliver pearce", "Oliver Pearce", "Pearce")
+
+
+async def _every_stored_value(runtime: Runtime) -> str:
+    """Every row of every table, as one text to search."""
+    rows: list[str] = []
+    async with runtime.db.unscoped_session() as session:
+        for table in Base.metadata.sorted_tables:
+            for row in (await session.execute(select(table))).all():
+                rows.append(json.dumps([str(v) for v in row], ensure_ascii=False))
+    return "\n".join(rows)
+
+
+async def test_no_raw_personal_data_in_any_table(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    token = (await create_key(runtime.db, runtime.tenant.id, name="t", scope=Scope.SERVICE)).token
+    auth = {"Authorization": f"Bearer {token}"}
+
+    mail = EmailMessage()
+    mail["From"] = "Oliver Pearce <oliver.p@example.com>"
+    mail["To"] = "support@kestrel.example"
+    mail["Subject"] = "Refund to DE89 3704 0044 0532 0130 00 please"
+    mail["Message-ID"] = "<pii-1@example.com>"
+    mail.set_content("hello, my name is oliver pearce. I want a refund for order KP-20481736")
+    response = await client.post("/v1/channels/email", content=bytes(mail),
+                                 headers={**auth, "Content-Type": "message/rfc822"})  # fmt: skip
+    assert response.status_code == 200, response.text
+    assert response.json()["email"]["subject"] == "Re: Refund to [IBAN] please"
+
+    created = await client.post("/v1/conversations", json={}, headers=auth)
+    assert created.status_code == 201, created.text
+    url = f"/v1/conversations/{created.json()['id']}/messages"
+    handed = await client.post(
+        url, json={"text": "this is oliver pearce, let me talk to a human please"}, headers=auth
+    )
+    assert handed.status_code == 200, handed.text
+    assert handed.json()["ticket_id"]  # the summary and the ticket were written
+
+    stored = await _every_stored_value(runtime)
+    assert "[IBAN]" in stored
+    assert "[NAME]" in stored
+    for value in RAW:
+        assert value not in stored, value
+    # The chat page's key, written by the app at start-up, is the owner's only.
+    assert stat.S_IMODE((runtime.workspace.state_dir / "widget-key").stat().st_mode) == 0o600
