@@ -26,7 +26,8 @@ from frontdesk.api.app import create_app
 from frontdesk.orchestration.runtime import Runtime
 from frontdesk.storage.api_keys import Scope, create_key
 from frontdesk.storage.conversations import add_message, add_turn, create_conversation
-from frontdesk.storage.models import Document, Job, Message, Ticket
+from frontdesk.storage.models import ApiKey, Document, Job, Message, Ticket
+from frontdesk.storage.security_models import User
 from frontdesk.storage.support_models import ToolCallRecord, TrainingExample, WebhookDelivery
 from frontdesk.storage.tenants import ensure_tenant
 from frontdesk.storage.tickets import create_ticket
@@ -36,7 +37,9 @@ from frontdesk.web.routes import router as console_router
 SECRET = "tenant-b-secret-text 7f3a"
 PASSWORD = "a password 123"
 # Path parameters that are not ids: the value to call them with.
-FIXED = {"decision": "approve"}
+FIXED = {"decision": "approve", "change": "disable"}
+# Model versions belong to the workspace, not to a tenant: an unknown one is not found.
+WORKSPACE_PARAMS = {"version": "20990101-000000-none"}
 
 
 APP_ROLE = "frontdesk_matrix_app"
@@ -96,7 +99,9 @@ async def _other_tenant(runtime: Runtime) -> dict[str, str]:
                                    payload={"note": SECRET}, status="dead")  # fmt: skip
         document = Document(source="b/doc.md", title=SECRET, content_hash="x" * 64)
         job = Job(kind="knowledge_upload", status="done", result={"note": SECRET})
-        session.add_all([call, delivery, document, job])
+        correction = TrainingExample(turn_id=turn.id, text=SECRET, intent="track_parcel",
+                                     created_by="b@tenant-b.example")  # fmt: skip
+        session.add_all([call, delivery, document, job, correction])
         await session.commit()
         ids = {
             "conversation_id": conversation.id,
@@ -106,12 +111,15 @@ async def _other_tenant(runtime: Runtime) -> dict[str, str]:
             "delivery_id": delivery.id,
             "document_id": document.id,
             "job_id": job.id,
+            "correction_id": correction.id,
             "customer_ref": "cust-b",
             "tenant_id": b.id,
             "tenant": "tenant-b",  # the slug in the Slack/WhatsApp webhook URLs
         }
-    await create_user(runtime.db, b.id, email="b@tenant-b.example", password=PASSWORD,
-                      role=Role.ADMIN)  # fmt: skip
+    user = await create_user(runtime.db, b.id, email="b@tenant-b.example", password=PASSWORD,
+                             role=Role.ADMIN)  # fmt: skip
+    ids["user_id"] = user.id
+    ids["key_id"] = (await create_key(runtime.db, b.id, name="b", scope=Scope.ADMIN)).id
     return ids
 
 
@@ -131,7 +139,8 @@ def _console_routes() -> list[tuple[str, str]]:
 
 def _fill(route: str, theirs: dict[str, str]) -> str:
     params = re.findall(r"{(\w+)}", route)
-    return route.format(**{p: FIXED.get(p) or theirs.get(p, uuid.uuid4().hex) for p in params})
+    fixed = FIXED | WORKSPACE_PARAMS
+    return route.format(**{p: fixed.get(p) or theirs.get(p, uuid.uuid4().hex) for p in params})
 
 
 async def test_every_parameter_has_a_tenant_b_object(
@@ -140,7 +149,9 @@ async def test_every_parameter_has_a_tenant_b_object(
     theirs = await _other_tenant(runtime)
     routes = _api_routes(client) + _console_routes()
     params = {p for _, route in routes for p in re.findall(r"{(\w+)}", route)}
-    assert params - set(theirs) - set(FIXED) == set(), "add these to _other_tenant"
+    assert params - set(theirs) - set(FIXED) - set(WORKSPACE_PARAMS) == set(), (
+        "add these to _other_tenant"
+    )
 
 
 async def test_other_tenants_ids_are_not_found(client: httpx.AsyncClient, runtime: Runtime) -> None:
@@ -168,7 +179,8 @@ async def test_other_tenants_ids_are_not_found(client: httpx.AsyncClient, runtim
             kwargs["json"] = {"text": "hello"}
         response = await client.request(method.upper(), path, **kwargs)
         assert response.status_code == 404, (method, route, response.text)
-        assert response.json()["error"]["code"] == "not_found"
+        # `not_found`, or the kind's own (`correction_not_found`, `model_not_found`)
+        assert response.json()["error"]["code"].endswith("not_found"), (route, response.text)
         assert SECRET not in response.text
         called.append((method, route))
     assert len(called) >= 7
@@ -254,6 +266,14 @@ async def _assert_untouched(runtime: Runtime, theirs: dict[str, str]) -> None:
         delivery = await session.get(WebhookDelivery, theirs["delivery_id"])
         assert delivery is not None
         assert delivery.status == "dead"
-    for tenant in (theirs["tenant_id"], runtime.tenant.id):
-        async with runtime.db.session(tenant) as session:
-            assert await session.scalar(select(func.count()).select_from(TrainingExample)) == 0
+        correction = await session.get(TrainingExample, theirs["correction_id"])
+        assert correction is not None
+        assert correction.disabled_at is None
+        user = await session.get(User, theirs["user_id"])
+        assert user is not None
+        assert user.disabled_at is None
+        key = await session.get(ApiKey, theirs["key_id"])
+        assert key is not None
+        assert key.revoked_at is None
+    async with runtime.db.session(runtime.tenant.id) as session:
+        assert await session.scalar(select(func.count()).select_from(TrainingExample)) == 0
