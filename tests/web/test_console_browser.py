@@ -1,6 +1,7 @@
 """The console in a real browser (Debian's chromium via Playwright): a customer is handed
 off; an agent signs in, takes over, replies (the customer's page shows it), hands back and
-relabels an intent. Live updates arrive over server-sent events."""
+relabels an intent with a reason; an admin finds the correction on the learning page and
+disables and enables it. Live updates arrive over server-sent events."""
 
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ def _add_agent(workspace: Path) -> None:
             tenant = await ensure_tenant(db, "default")
             await create_user(db, tenant.id, email="ana@kestrel.test", password=PASSWORD,
                               role=Role.AGENT)  # fmt: skip
+            await create_user(db, tenant.id, email="root@kestrel.test", password=PASSWORD,
+                              role=Role.ADMIN)  # fmt: skip
         finally:
             await db.dispose()
 
@@ -100,9 +103,31 @@ def test_agent_takes_over_replies_hands_back_and_relabels(
             first = agent.locator("details.turn").first
             first.locator("summary").click()
             first.locator("select[name=intent]").select_option("lost_parcel")
+            first.locator("input[name=note]").fill("the parcel never came: lost, not late")
             first.locator("button", has_text="Save correction").click()
             expect(agent.locator(".flash.notice")).to_contain_text("training example")
             expect(agent.locator("details.turn").first).to_contain_text("relabelled lost_parcel")
+
+            # An admin sees the correction with who and why on the learning page, and can
+            # disable it (kept for review, left out of every training) and enable it again.
+            admin = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+            admin_violations = watch_csp(admin)
+            admin.goto(live_server + "/console/login")
+            admin.fill("input[name=email]", "root@kestrel.test")
+            admin.fill("input[name=password]", PASSWORD)
+            admin.click("button[type=submit]")
+            admin.goto(live_server + "/console/admin/learning")
+            expect(admin.locator("tr.version").first).to_be_visible()  # the model in use
+            correction = admin.locator("tr.correction")
+            expect(correction).to_have_count(1)
+            expect(correction).to_contain_text("lost_parcel")
+            expect(correction).to_contain_text("the parcel never came: lost, not late")
+            expect(correction).to_contain_text("ana@kestrel.test")
+            correction.locator("button", has_text="Disable").click()
+            expect(admin.locator("tr.correction.disabled")).to_have_count(1)
+            admin.locator("tr.correction button", has_text="Enable").click()
+            expect(admin.locator("tr.correction.enabled")).to_have_count(1)
+            assert admin_violations == []
             shot = Path(os.environ.get("FRONTDESK_CONSOLE_SCREENSHOT", tmp_path / "console.png"))
             agent.screenshot(path=str(shot), full_page=True)
             assert shot.stat().st_size > 10_000
