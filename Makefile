@@ -41,8 +41,10 @@ run: $(VENV)/.installed-run $(WORKSPACE)/frontdesk.yaml
 browser:
 	@bash scripts/ensure-chromium.sh
 
+# One worker per core; a test module stays on one worker (its module fixtures are built once).
+TEST_WORKERS ?= auto
 test: $(VENV)/.installed-dev browser
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests
