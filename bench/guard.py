@@ -67,6 +67,7 @@ from typing import Any
 
 import numpy as np
 from make_guard_data import held_out_support
+from pii_names import nlupp_counts
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.model_selection import StratifiedGroupKFold
 
@@ -622,31 +623,10 @@ def nlupp_names(data: Path, name_model: bool) -> dict[str, Any]:
     tauber"), mostly lower case and without a cue phrase. Written by others, so not circular
     with the rules, unlike the synthetic set. A span counts as found when a detected name
     overlaps it; `flagged_without_name` is the share of the other messages with a name found."""
-    rows = [
-        row
-        for path in sorted((data / "nlupp").glob("*/fold*.json"))
-        for row in json.loads(path.read_text(encoding="utf-8"))
-    ]
-    out: dict[str, Any] = {}
     models: dict[str, Any] = {"rules": None}
     if name_model and SpacyNames.available():
         models["rules+spacy"] = SpacyNames()
-    for label, model in models.items():
-        detector = PiiDetector({PiiKind.NAME}, name_model=model)
-        found = total = flagged = plain = 0
-        for row in rows:
-            spans = detector.find(row["text"])
-            slot = row.get("slots", {}).get("person_name")
-            if slot is None:
-                plain += 1
-                flagged += bool(spans)
-                continue
-            start, end = slot["span"]
-            total += 1
-            found += any(s.start < end and s.end > start for s in spans)
-        out[label] = {"recall": found / total, "spans": total,
-                      "flagged_without_name": flagged / plain}  # fmt: skip
-    return out
+    return {label: nlupp_counts(data, model) for label, model in models.items()}
 
 
 def support_pii_flag_rate(data: Path) -> float:

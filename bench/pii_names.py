@@ -83,7 +83,9 @@ def score(rows: list[dict[str, Any]], model: NameModel | None) -> dict[str, Any]
     }
 
 
-def nlupp(data: Path, model: NameModel | None) -> dict[str, Any]:
+def nlupp_counts(data: Path, model: NameModel | None) -> dict[str, Any]:
+    """NLU++'s `person_name` spans (PolyAI, CC BY 4.0), found when a detected name overlaps
+    one; `flagged_without_name`: the share of the other messages with a name found."""
     rows = [
         row
         for path in sorted((data / "nlupp").glob("*/fold*.json"))
@@ -101,8 +103,13 @@ def nlupp(data: Path, model: NameModel | None) -> dict[str, Any]:
         start, end = slot["span"]
         total += 1
         found += any(s.start < end and s.end > start for s in spans)
-    return {"recall": round(found / total, 3), "spans": total,
-            "flagged_without_name": round(flagged / plain, 4)}  # fmt: skip
+    return {"recall": found / total, "spans": total, "flagged_without_name": flagged / plain}
+
+
+def nlupp(data: Path, model: NameModel | None) -> dict[str, Any]:
+    counts = nlupp_counts(data, model)
+    return {"recall": round(counts["recall"], 3), "spans": counts["spans"],
+            "flagged_without_name": round(counts["flagged_without_name"], 4)}  # fmt: skip
 
 
 def banking77_flagged(data: Path, model: NameModel | None) -> float:

@@ -47,6 +47,12 @@ class UserPublic(BaseModel):
     last_login_at: datetime | None
     disabled_at: datetime | None = None
 
+    @classmethod
+    def of(cls, user: User) -> UserPublic:
+        return cls(id=user.id, email=user.email, name=user.name, role=user.role,
+                   created_at=user.created_at, last_login_at=user.last_login_at,
+                   disabled_at=user.disabled_at)  # fmt: skip
+
 
 class KeyPublic(BaseModel):
     id: str
@@ -75,24 +81,12 @@ class JobAccepted(BaseModel):
 async def add_user(body: UserCreate, runtime: RuntimeDep, key: AdminKey) -> UserPublic:
     user = await create_user(runtime.db, key.tenant_id, email=body.email, password=body.password,
                              role=body.role, name=body.name, actor=key.actor)  # fmt: skip
-    return UserPublic(id=user.id, email=user.email, name=user.name, role=user.role,
-                      created_at=user.created_at, last_login_at=user.last_login_at)  # fmt: skip
+    return UserPublic.of(user)
 
 
 @router.get("/users")
 async def users(runtime: RuntimeDep, key: AdminKey) -> list[UserPublic]:
-    return [
-        UserPublic(
-            id=u.id,
-            email=u.email,
-            name=u.name,
-            role=u.role,
-            created_at=u.created_at,
-            last_login_at=u.last_login_at,
-            disabled_at=u.disabled_at,
-        )
-        for u in await list_users(runtime.db, key.tenant_id)
-    ]
+    return [UserPublic.of(u) for u in await list_users(runtime.db, key.tenant_id)]
 
 
 @router.post("/users/{user_id}/disable")
@@ -102,9 +96,7 @@ async def disable(user_id: str, runtime: RuntimeDep, key: AdminKey) -> UserPubli
     user = await disable_user(runtime.db, key.tenant_id, user_id, actor=key.actor)
     if user is None:
         raise NotFoundError(f"user {user_id} not found")
-    return UserPublic(id=user.id, email=user.email, name=user.name, role=user.role,
-                      created_at=user.created_at, last_login_at=user.last_login_at,
-                      disabled_at=user.disabled_at)  # fmt: skip
+    return UserPublic.of(user)
 
 
 @router.get("/keys")
