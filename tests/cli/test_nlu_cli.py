@@ -28,11 +28,30 @@ def test_data_validate_passes_on_the_demo_and_reports_problems(tmp_path: Path) -
     (ws / "nlu" / "extra.yml").write_text(
         "nlu:\n- intent: greet\n  examples: |\n    - where is my parcel\n    - ping [today](when)\n"
     )
-    bad = runner.invoke(app, ["data", "validate", "-w", str(ws)])
-    assert bad.exit_code == 1
-    assert "error: the same example is under 'track_parcel' and 'greet'" in bad.output
-    assert "(" + str(ws / "nlu" / "extra.yml") + ":4)" in bad.output
-    assert "extra.yml:5: error: unknown entity 'when'" in bad.output
+    warned = runner.invoke(app, ["data", "validate", "-w", str(ws)])
+    assert warned.exit_code == 0, warned.output
+    assert "warning: the same example is under 'track_parcel' and 'greet'" in warned.output
+    assert "(" + str(ws / "nlu" / "extra.yml") + ":4)" in warned.output
+    assert "when" not in warned.output  # declared by being annotated
+    strict = runner.invoke(app, ["data", "validate", "-w", str(ws), "--strict"])
+    assert strict.exit_code == 1
+    assert strict.output == warned.output
+
+
+def test_data_validate_prints_line_numbers_as_numbers(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    (ws / "nlu").mkdir(parents=True)
+    (ws / "frontdesk.yaml").write_text("tenant: default\n")
+    lines = ["nlu:", "- intent: a", "  examples: |"] + [f"    - a {n}" for n in range(100)]
+    lines += ["- intent: b", "  examples: |", "    - A 99!", "    - [b](thing) one", "    - b two"]
+    (ws / "nlu" / "nlu.yml").write_text("\n".join(lines) + "\n")
+    result = runner.invoke(app, ["data", "validate", "-w", str(ws)])
+    assert result.exit_code == 0, result.output
+    # rich markup would print `nlu.yml:106:` and `:100:` as emoji
+    assert f"{ws / 'nlu' / 'nlu.yml'}:106: warning: 'A 99!' under 'b' differs only" in result.output
+    assert f"({ws / 'nlu' / 'nlu.yml'}:103)" in result.output
+    assert "💯" not in result.output
+    assert "0 errors, 2 warnings" in result.output
 
 
 def test_data_validate_broken_file_is_one_line(tmp_path: Path) -> None:

@@ -16,8 +16,9 @@ from frontdesk.errors import FrontdeskError
 
 T = TypeVar("T")
 
-out = Console()
-err = Console(stderr=True)
+# emoji=False: rich would turn `nlu.yml:100:` (a file and line) into an emoji.
+out = Console(emoji=False)
+err = Console(stderr=True, emoji=False)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

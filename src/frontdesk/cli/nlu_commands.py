@@ -17,6 +17,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from frontdesk.cli.common import err, fail, friendly, out
 from frontdesk.cli.evaluate_commands import evaluate_app
@@ -56,8 +57,9 @@ def validate_command(
     min_examples: Annotated[int, typer.Option(min=1, help="Fewest examples an intent needs.")] = 5,
     strict: Annotated[bool, typer.Option(help="Exit 1 on warnings too.")] = False,
 ) -> None:
-    """Duplicate or conflicting examples, thin intents, unknown entities, each with file:line.
-    Exit 1 on errors."""
+    """Conflicting or duplicate examples, thin intents, rules asking for entities nothing
+    produces, each with file:line (entity types are declared by annotating them). Exit 1 on
+    errors, and with --strict on warnings too."""
     ws = Workspace.at(workspace)
     settings = load_settings(ws)
     training = _load(data or ws.nlu_dir)
@@ -73,11 +75,11 @@ def validate_command(
     )
     for finding in findings:
         colour = "red" if finding.severity == "error" else "yellow"
-        out.print(
-            f"{finding.where}: [{colour}]{finding.severity}[/{colour}]: {finding.message}",
-            highlight=False,
-            soft_wrap=True,
+        # Text, not markup: `nlu.yml:100:` is an emoji code and an example may hold [brackets].
+        line = Text.assemble(
+            f"{finding.where}: ", (finding.severity, colour), f": {finding.message}"
         )
+        out.print(line, highlight=False, soft_wrap=True)
     errors = sum(f.severity == "error" for f in findings)
     warnings = len(findings) - errors
     out.print(
