@@ -347,6 +347,7 @@ class _as_path:
 # Imported here, after the app exists, so command modules may import from this one.
 from frontdesk.cli import (  # noqa: E402
     evaluate_commands,
+    import_commands,
     kb_commands,
     nlu_commands,
     retrain_commands,
@@ -356,6 +357,7 @@ from frontdesk.cli import (  # noqa: E402
 
 kb_commands.register(app)
 evaluate_commands.register(app)
+import_commands.register(app)
 nlu_commands.register(app)
 retrain_commands.register(app)
 security_commands.register(app, keys_app)
