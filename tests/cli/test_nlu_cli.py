@@ -116,3 +116,65 @@ def test_evaluate_nlu_writes_reports(tmp_path: Path, monkeypatch: pytest.MonkeyP
     bad = runner.invoke(app, ["evaluate", "nlu", "-w", str(ws), "--test", str(test_file)])
     assert bad.exit_code == 1
     assert "intents not in the training data: no_such_intent" in bad.output
+
+
+TEST_STORIES = """\
+version: "3.1"
+stories:
+- story: bye
+  steps:
+  - intent: greet
+    user: |-
+      hello there
+  - action: utter_greet
+  - intent: goodbye
+    user: |-
+      see you [tomorrow](when)
+  - action: utter_goodbye
+"""
+
+
+def test_evaluate_nlu_on_a_rasa_bot_without_out_of_scope_and_a_tiny_intent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FRONTDESK_NLU__CLASSIFIER", "tfidf")
+    ws = tmp_path / "ws"
+    (ws / "nlu").mkdir(parents=True)
+    (ws / "frontdesk.yaml").write_text("tenant: default\n")
+    (ws / "nlu" / "nlu.yml").write_text(
+        'version: "3.1"\nnlu:\n'
+        "- intent: greet\n  examples: |\n"
+        + "".join(f"    - {t}\n" for t in ["hi", "hello", "hey", "good morning", "hello you"])
+        + "- intent: goodbye\n  examples: |\n"
+        + "".join(f"    - {t}\n" for t in ["bye", "goodbye", "see you", "farewell", "bye now"])
+        + "- intent: human\n  examples: |\n    - talk to a human\n"
+    )
+    out = tmp_path / "report"
+    result = runner.invoke(
+        app, ["evaluate", "nlu", "-w", str(ws), "--folds", "5", "--output", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    note = "note: intent 'human' has 1 example: it is in the training part of every fold"
+    assert note in result.output
+    assert result.output.index(note) < result.output.index("5-fold cross-validation: accuracy")
+    assert "not tested (no test examples): human" in result.output
+    summary = json.loads((out / "nlu-report.json").read_text())
+    assert summary["examples"] == 10
+    assert summary["not_tested"] == ["human"]
+
+    stories = tmp_path / "test_stories.yml"
+    stories.write_text(TEST_STORIES)
+    fixed = runner.invoke(
+        app, ["evaluate", "nlu", "-w", str(ws), "--test", str(stories), "--output", str(out)]
+    )
+    assert fixed.exit_code == 0, fixed.output
+    assert "fixed test set: accuracy" in fixed.output
+    summary = json.loads((out / "nlu-report.json").read_text())
+    assert summary["examples"] == 2
+    assert summary["not_tested"] == ["human"]
+
+    stories.write_text("version: '3.1'\nstories: []\n")
+    empty = runner.invoke(app, ["evaluate", "nlu", "-w", str(ws), "--test", str(stories)])
+    assert empty.exit_code == 1
+    assert f"{stories}: no test examples" in empty.output
+    assert "Traceback" not in empty.output

@@ -230,8 +230,8 @@ def evaluate_nlu(
     """Per-intent precision/recall/F1, confusion matrix (PNG) and HTML report, entity scores."""
     from datetime import UTC, datetime
 
-    from frontdesk.nlu.evaluation import evaluate
-    from frontdesk.nlu.training_data import load_csv, load_yaml
+    from frontdesk.nlu.evaluation import evaluate, load_test_set, plan_folds
+    from frontdesk.nlu.training_data import load_yaml
 
     ws = Workspace.at(workspace)
     settings = load_settings(ws)
@@ -239,19 +239,20 @@ def evaluate_nlu(
     test_data = None
     if test is not None:
         try:
-            if test.is_dir():
-                test_data = load_training_data(test)
-            elif test.suffix == ".csv":
-                test_data = load_csv(test)
-            elif test.suffix in {".yml", ".yaml"}:
-                test_data = load_yaml(test)
-            else:
-                raise fail(f"{test}: expected a .yml, .yaml or .csv file, or a folder")
+            test_data = load_test_set(test)
         except TrainingDataError as exc:
             raise fail(str(exc)) from None
         unknown = sorted(set(test_data.intents) - set(training.intents))
         if unknown:
             raise fail(f"{test}: intents not in the training data: {', '.join(unknown)}")
+    elif model is None:
+        # Said before the run: how the data changes the folds asked for.
+        try:
+            plan = plan_folds(training, folds)
+        except ValueError as exc:
+            raise fail(f"{data or ws.nlu_dir}: {exc}") from None
+        for line in plan.notes:
+            err.print(f"note: {line}", highlight=False, markup=False, soft_wrap=True)
     embedder = _embedder(settings)
     patterns = {k: [v] for k, v in settings.nlu.entity_patterns.items()}
     for name, regexes in training.regexes.items():
@@ -320,6 +321,12 @@ def _print_summary(report: NluReport, folder: Path) -> None:
                 str(m["support"]),
             )
         out.print(entities)
+    if summary["not_tested"]:
+        out.print(
+            f"not tested (no test examples): {', '.join(summary['not_tested'])}",
+            highlight=False,
+            markup=False,
+        )
     for c in summary["worst_confusions"][:5]:
         out.print(
             f"confused: {c['intent']} -> {c['predicted']} ({c['count']}x), e.g. {c['examples'][0]}",

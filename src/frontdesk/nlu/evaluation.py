@@ -1,15 +1,17 @@
 """`frontdesk evaluate nlu`: how well the workspace's own examples are understood.
 
-k-fold cross-validation (or a fixed test file): per-intent precision, recall and F1, macro
-and micro averages, a confusion matrix (PNG), the worst confusions with examples, entity
-precision/recall/F1 per type (exact span and type), calibration error, out-of-scope recall;
-written as JSON and an HTML report.
+k-fold cross-validation (or a fixed test file: NLU YAML or CSV, Rasa test stories): per-intent
+precision, recall and F1, macro and micro averages, a confusion matrix (PNG), the worst
+confusions with examples, entity precision/recall/F1 per type (exact span and type),
+calibration error, out-of-scope recall; written as JSON and an HTML report. What the data
+changed about the method (folds that shrank, intents too small to test) is said in `notes`.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import warnings
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 from sklearn.metrics import precision_recall_fscore_support
 from sklearn.model_selection import StratifiedKFold
 
@@ -29,7 +32,14 @@ from frontdesk.nlu.intent_classifier import (
     TextEmbedder,
     expected_calibration_error,
 )
-from frontdesk.nlu.training_data import Example, TrainingData
+from frontdesk.nlu.training_data import (
+    Example,
+    TrainingData,
+    TrainingDataError,
+    load_csv,
+    load_yaml,
+    parse_annotated,
+)
 
 # Called with (what is happening, steps done, steps in all).
 Step = Callable[[str, int, int], None]
@@ -53,33 +63,40 @@ class NluReport:
     oos_flagged: list[bool] = field(default_factory=list)
     entity_counts: dict[str, Counter[str]] = field(default_factory=dict)  # type -> tp/fp/fn
     method: str = ""
+    notes: list[str] = field(default_factory=list)  # how the data shaped the method
 
     def intent_metrics(self) -> dict[str, Any]:
         truth = [o.intent for o in self.outcomes]
         predicted = [o.predicted for o in self.outcomes]
-        labels = self.intents
-        p, r, f, s = precision_recall_fscore_support(
-            truth, predicted, labels=labels, zero_division=0
-        )
-        per_intent = {
-            label: {
-                "precision": round(float(p[i]), 4),
-                "recall": round(float(r[i]), 4),
-                "f1": round(float(f[i]), 4),
-                "support": int(s[i]),
-            }
-            for i, label in enumerate(labels)
+        # Scored: the intents tested or predicted. One never tested nor predicted (a one-example
+        # intent in cross-validation, one a fixed test set leaves out) has no figures, not zeros.
+        labels = sorted(set(truth) | set(predicted))
+        not_tested = sorted(set(self.intents) - set(truth))
+        per_intent: dict[str, dict[str, Any]] = {}
+        averages: dict[str, dict[str, float]] = {
+            average: {"precision": 0.0, "recall": 0.0, "f1": 0.0}
+            for average in ("macro", "micro", "weighted")
         }
-        averages = {}
-        for average in ("macro", "micro", "weighted"):
-            ap, ar, af, _ = precision_recall_fscore_support(
-                truth, predicted, labels=labels, average=average, zero_division=0
+        if labels:  # none when a test set holds only out-of-scope examples
+            p, r, f, s = precision_recall_fscore_support(
+                truth, predicted, labels=labels, zero_division=0
             )
-            averages[average] = {
-                "precision": round(float(ap), 4),
-                "recall": round(float(ar), 4),
-                "f1": round(float(af), 4),
-            }
+            for i, label in enumerate(labels):
+                per_intent[label] = {
+                    "precision": round(float(p[i]), 4),
+                    "recall": round(float(r[i]), 4),
+                    "f1": round(float(f[i]), 4),
+                    "support": int(s[i]),
+                }
+            for average in averages:
+                ap, ar, af, _ = precision_recall_fscore_support(
+                    truth, predicted, labels=labels, average=average, zero_division=0
+                )
+                averages[average] = {
+                    "precision": round(float(ap), 4),
+                    "recall": round(float(ar), 4),
+                    "f1": round(float(af), 4),
+                }
         correct = [o.intent == o.predicted for o in self.outcomes]
         accepted = [c and not o.out_of_scope for c, o in zip(correct, self.outcomes, strict=True)]
         summary: dict[str, Any] = {
@@ -94,6 +111,8 @@ class NluReport:
             ),
             "averages": averages,
             "per_intent": per_intent,
+            "notes": list(self.notes),
+            "not_tested": not_tested,
         }
         if self.oos_flagged:
             summary["oos_examples"] = len(self.oos_flagged)
@@ -186,8 +205,8 @@ def _run_split(
     entity_types: set[str],
 ) -> None:
     def emb(items: Sequence[Example]) -> Array | None:
-        if embedder is None:
-            return None
+        if embedder is None or not items:
+            return None  # none to give (no out-of-scope examples): the classifier copes
         return np.asarray([embeddings[e.text] for e in items], dtype=np.float32).reshape(
             len(items), -1
         )
@@ -200,7 +219,9 @@ def _run_split(
         oos_embeddings=emb(train_oos),
         folds=2,
     )
-    predictions = classifier.predict_batch([e.text for e in test], embeddings=emb(test))
+    predictions = (
+        classifier.predict_batch([e.text for e in test], embeddings=emb(test)) if test else []
+    )
     for example, prediction in zip(test, predictions, strict=True):
         report.outcomes.append(
             Outcome(
@@ -247,6 +268,132 @@ def evaluate_trained(
     return report
 
 
+@dataclass(frozen=True)
+class FoldPlan:
+    """How k-fold cross-validation runs on this data, and what the data changed about it."""
+
+    folds: int
+    train_only: frozenset[str]  # intents with one example: in every training part, never tested
+    notes: tuple[str, ...]
+
+
+def plan_folds(data: TrainingData, folds: int) -> FoldPlan:
+    """Keep the folds asked for where the data allows it, and say what it changes.
+
+    StratifiedKFold spreads each intent over the folds; an intent with fewer examples than
+    folds lands in fewer test parts, each of its examples tested once with the others in
+    training, which is still an honest test of it. An intent with one example cannot be
+    tested without leaving it out of training, so it is trained on in every fold and never
+    tested. Only when no intent has as many examples as folds do the folds shrink (StratifiedKFold
+    needs one)."""
+    counts = Counter(e.intent for e in data.in_scope)
+    if len(counts) < 2:
+        raise ValueError("a classifier needs examples of at least two intents")
+    single = sorted(name for name, count in counts.items() if count == 1)
+    testable = {name: count for name, count in counts.items() if count > 1}
+    if not testable:
+        raise ValueError(
+            "every intent has one example, so none can be held out for testing: "
+            "add examples or give a test set with --test"
+        )
+    notes: list[str] = []
+    largest = max(testable.values())
+    if folds > largest:
+        notes.append(
+            f"{folds} folds need an intent with at least {folds} examples; the largest has "
+            f"{largest}: running {largest} folds"
+        )
+        folds = largest
+    for name in single:
+        notes.append(
+            f"intent {name!r} has 1 example: it is in the training part of every fold and "
+            "never tested (tested, nothing of it would be left to learn from)"
+        )
+    for name, count in sorted(testable.items()):
+        if count < folds:
+            notes.append(
+                f"intent {name!r} has {count} examples, fewer than {folds} folds: each is "
+                f"tested once, with the other {count - 1} in training; {folds - count} "
+                "fold(s) do not test it"
+            )
+    if len(testable) == 1 and single:
+        notes.append(
+            f"only {next(iter(testable))!r} is tested: the other intents have one example each"
+        )
+    return FoldPlan(folds, frozenset(single), tuple(notes))
+
+
+def load_test_set(path: Path) -> TrainingData:
+    """A fixed test set: NLU YAML (frontdesk's or Rasa's `nlu:` file), `text,intent` CSV,
+    Rasa test stories (`stories:`/`rules:` with annotated `user:` turns), or a folder of them.
+    Raises TrainingDataError (file:line first) for what cannot be read or holds no test."""
+    if path.is_dir():
+        data = TrainingData()
+        for file in sorted(p for p in path.rglob("*") if p.suffix in {".yml", ".yaml", ".csv"}):
+            data.merge(_load_test_file(file))
+    elif path.suffix in {".yml", ".yaml", ".csv"}:
+        data = _load_test_file(path)
+    else:
+        raise TrainingDataError(f"{path}: expected a .yml, .yaml or .csv file, or a folder")
+    if not data.examples:
+        raise TrainingDataError(
+            f"{path}: no test examples (expected an `nlu:` list of intents with examples, "
+            "Rasa test stories with `user:` and `intent:` steps, or text,intent CSV)"
+        )
+    return data
+
+
+def _load_test_file(path: Path) -> TrainingData:
+    if path.suffix == ".csv":
+        return load_csv(path)
+    try:
+        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise TrainingDataError(f"{path}:{mark.line + 1 if mark else 1}: invalid YAML") from exc
+    if not isinstance(root, yaml.MappingNode):
+        return TrainingData()
+    keys = {k.value for k, _ in root.value}
+    data = load_yaml(path) if "nlu" in keys else TrainingData()
+    if keys & {"stories", "rules"}:
+        data.examples.extend(_test_story_examples(path, root))
+    return data
+
+
+def _test_story_examples(path: Path, root: yaml.MappingNode) -> list[Example]:
+    """Each user turn of Rasa test stories with both text and intent, as an Example."""
+    examples: list[Example] = []
+    for key, section in root.value:
+        if key.value not in {"stories", "rules"} or not isinstance(section, yaml.SequenceNode):
+            continue
+        for story in section.value:
+            fields = (
+                dict((k.value, v) for k, v in story.value)
+                if isinstance(story, yaml.MappingNode)
+                else {}
+            )
+            steps = fields.get("steps")
+            if not isinstance(steps, yaml.SequenceNode):
+                continue
+            for step in steps.value:
+                if not isinstance(step, yaml.MappingNode):
+                    continue
+                parts = {k.value: v for k, v in step.value}
+                user, intent = parts.get("user"), parts.get("intent")
+                if not isinstance(user, yaml.ScalarNode) or not isinstance(intent, yaml.ScalarNode):
+                    continue
+                # A `|` block's text starts on the line after the indicator.
+                line = user.start_mark.line + (2 if user.style in {"|", ">"} else 1)
+                if not str(user.value).strip() or not str(intent.value).strip():
+                    continue
+                try:
+                    text, spans = parse_annotated(" ".join(str(user.value).split()))
+                except ValueError as exc:
+                    raise TrainingDataError(f"{path}:{line}: {exc}") from exc
+                examples.append(Example(text, str(intent.value), spans, str(path), line))
+    return examples
+
+
 def evaluate(
     data: TrainingData,
     embedder: TextEmbedder | None,
@@ -283,25 +430,27 @@ def evaluate(
         )
         note("done", 1, 1)
         return report
-    labels = np.asarray([e.intent for e in in_scope])
-    smallest = int(np.unique(labels, return_counts=True)[1].min())
-    if smallest < 2:
-        raise ValueError(
-            "cross-validation needs at least 2 examples of every intent; "
-            "run `frontdesk data validate`"
-        )
-    folds = max(2, min(folds, smallest))
+    plan = plan_folds(data, folds)
+    report.notes.extend(plan.notes)
+    folds = plan.folds
+    always = [e for e in in_scope if e.intent in plan.train_only]
+    tested = [e for e in in_scope if e.intent not in plan.train_only]
+    labels = np.asarray([e.intent for e in tested])
     report.method = f"{folds}-fold cross-validation"
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=7)
     oos_parts = np.array_split(np.arange(len(oos)), folds)
-    for n, (train_idx, test_idx) in enumerate(splitter.split(np.zeros(len(labels)), labels)):
+    with warnings.catch_warnings():
+        # "The least populated class in y has only 2 members": said in the plan's notes.
+        warnings.filterwarnings("ignore", "The least populated class", UserWarning)
+        splits = list(splitter.split(np.zeros(len(labels)), labels))
+    for n, (train_idx, test_idx) in enumerate(splits):
         note(f"fold {n + 1}/{folds}", n, folds)
         held = set(oos_parts[n].tolist())
         _run_split(
             report,
-            [in_scope[i] for i in train_idx],
+            [tested[i] for i in train_idx] + always,
             [e for i, e in enumerate(oos) if i not in held],
-            [in_scope[i] for i in test_idx],
+            [tested[i] for i in test_idx],
             [oos[i] for i in sorted(held)],
             embeddings,
             embedder,
@@ -361,6 +510,12 @@ def write_html(summary: dict[str, Any], path: Path, png_name: str) -> None:
         "padding:.25em .6em;text-align:left}th{background:#f3f3f3}</style>",
         f"<h1>NLU evaluation</h1><p>{html.escape(summary['method'])}, "
         f"{summary['examples']} examples, generated {html.escape(summary['generated_at'])}.</p>",
+        *(f"<p>Note: {html.escape(n)}</p>" for n in summary.get("notes", [])),
+        *(
+            [f"<p>Not tested: {html.escape(', '.join(summary['not_tested']))}</p>"]
+            if summary.get("not_tested")
+            else []
+        ),
         _table(
             ["metric", "value"],
             [
