@@ -32,13 +32,13 @@ from frontdesk.nlu.intent_classifier import (
     TextEmbedder,
     expected_calibration_error,
 )
+from frontdesk.nlu.rasa_stories import StoryError, load_test_stories
 from frontdesk.nlu.training_data import (
     Example,
     TrainingData,
     TrainingDataError,
     load_csv,
     load_yaml,
-    parse_annotated,
 )
 
 # Called with (what is happening, steps done, steps in all).
@@ -356,42 +356,11 @@ def _load_test_file(path: Path) -> TrainingData:
     keys = {k.value for k, _ in root.value}
     data = load_yaml(path) if "nlu" in keys else TrainingData()
     if keys & {"stories", "rules"}:
-        data.examples.extend(_test_story_examples(path, root))
+        try:
+            data.examples.extend(load_test_stories(path))
+        except StoryError as exc:
+            raise TrainingDataError(str(exc)) from None
     return data
-
-
-def _test_story_examples(path: Path, root: yaml.MappingNode) -> list[Example]:
-    """Each user turn of Rasa test stories with both text and intent, as an Example."""
-    examples: list[Example] = []
-    for key, section in root.value:
-        if key.value not in {"stories", "rules"} or not isinstance(section, yaml.SequenceNode):
-            continue
-        for story in section.value:
-            fields = (
-                dict((k.value, v) for k, v in story.value)
-                if isinstance(story, yaml.MappingNode)
-                else {}
-            )
-            steps = fields.get("steps")
-            if not isinstance(steps, yaml.SequenceNode):
-                continue
-            for step in steps.value:
-                if not isinstance(step, yaml.MappingNode):
-                    continue
-                parts = {k.value: v for k, v in step.value}
-                user, intent = parts.get("user"), parts.get("intent")
-                if not isinstance(user, yaml.ScalarNode) or not isinstance(intent, yaml.ScalarNode):
-                    continue
-                # A `|` block's text starts on the line after the indicator.
-                line = user.start_mark.line + (2 if user.style in {"|", ">"} else 1)
-                if not str(user.value).strip() or not str(intent.value).strip():
-                    continue
-                try:
-                    text, spans = parse_annotated(" ".join(str(user.value).split()))
-                except ValueError as exc:
-                    raise TrainingDataError(f"{path}:{line}: {exc}") from exc
-                examples.append(Example(text, str(intent.value), spans, str(path), line))
-    return examples
 
 
 def evaluate(
