@@ -294,6 +294,45 @@ def test_conversations_are_scored_per_turn() -> None:
     assert booked.entities_ok
 
 
+def test_replies_are_checked_where_rules_yaml_has_them(tmp_path: Path) -> None:
+    """After a turn, the story's text responses are checked against the fixed reply the
+    routing rules choose, where rules.yaml says that text."""
+    from frontdesk.evaluation.conversations import fixed_replies, rule_reply
+    from frontdesk.nlu.rasa_project import response_texts
+
+    ws = tmp_path / "bot"
+    code, output = _import(ws)
+    assert code == 0, output
+    rules = load_rules(Workspace.at(ws))
+    responses = response_texts(ws / "dialogue")
+    assert responses["utter_goodbye"] == "Goodbye, have a good trip!"
+    stories = load_conversations(ws / "golden" / "conversations")
+
+    def understand(texts: list[str]) -> list[Understood]:
+        intents = {"hello there": "greet", "bye": "greet", "when are you open?": "faq/ask_hours"}
+        return [Understood(intents.get(t, "book_trip"), False, ()) for t in texts]
+
+    report = run_conversations(
+        stories, understand, set(), responses=responses,  # type: ignore[arg-type]
+        fixed_replies=fixed_replies(rules), reply=rule_reply(rules),
+    )  # fmt: skip
+    checked = [t for t in report.turns if t.reply_ok is not None]
+    # greet -> utter_greet and goodbye -> utter_goodbye are fixed replies; trip_form and the
+    # FAQ answer are not checked.
+    assert [t.text for t in checked] == ["hello there", "bye"]
+    hello, bye = checked
+    assert hello.reply_ok
+    assert hello.reply == "Hello! I can book trips and answer questions about our service."
+    # "bye" understood as greet: the greeting comes back instead of the goodbye.
+    assert bye.reply_ok is False
+    assert bye.expected_reply == "Goodbye, have a good trip!"
+    assert report.summary()["replies_checked"] == 2
+    assert report.summary()["replies_matched"] == 1
+    # A low confidence gets the nlu_fallback rule's question, as in Rasa.
+    unsure = rule_reply(rules)(Understood("greet", False, (), confidence=0.1), "hm")
+    assert unsure == "Sorry, could you say that again?"
+
+
 def test_out_of_scope_and_retrieval_turns_match_as_rasa_means_them() -> None:
     from frontdesk.evaluation.conversations import intent_matches
 
@@ -318,6 +357,7 @@ def test_import_train_and_play_the_test_stories(
     )
     assert result.exit_code == 0, result.output
     assert re.search(r"\d of 3 stories passed; \d of 4 turns matched", result.output)
+    assert re.search(r"replies_checked\s+│ 2 ", result.output), result.output
     assert (tmp_path / "c.json").is_file()
 
 

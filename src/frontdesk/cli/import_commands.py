@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -17,7 +15,7 @@ from frontdesk.config.workspace import Workspace, load_settings
 
 if TYPE_CHECKING:
     from frontdesk.evaluation.conversations import Understand, Understood
-    from frontdesk.nlu.rasa_project import Finding, RasaProject
+    from frontdesk.nlu.rasa_project import Finding
     from frontdesk.nlu.training_data import TrainingData
 
 import_app = typer.Typer(help="Bring in data from other tools.", no_args_is_help=True)
@@ -49,13 +47,14 @@ def import_rasa(
     from frontdesk.nlu.rasa_project import (
         RasaImportError,
         plan_import,
+        project_training_data,
         read_project,
         write_workspace,
     )
 
     try:
         project = read_project(path)
-        training = _training_data(project)
+        training = project_training_data(project)
         plan = plan_import(project, training)
         written = write_workspace(plan, workspace, force=force)
     except RasaImportError as exc:
@@ -93,24 +92,6 @@ def import_rasa(
     )
 
 
-def _training_data(project: RasaProject) -> TrainingData:
-    """The project's NLU files as the workspace will read them (a copy in a scratch folder,
-    so that errors name the project's own files)."""
-    from frontdesk.nlu.rasa_project import RasaImportError
-    from frontdesk.nlu.training_data import TrainingDataError, load_training_data
-
-    with tempfile.TemporaryDirectory(prefix="frontdesk-rasa-") as scratch:
-        for source in project.nlu_files:
-            target = Path(scratch) / source.relative_to(project.data_dir)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, target)
-        try:
-            return load_training_data(Path(scratch))
-        except TrainingDataError as exc:
-            message = str(exc).replace(str(Path(scratch).resolve()), str(project.data_dir))
-            raise RasaImportError(message.replace(scratch, str(project.data_dir))) from None
-
-
 def print_findings(findings: Sequence[Finding]) -> None:
     """One line each, sorted by file then line number (as numbers); never rich markup or
     emoji codes (`nlu.yml:100:` stays as written)."""
@@ -138,7 +119,14 @@ def evaluate_conversations(
     """Play Rasa end-to-end test stories through the trained model in use (`frontdesk train`):
     per turn, whether the intent and the entities matched; a story passes when every turn
     does. The stories' bot actions are not checked."""
-    from frontdesk.evaluation.conversations import load_conversations, run_conversations
+    from frontdesk.config.workspace import load_rules
+    from frontdesk.evaluation.conversations import (
+        fixed_replies,
+        load_conversations,
+        rule_reply,
+        run_conversations,
+    )
+    from frontdesk.nlu.rasa_project import response_texts
     from frontdesk.nlu.rasa_stories import StoryError
     from frontdesk.nlu.training_data import TrainingDataError, load_training_data
 
@@ -157,18 +145,25 @@ def evaluate_conversations(
     if not conversations:
         raise fail(f"{source}: no stories in it")
     understand = _understand(ws, training)
-    report = run_conversations(conversations, understand, set(training.entity_types))
+    responses = response_texts(ws.root / "dialogue")
+    rules = load_rules(Workspace.at(ws.root)) if ws.rules_file.is_file() else None
+    fixed = fixed_replies(rules) if rules is not None else set()
+    report = run_conversations(conversations, understand, set(training.entity_types),
+                               responses=responses, fixed_replies=fixed,
+                               reply=rule_reply(rules) if rules is not None else None)  # fmt: skip
     summary = report.summary()
     print_metrics(summary)
     for turn in report.failures()[:show]:
         got = "out of scope" if turn.out_of_scope else turn.intent
         line = f"FAIL {turn.where} ({turn.story}): {turn.text!r}: "
+        problems = []
         if not turn.intent_ok:
-            line += f"intent {got}, expected {turn.expected_intent}"
+            problems.append(f"intent {got}, expected {turn.expected_intent}")
         if not turn.entities_ok:
-            line += ("; " if not turn.intent_ok else "") + (
-                f"entities {turn.entities}, expected {turn.expected_entities}"
-            )
+            problems.append(f"entities {turn.entities}, expected {turn.expected_entities}")
+        if turn.reply_ok is False:
+            problems.append(f"reply {turn.reply!r}, expected {turn.expected_reply!r}")
+        line += "; ".join(problems)
         out.print(line, highlight=False, markup=False, emoji=False, soft_wrap=True)
     out.print(
         f"{summary['stories_passed']} of {summary['stories']} stories passed; "
@@ -209,7 +204,10 @@ def _understand(ws: Workspace, training: TrainingData) -> Understand:
         results = []
         for text, prediction in zip(texts, predictions, strict=True):
             entities = tuple((e.type, str(e.value)) for e in pipeline.extract(text, now=now))
-            results.append(Understood(prediction.name, prediction.out_of_scope, entities))
+            results.append(
+                Understood(prediction.name, prediction.out_of_scope, entities,
+                           prediction.confidence)
+            )  # fmt: skip
         return results
 
     err.print(f"model {version}", highlight=False, markup=False)

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import tempfile
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -30,7 +32,13 @@ import yaml
 
 from frontdesk.nlu.entities import BUILTIN_TYPES
 from frontdesk.nlu.rasa_stories import Story, StoryError, load_stories
-from frontdesk.nlu.training_data import OUT_OF_SCOPE, TrainingData, parse_annotated
+from frontdesk.nlu.training_data import (
+    OUT_OF_SCOPE,
+    TrainingData,
+    TrainingDataError,
+    load_training_data,
+    parse_annotated,
+)
 
 # Rasa's own intents and actions: no examples needed, nothing to carry over.
 RASA_BUILTIN_INTENTS = {"session_start", "restart", "nlu_fallback", "back", "out_of_scope"}
@@ -326,6 +334,16 @@ def _add_responses(domain: Domain, path: Path, node: yaml.Node) -> None:
         domain.lines.setdefault(f"response:{key.value}", (str(path), key.start_mark.line + 1))
 
 
+def response_texts(folder: Path) -> dict[str, str]:
+    """The first text of every response in the YAML files of a folder (a workspace's
+    dialogue/: the imported domains and data files)."""
+    domain = Domain()
+    for path in _yaml_files(folder):
+        _read_responses(path, domain)
+    texts = {name: _first_text(variants) for name, variants in domain.responses.items()}
+    return {name: text for name, text in texts.items() if text is not None}
+
+
 def _retrieval_examples(path: Path) -> list[RetrievalExample]:
     """The examples of retrieval intents (`- intent: faq/ask_hours`), as plain text."""
     node = _compose(path)
@@ -356,6 +374,21 @@ def _retrieval_examples(path: Path) -> list[RetrievalExample]:
                 continue  # the NLU loader reports it
             found.append(RetrievalExample(str(intent.value), plain, str(path), first + offset))
     return found
+
+
+def project_training_data(project: RasaProject) -> TrainingData:
+    """The project's NLU files as a workspace reads them (a copy in a scratch folder, so
+    that errors name the project's own files)."""
+    with tempfile.TemporaryDirectory(prefix="frontdesk-rasa-") as scratch:
+        for source in project.nlu_files:
+            target = Path(scratch) / source.relative_to(project.data_dir)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+        try:
+            return load_training_data(Path(scratch))
+        except TrainingDataError as exc:
+            message = str(exc).replace(str(Path(scratch).resolve()), str(project.data_dir))
+            raise RasaImportError(message.replace(scratch, str(project.data_dir))) from None
 
 
 # ---------------------------------------------------------------------------------------
