@@ -178,3 +178,13 @@ def test_evaluate_nlu_on_a_rasa_bot_without_out_of_scope_and_a_tiny_intent(
     assert empty.exit_code == 1
     assert f"{stories}: no test examples" in empty.output
     assert "Traceback" not in empty.output
+
+
+def test_cli_consoles_print_file_and_line_as_written() -> None:
+    """kb lint, rules errors and every other file:line the CLI prints: no emoji codes."""
+    from frontdesk.cli.common import err, out
+
+    for console in (out, err):
+        with console.capture() as captured:
+            console.print("nlu.yml:100: and rules.yaml:1234: :smile:", markup=False)
+        assert captured.get().strip() == "nlu.yml:100: and rules.yaml:1234: :smile:"
