@@ -197,6 +197,35 @@ def test_what_is_not_carried_over_is_one_warning_each_with_file_and_line(
     assert keys == sorted(keys)
 
 
+def test_a_domain_folder_and_responses_in_data_files_are_read(tmp_path: Path) -> None:
+    """Rasa also takes its domain as a folder of YAML files, and responses in data/."""
+    project = tmp_path / "split"
+    shutil.copytree(BOT, project)
+    domain = (project / "domain.yml").read_text()
+    head, responses = domain.split("responses:\n", 1)
+    body, rest = responses.split("forms:\n", 1)
+    faq = "".join(line + "\n" for line in body.splitlines() if "faq" in line or "We are" in line
+                  or "Refunds are" in line)  # fmt: skip
+    (project / "domain.yml").unlink()
+    (project / "domain").mkdir()
+    (project / "domain" / "intents.yml").write_text(head + "forms:\n" + rest)
+    other = body.replace(faq, "")
+    (project / "domain" / "responses.yml").write_text("responses:\n" + other)
+    (project / "data" / "responses.yml").write_text('version: "3.1"\nresponses:\n' + faq)
+    ws = tmp_path / "ws"
+    code, output = _import(ws, source=project)
+    assert code == 0, output
+    atom = parse_atom(ws / "knowledge" / "rasa-faq.md")
+    assert len(atom.faqs) == 5
+    assert (ws / "dialogue" / "domain" / "responses.yml").is_file()
+    assert (ws / "dialogue" / "responses.yml").read_text() == (
+        project / "data" / "responses.yml"
+    ).read_text()
+    rules = load_rules(Workspace.at(ws))
+    assert any(r.then.message == "Goodbye, have a good trip!" for r in rules.rules)
+    assert "forms not carried over" in output
+
+
 def test_import_into_an_existing_workspace_keeps_its_files(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     shutil.copytree(DEMO, ws, ignore=shutil.ignore_patterns(".frontdesk"))

@@ -118,7 +118,8 @@ def evaluate_conversations(
 ) -> None:
     """Play Rasa end-to-end test stories through the trained model in use (`frontdesk train`):
     per turn, whether the intent and the entities matched; a story passes when every turn
-    does. The stories' bot actions are not checked."""
+    does. Where the bot's answer is a fixed reply in rules.yaml, the rules must give it too;
+    other bot actions (forms, custom actions) are not checked."""
     from frontdesk.config.workspace import load_rules
     from frontdesk.evaluation.conversations import (
         fixed_replies,

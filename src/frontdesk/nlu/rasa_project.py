@@ -107,7 +107,8 @@ class RasaProject:
     root: Path
     domain: Domain
     nlu_files: list[Path] = field(default_factory=list)  # under data/, with `nlu:`
-    dialogue_files: list[Path] = field(default_factory=list)  # under data/, stories/rules
+    # under data/, with stories, rules or responses
+    dialogue_files: list[Path] = field(default_factory=list)
     test_files: list[Path] = field(default_factory=list)  # under tests/, with `stories:`
     test_nlu_files: list[Path] = field(default_factory=list)  # under tests/, with `nlu:`
     stories: list[Story] = field(default_factory=list)
@@ -179,7 +180,7 @@ def read_project(root: Path) -> RasaProject:
         keys = _top_keys(path)
         if "nlu" in keys:
             project.nlu_files.append(path)
-        if "stories" in keys or "rules" in keys:
+        if keys & {"stories", "rules", "responses"}:
             project.dialogue_files.append(path)
         if "responses" in keys:
             _read_responses(path, domain)
@@ -446,6 +447,20 @@ def plan_import(project: RasaProject, training: TrainingData) -> ImportPlan:
                 *at("intents"),
                 "use_entities/ignore_entities of intents are not "
                 f"carried over (entities are always kept): {_names(domain.intent_options)}",
+            )
+        )
+    known = set(training.intents) | {e.intent.split("/", 1)[0] for e in project.retrieval}
+    unlearned = [
+        i for i in domain.intents if i not in known and i not in RASA_BUILTIN_INTENTS
+        and not any(e.intent == i for e in training.examples)
+    ]  # fmt: skip
+    if unlearned:
+        warnings.append(
+            Finding(
+                *at("intents"),
+                f"{len(unlearned)} intents in the domain have no "
+                f"examples, so no model predicts them (Rasa gets them from buttons, /intent "
+                f"messages or other bots): {_names(unlearned)}",
             )
         )
     if domain.session_config:
