@@ -124,3 +124,46 @@ async def test_a_lead_in_brings_what_follows_it() -> None:
     reply = await _reply("will my supply go off if credit runs out at night?", steps)
     assert reply == ("If your credit runs out at night your supply stays on: friendly credit "
                      "covers 18:00 to 08:00 and all weekend. [1]")  # fmt: skip
+
+
+def _prices(dense: tuple[float | None, float | None]) -> list[Passage]:
+    table = _passage(
+        1,
+        "A 12-month fixed tariff.\n\n| Region | Electricity unit rate | Standing charge |\n"
+        "|---|---|---|\n| Yorkshire | 24.47p per kWh | 49.10p per day |\n"
+        "| North East | 24.30p per kWh | 48.90p per day |",
+        heading="Fix 12 prices",
+    )
+    faq = _passage(2, "Q: How much is electricity per kWh in Yorkshire?\nA: On Standard "
+                      "Variable, 25.62p per kWh and a standing charge of 51.27p a day.",
+                   kind="faq", heading="How much is electricity per kWh in Yorkshire?")  # fmt: skip
+    table.dense_score, faq.dense_score = dense
+    return [table, faq]
+
+
+async def test_the_passage_closest_in_meaning_answers_before_search_order() -> None:
+    # Search ranked the price table first (key words); the FAQ that asks the customer's very
+    # question is closer in meaning, and its piece is the answer.
+    question = "what's your electricity price per kWh in Yorkshire?"
+    result = await ExtractiveChatModel().complete(
+        ChatRequest(messages=_ask(question), passages=_prices((0.58, 0.71)))
+    )
+    assert result.cited == [2]
+    assert "25.62p" in result.text
+    # Without embeddings search's order decides: the first passage's row.
+    by_order = await ExtractiveChatModel().complete(
+        ChatRequest(messages=_ask(question), passages=_prices((None, None)))
+    )
+    assert by_order.cited == [1]
+    assert "24.47p" in by_order.text
+
+
+def test_passage_weights() -> None:
+    from frontdesk.llm.extractive import passage_weights
+
+    passages = [*_prices((0.6, 0.7)), _passage(3, "Other.")]  # the third: keyword list only
+    weights = passage_weights(passages)
+    assert weights[1] == 1.0
+    assert 0.40 < weights[0] < 0.50  # 0.1 below the closest
+    assert weights[2] == weights[0]  # no cosine: as far as the furthest known
+    assert passage_weights(_prices((None, None))) == [1.0, 0.5]
