@@ -11,6 +11,8 @@ Per Rasa bot (each folder of `--bots`, default ../shared/datasets/rasa_bots/):
   validate's own counts are kept as `validate_errors`/`validate_warnings`.
 - `frontdesk train -w WS`: wall seconds (process start included) and the stored version's
   `train_seconds`.
+- `frontdesk evaluate conversations -w WS` when the import wrote the bot's test stories to
+  golden/conversations/: stories passed and turns matched (the trained model on each user turn).
 - `frontdesk evaluate nlu -w WS --folds 5`: intent accuracy, macro-F1 and entity F1 from the
   report it writes (frontdesk.nlu.evaluation's cross-validation; nothing recomputed here except
   the entity micro-F1, summed over the report's per-type counts; see _entity_micro).
@@ -188,7 +190,7 @@ def run_bot(bot: Path, *, folds: int, use_import: bool) -> dict[str, Any]:
     row.update(validate_exit=rc, validate_errors=errors, validate_warnings=warnings)
     if not use_import:
         row.update(import_errors=errors, import_warnings=warnings)
-    first = [line for line in out.splitlines() if ": error" in line][:5]
+    first = [line.replace(str(ws), "WS") for line in out.splitlines() if ": error" in line][:5]
     row["validate_first_errors"] = first
 
     rc, out, err, seconds = frontdesk("train", "-w", str(ws))
@@ -203,6 +205,17 @@ def run_bot(bot: Path, *, folds: int, use_import: bool) -> dict[str, Any]:
     report_dir = WORK / f"report-{name}"
     if report_dir.exists():
         shutil.rmtree(report_dir)
+    report_dir.mkdir(parents=True)
+    if (ws / "golden" / "conversations").is_dir():  # the bot's test stories, after an import
+        played = report_dir / "conversations.json"
+        rc, out, err, seconds = frontdesk(
+            "evaluate", "conversations", "-w", str(ws), "--output", str(played)
+        )
+        row["conversations_exit"] = rc
+        if rc == 0 and played.is_file():
+            row["conversations"] = json.loads(played.read_text(encoding="utf-8"))["summary"]
+        else:
+            row["conversations_output_tail"] = _tail(out + err)
     rc, out, err, seconds = frontdesk(
         "evaluate", "nlu", "-w", str(ws), "--folds", str(folds), "--output", str(report_dir)
     )
@@ -465,6 +478,10 @@ def print_tables(results: dict[str, Any]) -> None:
                 f"{_fmt(r.get('intent_accuracy')):>10} {_fmt(r.get('macro_f1')):>8} "
                 f"{_fmt(r.get('entity_f1')):>9}"
             )
+            if r.get("conversations"):
+                c = r["conversations"]
+                print(f"{'':20} test stories: {c['stories_passed']} of {c['stories']} passed, "
+                      f"{c['turns_matched']} of {c['turns']} turns")  # fmt: skip
             if r.get("entity_per_type"):
                 per = ", ".join(f"{k} {v:.3f}" for k, v in r["entity_per_type"].items())
                 print(f"{'':20} entities: {per}")
