@@ -226,6 +226,23 @@ def test_a_domain_folder_and_responses_in_data_files_are_read(tmp_path: Path) ->
     assert "forms not carried over" in output
 
 
+def test_retrieval_examples_with_metadata_are_faq_questions(tmp_path: Path) -> None:
+    from frontdesk.nlu.rasa_project import read_project
+
+    project = tmp_path / "meta"
+    (project / "data").mkdir(parents=True)
+    nlu = project / "data" / "nlu.yml"
+    nlu.write_text(
+        "nlu:\n- intent: faq/ask_x\n  examples:\n  - text: |\n      what is x\n"
+        "    metadata: {sentiment: neutral}\n  - text: about [x](thing)\n"
+    )
+    found = read_project(project).retrieval
+    assert [(e.intent, e.text, e.line) for e in found] == [
+        ("faq/ask_x", "what is x", _line_of(nlu, "what is x")),
+        ("faq/ask_x", "about x", _line_of(nlu, "about [x]")),
+    ]
+
+
 def test_import_into_an_existing_workspace_keeps_its_files(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     shutil.copytree(DEMO, ws, ignore=shutil.ignore_patterns(".frontdesk"))

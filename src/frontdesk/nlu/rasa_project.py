@@ -362,18 +362,26 @@ def _retrieval_examples(path: Path) -> list[RetrievalExample]:
         examples = fields.get("examples")
         if not isinstance(intent, yaml.ScalarNode) or "/" not in str(intent.value):
             continue
-        if not isinstance(examples, yaml.ScalarNode):
-            continue
-        first = int(examples.start_mark.line) + (2 if examples.style in {"|", ">"} else 1)
-        for offset, raw in enumerate(str(examples.value).splitlines()):
-            text = raw.strip()
-            if not text.startswith("- "):
-                continue
+        entries: list[tuple[int, str]] = []
+        if isinstance(examples, yaml.ScalarNode):  # a block of "- text" lines
+            first = int(examples.start_mark.line) + (2 if examples.style in {"|", ">"} else 1)
+            for offset, raw in enumerate(str(examples.value).splitlines()):
+                if raw.strip().startswith("- "):
+                    entries.append((first + offset, raw.strip()[2:].strip()))
+        elif isinstance(examples, yaml.SequenceNode):  # "- text: ..." with metadata
+            for entry in examples.value:
+                if not isinstance(entry, yaml.MappingNode):
+                    continue
+                node = next((v for k, v in entry.value if k.value == "text"), None)
+                if isinstance(node, yaml.ScalarNode):
+                    block = 2 if node.style in {"|", ">"} else 1
+                    entries.append((int(node.start_mark.line) + block, str(node.value).strip()))
+        for line, entry_text in entries:
             try:
-                plain, _ = parse_annotated(text[2:].strip())
+                plain, _ = parse_annotated(entry_text)
             except ValueError:
                 continue  # the NLU loader reports it
-            found.append(RetrievalExample(str(intent.value), plain, str(path), first + offset))
+            found.append(RetrievalExample(str(intent.value), plain, str(path), line))
     return found
 
 
