@@ -198,7 +198,8 @@ def test_what_is_not_carried_over_is_one_warning_each_with_file_and_line(
 
 
 def test_a_domain_folder_and_responses_in_data_files_are_read(tmp_path: Path) -> None:
-    """Rasa also takes its domain as a folder of YAML files, and responses in data/."""
+    """Rasa also takes its domain as a folder of YAML files, responses in data/ and NLU
+    test files in tests/."""
     project = tmp_path / "split"
     shutil.copytree(BOT, project)
     domain = (project / "domain.yml").read_text()
@@ -212,6 +213,9 @@ def test_a_domain_folder_and_responses_in_data_files_are_read(tmp_path: Path) ->
     other = body.replace(faq, "")
     (project / "domain" / "responses.yml").write_text("responses:\n" + other)
     (project / "data" / "responses.yml").write_text('version: "3.1"\nresponses:\n' + faq)
+    (project / "tests" / "nlu_test.yml").write_text(
+        "nlu:\n- intent: greet\n  examples: |\n    - hiya\n"
+    )
     ws = tmp_path / "ws"
     code, output = _import(ws, source=project)
     assert code == 0, output
@@ -224,6 +228,8 @@ def test_a_domain_folder_and_responses_in_data_files_are_read(tmp_path: Path) ->
     rules = load_rules(Workspace.at(ws))
     assert any(r.then.message == "Goodbye, have a good trip!" for r in rules.rules)
     assert "forms not carried over" in output
+    assert (ws / "golden" / "nlu" / "nlu_test.yml").is_file()
+    assert f"{project / 'tests' / 'nlu_test.yml'}:1: warning: 1 NLU test files" in output
 
 
 def test_retrieval_examples_with_metadata_are_faq_questions(tmp_path: Path) -> None:

@@ -520,6 +520,11 @@ def plan_import(project: RasaProject, training: TrainingData) -> ImportPlan:
                 f"them): {_names(unfound)}",
             )
         )
+    if project.test_nlu_files:
+        first = project.test_nlu_files[0]
+        warnings.append(Finding(str(first), 1, f"{len(project.test_nlu_files)} NLU test files "
+            "are copied into golden/nlu/ but not run by themselves: score them with "
+            "`frontdesk evaluate nlu --test FILE`"))  # fmt: skip
     _story_warnings(plan)
     return plan
 
