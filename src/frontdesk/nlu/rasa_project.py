@@ -387,17 +387,28 @@ def _retrieval_examples(path: Path) -> list[RetrievalExample]:
 
 def project_training_data(project: RasaProject) -> TrainingData:
     """The project's NLU files as a workspace reads them (a copy in a scratch folder, so
-    that errors name the project's own files)."""
+    that errors name the project's own files). The loader's warnings join the project's
+    findings."""
     with tempfile.TemporaryDirectory(prefix="frontdesk-rasa-") as scratch:
         for source in project.nlu_files:
             target = Path(scratch) / source.relative_to(project.data_dir)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, target)
+
+        def original(text: str) -> str:
+            text = text.replace(str(Path(scratch).resolve()), str(project.data_dir))
+            return text.replace(scratch, str(project.data_dir))
+
         try:
-            return load_training_data(Path(scratch))
+            data = load_training_data(Path(scratch))
         except TrainingDataError as exc:
-            message = str(exc).replace(str(Path(scratch).resolve()), str(project.data_dir))
-            raise RasaImportError(message.replace(scratch, str(project.data_dir))) from None
+            raise RasaImportError(original(str(exc))) from None
+    # What the loader read but could not carry over, named by the project's own files.
+    project.findings.extend(
+        Finding(original(str(w.source)), int(w.line), str(w.message))
+        for w in getattr(data, "warnings", [])
+    )
+    return data
 
 
 # ---------------------------------------------------------------------------------------
