@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from frontdesk.cli.main import app
@@ -144,7 +145,9 @@ def test_import_makes_a_workspace(tmp_path: Path) -> None:
     assert by_name["greet"].then.message is not None
     assert by_name["greet"].then.message.startswith("Hello! I can book trips")
     assert by_name["out of scope"].when.out_of_scope is True
-    assert by_name["rephrase on low confidence"].then.action.value == "clarify"
+    fallback = by_name["rephrase on low confidence"]
+    assert fallback.then.action.value == "clarify"
+    assert fallback.when.confidence_below == 0.4  # config.yml's FallbackClassifier threshold
     faq = by_name["retrieval intents: answers from knowledge/rasa-faq.md"]
     assert faq.when.intent == ["faq/ask_hours", "faq/ask_refund"]
     # A response with a {slot} cannot be a fixed reply: that rule is not carried over.
@@ -154,7 +157,11 @@ def test_import_makes_a_workspace(tmp_path: Path) -> None:
     # The workspace reads its own files.
     data = load_training_data(ws / "nlu")
     assert "book_trip" in data.intents
-    assert (ws / "frontdesk.yaml").is_file()
+    settings = yaml.safe_load((ws / "frontdesk.yaml").read_text())
+    assert settings["nlu"]["entities"] == ["booking_ref", "city", "seat", "time"]
+    # config.yml's RegexEntityExtractor (use_lookup_tables: false): the regex extracts, the
+    # lookup table stays a feature.
+    assert settings["nlu"]["extractors"] == {"regex": ["booking_ref"]}
 
     # The summary line counts what was imported.
     assert re.search(
@@ -262,6 +269,7 @@ def test_import_into_an_existing_workspace_keeps_its_files(tmp_path: Path) -> No
     assert (ws / "knowledge" / "rasa-rasa_bot-faq.md").is_file()
     assert (ws / "golden" / "conversations" / "rasa_bot" / "test_stories.yml").is_file()
     assert "rules.yaml is unchanged" in output
+    assert 'add nlu.extractors: {"regex": ["booking_ref"]}' in " ".join(output.split())
     # Importing the same project again changes nothing and is fine.
     again, output = _import(ws)
     assert again == 0, output

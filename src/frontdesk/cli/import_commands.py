@@ -74,6 +74,12 @@ def import_rasa(
         emoji=False,
         soft_wrap=True,
     )
+    if not written.new and plan.extractors:
+        out.print(
+            f"frontdesk.yaml is unchanged: for config.yml's RegexEntityExtractor, add "
+            f"nlu.extractors: {json.dumps(plan.extractors)} to it",
+            highlight=False, markup=False, emoji=False, soft_wrap=True,
+        )  # fmt: skip
     if not written.new:
         out.print(
             f"rules.yaml is unchanged; the rules the project suggests are in "

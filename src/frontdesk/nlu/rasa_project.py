@@ -57,7 +57,8 @@ _BUILTIN_ACTIONS = {
 _PLACEHOLDER = re.compile(r"(?<!\{)\{[A-Za-z_][\w\-]*\}(?!\})")
 _NOT_READ = {
     "config.yml": "its pipeline and policies are not used: frontdesk trains its own models "
-    "(`frontdesk train`)",
+    "(`frontdesk train`); only FallbackClassifier's threshold (the nlu_fallback rule) and "
+    "RegexEntityExtractor (nlu.extractors) are read",
     "endpoints.yml": "the action server, tracker store and other endpoints are not used",
     "credentials.yml": "channel credentials are not carried over: configure channels in "
     "frontdesk.yaml (see docs/channels.md)",
@@ -116,6 +117,8 @@ class RasaProject:
     test_stories: list[Story] = field(default_factory=list)
     retrieval: list[RetrievalExample] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    # config.yml's NLU pipeline (components by name, with their options); None: no config
+    pipeline: dict[str, dict[str, Any]] | None = None
 
     @property
     def data_dir(self) -> Path:
@@ -142,6 +145,29 @@ class ImportPlan:
     reply_rules: list[ReplyRule] = field(default_factory=list)
     faq_intents: list[str] = field(default_factory=list)  # intents answered from the FAQ atoms
     carried: set[tuple[str, int]] = field(default_factory=set)  # stories/rules carried over
+
+    @property
+    def fallback_threshold(self) -> float:
+        """FallbackClassifier's threshold in config.yml (Rasa's default 0.3)."""
+        options = (self.project.pipeline or {}).get("FallbackClassifier", {})
+        value = options.get("threshold", 0.3)
+        return float(value) if isinstance(value, int | float) else 0.3
+
+    @property
+    def extractors(self) -> dict[str, list[str]]:
+        """The regexes and lookup tables that extract entities on their own: all of them
+        when config.yml has RegexEntityExtractor (with its use_regexes/use_lookup_tables),
+        none otherwise (they are features, as Rasa's RegexFeaturizer makes them)."""
+        options = (self.project.pipeline or {}).get("RegexEntityExtractor")
+        if options is None:
+            return {}
+        found: dict[str, list[str]] = {}
+        if options.get("use_regexes", True) and self.training.regexes:
+            found["regex"] = sorted(self.training.regexes)
+        if options.get("use_lookup_tables", True) and self.training.lookups:
+            found["lookup"] = sorted(self.training.lookups)
+        return found
+
     warnings: list[Finding] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
@@ -224,6 +250,7 @@ def read_project(root: Path) -> RasaProject:
         raise RasaImportError(str(exc)) from None
     for path in project.nlu_files:
         project.retrieval.extend(_retrieval_examples(path))
+    project.pipeline = _read_pipeline(root / "config.yml")
     for name, reason in _NOT_READ.items():
         if (root / name).is_file():
             project.findings.append(Finding(str(root / name), 1, reason))
@@ -237,6 +264,20 @@ def read_project(root: Path) -> RasaProject:
             )
         )
     return project
+
+
+def _read_pipeline(path: Path) -> dict[str, dict[str, Any]] | None:
+    """config.yml's pipeline as {component name: options} (None when there is no file)."""
+    if not path.is_file():
+        return None
+    node = _compose(path)
+    config = _value(node) if node is not None else None
+    pipeline = config.get("pipeline") if isinstance(config, dict) else None
+    found: dict[str, dict[str, Any]] = {}
+    for item in pipeline if isinstance(pipeline, list) else []:
+        if isinstance(item, dict) and isinstance(item.get("name"), str):
+            found[item["name"]] = {k: v for k, v in item.items() if k != "name"}
+    return found
 
 
 def _yaml_files(folder: Path) -> list[Path]:
@@ -716,7 +757,7 @@ def rules_yaml(plan: ImportPlan, atoms: Iterable[str] = ()) -> str:
         rules.append(
             {
                 "name": f"{reply.name} ({Path(reply.source).name}:{reply.line})",
-                "when": {"confidence_below": 0.3},
+                "when": {"confidence_below": plan.fallback_threshold},
                 "then": {"action": "clarify", "ask": reply.message},
             }
         )
@@ -766,7 +807,12 @@ def settings_yaml(plan: ImportPlan) -> str:
         "tenant": "default",
         "auto_migrate": True,
         "assistant": {"name": "Assistant", "company": plan.project.root.name},
-        "nlu": {"classifier": "hybrid", "entity_patterns": {}, "entities": entities},
+        "nlu": {
+            "classifier": "hybrid",
+            "entity_patterns": {},
+            "entities": entities,
+            **({"extractors": plan.extractors} if plan.extractors else {}),
+        },
         "llm": {"answer_model": "extractive"},
     }
     header = (
