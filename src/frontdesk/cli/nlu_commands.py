@@ -339,8 +339,8 @@ def _print_summary(report: NluReport, folder: Path) -> None:
     )
     if "oos_recall" in summary:
         line += f", out-of-scope recall {summary['oos_recall']:.3f}"
-    out.print(line)
-    out.print(f"report: {folder / 'nlu-report.html'}", highlight=False)
+    out.print(line, markup=False)  # the method may name a file
+    out.print(f"report: {folder / 'nlu-report.html'}", highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:
