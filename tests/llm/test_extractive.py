@@ -167,3 +167,26 @@ def test_passage_weights() -> None:
     assert 0.40 < weights[0] < 0.50  # 0.1 below the closest
     assert weights[2] == weights[0]  # no cosine: as far as the furthest known
     assert passage_weights(_prices((None, None))) == [1.0, 0.5]
+
+
+async def test_a_sentence_that_leans_on_the_one_before_brings_it() -> None:
+    devices = _passage(1, "The app needs iOS 16 or later, or Android 10 or later. Older versions "
+                          "show \"Please update your device\" and cannot sign in.")  # fmt: skip
+    # One sentence asked for, and the one that answers leans on the sentence before it.
+    result = await ExtractiveChatModel(max_sentences=1).complete(ChatRequest(
+        messages=_ask("it says please update your device and I cannot sign in"),
+        passages=[devices],
+    ))  # fmt: skip
+    assert result.text.startswith("The app needs iOS 16 or later")
+    assert "cannot sign in" in result.text
+
+
+async def test_a_shorter_form_of_a_word_meets_the_longer_one() -> None:
+    # "prepay" is in no piece; "prepayment" is: its sentence answers, not the first one.
+    text = ("On a credit meter, emergency credit is not offered. "
+            "On a prepayment meter, emergency credit is taken by pressing A.")  # fmt: skip
+    result = await ExtractiveChatModel(max_sentences=1).complete(ChatRequest(
+        messages=_ask("can I get emergency credit on my prepay meter?"),
+        passages=[_passage(1, text)],
+    ))  # fmt: skip
+    assert result.text == "On a prepayment meter, emergency credit is taken by pressing A. [1]"

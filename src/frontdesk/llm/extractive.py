@@ -9,6 +9,9 @@ or heading, and a bonus when the piece holds what was asked for (an amount for "
 time for "how long", a number for "what number"). An FAQ piece also scores by its question.
 A piece that shares too little is no answer: then there is none, and a person is offered.
 
+A key word no piece holds meets the pieces' longer or shorter forms of it ("prepay",
+"prepayment"); a piece that leans on the one before it ("Older versions show...") brings it.
+
 Each piece's score is weighed by how close in meaning its passage is to the question (the
 embedding cosine search measured): a passage 0.1 below the closest one counts 0.45 as much.
 Search's fused order ranks whole sections by key words too; the cosine is what tells the
@@ -85,6 +88,13 @@ _ASKS = re.compile(
 )
 RANK_WEIGHT = 0.5  # without embeddings: each place in search's order counts half the one before
 DENSE_DECAY = 8.0  # a passage's weight: exp(-DENSE_DECAY * (best cosine - its cosine))
+# A sentence that leans on the one before it ("Older versions show...", "This takes...").
+_REFERS = re.compile(
+    r"^(this|that|these|those|it|they|them|there|older|newer|otherwise|if not|if so|then|"
+    r"also|instead|however|but)\b",
+    re.IGNORECASE,
+)
+ALIAS_MIN = 5  # a key word no piece holds meets a longer or shorter form of it from here
 MIN_SCORE = 0.2  # of the question's key-word weight: below this a piece answers nothing
 KEEP_NEAR = 0.5  # a second piece joins when it scores this share of the best
 
@@ -148,6 +158,7 @@ class ExtractiveChatModel:
         keys = {stem(w) for w in content_words(asked) if w not in _ASKING}
         if not keys:
             return []
+        keys = _aliased(keys, weights)
         # Words no piece holds (the customer's own story) neither help nor count against:
         # whether the passages answer at all is answerability's call, made before this.
         total = sum(weights.get(k, 0.0) for k in keys)
@@ -165,6 +176,11 @@ class ExtractiveChatModel:
         if best.score < MIN_SCORE:
             return []
         picked = [best.unit]
+        if _REFERS.match(best.unit.text):  # "Older versions show...": what it refers to first
+            before = next((u for u in pieces if u.passage == best.unit.passage
+                           and u.order == best.unit.order - 1), None)  # fmt: skip
+            if before is not None and before.block == best.unit.block:
+                picked.insert(0, before)
         covered = keys & _own(best.unit)
         for other in scored[1:]:
             if len(picked) >= self.max_sentences:
@@ -224,6 +240,21 @@ def passage_weights(passages: Sequence[Passage]) -> list[float]:
         math.exp(-DENSE_DECAY * (best - (floor if p.dense_score is None else p.dense_score)))
         for p in passages
     ]
+
+
+def _aliased(keys: set[str], weights: dict[str, float]) -> set[str]:
+    """A key word no piece holds stands for the pieces' words it begins or that begin it:
+    "prepay" for "prepayment", "electric" for "electricity" (the stemmer strips no more)."""
+    found: set[str] = set()
+    for key in keys:
+        if key in weights or len(key) < ALIAS_MIN:
+            found.add(key)
+            continue
+        near = {
+            w for w in weights if len(w) >= ALIAS_MIN and (w.startswith(key) or key.startswith(w))
+        }
+        found |= near or {key}
+    return found
 
 
 def _rarity(pieces: Sequence[Unit]) -> dict[str, float]:
