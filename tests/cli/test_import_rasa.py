@@ -331,7 +331,8 @@ def test_conversations_are_scored_per_turn() -> None:
             "hello there": Understood("greet", False, ()),
             "bye": Understood("greet", False, ()),  # wrong intent
             "I want to fly from Berlin to Rome": Understood(
-                "book_trip", False, (("city", "Berlin"), ("city", "rome"), ("amount", "5")),
+                "book_trip", False, (("city", "Berlin", "departure"),
+                                     ("city", "rome", "destination"), ("amount", "5", None)),
             ),
             "when are you open?": Understood("faq/ask_hours", False, ()),
         }  # fmt: skip
@@ -391,6 +392,21 @@ def test_replies_are_checked_where_rules_yaml_has_them(tmp_path: Path) -> None:
     # A low confidence gets the nlu_fallback rule's question, as in Rasa.
     unsure = rule_reply(rules)(Understood("greet", False, (), confidence=0.1), "hm")
     assert unsure == "Sorry, could you say that again?"
+
+
+def test_entities_match_by_type_value_and_annotated_role() -> None:
+    from frontdesk.evaluation.conversations import entities_match, show_entities
+
+    rome = [("city", "Rome", "destination")]
+    assert entities_match(rome, [("city", "rome", "destination")])
+    assert not entities_match(rome, [("city", "Rome", "departure")])
+    assert not entities_match(rome, [("city", "Rome", None)])
+    # A turn annotated without roles is not held to the roles a model gives.
+    assert entities_match([("city", "Rome", None)], [("city", "Rome", "departure")])
+    assert not entities_match([("city", "Rome", None)], [])
+    assert show_entities([*rome, ("seat", "business", None)]) == (
+        "[city(destination)=Rome, seat=business]"
+    )
 
 
 def test_out_of_scope_and_retrieval_turns_match_as_rasa_means_them() -> None:

@@ -132,6 +132,7 @@ def evaluate_conversations(
         load_conversations,
         rule_reply,
         run_conversations,
+        show_entities,
     )
     from frontdesk.nlu.rasa_project import response_texts
     from frontdesk.nlu.rasa_stories import StoryError
@@ -167,7 +168,10 @@ def evaluate_conversations(
         if not turn.intent_ok:
             problems.append(f"intent {got}, expected {turn.expected_intent}")
         if not turn.entities_ok:
-            problems.append(f"entities {turn.entities}, expected {turn.expected_entities}")
+            problems.append(
+                f"entities {show_entities(turn.entities)}, "
+                f"expected {show_entities(turn.expected_entities)}"
+            )
         if turn.reply_ok is False:
             problems.append(f"reply {turn.reply!r}, expected {turn.expected_reply!r}")
         line += "; ".join(problems)
@@ -210,7 +214,10 @@ def _understand(ws: Workspace, training: TrainingData) -> Understand:
         predictions = model.classifier.predict_batch(list(texts))
         results = []
         for text, prediction in zip(texts, predictions, strict=True):
-            entities = tuple((e.type, str(e.value)) for e in pipeline.extract(text, now=now))
+            entities = tuple(
+                (e.type, str(e.value), getattr(e, "role", None))
+                for e in pipeline.extract(text, now=now)
+            )
             results.append(
                 Understood(prediction.name, prediction.out_of_scope, entities,
                            prediction.confidence)

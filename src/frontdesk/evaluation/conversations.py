@@ -23,12 +23,15 @@ from frontdesk.nlu.training_data import OUT_OF_SCOPE
 from frontdesk.policy.rules_router import Facts, RuleRouter
 from frontdesk.types import Action, IntentPrediction, Urgency
 
+# An entity as (type, value, role): the role None where there is none.
+Found = tuple[str, str, str | None]
+
 
 @dataclass(frozen=True)
 class Understood:
     intent: str
     out_of_scope: bool
-    entities: tuple[tuple[str, str], ...]  # (type, value)
+    entities: tuple[Found, ...]
     confidence: float = 1.0
 
 
@@ -46,8 +49,8 @@ class TurnResult:
     expected_intent: str
     intent: str
     out_of_scope: bool
-    expected_entities: list[tuple[str, str]]
-    entities: list[tuple[str, str]]
+    expected_entities: list[Found]
+    entities: list[Found]
     intent_ok: bool
     entities_ok: bool
     expected_reply: str | None = None  # the bot's next text responses, where checked
@@ -126,11 +129,26 @@ def load_conversations(path: Path) -> list[Story]:
     return [s for f in files for s in load_stories(f) if s.kind == "story"]
 
 
-def expected_entities(turn: UserTurn) -> list[tuple[str, str]]:
-    found = [(span.type, span.value) for span in turn.entities]
-    annotated = {t for t, _ in found}
-    found.extend((t, v) for t, v in turn.listed_entities if v is not None and t not in annotated)
-    return sorted(found)
+def expected_entities(turn: UserTurn) -> list[Found]:
+    found: list[Found] = [
+        (span.type, span.value, getattr(span, "role", None)) for span in turn.entities
+    ]
+    annotated = {t for t, _, _ in found}
+    found.extend(
+        (t, v, None) for t, v in turn.listed_entities if v is not None and t not in annotated
+    )
+    return sorted(found, key=_order)
+
+
+def _order(entity: Found) -> tuple[str, str, str]:
+    return entity[0], entity[1], entity[2] or ""
+
+
+def show_entities(entities: Sequence[Found]) -> str:
+    """[city(destination)=Rome, seat=business]"""
+    return "[" + ", ".join(
+        f"{t}({r})={v}" if r else f"{t}={v}" for t, v, r in entities
+    ) + "]"  # fmt: skip
 
 
 def intent_matches(expected: str, got: Understood) -> bool:
@@ -190,8 +208,8 @@ def run_conversations(
     for (result, turn, expected_reply), got in zip(pending, understood, strict=True):
         replied = reply(got, turn.text or "") if reply and expected_reply is not None else None
         expected = expected_entities(turn)
-        types = entity_types | {t for t, _ in expected}
-        entities = sorted((t, str(v)) for t, v in got.entities if t in types)
+        types = entity_types | {t for t, _, _ in expected}
+        entities = sorted((e for e in got.entities if e[0] in types), key=_order)
         result.turns.append(
             TurnResult(
                 story=result.name,
@@ -204,7 +222,7 @@ def run_conversations(
                 expected_entities=expected,
                 entities=entities,
                 intent_ok=intent_matches(str(turn.intent), got),
-                entities_ok=_same(expected, entities),
+                entities_ok=entities_match(expected, entities),
                 expected_reply=expected_reply,
                 reply=replied,
                 reply_ok=None if expected_reply is None else replied == expected_reply,
@@ -226,9 +244,15 @@ def _expected_reply(
     return text if text in fixed else None
 
 
-def _same(expected: list[tuple[str, str]], got: list[tuple[str, str]]) -> bool:
-    def norm(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        return sorted((t, " ".join(v.lower().split())) for t, v in items)
+def entities_match(expected: list[Found], got: list[Found]) -> bool:
+    """The same entities, values in any case; roles compared where the turn annotates one
+    (a test story without roles is not held to the roles a model learned)."""
+    roles = any(r for _, _, r in expected)
+
+    def norm(items: list[Found]) -> list[tuple[str, str, str]]:
+        return sorted(
+            (t, " ".join(v.lower().split()), (r or "") if roles else "") for t, v, r in items
+        )
 
     return norm(expected) == norm(got)
 
