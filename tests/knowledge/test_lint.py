@@ -42,7 +42,8 @@ def test_every_problem_is_reported_with_file_and_line(tmp_path: Path) -> None:
         "type: Input should be 'error', 'procedure', 'playbook', "
         "'interface_input', 'troubleshooting_tip', 'config_template', 'pitfall' or 'faq'",
     ) in found
-    assert ("d.md", 1, "error", "missing YAML front matter") in found
+    # Markdown without front matter is indexed as a document: information, not an error.
+    assert ("d.md", 1, "info", "a plain Markdown document") in found
     messages = {(f.path.name, f.severity, f.message[:25]) for f in lint_folder(tmp_path)}
     assert ("e.md", "warning", "body is about 1229 tokens") in messages
     assert ("e.md", "error", "Q: without an A: after it") in messages
@@ -58,6 +59,10 @@ def test_files_that_ingest_would_reject_are_errors_once_each(tmp_path: Path) -> 
     (tmp_path / ".hidden").mkdir()
     (tmp_path / ".hidden" / "x.bin").write_bytes(b"\x00")
     found = lint_folder(tmp_path)
+    notes = [f for f in found if f.severity == "info"]
+    assert [(f.path.name, f.rejected) for f in notes] == [("notes.txt", False)]
+    assert notes[0].message.startswith("a txt document, titled 'Notes'")
+    found = [f for f in found if f.severity != "info"]
     assert {(f.path.name, f.line, f.rejected) for f in found} == {
         ("empty.txt", 1, True),
         ("open.md", 1, True),
@@ -65,3 +70,14 @@ def test_files_that_ingest_would_reject_are_errors_once_each(tmp_path: Path) -> 
     }
     photo = next(f for f in found if f.path.name == "photo.png")
     assert photo.message.startswith("unsupported file type '.png'")
+
+
+def test_a_document_with_publishing_front_matter_is_information(tmp_path: Path) -> None:
+    _write(tmp_path, "hub.md", "---\ntitle: Hub\ntags: [wifi]\nweight: 3\n---\nText.\n")
+    [note] = lint_folder(tmp_path)
+    assert (note.severity, note.line, note.rejected) == ("info", 1, False)
+    assert note.message.startswith(
+        "a document with publishing front matter (title, tags read; 1 other key(s) kept as "
+        "metadata), titled 'Hub': indexed by its headings. An atom's front matter would add a "
+        "type"
+    )

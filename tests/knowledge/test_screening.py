@@ -34,7 +34,7 @@ CASES = yaml.safe_load((Path(__file__).parent / "data" / "kb_injection_cases.yam
 def _findings(case: dict[str, Any]) -> list[PassageFinding]:
     """A case as `kb ingest` reads it: converted, chunked, each chunk screened."""
     parsed = parse_source(case["id"] + case.get("file", ".md"), case["text"].encode())
-    drafts = chunk_document(parsed.title, parsed.body, parsed.faqs)
+    drafts = chunk_document(parsed.title, parsed.body, parsed.faqs, merge_words=parsed.merge_words)
     return [finding for draft in drafts for finding in screen_passage(draft.text)]
 
 
@@ -158,7 +158,7 @@ async def test_quarantined_chunks_are_stored_reported_and_never_retrieved(
 def test_lint_reports_each_quarantined_passage_with_its_line(tmp_path: Path) -> None:
     (tmp_path / "payments.txt").write_text(MALICIOUS)
     (tmp_path / "safety.txt").write_text(BENIGN)
-    findings = lint_folder(tmp_path)
+    findings = [f for f in lint_folder(tmp_path) if f.severity != "info"]  # plain documents
     assert [(f.path.name, f.line, f.severity, f.code) for f in findings] == [
         ("payments.txt", 4, "error", "secret_request")
     ]

@@ -35,7 +35,7 @@ def test_sections_for_staff_are_their_own_kind() -> None:
         "## Paying it back\n\n<!-- audience: staff -->\nUse the manual refund form.\n\n"
         "## Where it goes\n\nTo the card you paid with."
     )
-    kinds = {c.heading: c.kind for c in chunk_document("Refunds", body)}
+    kinds = {c.heading: c.kind for c in chunk_document("Refunds", body, merge_words=0)}
     assert kinds == {
         "Refunds": "section",
         "Escalation (staff only)": "staff",
@@ -44,5 +44,16 @@ def test_sections_for_staff_are_their_own_kind() -> None:
         "Paying it back": "staff",
         "Where it goes": "section",
     }
-    marked = next(c for c in chunk_document("Refunds", body) if c.heading == "Paying it back")
+    marked = next(
+        c for c in chunk_document("Refunds", body, merge_words=0) if c.heading == "Paying it back"
+    )
     assert "audience" not in marked.text  # the marker itself is not indexed
+    # A plain document's short sections join their neighbours, never across kinds.
+    merged = chunk_document("Refunds", body)
+    assert [(c.kind, c.heading) for c in merged] == [
+        ("section", "Refunds"),
+        ("staff", "Escalation (staff only)"),
+        ("section", "Where it goes"),
+    ]
+    assert "Use the manual refund form." in merged[1].text
+    assert "audience" not in merged[1].text

@@ -74,14 +74,20 @@ def lint(
     if not files:
         raise fail(f"{target}: no files to check (kb ingest would index nothing)")
     findings = lint_folder(target, max_body_tokens=max_tokens, parsing=_parsing(workspace))
+    styles = {"error": "red", "warning": "yellow", "info": "cyan"}
     for finding in findings:
-        style = "red" if finding.severity == "error" else "yellow"
-        out.print(str(finding), style=style, highlight=False, markup=False, soft_wrap=True)
+        out.print(str(finding), style=styles[finding.severity], highlight=False, markup=False,
+                  soft_wrap=True)  # fmt: skip
     errors = sum(1 for f in findings if f.severity == "error")
-    warnings = len(findings) - errors
+    warnings = sum(1 for f in findings if f.severity == "warning")
+    documents = sum(1 for f in findings if f.severity == "info")
     rejected = len({f.path for f in findings if f.rejected})
-    atoms = sum(1 for p in files if p.suffix.lower() in ATOM_SUFFIXES)
+    atoms = sum(1 for p in files if p.suffix.lower() in ATOM_SUFFIXES) - sum(
+        1 for f in findings if f.severity == "info" and f.path.suffix.lower() in ATOM_SUFFIXES
+    )
     out.print(f"{atoms} atoms checked: {errors} errors, {warnings} warnings", highlight=False)
+    if documents:
+        out.print(f"{documents} plain documents (info: what an atom would add)", highlight=False)
     out.print(f"{len(files) - rejected} files would be indexed, {rejected} rejected",
               highlight=False)  # fmt: skip
     if errors:

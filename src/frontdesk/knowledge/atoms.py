@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -171,25 +172,62 @@ def load_front_matter(text: str) -> Any:
         loader.dispose()
 
 
-def parse_atom(path: Path, text: str | None = None) -> Atom:
-    if text is None:
-        text = path.read_text(encoding="utf-8")
+@dataclass(frozen=True)
+class FrontMatter:
+    """A file's front matter block: its fields, and where the block ends."""
+
+    fields: dict[str, Any]
+    lines: list[str]  # the whole file's lines
+    end: int  # index of the closing --- (or +++) line
+    style: str  # "yaml" (---) or "toml" (+++, Hugo)
+
+
+ATOM_TYPES = frozenset(get_args(AtomType))
+_ATOM_KEYS = ("author", "type", "created", "version", "related")
+
+
+def looks_like_atom(fields: dict[str, Any]) -> bool:
+    """Whether front matter is meant as a knowledge atom's (and is checked as one) rather
+    than a publishing tool's (Hugo, Jekyll, Docusaurus, MkDocs, Obsidian...), whose file is
+    indexed as a document. An atom names a `type` from the atom vocabulary, or has most of
+    the atom's own keys with `created` or `related`, which publishing tools do not use
+    together (their date is `date`): `type: recipe` beside author, created and version is
+    an atom written wrong, and is reported."""
+    kind = fields.get("type")
+    if isinstance(kind, str) and kind.strip().lower() in ATOM_TYPES:
+        return True
+    keys = {key for key in _ATOM_KEYS if key in fields}
+    return bool(keys & {"created", "related"}) and len(keys) >= 3
+
+
+def read_front_matter(path: Path, text: str) -> FrontMatter | None:
+    """The front matter of a Markdown file: YAML between --- lines, or TOML between +++
+    lines (Hugo); None when the file has none. A block that is not closed, does not parse or
+    is not a mapping raises AtomError (invalid_front_matter) with its line."""
     lines = text.splitlines()
     bad_front = "invalid_front_matter"
-    if not lines or lines[0].strip() != "---":
-        raise AtomError(
-            path, 1, "missing YAML front matter (the file must start with ---)", code=bad_front
-        )
+    if not lines or lines[0].strip() not in ("---", "+++"):
+        return None
+    marker = lines[0].strip()
     try:
-        end = next(i for i in range(1, len(lines)) if lines[i].strip() == "---")
+        end = next(i for i in range(1, len(lines)) if lines[i].strip() == marker)
     except StopIteration:
-        reason = "front matter is not closed with a --- line"
+        reason = f"front matter is not closed with a {marker} line"
         raise AtomError(path, 1, reason, code=bad_front) from None
     size = sum(len(line) + 1 for line in lines[1:end])
     if size > MAX_FRONT_MATTER_CHARS:  # PyYAML reads about 50 KB a second: keep it short
         reason = (f"front matter of {size} characters, over {MAX_FRONT_MATTER_CHARS}: keep the "
                   "fields short and put text in the body")  # fmt: skip
         raise AtomError(path, 1, reason, code=bad_front)
+    if marker == "+++":
+        try:
+            raw: Any = tomllib.loads("\n".join(lines[1:end]))
+        except tomllib.TOMLDecodeError as exc:
+            found = re.search(r"at line (\d+)", str(exc))
+            line = int(found.group(1)) + 1 if found else 1
+            reason = f"invalid TOML front matter: {exc}"
+            raise AtomError(path, line, reason, code=bad_front) from exc
+        return FrontMatter(raw, lines, end, "toml")
     try:
         raw = load_front_matter("\n".join(lines[1:end])) or {}
     except yaml.YAMLError as exc:
@@ -199,8 +237,21 @@ def parse_atom(path: Path, text: str | None = None) -> Atom:
         raise AtomError(path, line, reason, code=bad_front) from exc
     if not isinstance(raw, dict):
         raise AtomError(path, 2, "front matter must be a mapping of fields", code=bad_front)
+    return FrontMatter(raw, lines, end, "yaml")
+
+
+def parse_atom(path: Path, text: str | None = None, front: FrontMatter | None = None) -> Atom:
+    """An atom from its file's text (or from its front matter, already read)."""
+    if front is None:
+        if text is None:
+            text = path.read_text(encoding="utf-8")
+        front = read_front_matter(path, text)
+    if front is None:
+        raise AtomError(path, 1, "missing YAML front matter (the file must start with ---)",
+                        code="invalid_front_matter")  # fmt: skip
+    lines, end = front.lines, front.end
     try:
-        meta = AtomMeta.model_validate(raw)
+        meta = AtomMeta.model_validate(front.fields)
     except ValidationError as exc:
         missing = [str(err["loc"][0]) for err in exc.errors() if err["type"] == "missing"]
         problems = "; ".join(

@@ -15,6 +15,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePath
+from typing import Any
 
 from frontdesk.knowledge.screening import mark_hidden_html
 
@@ -58,22 +59,97 @@ def _text(data: bytes, limits: Limits | None = None) -> str:
         raise ConversionError(f"not valid UTF-8 text (byte {exc.start})") from exc
 
 
+# Page furniture dropped before the main content is looked for: elements of these kinds,
+# roles, or with an id or class named so (a whole name, or its last part: "mdbook-help-
+# container", "site-footer"; blocks only: mdBook's heading links are <a class="header">),
+# unless they hold the page's <main> or <article>.
+_CHROME_TAGS = ("nav", "footer", "aside", "menu", "dialog", "button", "svg")
+_CHROME_ROLES = frozenset({"navigation", "banner", "contentinfo", "search", "dialog", "menu",
+                           "menubar", "complementary"})  # fmt: skip
+_NAMED_BLOCKS = frozenset({"div", "section", "ul", "ol", "span", "table", "form", "details"})
+_CHROME_NAMES = re.compile(
+    r"^(?:[\w-]+[-_])?(?:nav|navbar|navigation|menu|menu-bar|menubar|sidebar|side-bar|toc|"
+    r"table-of-contents|breadcrumbs?|footer|header|overlay|modal|popup|help-container|"
+    r"help-popup|cookies?|cookie-banner|cookie-consent|skip-link|searchbar|search-wrapper|"
+    r"edit-link|page-nav|pagination)$",
+    re.IGNORECASE,
+)
+
+
 def _html(data: bytes, limits: Limits) -> str:
+    """An HTML page's title and main content as Markdown. The main content is found by
+    trafilatura (navigation, menus, sidebars, overlays such as mdBook's keyboard help, and
+    footers left out); when it finds none, the page less its <nav>, <header>, <footer>,
+    <aside> and the elements named or marked as such is read instead. Headings are kept.
+    The page's own first heading is its title, else its <title> (or og:title)."""
     from bs4 import BeautifulSoup
-    from markdownify import MarkdownConverter
 
     text = _text(data)
     if "<" not in text:
         raise ConversionError("no HTML markup found")
     soup = BeautifulSoup(text, "html.parser")
-    title = soup.title.get_text(strip=True) if soup.title else ""
+    og_title = soup.find("meta", attrs={"property": "og:title"})
+    title = (og_title.get("content") if og_title is not None else None) or (
+        soup.title.get_text(" ", strip=True) if soup.title else ""
+    )
     for element in soup(["script", "style", "noscript", "template", "head"]):
         element.decompose()
     mark_hidden_html(soup)  # hidden text stays, marked, for the screen to quarantine
-    markdown = MarkdownConverter(heading_style="ATX").convert_soup(soup)
-    if title and not re.search(r"^# ", markdown, re.M):
-        markdown = f"# {title}\n\n{markdown}"
-    return re.sub(r"\n{3,}", "\n\n", markdown).strip()
+    _drop_chrome(soup)
+    markdown = _main_content(str(soup)) or _markdown(soup)
+    markdown = re.sub(r"\n{3,}", "\n\n", markdown).strip()
+    if title and not re.search(r"^ {0,3}# ", _outside_fences(markdown), re.M):
+        markdown = f"# {' '.join(str(title).split())}\n\n{markdown}"
+    return markdown
+
+
+def _main_content(page: str) -> str:
+    import trafilatura
+
+    found = trafilatura.extract(
+        page,
+        output_format="markdown",
+        include_formatting=True,
+        include_tables=True,
+        include_links=False,
+        include_images=False,
+        include_comments=False,
+        favor_recall=True,
+        deduplicate=False,
+        with_metadata=False,
+    )
+    if not found:
+        return ""
+    # The hidden-text marks are text to the extractor, which escapes their "<".
+    return re.sub(r"\\<!-- hidden \(", "<!-- hidden (", found)
+
+
+def _drop_chrome(soup: Any) -> None:
+    content = ("main", "article")
+    for element in soup.find_all(True):
+        if element.decomposed or element.name in ("html", "body", *content):
+            continue
+        names = [str(element.get("id") or ""), *(element.get("class") or [])]
+        chrome = (
+            element.name in _CHROME_TAGS
+            or str(element.get("role") or "").lower() in _CHROME_ROLES
+            or (element.name in _NAMED_BLOCKS and any(_CHROME_NAMES.match(n) for n in names if n))
+            or (element.name == "header" and element.find_parent(content) is None
+                and element.find("h1") is None)
+        )  # fmt: skip
+        if chrome and element.find(content) is None:
+            element.decompose()
+
+
+def _markdown(soup: Any) -> str:
+    from markdownify import MarkdownConverter
+
+    main = soup.find("main") or soup.find(attrs={"role": "main"}) or soup.find("article")
+    return str(MarkdownConverter(heading_style="ATX").convert_soup(main or soup))
+
+
+def _outside_fences(markdown: str) -> str:
+    return re.sub(r"^ {0,3}(```|~~~).*?^ {0,3}\1[^\n]*$", "", markdown, flags=re.M | re.S)
 
 
 def _pdf(data: bytes, limits: Limits) -> str:

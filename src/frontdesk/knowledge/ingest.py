@@ -17,9 +17,17 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.interfaces import Embedder
-from frontdesk.knowledge.atoms import Atom, AtomError, FaqPair, parse_atom
-from frontdesk.knowledge.chunking import ChunkDraft, chunk_document
+from frontdesk.knowledge.atoms import (
+    Atom,
+    AtomError,
+    FaqPair,
+    looks_like_atom,
+    parse_atom,
+    read_front_matter,
+)
+from frontdesk.knowledge.chunking import MERGE_WORDS, ChunkDraft, chunk_document, document_title
 from frontdesk.knowledge.converters import CONVERTERS, ConversionError, convert
+from frontdesk.knowledge.documents import DocumentMeta, map_front_matter
 from frontdesk.knowledge.parsing import DocumentParser
 from frontdesk.knowledge.screening import screen_passage
 from frontdesk.knowledge.vectors import index_record, to_bytes
@@ -160,15 +168,22 @@ class Parsed:
     atom: Atom | None = None  # for Markdown with front matter
     text: str = ""  # the file as text (for the lines of findings), "" for PDF and DOCX
 
+    @property
+    def merge_words(self) -> int:
+        """Sections under this many words join their neighbours; an atom's stay as written."""
+        return 0 if self.atom is not None else MERGE_WORDS
+
 
 ATOM_SUFFIXES = frozenset({".md", ".markdown"})
 _TITLE_MAX = 300  # the title and heading columns' size
 
 
 def parse_source(source: str, data: bytes, *, text: str | None = None) -> Parsed:
-    """Bytes of one file to what the index stores. Atoms keep their metadata; other
-    documents take their title from the first heading or the file name. `text`: the file
-    already converted (by a DocumentParser), else it is converted here.
+    """Bytes of one file to what the index stores. Atoms keep their metadata; Markdown with
+    a publishing tool's front matter is a document whose known keys are mapped (title,
+    aliases, tags, description, date) and the others kept; any other document takes its
+    title from its first heading (outside code fences), else the file name. `text`: the
+    file already converted (by a DocumentParser), else it is converted here.
 
     Any file that cannot be indexed raises IngestError with a code from REJECTION_CODES."""
     try:
@@ -176,30 +191,56 @@ def parse_source(source: str, data: bytes, *, text: str | None = None) -> Parsed
     except ConversionError as exc:
         raise IngestError(source, str(exc), code=exc.code) from exc
     path = Path(source)
-    if path.suffix.lower() in ATOM_SUFFIXES and text.lstrip().startswith("---"):
+    suffix = path.suffix.lower()
+    front = None
+    if suffix in ATOM_SUFFIXES:
         try:
-            atom = parse_atom(path, text)
-            meta = atom.meta
-            fields = meta.model_dump(mode="json")
+            front = read_front_matter(path, text)
+            if front is not None and looks_like_atom(front.fields):
+                return _atom(source, parse_atom(path, front=front), data)
         except AtomError as exc:
             raise IngestError(source, exc.reason, code=exc.code, line=exc.line) from exc
-        except ValueError as exc:  # an extra field that cannot be stored, e.g. !!binary
+    body = text if front is None else "\n".join(front.lines[front.end + 1 :])
+    meta: dict[str, Any] = {"format": suffix}
+    tags: list[str] = []
+    mapped = DocumentMeta()
+    if front is not None:
+        try:
+            mapped = map_front_matter(front.fields)
+        except ValueError as exc:  # a value that cannot be stored, e.g. !!binary
             reason = f"front matter that cannot be stored: {exc}"
             raise IngestError(source, reason, code="invalid_metadata", line=2) from exc
-        tags = list(meta.tags)
-        if str(fields.get("audience", "")).strip().lower() in STAFF_AUDIENCES:
-            tags.append(STAFF_TAG)  # indexed for routing and agents, never quoted to customers
-        return Parsed(meta.title, meta.type, tags, meta.version, fields,
-                      atom.body, atom.faqs, atom, _source_text(data))  # fmt: skip
-    title = path.stem.replace("-", " ").replace("_", " ").strip().capitalize() or source
-    for line in text.splitlines():
-        if line.startswith("# "):
-            title = line[2:].strip()
-            break
-    if not text.strip():
+        meta.update(mapped.as_meta())
+        tags = list(mapped.tags)
+        if str(front.fields.get("audience", "")).strip().lower() in STAFF_AUDIENCES:
+            tags.append(STAFF_TAG)
+        if mapped.description and mapped.description not in body:
+            body = f"{mapped.description}\n\n{body.strip()}"  # the page's lead, searchable
+    if not body.strip():
         raise IngestError(source, "the file has no text", code="empty_file")
-    return Parsed(title[:_TITLE_MAX], "document", [], "", {"format": path.suffix.lower()},
-                  text, [], None, _source_text(data))  # fmt: skip
+    title = mapped.title or document_title(body) or _name_title(path) or source
+    return Parsed(title[:_TITLE_MAX], "document", tags, "", meta, body, [], None,
+                  _source_text(data))  # fmt: skip
+
+
+def _atom(source: str, atom: Atom, data: bytes) -> Parsed:
+    meta = atom.meta
+    try:
+        fields = meta.model_dump(mode="json")
+    except ValueError as exc:  # an extra field that cannot be stored, e.g. !!binary
+        reason = f"front matter that cannot be stored: {exc}"
+        raise IngestError(source, reason, code="invalid_metadata", line=2) from exc
+    tags = list(meta.tags)
+    if str(fields.get("audience", "")).strip().lower() in STAFF_AUDIENCES:
+        tags.append(STAFF_TAG)  # indexed for routing and agents, never quoted to customers
+    return Parsed(meta.title, meta.type, tags, meta.version, fields,
+                  atom.body, atom.faqs, atom, _source_text(data))  # fmt: skip
+
+
+def _name_title(path: Path) -> str:
+    """A title from a file name: "getting-started.md" is "Getting started"."""
+    stem = re.sub(r"^\d+(?:[._-]\d+)*[._-]+", "", path.stem) or path.stem  # 02.01_ ordering
+    return stem.replace("-", " ").replace("_", " ").strip().capitalize()
 
 
 def _source_text(data: bytes) -> str:
@@ -299,7 +340,7 @@ async def ingest_source(
     await session.flush()
     drafts = await asyncio.to_thread(  # up to knowledge.parsing.max_text_chars of text
         chunk_document, parsed.title, parsed.body, parsed.faqs,
-        max_words=max_words, overlap_words=overlap_words,
+        max_words=max_words, overlap_words=overlap_words, merge_words=parsed.merge_words,
     )  # fmt: skip
     screened = await asyncio.to_thread(screen_drafts, parsed.text, drafts)
     for ordinal, (draft, findings) in enumerate(zip(drafts, screened, strict=True)):

@@ -2,12 +2,14 @@
 
 Errors: files that `kb ingest` would reject (an unsupported type, an unreadable or empty file,
 an atom whose front matter does not parse or whose metadata is wrong: `rejected` findings,
-one per file, with the same reason ingest gives), Markdown without front matter, `related`
+one per file, with the same reason ingest gives), `related`
 titles that name no atom, duplicate titles, a `Q:` without its `A:`, and passages the
 knowledge screen would quarantine (instructions to the assistant, requests for a customer's
 secrets, hidden text: `knowledge/screening.py`; they are indexed but never used in answers).
 Warnings: atoms whose body is over the chunk budget (they still index, split into several
-chunks) or has no text.
+chunks) or has no text. Information: each file indexed as a plain document (Markdown without
+front matter or with a publishing tool's, HTML, text, PDF, DOCX) and what an atom's front
+matter would add to it.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ _A = re.compile(r"^\s*A:")
 class Finding:
     path: Path
     line: int
-    severity: str  # error | warning
+    severity: str  # error | warning | info (what a plain document lacks: not a problem)
     message: str
     rejected: bool = False  # `kb ingest` would not index the file
     code: str = ""  # the knowledge screen's code for a quarantined passage
@@ -59,13 +61,36 @@ def _line_of(text: str, pattern: str, default: int = 1) -> int:
 def _quarantined(path: Path, parsed: Parsed) -> list[Finding]:
     """The passages `kb ingest` would index but quarantine, each where its words are."""
     found = []
-    for draft in chunk_document(parsed.title, parsed.body, parsed.faqs):
+    for draft in chunk_document(
+        parsed.title, parsed.body, parsed.faqs, merge_words=parsed.merge_words
+    ):
         for finding in screen_passage(draft.text):
             line = line_of(parsed.text, finding.excerpt) or 1
             message = (f"quarantined passage ({finding.code}): {finding.reason}; it is "
                        "indexed but never used in answers")  # fmt: skip
             found.append(Finding(path, line, "error", message, code=finding.code))
     return found
+
+
+_ATOM_ADDS = ("a type (faq, procedure, troubleshooting_tip...) that search can filter on, "
+              "an author, a created date and a version, related titles")  # fmt: skip
+
+
+def _document_note(path: Path, parsed: Parsed) -> str:
+    """What a file indexed as a plain document lacks compared to an atom."""
+    kept = parsed.meta.get("front_matter") or {}
+    mapped = [key for key in ("aliases", "description", "date") if parsed.meta.get(key)]
+    mapped = ["title", *(["tags"] if parsed.tags else []), *mapped]
+    if path.suffix.lower() in ATOM_SUFFIXES and (kept or len(mapped) > 1):
+        where = f"a document with publishing front matter ({', '.join(mapped)} read"
+        where += f"; {len(kept)} other key(s) kept as metadata)" if kept else ")"
+    elif path.suffix.lower() in ATOM_SUFFIXES:
+        where = "a plain Markdown document (no front matter)"
+    else:
+        where = f"a {path.suffix.lower().lstrip('.') or 'text'} document"
+    faqs = " and Q:/A: pairs as FAQ chunks" if path.suffix.lower() in ATOM_SUFFIXES else ""
+    return (f"{where}, titled {parsed.title!r}: indexed by its headings. An atom's front "
+            f"matter would add {_ATOM_ADDS}{faqs} (see README, 'A workspace')")  # fmt: skip
 
 
 def lint_folder(
@@ -104,10 +129,8 @@ def _lint_folder(folder: Path, parser: DocumentParser, max_body_tokens: int) -> 
             continue
         findings.extend(_quarantined(path, parsed))
         atom = parsed.atom
-        if atom is None:
-            if path.suffix.lower() in ATOM_SUFFIXES:  # indexed, as a document without metadata
-                reason = "missing YAML front matter (the file must start with ---)"
-                findings.append(Finding(path, 1, "error", reason))
+        if atom is None:  # indexed as a document: what an atom would add, as information
+            findings.append(Finding(path, 1, "info", _document_note(path, parsed)))
             continue
         text = data.decode("utf-8-sig")
         atoms.append((atom, text))
