@@ -96,3 +96,30 @@ def test_a_word_the_index_cannot_place_is_not_called_unknown() -> None:
     keys = {k.word: k for k in key_words("x", (40, [None, 0]), ["orkney", "zebra"])}
     assert keys["orkney"].in_index is None  # cannot say: no "never mentions" about it
     assert keys["zebra"].in_index is False
+
+
+def _codes() -> list[Passage]:
+    return [passage("IHD-01: the display has lost contact with the hub. IHD-07: prices have "
+                    "not reached the meter yet.", title="Display error codes", dense=0.81),
+            passage("Your account number is AC- and 7 digits, e.g. AC-4417023.", n=2,
+                    title="Your bill", dense=0.42)]  # fmt: skip
+
+
+def test_a_code_the_list_does_not_hold_is_not_answered_by_its_neighbours() -> None:
+    words = ["display", "ihd", "12", "mean"]
+    judged = assess("my display shows IHD-12, what does it mean?", _codes(),
+                    counts=(40, [3, 1, 2, 5]), words=words)  # fmt: skip
+    assert not judged.answerable  # however close the list is in meaning
+    assert judged.signals["unlisted_code"] == 1.0
+    assert "lists IHD-01, IHD-07 but not IHD-12" in judged.reason
+    listed = assess("my display shows ihd07, what does it mean?", _codes(),
+                    counts=(40, [3, 1, 2, 5]), words=words)  # fmt: skip
+    assert listed.answerable  # the same code written another way
+    assert "unlisted_code" not in listed.signals
+
+
+def test_a_reference_number_is_not_a_code() -> None:
+    from frontdesk.knowledge.answerability import unlisted_codes
+
+    assert unlisted_codes("please close account AC-5519320", _codes()) == []
+    assert unlisted_codes("is there a fee for ERR404", _codes()) == []  # no such family here

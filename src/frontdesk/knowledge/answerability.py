@@ -13,6 +13,12 @@ already computed (no extra model call; microseconds):
   did not carry over from one domain to another (bench/answerability_fit.py: leave one data
   set out), so the default model gives them no weight.
 
+One check reads the passages rather than scoring them: a question about a code (an error or
+status code such as "IHD-12", "DLV-17", "ERR404") that no passage holds, while they list others
+of the same family ("IHD-01", "IHD-07"), is not answered whatever the score: the list is as
+close in meaning as an answer would be, and quoting a neighbouring code's meaning is the
+borrowed answer the customer must never get (`unlisted_code` in the signals).
+
 A logistic model turns the signals into P(answerable); below the threshold the rules see
 `answerable: false`. The default coefficients come from bench/answerability_fit.py; a
 workspace recalibrates them on its own golden answers (`frontdesk evaluate answers
@@ -45,6 +51,9 @@ _ASKING = frozenset(
     mate guys folks quick""".split()
 )
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+# A code: 2-5 letters, an optional hyphen, 1-4 digits ("IHD-12", "DLV-17", "MR-02", "ERR404").
+# Longer numbers (account and order references) are not codes.
+_CODE = re.compile(r"\b([A-Za-z]{2,5})-?(\d{1,4})\b")
 _HAS_DIGIT = re.compile(r"\d")
 
 
@@ -165,12 +174,45 @@ def assess(
         )  # fmt: skip
     probability = model.probability(signals)
     answerable = probability >= model.threshold
+    unlisted = unlisted_codes(question, passages)
+    reason = _reason(answerable, probability, keys, passages)
+    if unlisted:
+        code, others = unlisted[0]
+        answerable = False
+        signals["unlisted_code"] = 1.0
+        reason = (
+            f"the knowledge base lists {', '.join(others[:3])} but not {code} "
+            f"(answerability {probability:.2f})"
+        )
     return Answerability(
         answerable=answerable,
         score=round(probability, 4),
         signals={k: round(v, 4) for k, v in signals.items()},
-        reason=_reason(answerable, probability, keys, passages),
+        reason=reason,
     )
+
+
+def unlisted_codes(question: str, passages: Sequence[Passage]) -> list[tuple[str, list[str]]]:
+    """The question's codes that no passage holds while the passages hold others of the same
+    family (same letters, other digits), each with those others as the passages write them."""
+    asked = {_code_key(m): m.group(0) for m in _CODE.finditer(question)}
+    if not asked:
+        return []
+    held: dict[str, dict[str, str]] = {}  # family -> code key -> as written
+    for passage in passages:
+        for m in _CODE.finditer(f"{passage.heading} {passage.text}"):
+            held.setdefault(m.group(1).lower(), {}).setdefault(_code_key(m), m.group(0))
+    found = []
+    for key, written in asked.items():
+        family = held.get(key.split("-")[0], {})
+        if family and key not in family:
+            found.append((written, list(family.values())))
+    return found
+
+
+def _code_key(match: re.Match[str]) -> str:
+    """ "IHD-12", "ihd12" and "IHD-012" are one code."""
+    return f"{match.group(1).lower()}-{int(match.group(2))}"
 
 
 def compute_signals(keys: Sequence[KeyWord], passages: Sequence[Passage]) -> dict[str, float]:
