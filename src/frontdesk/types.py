@@ -82,6 +82,9 @@ class Entity(BaseModel):
     end: int
     extractor: str
     confidence: float = 1.0
+    # Rasa's entity roles and groups ("city" as the destination, in the second group).
+    role: str | None = None
+    group: str | None = None
 
 
 class Passage(BaseModel):

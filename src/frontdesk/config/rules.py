@@ -261,6 +261,7 @@ class RuleCondition(BaseModel):
     urgency: list[Urgency] | None = None
     sentiment: list[SentimentName] | None = None
     sentiment_below: float | None = Field(default=None, ge=-1.0, le=1.0)
+    # Entity types; "type:role", "type@group" or "type:role@group" ask for a role or group.
     has_entity: list[str] | None = None
     missing_entity: list[str] | None = None
     channel: list[str] | None = None

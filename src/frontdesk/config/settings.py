@@ -110,6 +110,16 @@ class KnowledgeSettings(BaseModel):
     parsing: ParsingSettings = Field(default_factory=ParsingSettings)
 
 
+class NluExtractorSettings(BaseModel):
+    """The training data's `regex:` and `lookup:` sections are features of the entity model
+    (as Rasa's RegexFeaturizer); the ones named here also extract entities on their own, as
+    Rasa's RegexEntityExtractor does (`nlu.extractors: {lookup: [product], regex: [zip]}`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    regex: list[str] = Field(default_factory=list)
+    lookup: list[str] = Field(default_factory=list)
+
+
 class NluSettings(BaseModel):
     # "hybrid": MiniLM embeddings + TF-IDF n-grams (falls back to TF-IDF alone when the
     # embedding model is unavailable); "tfidf": n-grams only.
@@ -119,6 +129,8 @@ class NluSettings(BaseModel):
     )
     # Entity types the training data may annotate beyond those an extractor produces.
     entities: list[str] = Field(default_factory=list)
+    # Which training-data regexes and lookup tables extract entities (else features only).
+    extractors: NluExtractorSettings = Field(default_factory=NluExtractorSettings)
     # How to read 10/03/2026: "DMY" (10 March) or "MDY" (October 3).
     date_order: Literal["DMY", "MDY"] = "DMY"
     # Overrides the out-of-scope threshold tuned at training time (None: use the tuned one).

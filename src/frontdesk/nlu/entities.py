@@ -11,7 +11,9 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Protocol
 
+from frontdesk.config.settings import NluSettings
 from frontdesk.nlu.dates import DateOrder, find_dates
+from frontdesk.nlu.training_data import TrainingData
 from frontdesk.types import Entity
 
 # Types the rule extractor produces without any configuration.
@@ -118,6 +120,19 @@ class RuleEntityExtractor:
             for m in pattern.finditer(text):
                 found.append(_entity(name, m, m.group(0).lower(), "lookup", confidence=0.8))
         return without_overlaps(found)
+
+
+def rule_extractor(settings: NluSettings, data: TrainingData) -> RuleEntityExtractor:
+    """The rules of a workspace: `nlu.entity_patterns`, and only those training-data regexes
+    and lookup tables that `nlu.extractors` names (the others are features of the trained
+    extractor, which learns when to trust them: see `crf_entities.EntityFeatures`)."""
+    patterns: dict[str, list[str]] = {k: [v] for k, v in settings.entity_patterns.items()}
+    for name in settings.extractors.regex:
+        for regex in data.regexes.get(name, []):
+            if regex not in patterns.setdefault(name, []):
+                patterns[name].append(regex)
+    lookups = {n: data.lookups[n] for n in settings.extractors.lookup if n in data.lookups}
+    return RuleEntityExtractor(patterns, lookups, date_order=settings.date_order)
 
 
 def phone_number(run: str) -> tuple[str, str] | None:

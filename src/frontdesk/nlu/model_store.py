@@ -77,7 +77,9 @@ def train(
     )
     if progress:
         progress("training the entity extractor")
-    entities = CrfEntityExtractor().fit(in_scope)
+    entities = CrfEntityExtractor().fit(
+        in_scope, lookups=data.lookups, regexes=data.regexes, synonyms=data.declared_synonyms
+    )
     manifest = {
         "data_hash": data.fingerprint(),
         "classifier": classifier.name,

@@ -107,6 +107,8 @@ def with_corrections(data: TrainingData, rows: list[TrainingExample]) -> Trainin
         regexes=data.regexes,
         lookups=data.lookups,
         synonyms=data.synonyms,
+        declared_synonyms=data.declared_synonyms,
+        warnings=data.warnings,
     )
 
 

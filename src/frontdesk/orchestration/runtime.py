@@ -31,7 +31,7 @@ from frontdesk.knowledge.ingest import SyncReport, sync_folder
 from frontdesk.knowledge.parsing import DocumentParser
 from frontdesk.llm.assembly import build_llm
 from frontdesk.llm.budget import stored_month_usage
-from frontdesk.nlu.entities import EntityPipeline, RuleEntityExtractor
+from frontdesk.nlu.entities import EntityPipeline, rule_extractor
 from frontdesk.nlu.intent_classifier import TextEmbedder
 from frontdesk.nlu.language import supported_languages
 from frontdesk.nlu.model_store import HotEntityExtractor, HotIntentClassifier, ModelStore
@@ -394,9 +394,6 @@ async def open_runtime(
             company=settings.assistant.company,
         )
         metrics = Metrics()
-        patterns: dict[str, list[str]] = {k: [v] for k, v in settings.nlu.entity_patterns.items()}
-        for name, regexes in data.regexes.items():
-            patterns.setdefault(name, []).extend(r for r in regexes if r not in patterns[name])
         # The trained extractor follows the classifier's model when it is swapped.
         trained = (
             HotEntityExtractor(classifier.hot)
@@ -404,7 +401,7 @@ async def open_runtime(
             else None
         )
         extractor = EntityPipeline(
-            RuleEntityExtractor(patterns, data.lookups, date_order=settings.nlu.date_order),
+            rule_extractor(settings.nlu, data),
             trained,
             data.synonyms,
         )

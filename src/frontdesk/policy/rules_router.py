@@ -251,7 +251,9 @@ def _matches(when: RuleCondition, facts: Facts, context: _Context) -> list[str] 
         if facts.sentiment is None or facts.sentiment >= when.sentiment_below:
             return None
         reasons.append(f"sentiment {facts.sentiment:+.2f} < {when.sentiment_below:+.2f}")
-    present = {entity.type for entity in facts.entities}
+    # An entity answers to its type, and with a role or group to "type:role", "type@group"
+    # and "type:role@group" (Rasa's roles and groups).
+    present = {name for entity in facts.entities for name in entity_names(entity)}
     if when.has_entity is not None:
         if not set(when.has_entity) <= present:
             return None
@@ -339,3 +341,15 @@ def _show(value: Any) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k}: {_show(v)}" for k, v in value.items()) + "}"
     return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def entity_names(entity: Entity) -> set[str]:
+    """The names a rule's has_entity/missing_entity can give an extracted entity by."""
+    names = {entity.type}
+    if entity.role:
+        names.add(f"{entity.type}:{entity.role}")
+    if entity.group:
+        names.add(f"{entity.type}@{entity.group}")
+    if entity.role and entity.group:
+        names.add(f"{entity.type}:{entity.role}@{entity.group}")
+    return names

@@ -43,7 +43,8 @@ def check_rules(
             if known_entities is not None:
                 for key in ("has_entity", "missing_entity"):
                     for name in getattr(node, key) or []:
-                        if name not in known_entities:
+                        # "city:destination@1": the type is what must be known.
+                        if name.partition("@")[0].partition(":")[0] not in known_entities:
                             where = rules.where(f"{path}.{key}", rule)
                             unknown(where, label, "entity type", name, known_entities)
             if known_languages is not None:
