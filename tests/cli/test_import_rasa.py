@@ -256,6 +256,20 @@ def test_retrieval_examples_with_metadata_are_faq_questions(tmp_path: Path) -> N
     ]
 
 
+def test_the_nlu_loaders_warnings_name_the_projects_files(tmp_path: Path) -> None:
+    project = tmp_path / "odd"
+    shutil.copytree(BOT, project)
+    nlu = project / "data" / "nlu.yml"
+    nlu.write_text(
+        nlu.read_text().replace("- hey\n", '- hey [you]{"entity": "who", "confidence": 1}\n')
+    )
+    code, output = _import(tmp_path / "ws", source=project)
+    assert code == 0, output
+    line = _line_of(nlu, "hey [you]")
+    assert f"{nlu}:{line}: warning: " in output
+    assert "frontdesk-rasa-" not in output  # not the scratch copy's path
+
+
 def test_import_into_an_existing_workspace_keeps_its_files(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     shutil.copytree(DEMO, ws, ignore=shutil.ignore_patterns(".frontdesk"))

@@ -194,7 +194,7 @@ def _understand(ws: Workspace, training: TrainingData) -> Understand:
 
     from frontdesk.cli.nlu_commands import _embedder, models_root
     from frontdesk.evaluation.conversations import Understood
-    from frontdesk.nlu.entities import EntityPipeline, RuleEntityExtractor
+    from frontdesk.nlu.entities import EntityPipeline, rule_extractor
     from frontdesk.nlu.model_store import ModelStore
 
     settings = load_settings(ws)
@@ -203,11 +203,9 @@ def _understand(ws: Workspace, training: TrainingData) -> Understand:
     if version is None:
         raise fail(f"{ws.root} has no trained model: run `frontdesk train -w {ws.root}` first")
     model = store.load(version, _embedder(settings))
-    patterns: dict[str, list[str]] = {k: [v] for k, v in settings.nlu.entity_patterns.items()}
-    for name, regexes in training.regexes.items():
-        patterns.setdefault(name, []).extend(r for r in regexes if r not in patterns[name])
-    rules = RuleEntityExtractor(patterns, training.lookups, date_order=settings.nlu.date_order)
-    pipeline = EntityPipeline(rules, model.entities, training.synonyms)
+    # As the server builds it (orchestration/runtime.py).
+    pipeline = EntityPipeline(rule_extractor(settings.nlu, training), model.entities,
+                              training.synonyms)  # fmt: skip
     now = datetime.now(UTC)
 
     def understand(texts: Sequence[str]) -> list[Understood]:
@@ -215,8 +213,7 @@ def _understand(ws: Workspace, training: TrainingData) -> Understand:
         results = []
         for text, prediction in zip(texts, predictions, strict=True):
             entities = tuple(
-                (e.type, str(e.value), getattr(e, "role", None))
-                for e in pipeline.extract(text, now=now)
+                (e.type, str(e.value), e.role) for e in pipeline.extract(text, now=now)
             )
             results.append(
                 Understood(prediction.name, prediction.out_of_scope, entities,

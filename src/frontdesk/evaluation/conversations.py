@@ -130,9 +130,7 @@ def load_conversations(path: Path) -> list[Story]:
 
 
 def expected_entities(turn: UserTurn) -> list[Found]:
-    found: list[Found] = [
-        (span.type, span.value, getattr(span, "role", None)) for span in turn.entities
-    ]
+    found: list[Found] = [(span.type, span.value, span.role) for span in turn.entities]
     annotated = {t for t, _, _ in found}
     found.extend(
         (t, v, None) for t, v in turn.listed_entities if v is not None and t not in annotated
