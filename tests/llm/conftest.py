@@ -8,7 +8,6 @@ from pydantic import SecretStr
 
 from frontdesk.config.settings import ProviderSettings
 from frontdesk.interfaces import ChatModel
-from frontdesk.llm.anthropic_chat import AnthropicChatModel
 from frontdesk.llm.openai_chat import OpenAIChatModel
 from tests.llm.fakes import FakeProvider, serve
 
@@ -39,6 +38,10 @@ def make_model(kind: str, fake: FakeProvider, **settings: object) -> ChatModel:
     provider = ProviderSettings.model_validate(options)
     if kind == "openai":
         return OpenAIChatModel(model="gpt-test", provider="openai", settings=provider)
+    # Imported here: the anthropic SDK takes ~3 s to import, and every test worker collects
+    # this module whether or not it runs these tests.
+    from frontdesk.llm.anthropic_chat import AnthropicChatModel
+
     return AnthropicChatModel(model="claude-test", provider="anthropic", settings=provider)
 
 
