@@ -132,6 +132,7 @@ class ReplyRule:
     message: str
     source: str
     line: int
+    responses: tuple[str, ...] = ()  # the Rasa responses that make the message
 
 
 @dataclass
@@ -678,7 +679,9 @@ def _plan_reply_rules(plan: ImportPlan, used: set[str]) -> None:
         if any(t is None or _PLACEHOLDER.search(t) for t in texts):
             continue
         message = "\n\n".join(str(t).strip() for t in texts)
-        taken[intent] = ReplyRule(story.name, intent, message, story.source, story.line)
+        taken[intent] = ReplyRule(
+            story.name, intent, message, story.source, story.line, tuple(names)
+        )
         used.update(names)
     plan.reply_rules = list(taken.values())
 
@@ -714,6 +717,28 @@ def _story_warnings(plan: ImportPlan) -> None:
                 step.line,
                 f"{len(checkpoints)} checkpoints "
                 "(story continuations) kept in dialogue/ but not followed",
+            )
+        )
+    replied_with = {name for rule in plan.reply_rules for name in rule.responses}
+    unchecked = [
+        (story, step)
+        for story in project.test_stories
+        for step in story.steps
+        if (step.kind == "action" and step.name not in replied_with | {"action_listen"})
+        or step.kind in {"active_loop", "slot_was_set", "bot"}
+    ]
+    if unchecked:
+        story, step = unchecked[0]
+        names = {s.name or s.kind for _, s in unchecked if s.kind == "action"}
+        others = sum(s.kind != "action" for _, s in unchecked)
+        plan.warnings.append(
+            Finding(
+                story.source,
+                step.line,
+                f"{len(unchecked)} steps of the test stories are not checked by `frontdesk "
+                "evaluate conversations` (it checks user turns and the fixed replies of "
+                f"rules.yaml): the actions {_names(names)}"
+                + (f"; {others} form, slot or bot-text steps" if others else ""),
             )
         )
     for story in project.test_stories:
