@@ -224,6 +224,8 @@ def test_a_domain_folder_and_responses_in_data_files_are_read(tmp_path: Path) ->
     other = body.replace(faq, "")
     (project / "domain" / "responses.yml").write_text("responses:\n" + other)
     (project / "data" / "responses.yml").write_text('version: "3.1"\nresponses:\n' + faq)
+    (project / "actions").mkdir()
+    (project / "actions" / "actions.py").write_text("from rasa_sdk import Action\n")
     (project / "tests" / "nlu_test.yml").write_text(
         "nlu:\n- intent: greet\n  examples: |\n    - hiya\n"
     )
@@ -240,6 +242,7 @@ def test_a_domain_folder_and_responses_in_data_files_are_read(tmp_path: Path) ->
     assert any(r.then.message == "Goodbye, have a good trip!" for r in rules.rules)
     assert "forms not carried over" in output
     assert (ws / "golden" / "nlu" / "nlu_test.yml").is_file()
+    assert f"{project / 'actions' / 'actions.py'}:1: warning: 1 files of custom action" in output
     assert f"{project / 'tests' / 'nlu_test.yml'}:1: warning: 1 NLU test files" in output
 
 

@@ -255,15 +255,13 @@ def read_project(root: Path) -> RasaProject:
     for name, reason in _NOT_READ.items():
         if (root / name).is_file():
             project.findings.append(Finding(str(root / name), 1, reason))
-    if (root / "actions").is_dir():
-        project.findings.append(
-            Finding(
-                str(root / "actions"),
-                1,
-                "custom action code (Rasa "
-                "SDK) is not carried over: frontdesk calls tools instead (docs/tools.md)",
-            )
+    code = sorted((root / "actions").rglob("*.py")) if (root / "actions").is_dir() else []
+    if code:
+        message = (
+            f"{len(code)} files of custom action code (Rasa SDK) are not carried over: "
+            "frontdesk calls tools instead (README: Routing, tools and hand-off)"
         )
+        project.findings.append(Finding(str(code[0]), 1, message))
     return project
 
 
