@@ -264,17 +264,32 @@ async def _copy_of(template: str, database_url: str) -> None:
 
 
 @pytest.fixture
-async def runtime(
-    workspace: Path,
-    database_url: str,
-    monkeypatch: pytest.MonkeyPatch,
-    embedder: CachingEmbedder,
-    postgres_demo_template: DemoTemplate | None,
-) -> AsyncIterator[Runtime]:
+async def runtime_database_url(
+    database_url: str, postgres_demo_template: DemoTemplate | None, prepared_state: Path
+) -> str:
+    """`database_url` holding the demo's prepared state (migrated, knowledge indexed and
+    embedded), for tests that open a runtime on the demo: opening it then checks instead of
+    migrating and ingesting again."""
     if database_url.startswith("postgresql"):
         assert postgres_demo_template is not None
         await _copy_of(await asyncio.to_thread(postgres_demo_template.ensure), database_url)
-    monkeypatch.setenv("FRONTDESK_DATABASE_URL", database_url)
+    else:
+        target = Path(database_url.split(":///", 1)[1])
+        for suffix in ("", "-wal", "-shm"):
+            source = prepared_state / f"frontdesk.db{suffix}"
+            if source.exists():
+                shutil.copyfile(source, f"{target}{suffix}")
+    return database_url
+
+
+@pytest.fixture
+async def runtime(
+    workspace: Path,
+    runtime_database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    embedder: CachingEmbedder,
+) -> AsyncIterator[Runtime]:
+    monkeypatch.setenv("FRONTDESK_DATABASE_URL", runtime_database_url)
     rt = await open_runtime(workspace, embedder=embedder)
     try:
         yield rt

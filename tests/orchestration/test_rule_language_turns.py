@@ -70,9 +70,12 @@ async def _open(workspace: Path, embedder: CachingEmbedder, *, abstain: bool) ->
 
 @pytest.fixture
 async def rt(
-    workspace: Path, database_url: str, monkeypatch: pytest.MonkeyPatch, embedder: CachingEmbedder
+    workspace: Path,
+    runtime_database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    embedder: CachingEmbedder,
 ) -> AsyncIterator[Runtime]:
-    monkeypatch.setenv("FRONTDESK_DATABASE_URL", database_url)
+    monkeypatch.setenv("FRONTDESK_DATABASE_URL", runtime_database_url)
     runtime = await _open(workspace, embedder, abstain=False)
     try:
         yield runtime
@@ -82,9 +85,12 @@ async def rt(
 
 @pytest.fixture
 async def rt_abstain(
-    workspace: Path, database_url: str, monkeypatch: pytest.MonkeyPatch, embedder: CachingEmbedder
+    workspace: Path,
+    runtime_database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    embedder: CachingEmbedder,
 ) -> AsyncIterator[Runtime]:
-    monkeypatch.setenv("FRONTDESK_DATABASE_URL", database_url)
+    monkeypatch.setenv("FRONTDESK_DATABASE_URL", runtime_database_url)
     runtime = await _open(workspace, embedder, abstain=True)
     try:
         yield runtime
