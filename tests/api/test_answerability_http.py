@@ -32,10 +32,10 @@ def _service_key(url: str) -> str:
 
 
 def test_answered_or_abstained_and_handed_off(
-    workspace: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+    workspace: Path, runtime_database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("FRONTDESK_DATABASE_URL", database_url)
-    headers = {"Authorization": f"Bearer {_service_key(database_url)}"}
+    monkeypatch.setenv("FRONTDESK_DATABASE_URL", runtime_database_url)
+    headers = {"Authorization": f"Bearer {_service_key(runtime_database_url)}"}
     with serving(workspace) as url, httpx.Client(base_url=url, timeout=60) as http:
         conversation = http.post("/v1/conversations", json={}, headers=headers).json()["id"]
 
