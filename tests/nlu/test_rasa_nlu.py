@@ -11,6 +11,7 @@ import pytest
 from frontdesk.config.settings import NluSettings
 from frontdesk.nlu.crf_entities import CrfEntityExtractor, EntityFeatures, tokenize
 from frontdesk.nlu.entities import EntityPipeline, rule_extractor
+from frontdesk.nlu.intent_classifier import HybridIntentClassifier
 from frontdesk.nlu.training_data import (
     OUT_OF_SCOPE,
     EntitySpan,
@@ -305,3 +306,24 @@ def test_the_plain_parser_still_gives_text_and_spans() -> None:
     plain, spans = parse_annotated('go to [Paris]{"entity": "city", "role": "destination"}')
     assert plain == "go to Paris"
     assert spans[0].role == "destination"
+
+
+def test_regexes_and_lookups_are_features_of_the_intent_model(tmp_path: Path) -> None:
+    _write(tmp_path, LOOKUP_BOT)
+    data = load_training_data(tmp_path)
+    assert data.patterns == {
+        "regex:greet": ["hey[^\\s]*"],
+        "lookup:product": [r"(?i:\b(?:vase|lamp)\b)"],
+    }
+    texts = [e.text for e in data.in_scope]
+    intents = [e.intent for e in data.in_scope]
+    plain = HybridIntentClassifier(None).fit(texts, intents, folds=2)
+    featured = HybridIntentClassifier(None, patterns=data.patterns).fit(texts, intents, folds=2)
+    message = "the LAMP, hey"
+    row = featured._features([message, "hello"], None)
+    assert row.shape[1] == plain._features([message, "hello"], None).shape[1] + 2
+    # One column per name (lookup:product, regex:greet), 0.5 where it matches.
+    assert row[0, -2:].toarray().tolist() == [[0.5, 0.5]]
+    assert row[1, -2:].toarray().tolist() == [[0.0, 0.0]]
+    # The one-message path gives the same row as the batch path.
+    assert (featured._features([message], None) != row[0]).nnz == 0

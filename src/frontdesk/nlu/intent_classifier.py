@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -167,8 +168,19 @@ class HybridIntentClassifier:
         neighbours: int = 5,
         vote_weight: float | None = None,
         voters: int = 10,
+        patterns: Mapping[str, Iterable[str]] | None = None,
+        pattern_weight: float = 0.5,
     ) -> None:
         self.embedder = embedder
+        # The training data's regexes and lookup tables, one binary feature per name (a match
+        # anywhere in the message), as Rasa's RegexFeaturizer gives its intent classifier.
+        listed = {name: list(items) for name, items in (patterns or {}).items()}
+        self._patterns = [
+            (name, re.compile("|".join(f"(?:{p})" for p in items)))
+            for name, items in sorted(listed.items())
+            if items
+        ]
+        self.pattern_weight = pattern_weight
         self.embedding_weight = embedding_weight
         self.c = c
         self.neighbours = neighbours
@@ -260,6 +272,12 @@ class HybridIntentClassifier:
         blocks = [self._words.transform(texts), self._chars.transform(texts)]
         if emb is not None:
             blocks.append(sparse.csr_matrix(emb * self.embedding_weight))
+        patterns = getattr(self, "_patterns", [])  # models saved before them have none
+        if patterns:
+            hits = [[bool(p.search(t)) for _, p in patterns] for t in texts]
+            blocks.append(
+                sparse.csr_matrix(np.asarray(hits, dtype=np.float64) * self.pattern_weight)
+            )
         return sparse.hstack(blocks, format="csr")
 
     def _one_row(self, text: str, emb: Array | None) -> sparse.csr_matrix:
@@ -293,6 +311,12 @@ class HybridIntentClassifier:
             indices.append(np.arange(offset, offset + len(emb), dtype=np.int64))
             values.append(np.asarray(emb, dtype=np.float64) * self.embedding_weight)
             offset += len(emb)
+        patterns = getattr(self, "_patterns", [])
+        if patterns:
+            hit = [j for j, (_, p) in enumerate(patterns) if p.search(text)]
+            indices.append(np.asarray(hit, dtype=np.int64) + offset)
+            values.append(np.full(len(hit), self.pattern_weight, dtype=np.float64))
+            offset += len(patterns)
         data = np.concatenate(values)
         return sparse.csr_matrix(
             (data, np.concatenate(indices), np.asarray([0, len(data)])), shape=(1, offset)

@@ -68,7 +68,7 @@ def train(
     """Train the intent classifier and the entity extractor; returns them and a manifest."""
     started = time.perf_counter()
     in_scope = data.in_scope
-    classifier = HybridIntentClassifier(embedder).fit(
+    classifier = HybridIntentClassifier(embedder, patterns=data.patterns).fit(
         [e.text for e in in_scope],
         [e.intent for e in in_scope],
         oos_texts=[e.text for e in data.out_of_scope],

@@ -91,6 +91,18 @@ class TrainingData:
     warnings: list[LoadWarning] = field(default_factory=list)
 
     @property
+    def patterns(self) -> dict[str, list[str]]:
+        """The regexes (`regex:<name>`) and lookup tables (`lookup:<name>`, each entry a whole
+        word in any case) as patterns: features of the intent model."""
+        found = {f"regex:{name}": list(items) for name, items in self.regexes.items()}
+        for name, values in self.lookups.items():
+            words = sorted({v.strip() for v in values if v.strip()}, key=len, reverse=True)
+            if words:
+                alternation = "|".join(re.escape(w) for w in words)
+                found[f"lookup:{name}"] = [rf"(?i:\b(?:{alternation})\b)"]
+        return found
+
+    @property
     def retrieval_intents(self) -> dict[str, list[str]]:
         """Rasa retrieval intents by base intent: {"faq": ["faq/ask_hours", ...]}."""
         found: dict[str, set[str]] = {}
