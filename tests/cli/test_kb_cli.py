@@ -40,7 +40,7 @@ def test_kb_ingest_and_search(workspace: Path, tmp_path: Path) -> None:
     assert "2 added, 0 updated, 0 unchanged, 0 removed" in result.output
     assert f"rejected: {docs / 'corrupt.pdf'}: unreadable PDF" in result.output
     assert f"rejected: {docs / 'program.bin'}: unsupported file type '.bin'" in result.output
-    assert "2 files indexed, 2 rejected" in result.output
+    assert "2 files indexed (0 unchanged), 0 skipped as duplicates, 2 rejected" in result.output
     assert "kb lint" not in result.output  # the hint is for atoms' metadata only
 
     again = runner.invoke(app, ["kb", "ingest", str(docs), "-w", str(workspace), "--strict"])
@@ -107,7 +107,7 @@ def test_kb_ingest_names_each_rejected_file_once_and_indexes_the_rest(
     assert "rejected: atoms/pelican.md:4: type: Input should be" in output
     assert "supported file types" not in output  # .md is supported: not the problem
     assert "(check atoms before indexing: frontdesk kb lint atoms)" in output
-    assert "2 files indexed, 1 rejected" in result.stdout
+    assert "2 files indexed (0 unchanged), 0 skipped as duplicates, 1 rejected" in result.stdout
     assert "--allow-rejects" in result.stderr
     assert "Traceback" not in output
 
@@ -123,7 +123,7 @@ def test_kb_ingest_names_each_rejected_file_once_and_indexes_the_rest(
     )
     assert allowed.exit_code == 0, allowed.output
     assert allowed.output.count("pelican.md") == 1  # still listed
-    assert "2 files indexed, 1 rejected" in allowed.output
+    assert "2 files indexed (2 unchanged), 0 skipped as duplicates, 1 rejected" in allowed.output
 
     lint = runner.invoke(app, ["kb", "lint", str(docs)])
     assert lint.exit_code == 1
@@ -152,5 +152,5 @@ def test_kb_ingest_of_nothing_fails(workspace: Path, tmp_path: Path) -> None:
         app, ["kb", "ingest", str(bad), "-w", str(workspace), "--allow-rejects"]
     )
     assert only_bad.exit_code == 1
-    assert "0 files indexed, 1 rejected" in only_bad.output
+    assert "0 files indexed (0 unchanged), 0 skipped as duplicates, 1 rejected" in only_bad.output
     assert f"nothing was indexed from {bad}" in " ".join(only_bad.output.split())

@@ -331,3 +331,29 @@ def test_html_without_a_main_part_is_read_without_its_chrome() -> None:
     assert "Open at eight." in parsed.body
     assert "Copyright" not in parsed.body
     assert "Shop" not in parsed.body
+
+
+def test_near_duplicates_are_pages_held_whole_by_others() -> None:
+    from frontdesk.knowledge.ingest import find_duplicates
+
+    words = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima".split()
+
+    def text(seed: int, n: int = 60) -> str:
+        return " ".join(f"{words[(seed * 7 + i * 5) % 12]}{(seed * 31 + i) % 97}" for i in range(n))
+
+    one, two, three = text(1), text(2), text(3)
+    found = find_duplicates(
+        {
+            "book/ch1.html": one,
+            "book/ch2.html": two,
+            "book/print.html": f"{one}\n{two}",  # every chapter, whole
+            "copy/ch1.html": one,  # a copy: the first by name stays
+            "cli/copy.md": f"{three} {text(4, 30)}",  # a template's boilerplate and its own
+            "cli/move.md": f"{three} {text(5, 30)}",
+        }
+    )
+    assert {(d.source, tuple(d.of)) for d in found} == {
+        ("book/print.html", ("book/ch1.html", "book/ch2.html")),
+        ("copy/ch1.html", ("book/ch1.html",)),
+    }
+    assert all(d.share >= 0.9 for d in found)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.text import Text
 
 from frontdesk.cli.common import err, fail, friendly, out
 from frontdesk.config.settings import ParsingSettings, Settings
@@ -197,7 +198,16 @@ def ingest(
         where += f":{held.line}" if held.line else ""
         err.print(f"quarantined: {where}: {held.code}: {held.reason} (indexed, never used in "
                   "answers)", markup=False, highlight=False, soft_wrap=True)  # fmt: skip
-    out.print(f"{report.indexed} files indexed, {len(report.rejected)} rejected", highlight=False)
+    for duplicate in report.duplicates:
+        names = [_shown(shown / s.removeprefix(prefix)) for s in duplicate.of]
+        others = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        out.print(f"skipped: {_shown(shown / duplicate.source.removeprefix(prefix))}: a near-"
+                  f"duplicate ({duplicate.share:.0%} of its text is in {others})", markup=False,
+                  highlight=False, soft_wrap=True)  # fmt: skip
+    out.print(f"{report.indexed} files indexed ({len(report.unchanged)} unchanged), "
+              f"{len(report.duplicates)} skipped as duplicates, {len(report.rejected)} rejected, "
+              f"{len(report.quarantined)} quarantined", highlight=False,
+              soft_wrap=True)  # fmt: skip
     if report.quarantined:
         files = len({q.source for q in report.quarantined})
         out.print(f"{len(report.quarantined)} passage finding(s) in {files} file(s) quarantined "
@@ -222,11 +232,17 @@ def search(
     tag: Annotated[
         list[str] | None, typer.Option(help="Only atoms with one of these tags.")
     ] = None,
+    width: Annotated[
+        int,
+        typer.Option(help="Show about this many characters of each passage (0: all of it)."),
+    ] = 0,
 ) -> None:
-    """Ranked passages for a query, with their scores."""
+    """Ranked passages for a query: each with its score, source (file and section) and
+    text, the query's words highlighted on a terminal (plain when piped)."""
     from frontdesk.orchestration.runtime import build_retriever, load_embedder, load_registries
+    from frontdesk.types import Passage
 
-    async def go() -> list[tuple[float, str, str, str]]:
+    async def go() -> list[Passage]:
         settings, db, tenant_id = await _open(workspace, tenant)
         try:
             registries = load_registries()
@@ -236,21 +252,73 @@ def search(
                 else (None, "")
             )
             retriever = build_retriever(registries, settings, db, embedder)
-            passages = await retriever.search(
+            return await retriever.search(
                 tenant_id, query, limit=limit, doc_types=doc_type or (), tags=tag or ()
             )
-            return [(p.score, p.title, p.heading, p.source) for p in passages]
         finally:
             await db.dispose()
 
-    rows = asyncio.run(go())
-    if not rows:
+    passages = asyncio.run(go())
+    if not passages:
         out.print("no results")
         return
-    table = Table("#", "score", "title", "section", "source")
-    for n, (score, title, heading, source) in enumerate(rows, start=1):
-        table.add_row(str(n), f"{score:.4f}", title, heading, source)
-    out.print(table)
+    terms = _terms(query)
+    for n, passage in enumerate(passages, start=1):
+        where = passage.source
+        section = passage.heading if passage.heading and passage.heading != passage.title else ""
+        head = Text(f"{n}. ", style="bold")
+        head.append(f"{passage.score:.4f}", style="cyan")
+        head.append(f"  {where}", style="green")
+        head.append(f"  {passage.title}" + (f" \u203a {section}" if section else ""), style="bold")
+        if passage.doc_type and passage.doc_type != "document":
+            head.append(f"  [{passage.doc_type}]", style="dim")
+        out.print(head, soft_wrap=True)
+        out.print(_highlighted(_excerpt(passage.text, terms, width), terms), soft_wrap=True)
+        out.print()
+
+
+_WORD = re.compile(r"\w+")
+_STOP = frozenset("a an and are at be by can do does for from how i in is it my of on or the "
+                  "to what when where which who why with you your".split())  # fmt: skip
+
+
+def _terms(query: str) -> list[str]:
+    """The query's words worth marking (not "the", "how"...), longest first."""
+    words = {w.lower() for w in _WORD.findall(query) if w.lower() not in _STOP and len(w) > 1}
+    return sorted(words, key=lambda w: (-len(w), w))
+
+
+def _term_pattern(terms: list[str]) -> re.Pattern[str] | None:
+    if not terms:
+        return None
+    # A word and its forms: "refund" marks "refunds" and "refunded" (a prefix of the word).
+    stems = [re.escape(t[:-1] if len(t) > 4 and t.endswith("s") else t) for t in terms]
+    return re.compile(r"\b(?:" + "|".join(stems) + r")\w*", re.IGNORECASE)
+
+
+def _excerpt(text: str, terms: list[str], width: int) -> str:
+    """The passage, or with --width N about N characters of it around its first matched word."""
+    text = text.strip()
+    if width <= 0:
+        return text
+    text = " ".join(text.split())  # one line
+    if len(text) <= width:
+        return text
+    pattern = _term_pattern(terms)
+    found = pattern.search(text) if pattern else None
+    start = max(0, (found.start() if found else 0) - width // 4)
+    start = text.rfind(" ", 0, start) + 1 if start else 0
+    end = text.find(" ", start + width)
+    end = len(text) if end < 0 else end
+    return ("\u2026" if start else "") + text[start:end] + ("\u2026" if end < len(text) else "")
+
+
+def _highlighted(text: str, terms: list[str]) -> Text:
+    shown = Text(text)
+    pattern = _term_pattern(terms)
+    if pattern is not None:
+        shown.highlight_regex(pattern, style="bold yellow")
+    return shown
 
 
 def register(app: typer.Typer) -> None:

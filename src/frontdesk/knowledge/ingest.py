@@ -118,6 +118,24 @@ class Quarantined:
                 "message": self.reason}  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Duplicate:
+    """A page skipped because its text is already indexed from other pages (a print-all
+    page, a copy): not an error."""
+
+    source: str
+    of: list[str]  # the indexed pages that hold its text, the largest share first
+    share: float  # of its text found in them
+
+    def __str__(self) -> str:
+        others = ", ".join(self.of[:3]) + (f" and {len(self.of) - 3} more" if len(self.of) > 3
+                                           else "")  # fmt: skip
+        return f"{self.source}: {self.share:.0%} of its text is in {others}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "of": self.of, "share": round(self.share, 4)}
+
+
 @dataclass
 class SyncReport:
     added: list[str] = field(default_factory=list)
@@ -126,11 +144,13 @@ class SyncReport:
     removed: list[str] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
     quarantined: list[Quarantined] = field(default_factory=list)  # of this run's files
+    duplicates: list[Duplicate] = field(default_factory=list)  # skipped, not indexed
     embedded: int = 0
+    dropped: int = 0  # duplicates that were indexed before this run (taken out now)
 
     @property
     def changed(self) -> bool:
-        return bool(self.added or self.updated or self.removed or self.embedded)
+        return bool(self.added or self.updated or self.removed or self.embedded or self.dropped)
 
     @property
     def indexed(self) -> int:
@@ -152,6 +172,7 @@ class SyncReport:
             "rejected": [r.as_dict() for r in self.rejected],
             "errors": self.errors,
             "quarantined": [q.as_dict() for q in self.quarantined],
+            "duplicates": [d.as_dict() for d in self.duplicates],
             "embedded": self.embedded,
         }
 
@@ -499,6 +520,7 @@ async def sync_folder(
             report.rejected.append(exc.rejection())
             continue
         getattr(report, outcome).append(source)
+    await skip_duplicates(session, report, known)
     for source in sorted(known - seen):
         await remove_source(session, source)
         report.removed.append(source)
@@ -506,6 +528,99 @@ async def sync_folder(
         session, embedder, changed=report.changed, progress=embed_progress
     )
     return report
+
+
+# A page is a near-duplicate when this share of its word 8-grams is in pages kept before it
+# (pages that are themselves inside it), and it adds no passage of its own longer than
+# _NEW_RUNS 8-grams in all (about one sentence; an 8-gram across the seam of two chapters of a
+# print-all page is never a run of 8).
+DUPLICATE_SHARE = 0.9
+_SHINGLE_WORDS = 8
+_NEW_RUNS = 24
+
+
+def shingles(text: str) -> list[int]:
+    """The hashes of a text's overlapping runs of 8 words in order (lower case, punctuation
+    and markup left out); a shorter text is one run."""
+    words = re.findall(r"\w+", text.lower())
+    if len(words) <= _SHINGLE_WORDS:
+        return [hash(" ".join(words))] if words else []
+    return [hash(" ".join(words[i : i + _SHINGLE_WORDS]))
+            for i in range(len(words) - _SHINGLE_WORDS + 1)]  # fmt: skip
+
+
+def _new_passages(runs: list[int], covered: set[int]) -> int:
+    """How many of the page's 8-grams are in runs of at least 8 in a row found nowhere else."""
+    total = streak = 0
+    for run in [*runs, None]:
+        if run is not None and run not in covered:
+            streak += 1
+            continue
+        total += streak if streak >= _SHINGLE_WORDS else 0
+        streak = 0
+    return total
+
+
+def find_duplicates(texts: dict[str, str]) -> list[Duplicate]:
+    """Pages whose text is at least DUPLICATE_SHARE held by pages kept before them that are
+    themselves at least DUPLICATE_SHARE inside it, with no passage of their own. Smaller
+    pages are kept first (then by name), so a print-all page that repeats every chapter is
+    the one skipped, and of two copies the first by name stays. Pages generated from one
+    template (command references sharing their flag lists) each keep their own text."""
+    sequences = {source: shingles(text) for source, text in texts.items()}
+    sets = {source: set(runs) for source, runs in sequences.items()}
+    owner: dict[int, str] = {}
+    found = []
+    for source in sorted(sets, key=lambda s: (len(sets[s]), s)):
+        runs = sets[source]
+        if not runs:
+            continue
+        holders: dict[str, int] = {}
+        for run in runs:
+            if run in owner:
+                holders[owner[run]] = holders.get(owner[run], 0) + 1
+        if sum(holders.values()) >= DUPLICATE_SHARE * len(runs):
+            # Only pages that are themselves inside this one count: a print-all page holds
+            # each chapter whole, a copy its original; a page that shares a template's
+            # boilerplate with many others holds none of them whole.
+            inside = [h for h in holders if len(sets[h] & runs) >= DUPLICATE_SHARE * len(sets[h])]
+            covered = runs & set().union(*(sets[h] for h in inside)) if inside else set()
+            share = len(covered) / len(runs)
+            if share >= DUPLICATE_SHARE and _new_passages(sequences[source], covered) <= _NEW_RUNS:
+                ranked = sorted(inside, key=lambda s: (-len(sets[s] & runs), s))
+                found.append(Duplicate(source, ranked, share))
+                continue
+        for run in runs:
+            owner.setdefault(run, source)
+    return found
+
+
+async def skip_duplicates(session: AsyncSession, report: SyncReport, known: set[str]) -> None:
+    """Take this run's near-duplicate pages out of the index (from the indexed chunks' text,
+    so unchanged pages are not read again) and list them in `report.duplicates`. A skipped
+    page is not stored: it is read again at the next run, and indexed once the pages that
+    hold its text change or go."""
+    sources = [*report.added, *report.updated, *report.unchanged]
+    if len(sources) < 2:
+        return
+    rows = await session.execute(
+        select(Document.source, Chunk.text)
+        .join(Chunk, Chunk.document_id == Document.id)
+        .where(Document.source.in_(sources))
+        .order_by(Document.source, Chunk.ordinal)
+    )
+    texts: dict[str, list[str]] = {}
+    for source, text in rows:
+        texts.setdefault(source, []).append(text)
+    found = await asyncio.to_thread(find_duplicates, {s: "\n".join(t) for s, t in texts.items()})
+    skipped = {d.source for d in found}
+    for duplicate in found:
+        await remove_source(session, duplicate.source)
+        report.dropped += duplicate.source in known
+    for name in ("added", "updated", "unchanged"):
+        setattr(report, name, [s for s in getattr(report, name) if s not in skipped])
+    report.quarantined[:] = [q for q in report.quarantined if q.source not in skipped]
+    report.duplicates.extend(found)
 
 
 async def refresh_index(
