@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from frontdesk.config.rules import RulesConfig
 from frontdesk.config.settings import NluSettings
+from frontdesk.errors import ConfigError
 from frontdesk.nlu.crf_entities import CrfEntityExtractor, EntityFeatures, tokenize
 from frontdesk.nlu.entities import EntityPipeline, rule_extractor
 from frontdesk.nlu.intent_classifier import HybridIntentClassifier
@@ -21,8 +23,9 @@ from frontdesk.nlu.training_data import (
     load_yaml,
     parse_annotated,
 )
-from frontdesk.policy.rules_router import entity_names
-from frontdesk.types import Entity
+from frontdesk.policy.rules_router import Facts, RuleRouter, entity_names
+from frontdesk.policy.validation import check_rules
+from frontdesk.types import Entity, IntentPrediction, Urgency
 
 NOW = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)
 
@@ -313,7 +316,7 @@ def test_regexes_and_lookups_are_features_of_the_intent_model(tmp_path: Path) ->
     data = load_training_data(tmp_path)
     assert data.patterns == {
         "regex:greet": ["hey[^\\s]*"],
-        "lookup:product": [r"(?i:\b(?:vase|lamp)\b)"],
+        "lookup:product": [r"(?i:\b(?:lamp|vase)\b)"],
     }
     texts = [e.text for e in data.in_scope]
     intents = [e.intent for e in data.in_scope]
@@ -327,3 +330,29 @@ def test_regexes_and_lookups_are_features_of_the_intent_model(tmp_path: Path) ->
     assert row[1, -2:].toarray().tolist() == [[0.0, 0.0]]
     # The one-message path gives the same row as the batch path.
     assert (featured._features([message], None) != row[0]).nnz == 0
+
+
+def test_a_rule_asks_for_a_role_and_the_check_knows_the_type() -> None:
+    rules = RulesConfig.model_validate(
+        {
+            "teams": {"travel": {}},
+            "rules": [
+                {"name": "to paris", "when": {"has_entity": ["city:destination"]},
+                 "then": {"action": "handoff", "team": "travel"}},
+                {"name": "default", "then": {"action": "answer"}},
+            ],
+        }
+    )  # fmt: skip
+    check_rules(rules, intents=["fly"], entities=["city"])  # "city:destination" is known
+    with pytest.raises(ConfigError, match="unknown entity type 'city:destination'"):
+        check_rules(rules, intents=["fly"], entities=["town"])
+    router = RuleRouter(rules)
+    city = Entity(type="city", text="Paris", value="Paris", start=0, end=5, extractor="crf")
+    intent = IntentPrediction(name="fly", confidence=0.9)
+
+    def decide(entity: Entity) -> str | None:
+        return router.decide(Facts(intent, Urgency.NORMAL, "api", [entity])).rule
+
+    assert decide(city.model_copy(update={"role": "destination"})) == "to paris"
+    assert decide(city.model_copy(update={"role": "departure"})) == "default"
+    assert decide(city) == "default"

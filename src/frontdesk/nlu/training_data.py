@@ -96,7 +96,7 @@ class TrainingData:
         word in any case) as patterns: features of the intent model."""
         found = {f"regex:{name}": list(items) for name, items in self.regexes.items()}
         for name, values in self.lookups.items():
-            words = sorted({v.strip() for v in values if v.strip()}, key=len, reverse=True)
+            words = sorted({v.strip() for v in values if v.strip()}, key=lambda w: (-len(w), w))
             if words:
                 alternation = "|".join(re.escape(w) for w in words)
                 found[f"lookup:{name}"] = [rf"(?i:\b(?:{alternation})\b)"]
