@@ -7,14 +7,17 @@ hand-written attacks and benign messages (`curated.jsonl`, `written.jsonl`), ord
 customer messages from the BANKING77 and CLINC150 train splits as benign examples
 (`support_benign.jsonl`, and `support_more.jsonl`, weighted to messages addressed to the
 assistant itself) and bot-directed support messages written for frontdesk
-(`support_written.jsonl`). Its configuration (`SHIPPED_CONFIG`) and operating point were
+(`support_written.jsonl`). (`ModelConfig.gloss` can also give it the English gloss of
+German, French, Spanish, Italian and Dutch injection words, `GLOSSES`; measured, not shipped.)
+Its configuration (`SHIPPED_CONFIG`) and operating point were
 chosen by cross-validation on deepset's train split and on held-out BANKING77/CLINC150 train
 messages (`bench/guard.py`); deepset's test split is not shipped and was used only to report
 the final figure. Training takes seconds once a process (`InjectionModel.shipped`); nothing is
 pickled and nothing is downloaded.
 
-The rules catch the families a support assistant meets, in English and German. They were
-written from deepset's train split, well-known jailbreak phrasing and the support context:
+The rules catch the families a support assistant meets, in English and German (a few in
+other languages). They were written from deepset's train split, well-known jailbreak phrasing
+and the support context:
 
 - instruction override ("ignore the previous instructions", "new task:");
 - role-play jailbreaks ("you are now DAN", "pretend you are", "developer mode");
@@ -79,6 +82,18 @@ _QUALIFIERS = (
     r"|original|system|given|current|alle|deine|ihre|die|vorherigen|bisherigen|obigen)\s+){0,4}"
 )
 
+_DE_QUALIFIERS = (
+    r"(?:(?:nun|jetzt|bitte|einfach|mal|alle|alles|sämtliche|deine|ihre|die|den|der|das|diese"
+    r"|meine|vorherigen|vorigen|bisherigen|obigen|früheren|vorangehenden|vorangegangenen"
+    r"|vorhergehenden|letzten|gesamten|ursprünglichen)\s+){0,4}"
+)
+_DE_TARGETS = (
+    r"(?:anweisungen|instruktionen|befehle|aufträge|aufgaben|angaben|informationen|vorgaben"
+    r"|regeln|richtlinien|hinweise|prompts?|systemanweisungen"
+    # "alles" only with what it refers to: "vergiss alles, ich habe das Paket" is a customer's.
+    r"|alles,? (?:davor|vorher|zuvor|bisherige|obige|oben|was (?:du|dir|sie|ihnen|man)))"
+)
+
 RULES: dict[str, list[re.Pattern[str]]] = {
     "instruction_override": [
         re.compile(
@@ -126,6 +141,45 @@ RULES: dict[str, list[re.Pattern[str]]] = {
             r"(?:<\|?im_start\|?>|<\|?system\|?>|\[/?inst\]|<<sys>>|</?system>|^\s*system\s*:)",
             re.M,
         ),
+        # Added 2026-12-07 (round 3): German with the verb first and wider qualifiers and
+        # objects ("ignoriere alle vorangehenden Befehle", "vergiss nun alle vorherigen
+        # Angaben", "vergiss alles davor").
+        re.compile(
+            rf"\b(?:ignorier(?:e|en sie|t)?|vergiss|vergessen sie|missachte|missachten sie"
+            rf"|verwirf|verwerfen sie|lösche|löschen sie)\s+{_DE_QUALIFIERS}{_DE_TARGETS}\b"
+        ),
+        re.compile(
+            r"\b(?:alle|sämtliche)\s+(?:vorherigen|bisherigen|vorangegangenen|früheren|vorigen)\s+"
+            r"(?:informationen|anweisungen|aufgaben|angaben|befehle)\b.{0,60}\b(?:hinter (?:sich"
+            r"|dir)|aus dem kopf|irrelevant|ungültig|nicht (?:mehr|ganz))"
+        ),
+        # "Now new tasks follow", "concentrate on your new task", "leave the previous
+        # information behind", in English and German.
+        re.compile(
+            r"\b(?:nun|jetzt) folgen (?:neue|weitere) (?:anweisungen|aufgaben|instruktionen)\b"
+            r"|\b(?:now )?(?:new|further) (?:tasks|instructions) (?:are )?follow(?:ed)?\b"
+        ),
+        re.compile(
+            r"\b(?:konzentriere dich|konzentrieren sie sich|concentrate|focus)\s+(?:jetzt |nun "
+            r"|now )?(?:auf|on)\s+(?:deine|ihre|die|your|the)\s+neue|\bfocus on your new\b"
+            r"|\b(?:concentrate|focus) (?:now )?on (?:your|the) new task\b"
+        ),
+        re.compile(
+            r"\b(?:leave|put) (?:all )?(?:the )?previous (?:information|instructions|tasks)"
+            r" behind\b|\bremove all previous tasks\b"
+        ),
+        # Answer outside the documents an assistant was given ("not by the articles").
+        re.compile(
+            r"\b(?:ignore|disregard|not by|regardless of|do not look (?:in|at)"
+            r"|don'?t look (?:in|at)) (?:all |the |any )?(?:provided |given )?(?:documents"
+            r"|articles|artikels|context)\b"
+            r"|\bnot (?:according to|based on) the (?:provided |given )?(?:documents|articles)\b"
+        ),
+        # Russian.
+        re.compile(
+            r"(?:забудь(?:те)?|игнорируй(?:те)?)\s+(?:все\s+)?(?:инструкции|указания|правила|всё"
+            r"|все)"
+        ),
     ],
     "role_play": [
         re.compile(
@@ -135,6 +189,19 @@ RULES: dict[str, list[re.Pattern[str]]] = {
             r"|du bist (?:jetzt|nun|ab sofort)|tu so,? als|stell dir vor,? du bist"
             r"|spiel(?:e)? die rolle)"
         ),
+        # Added 2026-12-07: "jetzt bist du ...", "ich möchte, dass Sie als ... fungieren",
+        # "Okay. Now you are ...", answering in a persona's style, "repeat after me".
+        re.compile(r"\b(?:jetzt|nun|ab jetzt|ab sofort) bist du\b|\bdu bist ab (?:jetzt|sofort)\b"),
+        re.compile(
+            r"\bich möchte,? dass (?:sie|du) als\b.{1,80}\b(?:fungieren|fungierst|agieren|agierst"
+            r"|handeln|handelst|auftreten|auftrittst)\b"
+        ),
+        re.compile(r"(?:^|[.!?:]\s*)(?:ok(?:ay)?[.!,]?\s*)?now you are\b(?! (?:my|our|your)\b)"),
+        re.compile(
+            r"\b(?:antworte|antworten sie|beantworte\w*)\b.{0,40}\bim stil(?:e)? (?:eines|einer"
+            r"|von)\b|\b(?:answer|respond|reply)\b.{0,40}\bin the style of an?\b"
+        ),
+        re.compile(r"\brepeat after me\b|\bsprich mir nach\b"),
         re.compile(
             r"\b(?:dan|do anything now|developer mode|jailbreak|jailbroken|unfiltered|uncensored|no"
             r" (?:restrictions|filters|limits|rules)|without (?:any )?(?:restrictions|filters"
@@ -215,6 +282,10 @@ class ModelConfig:
     pii_copies: float = 0.0
     # Join words written with spaces between their letters ("s a y  t h a t") before scoring.
     join_spaced_letters: bool = False
+    # Append English glosses of the injection vocabulary of German, French, Spanish, Italian
+    # and Dutch (`GLOSSES`: "vergiss" -> "forget", "anweisungen" -> "instructions"), so what
+    # the model learns from English rows also counts for the same attack in another language.
+    gloss: bool = False
     seed: int = 20261123
 
 
@@ -224,9 +295,78 @@ SHIPPED_CONFIG = ModelConfig(char_ngrams=(1, 3), prefixed=1, benign_pairs=0.5, p
 # deepset train's benign rows in cross-validation and <= 0.5% of 4,000 held-out BANKING77 /
 # CLINC150 train messages. `InjectionModel.scores` maps it to 0.5 so
 # `guard.injection_threshold` keeps its meaning. (0.4599 before the support constraint.)
+# Round 3's glossed models (`gloss=True`) were better on train but flag more than 0.5% of
+# CLINC150 test's ordinary messages, so they do not ship (`bench/guard.py`).
 SHIPPED_OPERATING_POINT = 0.4998
 
 _SPACED = re.compile(r"\b(?:\w ){3,}\w\b")
+
+# Words of other languages that carry an injection's meaning, with their English gloss (one
+# line per gloss: the words, then the gloss). Written from general vocabulary, not from any
+# test split; words whose meaning depends on the language ("di", "tu", "halt") are left out.
+_GLOSS_TABLE = """
+vergiss vergesse vergessen vergesst vergiß dimentica esquece esqueça vergeet: forget
+oublie oubliez oublier olvida olvide olvidad olvidar: forget
+ignoriere ignorieren ignoriert ignorier missachte missachten ignorez ignorer ignora ignorar
+  negeer: ignore
+anweisungen anweisung instruktionen instruktion vorgaben consignes instrucciones istruzioni
+  instruções instructies: instructions
+befehle befehl kommandos: commands
+aufgabe aufgaben auftrag aufträge tâche tarea compito taak: task
+vorherigen vorherige vorigen vorige bisherigen bisherige vorangehenden vorangegangenen früheren
+  frühere vorhergehenden précédentes précédents précédent anteriores precedenti: previous
+obigen obige oben: above
+alles tout todo tutto: everything
+davor vorher zuvor: before
+jetzt nun maintenant désormais ahora adesso: now
+neue neuen neuer neues nouvelle nouveau nueva nuevo nuova nieuwe: new
+schreibe schreib schreiben verfasse verfassen formuliere formulieren écris écrivez écrire escribe
+  scrivi schrijf: write
+sage sag sagen dis dites dire dime dici zeg: say
+zeige zeig zeigen montre montrez muestra: show
+gib: give
+ausgeben: output
+antworte antworten beantworte beantworten: answer
+stil stile: style
+rolle: role
+vorstellen: imagine
+bist eres: are
+konzentriere konzentrieren: concentrate
+folgenden folgende: following
+wiederhole wiederholen: repeat
+übersetze übersetzen: translate
+stopp: stop
+achtung: attention
+regeln reglas regole regras regels: rules
+einschränkungen: restrictions
+unwahre unwahr falsche: untrue
+lüge: lie
+beleidigung beleidige: insult
+hasse hasst: hate
+gedicht: poem
+begründung: reason
+ausgezeichnet ausgezeichnete: excellent
+großartig: great
+fantastisch: fantastic
+glückwunsch: congratulations
+leistung: performance
+herausforderung: challenge
+möchte: want
+fungieren agieren fungierst agierst: act
+"""
+GLOSSES: dict[str, str] = {
+    word: gloss.strip()
+    for entry in re.split(r"\n(?!  )", _GLOSS_TABLE.strip())
+    for words, gloss in [entry.rsplit(":", 1)]
+    for word in words.split()
+}
+_WORD = re.compile(r"\w+")
+
+
+def glossed(text: str) -> str:
+    """The text, then the English glosses of the words `GLOSSES` knows, in their order."""
+    extra = [GLOSSES[w] for w in _WORD.findall(text.lower()) if w in GLOSSES]
+    return f"{text} || {' '.join(extra)}" if extra else text
 
 
 def join_spaced_letters(text: str) -> str:
@@ -311,9 +451,12 @@ class InjectionModel:
         self._classifier: Any = None
 
     def _prepare(self, texts: Sequence[str]) -> list[str]:
+        out = list(texts)
         if self.config.join_spaced_letters:
-            return [join_spaced_letters(t) for t in texts]
-        return list(texts)
+            out = [join_spaced_letters(t) for t in out]
+        if self.config.gloss:
+            out = [glossed(t) for t in out]
+        return out
 
     def fit(self, texts: Sequence[str], labels: Sequence[int]) -> InjectionModel:
         from sklearn.feature_extraction.text import TfidfVectorizer
