@@ -12,7 +12,9 @@ every required fact present and the right atom (CLAPNQ: the gold passage) cited.
   (`extractive.passage_weights`, what ships).
 
 Reports also how often anything was quoted for an answerable question (`quoted`) and for an
-unanswerable one (`unanswerable_quoted`: there, quoting nothing means handing off).
+unanswerable one (`unanswerable_quoted`: there, quoting nothing means handing off), and the
+answerability judgement's cost per turn in CPU time (thread time: on a shared machine the
+wall-clock p95 of bench/answers.py measures the other processes as much as the judgement).
 CLAPNQ test and the held-out workspace are not read here (bench/answers.py reports them).
 
     .venv/bin/python bench/answer_selection.py [--data PATH] [--output JSON]
@@ -23,7 +25,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import statistics
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -39,6 +43,7 @@ from frontdesk.llm.quotable import is_staff_only
 from frontdesk.types import Passage
 
 RESULTS = ROOT / "bench" / "results" / "answer_selection.json"
+CPU_MS: list[float] = []  # the answerability judgement's CPU time, turn by turn
 
 
 def by_order(passages: Sequence[Passage]) -> list[float]:
@@ -58,7 +63,10 @@ async def collect(root: Path, golden: Path | None, in_place: bool) -> list[dict[
 
     def recording(turn: Any, deps: Any, model: Any, passages: list[Passage]) -> Any:
         seen[turn.text] = [p.model_copy() for p in turn.passages if not is_staff_only(p)]
-        return judge(turn, deps, model, passages)
+        began = time.thread_time()  # CPU time: what the judgement costs, whatever else runs
+        judged = judge(turn, deps, model, passages)
+        CPU_MS.append((time.thread_time() - began) * 1000)
+        return judged
 
     stages.judge_answerability = recording  # type: ignore[assignment]
     try:
@@ -124,6 +132,11 @@ def main() -> None:
         result[name] = {weighing: score(rows, weighing) for weighing in WEIGHINGS}
         for weighing, row in result[name].items():
             print(f"{name:11s} {weighing:7s} " + " ".join(f"{k} {v}" for k, v in row.items()))
+    p95 = statistics.quantiles(CPU_MS, n=20, method="inclusive")[-1]
+    result["answerability_cpu_ms"] = {"turns": len(CPU_MS), "p95": round(p95, 3),
+                                      "median": round(statistics.median(CPU_MS), 3)}  # fmt: skip
+    print(f"answerability CPU time: p95 {p95:.3f} ms, median "
+          f"{statistics.median(CPU_MS):.3f} ms over {len(CPU_MS)} turns")  # fmt: skip
     result["command"] = "python bench/answer_selection.py"
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2) + "\n")
