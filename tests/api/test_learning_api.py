@@ -137,3 +137,34 @@ async def test_corrections_lifecycle(http: httpx.AsyncClient, sqlite_runtime: Ru
     assert ("correction.disable", bad.id) in actions
     assert ("correction.delete", bad.id) in actions
     assert ("correction.export", None) in actions
+
+
+async def test_another_tenants_admin_can_neither_see_nor_change_the_workspace_model(
+    http: httpx.AsyncClient, sqlite_runtime: Runtime
+) -> None:
+    """The model is served to every tenant and holds the workspace tenant's corrections."""
+    from frontdesk.storage.tenants import ensure_tenant
+
+    rt = sqlite_runtime
+    store = ModelStore(rt.workspace.state_dir / "models" / "nlu")
+    first = store.active_version()
+    assert first is not None
+    shutil.copytree(store.root / first, store.root / f"{first}-copy")
+    other = await ensure_tenant(rt.db, "other")
+    key = await create_key(rt.db, other.id, name="o", scope=Scope.ADMIN)
+    headers = {"Authorization": f"Bearer {key.token}"}
+    calls = [
+        ("GET", "/v1/admin/models", None),
+        ("GET", "/v1/admin/models/active", None),
+        ("POST", f"/v1/admin/models/{first}-copy/promote", None),
+        ("POST", "/v1/admin/models/rollback", {}),
+        ("POST", "/v1/admin/models/retrain", None),
+    ]
+    for method, path, body in calls:
+        response = await http.request(method, path, headers=headers, json=body)
+        assert response.status_code == 403, (path, response.text)
+        assert response.json()["error"]["code"] == "workspace_tenant_only", path
+    assert store.active_version() == first
+    # Its own corrections are still its own to list.
+    listed = await http.get("/v1/admin/corrections", headers=headers)
+    assert listed.status_code == 200, listed.text

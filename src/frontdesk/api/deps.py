@@ -168,6 +168,22 @@ def require_admin(key: CurrentKey) -> VerifiedKey:
 AdminKey = Annotated[VerifiedKey, Depends(require_admin)]
 
 
+def require_workspace_admin(key: AdminKey, runtime: RuntimeDep) -> VerifiedKey:
+    """The intent model is the workspace's, served to every tenant and trained on its own
+    tenant's corrections: only that tenant's admins may see its versions or change it (as
+    only they may use the console)."""
+    if key.tenant_id != runtime.tenant.id:
+        raise PermissionDeniedError(
+            "the intent model belongs to the workspace: only admins of its own tenant "
+            f"({runtime.tenant.name!r}) can see or change it",
+            code="workspace_tenant_only",
+        )
+    return key
+
+
+WorkspaceAdminKey = Annotated[VerifiedKey, Depends(require_workspace_admin)]
+
+
 def require_scope(key: VerifiedKey, *allowed: Scope) -> None:
     if key.scope not in allowed:
         names = ", ".join(s.value for s in allowed)

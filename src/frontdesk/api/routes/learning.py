@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from frontdesk.api.deps import AdminKey, JobsDep, RuntimeDep
+from frontdesk.api.deps import AdminKey, JobsDep, RuntimeDep, WorkspaceAdminKey
 from frontdesk.api.input_hygiene import RequestBody
 from frontdesk.api.schemas import ErrorResponse
 from frontdesk.errors import NotFoundError
@@ -103,7 +103,7 @@ async def _audit(runtime: RuntimeDep, key: AdminKey, action: str, target: str,
 
 
 @router.get("/models")
-async def list_models(runtime: RuntimeDep, key: AdminKey) -> ModelsPublic:
+async def list_models(runtime: RuntimeDep, key: WorkspaceAdminKey) -> ModelsPublic:
     """Every trained version, newest first, with its gate decision."""
     store = _store(runtime)
     versions = [ModelVersionPublic(**version_summary(store, v)) for v in reversed(store.versions())]
@@ -112,7 +112,9 @@ async def list_models(runtime: RuntimeDep, key: AdminKey) -> ModelsPublic:
 
 
 @router.get("/models/{version}")
-async def show_model(version: str, runtime: RuntimeDep, key: AdminKey) -> ModelVersionPublic:
+async def show_model(
+    version: str, runtime: RuntimeDep, key: WorkspaceAdminKey
+) -> ModelVersionPublic:
     store = _store(runtime)
     if version == "active":
         version = store.active_version() or ""
@@ -120,7 +122,7 @@ async def show_model(version: str, runtime: RuntimeDep, key: AdminKey) -> ModelV
 
 
 @router.post("/models/{version}/promote")
-async def promote_model(version: str, runtime: RuntimeDep, key: AdminKey) -> ModelSwitched:
+async def promote_model(version: str, runtime: RuntimeDep, key: WorkspaceAdminKey) -> ModelSwitched:
     """Serve this version (a person's choice: it becomes the baseline)."""
     store = _store(runtime)
     previous = accept(store, _version(store, version), actor=key.actor)
@@ -129,7 +131,9 @@ async def promote_model(version: str, runtime: RuntimeDep, key: AdminKey) -> Mod
 
 
 @router.post("/models/rollback")
-async def rollback_model(body: Rollback, runtime: RuntimeDep, key: AdminKey) -> ModelSwitched:
+async def rollback_model(
+    body: Rollback, runtime: RuntimeDep, key: WorkspaceAdminKey
+) -> ModelSwitched:
     """Back to the version in use before the current one (or `to`)."""
     store = _store(runtime)
     target = _version(store, body.to) if body.to else None
@@ -139,7 +143,7 @@ async def rollback_model(body: Rollback, runtime: RuntimeDep, key: AdminKey) -> 
 
 
 @router.post("/models/retrain", status_code=status.HTTP_202_ACCEPTED)
-async def retrain_model(runtime: RuntimeDep, jobs: JobsDep, key: AdminKey) -> JobAccepted:
+async def retrain_model(runtime: RuntimeDep, jobs: JobsDep, key: WorkspaceAdminKey) -> JobAccepted:
     """Train on nlu/ plus the enabled corrections behind the gate, as a job (its result is
     the gate's report; poll /v1/jobs/{id})."""
     job_id = await start_retrain(runtime, jobs, actor=key.actor, trigger="api")
