@@ -81,6 +81,16 @@ async def test_revoked_keys_and_disabled_users_are_refused_at_once(
     users = (await http.get("/v1/admin/users", headers=admin)).json()
     assert [u["disabled_at"] is not None for u in users if u["id"] == agent.id] == [True]
 
+    enabled = await http.post(f"/v1/admin/users/{agent.id}/enable", headers=admin)
+    assert (enabled.status_code, enabled.json()["disabled_at"]) == (200, None)
+    assert (await http.get("/v1/knowledge/documents", headers=session)).status_code == 401
+    back = await http.post("/v1/auth/login", json=credentials)  # old sessions stay ended
+    assert back.status_code == 200, back.text
+    audit = (await http.get("/v1/admin/audit", headers=admin)).json()
+    assert ("user.enable", agent.id) in {(a["action"], a["target"]) for a in audit}
+    missing_user = await http.post("/v1/admin/users/nobody/enable", headers=admin)
+    assert missing_user.status_code == 404
+
 
 async def test_the_apps_pages_carry_security_headers(http: httpx.AsyncClient) -> None:
     for path in ("/", "/console/login", "/docs"):

@@ -262,6 +262,7 @@ LEAST_SCOPE: dict[tuple[str, str], Scope | str | None] = {
     ("get", "/v1/admin/keys"): ADMIN,
     ("delete", "/v1/admin/keys/{key_id}"): ADMIN,
     ("post", "/v1/admin/users/{user_id}/disable"): ADMIN,
+    ("post", "/v1/admin/users/{user_id}/enable"): ADMIN,
     ("get", "/v1/admin/models"): ADMIN,
     ("get", "/v1/admin/models/{version}"): ADMIN,
     ("post", "/v1/admin/models/retrain"): ADMIN,

@@ -79,6 +79,11 @@ def test_keys_revoke_and_users_disable(workspace: Path, monkeypatch: pytest.Monk
     assert "ana@kestrel.example is disabled" in disabled.output
     users = runner.invoke(app, ["users", "list", "-w", str(workspace)]).output
     assert "ana@kestrel.example  agent  disabled" in users
+    enabled = runner.invoke(app, ["users", "enable", "ana@kestrel.example", "-w", str(workspace)])
+    assert enabled.exit_code == 0, enabled.output
+    assert "ana@kestrel.example can sign in again" in enabled.output
+    users = runner.invoke(app, ["users", "list", "-w", str(workspace)]).output
+    assert "ana@kestrel.example  agent  active" in users
     nobody = runner.invoke(app, ["users", "disable", "bob@kestrel.example", "-w", str(workspace)])
     assert nobody.exit_code == 1
     assert "no user 'bob@kestrel.example'" in nobody.output

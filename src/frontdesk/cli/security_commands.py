@@ -1,4 +1,4 @@
-"""`frontdesk users create|list|disable` (console sign-in), `frontdesk keys list|revoke` and
+"""`frontdesk users create|list|disable|enable` (console sign-in), `frontdesk keys list|revoke` and
 `frontdesk privacy purge` (retention, for cron when the API process is not the one running
 it)."""
 
@@ -129,6 +129,29 @@ def users_disable(
     if email is None:
         raise fail(f"no user {user!r} in this tenant; `frontdesk users list` shows them")
     err.print(f"{email} is disabled; their console and API sessions have ended")
+
+
+@users_app.command("enable")
+@friendly
+def users_enable(
+    user: Annotated[str, typer.Argument(help="The user's e-mail or id.")],
+    workspace: WorkspaceOption = Path("."),
+    tenant: TenantOption = None,
+) -> None:
+    """Let a disabled console user sign in again."""
+    from frontdesk.storage.users import enable_user, find_user
+
+    async def work(db: Database, tenant_id: str) -> str | None:
+        found = await find_user(db, tenant_id, user)
+        if found is None:
+            return None
+        await enable_user(db, tenant_id, found.id, actor="cli")
+        return found.email
+
+    email = _run_for_tenant(workspace, tenant, work)
+    if email is None:
+        raise fail(f"no user {user!r} in this tenant; `frontdesk users list` shows them")
+    err.print(f"{email} can sign in again")
 
 
 def keys_list(workspace: WorkspaceOption = Path("."), tenant: TenantOption = None) -> None:

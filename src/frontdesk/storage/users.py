@@ -223,3 +223,19 @@ async def disable_user(
                   detail={"sessions_ended": len(open_sessions)})  # fmt: skip
         await session.commit()
         return user
+
+
+async def enable_user(
+    db: Database, tenant_id: str, user_id: str, *, actor: str = "system"
+) -> User | None:
+    """Let a disabled console user sign in again (their old sessions stay ended). Audited
+    as `user.enable` when it changes something."""
+    async with db.session(tenant_id) as session:
+        user = await session.get(User, user_id)
+        if user is None:
+            return None
+        if user.disabled_at is not None:
+            user.disabled_at = None
+            audit(session, actor=actor, action="user.enable", target=user.id, detail={})
+        await session.commit()
+        return user

@@ -21,7 +21,7 @@ from frontdesk.storage.fields import fits
 from frontdesk.storage.models import AuditLog
 from frontdesk.storage.privacy import delete_customer, export_customer
 from frontdesk.storage.security_models import User
-from frontdesk.storage.users import Role, create_user, disable_user, list_users
+from frontdesk.storage.users import Role, create_user, disable_user, enable_user, list_users
 
 router = APIRouter(
     prefix="/v1/admin",
@@ -94,6 +94,16 @@ async def disable(user_id: str, runtime: RuntimeDep, key: AdminKey) -> UserPubli
     """Disable a console user: their sessions end now (API and console) and they cannot sign
     in again. Audited as `user.disable`."""
     user = await disable_user(runtime.db, key.tenant_id, user_id, actor=key.actor)
+    if user is None:
+        raise NotFoundError(f"user {user_id} not found")
+    return UserPublic.of(user)
+
+
+@router.post("/users/{user_id}/enable")
+async def enable(user_id: str, runtime: RuntimeDep, key: AdminKey) -> UserPublic:
+    """Let a disabled console user sign in again (sessions ended by the disable stay ended).
+    Audited as `user.enable`."""
+    user = await enable_user(runtime.db, key.tenant_id, user_id, actor=key.actor)
     if user is None:
         raise NotFoundError(f"user {user_id} not found")
     return UserPublic.of(user)
