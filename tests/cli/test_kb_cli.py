@@ -39,8 +39,12 @@ def test_kb_ingest_and_search(workspace: Path, tmp_path: Path) -> None:
     assert result.exit_code == 1, result.output  # rejected files fail the run
     assert "2 added, 0 updated, 0 unchanged, 0 removed" in result.output
     assert f"rejected: {docs / 'corrupt.pdf'}: unreadable PDF" in result.output
-    assert f"rejected: {docs / 'program.bin'}: unsupported file type '.bin'" in result.output
-    assert "2 files indexed (0 unchanged), 0 skipped as duplicates, 2 rejected" in result.output
+    assert "rejected: " + str(docs / "program.bin") not in result.output  # not a document
+    assert "not read: 1 files that are not documents (.bin 1)" in result.output
+    assert (
+        "2 files indexed (0 unchanged), 0 skipped as duplicates, 1 not documents, 1 rejected"
+        in result.output
+    )
     assert "kb lint" not in result.output  # the hint is for atoms' metadata only
 
     again = runner.invoke(app, ["kb", "ingest", str(docs), "-w", str(workspace), "--strict"])
@@ -107,7 +111,10 @@ def test_kb_ingest_names_each_rejected_file_once_and_indexes_the_rest(
     assert "rejected: atoms/pelican.md:4: type: Input should be" in output
     assert "supported file types" not in output  # .md is supported: not the problem
     assert "(check atoms before indexing: frontdesk kb lint atoms)" in output
-    assert "2 files indexed (0 unchanged), 0 skipped as duplicates, 1 rejected" in result.stdout
+    assert (
+        "2 files indexed (0 unchanged), 0 skipped as duplicates, 0 not documents, 1 rejected"
+        in result.stdout
+    )
     assert "--allow-rejects" in result.stderr
     assert "Traceback" not in output
 
@@ -123,7 +130,10 @@ def test_kb_ingest_names_each_rejected_file_once_and_indexes_the_rest(
     )
     assert allowed.exit_code == 0, allowed.output
     assert allowed.output.count("pelican.md") == 1  # still listed
-    assert "2 files indexed (2 unchanged), 0 skipped as duplicates, 1 rejected" in allowed.output
+    assert (
+        "2 files indexed (2 unchanged), 0 skipped as duplicates, 0 not documents, 1 rejected"
+        in allowed.output
+    )
 
     lint = runner.invoke(app, ["kb", "lint", str(docs)])
     assert lint.exit_code == 1
@@ -147,10 +157,13 @@ def test_kb_ingest_of_nothing_fails(workspace: Path, tmp_path: Path) -> None:
     # Every file rejected: nothing indexed is a failure even with --allow-rejects.
     bad = tmp_path / "bad"
     bad.mkdir()
-    (bad / "x.md").write_text("---\ntitle: x\n---\n")
+    (bad / "x.md").write_text("---\ntitle: [x\n---\nText.\n")
     only_bad = runner.invoke(
         app, ["kb", "ingest", str(bad), "-w", str(workspace), "--allow-rejects"]
     )
     assert only_bad.exit_code == 1
-    assert "0 files indexed (0 unchanged), 0 skipped as duplicates, 1 rejected" in only_bad.output
+    assert (
+        "0 files indexed (0 unchanged), 0 skipped as duplicates, 0 not documents, 1 rejected"
+        in only_bad.output
+    )
     assert f"nothing was indexed from {bad}" in " ".join(only_bad.output.split())

@@ -55,6 +55,10 @@ def test_a_documentation_folder_is_indexed_with_its_print_page_skipped(
     both = "<h1>Installing the hub</h1>" + HUB + "<h1>Pairing the app</h1>" + PAIRING
     (docs / "print.html").write_text(CHAPTER.format(title="Kestrel Handbook", body=both))
     (docs / "billing.md").write_text(FRONT)
+    (docs / "assets").mkdir()  # a built site's files beside its pages: not documents
+    (docs / "assets" / "style.css").write_text("body { color: red }")
+    (docs / "assets" / "logo.png").write_bytes(b"\x89PNG")
+    (docs / "_index.md").write_text("---\ntitle: Handbook\noutputs: [JSON]\n---\n")
 
     result = runner.invoke(app, ["kb", "ingest", str(docs), "-w", str(workspace)])
     output = " ".join(result.output.split())
@@ -64,9 +68,13 @@ def test_a_documentation_folder_is_indexed_with_its_print_page_skipped(
                     "text is in ", skipped), skipped  # fmt: skip
     assert f"{docs / 'hub.html'}" in skipped
     assert f"{docs / 'pairing.html'}" in skipped
-    assert "3 files indexed (0 unchanged), 1 skipped as duplicates, 0 rejected, 0 quarantined" in (
-        output
+    assert (
+        "not read: 3 files that are not documents (.css 1, .png 1, front matter only 1)" in output
     )
+    assert (
+        "3 files indexed (0 unchanged), 1 skipped as duplicates, 3 not documents, 0 rejected, "
+        "0 quarantined"
+    ) in output
     assert "rejected:" not in output
 
     again = runner.invoke(app, ["kb", "ingest", str(docs), "-w", str(workspace)])

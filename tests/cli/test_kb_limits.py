@@ -35,7 +35,10 @@ def test_kb_ingest_skips_bomb_files_with_their_codes(
     ):
         assert output.count(name) == 1, output
         assert f"[{code}]" in output.split(name, 1)[1].split("rejected:")[0], output
-    assert "1 files indexed (0 unchanged), 0 skipped as duplicates, 3 rejected" in output
+    assert (
+        "1 files indexed (0 unchanged), 0 skipped as duplicates, 0 not documents, 3 rejected"
+        in output
+    )
     assert "Traceback" not in output
     found = runner.invoke(app, ["kb", "search", "ostrich depot", "-w", str(workspace)])
     assert "manuals/ostrich.txt" in found.output

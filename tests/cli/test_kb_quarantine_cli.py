@@ -30,8 +30,8 @@ def test_ingest_and_lint_report_the_quarantined_passage(workspace: Path, tmp_pat
     assert f"quarantined: {docs / 'problems.txt'}:4: secret_request: asks the customer for " \
            "their card number" in result.output  # fmt: skip
     assert (
-        "2 files indexed (0 unchanged), 0 skipped as duplicates, 0 rejected, 1 quarantined"
-        in result.output
+        "2 files indexed (0 unchanged), 0 skipped as duplicates, 0 not documents, 0 rejected, "
+        "1 quarantined" in result.output
     )
     assert "1 passage finding(s) in 1 file(s) quarantined" in result.output
 

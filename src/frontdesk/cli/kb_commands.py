@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
@@ -81,16 +82,19 @@ def lint(
                   soft_wrap=True)  # fmt: skip
     errors = sum(1 for f in findings if f.severity == "error")
     warnings = sum(1 for f in findings if f.severity == "warning")
-    documents = sum(1 for f in findings if f.severity == "info")
-    rejected = len({f.path for f in findings if f.rejected})
+    skipped = {f.path for f in findings if f.severity == "info" and f.rejected}  # not documents
+    documents = {f.path for f in findings if f.severity == "info" and not f.rejected}
+    rejected = len({f.path for f in findings if f.rejected} - skipped)
     atoms = sum(1 for p in files if p.suffix.lower() in ATOM_SUFFIXES) - sum(
-        1 for f in findings if f.severity == "info" and f.path.suffix.lower() in ATOM_SUFFIXES
+        1 for p in skipped | documents if p.suffix.lower() in ATOM_SUFFIXES
     )
     out.print(f"{atoms} atoms checked: {errors} errors, {warnings} warnings", highlight=False)
     if documents:
-        out.print(f"{documents} plain documents (info: what an atom would add)", highlight=False)
-    out.print(f"{len(files) - rejected} files would be indexed, {rejected} rejected",
-              highlight=False)  # fmt: skip
+        out.print(f"{len(documents)} plain documents (info: what an atom would add)",
+                  highlight=False)  # fmt: skip
+    not_read = f", {len(skipped)} not documents (not read)" if skipped else ""
+    out.print(f"{len(files) - rejected - len(skipped)} files would be indexed, {rejected} "
+              f"rejected{not_read}", highlight=False)  # fmt: skip
     if errors:
         raise typer.Exit(1)
 
@@ -204,10 +208,16 @@ def ingest(
         out.print(f"skipped: {_shown(shown / duplicate.source.removeprefix(prefix))}: a near-"
                   f"duplicate ({duplicate.share:.0%} of its text is in {others})", markup=False,
                   highlight=False, soft_wrap=True)  # fmt: skip
+    if report.not_read:
+        kinds = Counter(why for _, why in report.not_read)
+        ranked = sorted(kinds.items(), key=lambda kind: (-kind[1], kind[0]))
+        listed = ", ".join(f"{why} {n}" for why, n in ranked)
+        out.print(f"not read: {len(report.not_read)} files that are not documents ({listed})",
+                  markup=False, highlight=False, soft_wrap=True)  # fmt: skip
     out.print(f"{report.indexed} files indexed ({len(report.unchanged)} unchanged), "
-              f"{len(report.duplicates)} skipped as duplicates, {len(report.rejected)} rejected, "
-              f"{len(report.quarantined)} quarantined", highlight=False,
-              soft_wrap=True)  # fmt: skip
+              f"{len(report.duplicates)} skipped as duplicates, {len(report.not_read)} not "
+              f"documents, {len(report.rejected)} rejected, {len(report.quarantined)} "
+              "quarantined", highlight=False, soft_wrap=True)  # fmt: skip
     if report.quarantined:
         files = len({q.source for q in report.quarantined})
         out.print(f"{len(report.quarantined)} passage finding(s) in {files} file(s) quarantined "

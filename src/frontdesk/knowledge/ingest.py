@@ -70,6 +70,7 @@ class IngestError(ValueError):
         super().__init__(f"{source}:{line}: {reason}" if line else f"{source}: {reason}")
         self.source, self.reason, self.code, self.line = source, reason, code, line
         self.kept_previous = False  # set by ingest_source when an earlier version stays
+        self.not_a_document = False  # a page of front matter only: a folder sync skips it
 
     def rejection(self) -> Rejection:
         return Rejection(self.source, self.code, self.reason, self.line, self.kept_previous)
@@ -145,6 +146,9 @@ class SyncReport:
     rejected: list[Rejection] = field(default_factory=list)
     quarantined: list[Quarantined] = field(default_factory=list)  # of this run's files
     duplicates: list[Duplicate] = field(default_factory=list)  # skipped, not indexed
+    # Files of a folder that are not documents, (source, why): a type no reader handles (a
+    # built site's scripts, images, fonts), or a page of front matter only. Not rejections.
+    not_read: list[tuple[str, str]] = field(default_factory=list)
     embedded: int = 0
     dropped: int = 0  # duplicates that were indexed before this run (taken out now)
 
@@ -173,6 +177,7 @@ class SyncReport:
             "errors": self.errors,
             "quarantined": [q.as_dict() for q in self.quarantined],
             "duplicates": [d.as_dict() for d in self.duplicates],
+            "not_read": [{"source": s, "why": why} for s, why in self.not_read],
             "embedded": self.embedded,
         }
 
@@ -238,6 +243,10 @@ def parse_source(source: str, data: bytes, *, text: str | None = None) -> Parsed
         if mapped.description and mapped.description not in body:
             body = f"{mapped.description}\n\n{body.strip()}"  # the page's lead, searchable
     if not body.strip():
+        if front is not None:  # a site's list or redirect page: front matter, no text
+            empty = IngestError(source, "front matter only, no text", code="empty_file")
+            empty.not_a_document = True
+            raise empty
         raise IngestError(source, "the file has no text", code="empty_file")
     title = mapped.title or document_title(body) or _name_title(path) or source
     return Parsed(title[:_TITLE_MAX], "document", tags, "", meta, body, [], None,
@@ -488,7 +497,9 @@ async def sync_folder(
     """Make the documents whose source starts with `prefix` match the folder's files.
 
     Sources are `prefix` + the path inside the folder, so several folders (the workspace's
-    knowledge/, uploads, another collection) can live side by side in one tenant.
+    knowledge/, uploads, another collection) can live side by side in one tenant. Files of
+    a type no reader handles and pages of front matter only are not documents: listed in
+    `not_read`, not rejected (an upload of one is rejected: it was sent to be indexed).
     """
     report = SyncReport()
     known = set(
@@ -499,6 +510,9 @@ async def sync_folder(
         source = prefix + path.relative_to(folder).as_posix()
         if progress:
             progress(source)
+        if path.suffix.lower() not in SUPPORTED_SUFFIXES:  # a site's script, image, font...
+            report.not_read.append((source, path.suffix.lower() or "(none)"))
+            continue
         seen.add(source)  # a bad file keeps what was indexed for it before
         try:
             data = await asyncio.to_thread(path.read_bytes)
@@ -517,7 +531,11 @@ async def sync_folder(
                                              source in known))  # fmt: skip
             continue
         except IngestError as exc:
-            report.rejected.append(exc.rejection())
+            if exc.not_a_document:
+                seen.discard(source)  # what was indexed for it goes
+                report.not_read.append((source, "front matter only"))
+            else:
+                report.rejected.append(exc.rejection())
             continue
         getattr(report, outcome).append(source)
     await skip_duplicates(session, report, known)

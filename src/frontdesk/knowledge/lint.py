@@ -7,9 +7,10 @@ titles that name no atom, duplicate titles, a `Q:` without its `A:`, and passage
 knowledge screen would quarantine (instructions to the assistant, requests for a customer's
 secrets, hidden text: `knowledge/screening.py`; they are indexed but never used in answers).
 Warnings: atoms whose body is over the chunk budget (they still index, split into several
-chunks) or has no text. Information: each file indexed as a plain document (Markdown without
-front matter or with a publishing tool's, HTML, text, PDF, DOCX) and what an atom's front
-matter would add to it.
+chunks) or has no text. Information: files `kb ingest` does not read because they are not
+documents (a type no reader handles, a page of front matter only), and each file indexed as
+a plain document (Markdown without front matter or with a publishing tool's, HTML, text,
+PDF, DOCX) and what an atom's front matter would add to it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from frontdesk.knowledge.chunking import chunk_document
 from frontdesk.knowledge.converters import ConversionError
 from frontdesk.knowledge.ingest import (
     ATOM_SUFFIXES,
+    SUPPORTED_SUFFIXES,
     IngestError,
     Parsed,
     line_of,
@@ -116,6 +118,11 @@ def _lint_folder(folder: Path, parser: DocumentParser, max_body_tokens: int) -> 
     findings: list[Finding] = []
     atoms: list[tuple[Atom, str]] = []
     for path in list_source_files(folder):
+        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+            note = (f"not read: {path.suffix.lower() or 'a file without an extension'} is not a "
+                    f"document type ({', '.join(sorted(SUPPORTED_SUFFIXES))})")  # fmt: skip
+            findings.append(Finding(path, 1, "info", note, rejected=True))
+            continue
         try:
             data = path.read_bytes()
         except OSError as exc:
@@ -125,7 +132,8 @@ def _lint_folder(folder: Path, parser: DocumentParser, max_body_tokens: int) -> 
         try:
             parsed = parse_source(str(path), data, text=_converted(parser, path, data))
         except IngestError as exc:
-            findings.append(Finding(path, exc.line or 1, "error", exc.reason, rejected=True))
+            severity = "info" if exc.not_a_document else "error"  # front matter only
+            findings.append(Finding(path, exc.line or 1, severity, exc.reason, rejected=True))
             continue
         findings.extend(_quarantined(path, parsed))
         atom = parsed.atom
