@@ -111,7 +111,7 @@ def test_a_code_the_list_does_not_hold_is_not_answered_by_its_neighbours() -> No
                     counts=(40, [3, 1, 2, 5]), words=words)  # fmt: skip
     assert not judged.answerable  # however close the list is in meaning
     assert judged.signals["unlisted_code"] == 1.0
-    assert "lists IHD-01, IHD-07 but not IHD-12" in judged.reason
+    assert "give IHD-01, IHD-07 but not IHD-12" in judged.reason
     listed = assess("my display shows ihd07, what does it mean?", _codes(),
                     counts=(40, [3, 1, 2, 5]), words=words)  # fmt: skip
     assert listed.answerable  # the same code written another way
@@ -123,3 +123,20 @@ def test_a_reference_number_is_not_a_code() -> None:
 
     assert unlisted_codes("please close account AC-5519320", _codes()) == []
     assert unlisted_codes("is there a fee for ERR404", _codes()) == []  # no such family here
+
+
+def test_a_year_the_articles_do_not_give_is_not_answered_by_another_years() -> None:
+    text = "Who gets it (winter 2025 to 2026): on the qualifying date of 24 August 2025."
+    whd = [passage(text, title="Warm Home Discount", dense=0.8)]
+    words = ["2026", "2027", "date", "discount", "qualifying", "warm", "winter"]
+    judged = assess("qualifying date for the warm home discount for winter 2026 to 2027?", whd,
+                    counts=(40, [1, 0, 3, 1, 1, 1, 1]), words=words)  # fmt: skip
+    assert not judged.answerable
+    assert "give 2025 but not 2027" in judged.reason
+    same = assess("qualifying date for the warm home discount for winter 2025 to 2026?", whd,
+                  counts=(40, [1, 1, 3, 1, 1, 1, 1]), words=words)  # fmt: skip
+    assert same.answerable
+    # A year the best passage does not contrast with another one is the customer's story.
+    story = [passage("Readings are sent every 30 minutes.", title="Smart meters", dense=0.8)]
+    assert assess("my smart meter was fitted in 2018, how often does it send readings?", story,
+                  counts=None, words=["2018", "fitted", "meter"]).answerable  # fmt: skip

@@ -15,9 +15,11 @@ already computed (no extra model call; microseconds):
 
 One check reads the passages rather than scoring them: a question about a code (an error or
 status code such as "IHD-12", "DLV-17", "ERR404") that no passage holds, while they list others
-of the same family ("IHD-01", "IHD-07"), is not answered whatever the score: the list is as
-close in meaning as an answer would be, and quoting a neighbouring code's meaning is the
-borrowed answer the customer must never get (`unlisted_code` in the signals).
+of the same family ("IHD-01", "IHD-07"), or about a year no passage holds while the best one
+gives another (a tariff's or a scheme's edition), is not answered whatever the score: the list
+is as close in meaning as an answer would be, and quoting a neighbouring code's meaning or
+another year's figure is the borrowed answer the customer must never get (`unlisted_code` in
+the signals).
 
 A logistic model turns the signals into P(answerable); below the threshold the rules see
 `answerable: false`. The default coefficients come from bench/answerability_fit.py; a
@@ -54,6 +56,7 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 # A code: 2-5 letters, an optional hyphen, 1-4 digits ("IHD-12", "DLV-17", "MR-02", "ERR404").
 # Longer numbers (account and order references) are not codes.
 _CODE = re.compile(r"\b([A-Za-z]{2,5})-?(\d{1,4})\b")
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 _HAS_DIGIT = re.compile(r"\d")
 
 
@@ -181,7 +184,7 @@ def assess(
         answerable = False
         signals["unlisted_code"] = 1.0
         reason = (
-            f"the knowledge base lists {', '.join(others[:3])} but not {code} "
+            f"the closest articles give {', '.join(others[:3])} but not {code} "
             f"(answerability {probability:.2f})"
         )
     return Answerability(
@@ -194,10 +197,11 @@ def assess(
 
 def unlisted_codes(question: str, passages: Sequence[Passage]) -> list[tuple[str, list[str]]]:
     """The question's codes that no passage holds while the passages hold others of the same
-    family (same letters, other digits), each with those others as the passages write them."""
+    family (same letters, other digits), each with those others as the passages write them;
+    then its years the same way (`unlisted_years`)."""
     asked = {_code_key(m): m.group(0) for m in _CODE.finditer(question)}
     if not asked:
-        return []
+        return unlisted_years(question, passages)
     held: dict[str, dict[str, str]] = {}  # family -> code key -> as written
     for passage in passages:
         for m in _CODE.finditer(f"{passage.heading} {passage.text}"):
@@ -207,7 +211,20 @@ def unlisted_codes(question: str, passages: Sequence[Passage]) -> list[tuple[str
         family = held.get(key.split("-")[0], {})
         if family and key not in family:
             found.append((written, list(family.values())))
-    return found
+    return found + unlisted_years(question, passages)
+
+
+def unlisted_years(question: str, passages: Sequence[Passage]) -> list[tuple[str, list[str]]]:
+    """The question's years that no passage holds while the best passage gives another: the
+    edition of a tariff, a scheme year, a price list ("Fix 12 (October 2025)" where the
+    articles have the March 2026 one; "winter 2026 to 2027" where they give 2025 to 2026)."""
+    asked = set(_YEAR.findall(question))
+    if not asked or not passages:
+        return []
+    anywhere = {y for p in passages for y in _YEAR.findall(f"{p.title} {p.heading} {p.text}")}
+    best = passages[0]
+    others = sorted(set(_YEAR.findall(f"{best.title} {best.heading} {best.text}")) - asked)
+    return [(year, others) for year in sorted(asked - anywhere) if others]
 
 
 def _code_key(match: re.Match[str]) -> str:
