@@ -336,6 +336,8 @@ async def open_runtime(
         data = load_training_data(workspace.nlu_dir)
     except TrainingDataError as exc:
         raise ConfigError(str(exc)) from exc
+    for warning in data.warnings:  # read, but not carried over: said, never dropped silently
+        log.warning("nlu: %s", warning)
     check_rules(rules, intents=data.intents)
     registries = load_registries()
     if embedder is None and "hybrid" in (settings.knowledge.retriever, settings.nlu.classifier):
