@@ -45,7 +45,8 @@ async def test_sync_adds_skips_replaces_and_removes(database_url: str, tmp_path:
         assert report.updated == ["refunds.md"]
         assert report.removed == ["plain.txt"]
         assert any(e.startswith("broken.md:") for e in report.errors)
-        assert any("image.png" in e for e in report.errors)
+        assert not any("image.png" in e for e in report.errors)  # not a document: not read
+        assert report.not_read == [("image.png", ".png")]
         assert docs == ["refunds.md"]
         assert chunk_count == 4
 
@@ -75,6 +76,10 @@ async def test_bad_file_keeps_its_previous_index(database_url: str, tmp_path: Pa
             await session.commit()
         assert report.errors
         assert not report.removed
+        # Front matter only is not a document when first seen, but an indexed file turned
+        # into one is a file broken by an edit: rejected, its earlier version kept.
+        assert [(r.code, r.kept_previous) for r in report.rejected] == [("empty_file", True)]
+        assert report.not_read == []
         passages = await FullTextRetriever(db).search(tenant.id, "refund")
         assert passages  # what was indexed before is still served
     finally:

@@ -531,8 +531,10 @@ async def sync_folder(
                                              source in known))  # fmt: skip
             continue
         except IngestError as exc:
-            if exc.not_a_document:
-                seen.discard(source)  # what was indexed for it goes
+            # A page of front matter only is not a document, unless an earlier version of it
+            # was indexed: then it is a file broken by an edit, rejected (its index stays).
+            if exc.not_a_document and source not in known:
+                seen.discard(source)
                 report.not_read.append((source, "front matter only"))
             else:
                 report.rejected.append(exc.rejection())
@@ -619,8 +621,8 @@ async def skip_duplicates(session: AsyncSession, report: SyncReport, known: set[
     page is not stored: it is read again at the next run, and indexed once the pages that
     hold its text change or go."""
     sources = [*report.added, *report.updated, *report.unchanged]
-    if len(sources) < 2:
-        return
+    if len(sources) < 2 or not (report.added or report.updated):
+        return  # no new text: what was kept before is kept (a skipped page is always new)
     rows = await session.execute(
         select(Document.source, Chunk.text)
         .join(Chunk, Chunk.document_id == Document.id)
