@@ -23,7 +23,7 @@ from frontdesk.cli.common import err, fail, friendly, out
 from frontdesk.cli.evaluate_commands import evaluate_app
 from frontdesk.config.settings import Settings
 from frontdesk.config.workspace import Workspace, load_rules, load_settings
-from frontdesk.nlu.entities import BUILTIN_TYPES, RuleEntityExtractor
+from frontdesk.nlu.entities import BUILTIN_TYPES, rule_extractor
 from frontdesk.nlu.training_data import TrainingData, TrainingDataError, load_training_data
 from frontdesk.nlu.validation import validate
 
@@ -254,10 +254,7 @@ def evaluate_nlu(
         for line in plan.notes:
             err.print(f"note: {line}", highlight=False, markup=False, soft_wrap=True)
     embedder = _embedder(settings)
-    patterns = {k: [v] for k, v in settings.nlu.entity_patterns.items()}
-    for name, regexes in training.regexes.items():
-        patterns.setdefault(name, []).extend(regexes)
-    rules = RuleEntityExtractor(patterns, training.lookups, date_order=settings.nlu.date_order)
+    rules = rule_extractor(settings.nlu, training)
     if model is not None:
         from frontdesk.nlu.evaluation import evaluate_trained
         from frontdesk.nlu.model_store import ModelStore

@@ -203,6 +203,7 @@ def _run_split(
     rules: RuleEntityExtractor,
     synonyms: dict[str, str],
     entity_types: set[str],
+    resources: TrainingData | None = None,
 ) -> None:
     def emb(items: Sequence[Example]) -> Array | None:
         if embedder is None or not items:
@@ -211,7 +212,8 @@ def _run_split(
             len(items), -1
         )
 
-    classifier = HybridIntentClassifier(embedder).fit(
+    patterns = resources.patterns if resources else None
+    classifier = HybridIntentClassifier(embedder, patterns=patterns).fit(
         [e.text for e in train],
         [e.intent for e in train],
         oos_texts=[e.text for e in train_oos],
@@ -237,7 +239,12 @@ def _run_split(
         flagged = classifier.predict_batch([e.text for e in test_oos], embeddings=emb(test_oos))
         report.oos_flagged.extend(p.out_of_scope for p in flagged)
     if entity_types:
-        crf = CrfEntityExtractor().fit(train)
+        crf = CrfEntityExtractor().fit(
+            train,
+            lookups=resources.lookups if resources else None,
+            regexes=resources.regexes if resources else None,
+            synonyms=resources.declared_synonyms if resources else None,
+        )
         _score_entities(report, EntityPipeline(rules, crf, synonyms), test, entity_types)
 
 
@@ -396,6 +403,7 @@ def evaluate(
             rules,
             data.synonyms,
             entity_types,
+            data,
         )
         note("done", 1, 1)
         return report
@@ -426,6 +434,7 @@ def evaluate(
             rules,
             data.synonyms,
             entity_types,
+            data,
         )
     note("done", folds, folds)
     return report
