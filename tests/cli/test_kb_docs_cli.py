@@ -77,6 +77,16 @@ def test_a_documentation_folder_is_indexed_with_its_print_page_skipped(
     ) in output
     assert "rejected:" not in output
 
+    lint = runner.invoke(app, ["kb", "lint", str(docs)])
+    assert lint.exit_code == 0, lint.output  # nothing wrong: information only
+    checked = " ".join(lint.output.split())
+    assert f"{docs / 'print.html'}:1: info: a near-duplicate: kb ingest skips it" in checked
+    assert "0 atoms checked: 0 errors, 0 warnings" in checked
+    assert (
+        "3 files would be indexed, 0 rejected, 3 not documents (not read), 1 near-duplicates "
+        "skipped"
+    ) in checked
+
     again = runner.invoke(app, ["kb", "ingest", str(docs), "-w", str(workspace)])
     assert again.exit_code == 0, again.output
     assert "3 files indexed (3 unchanged), 1 skipped as duplicates" in " ".join(

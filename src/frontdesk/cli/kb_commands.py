@@ -83,6 +83,7 @@ def lint(
     errors = sum(1 for f in findings if f.severity == "error")
     warnings = sum(1 for f in findings if f.severity == "warning")
     skipped = {f.path for f in findings if f.severity == "info" and f.rejected}  # not documents
+    duplicates = {f.path for f in findings if f.code == "duplicate"}  # kb ingest skips them
     documents = {f.path for f in findings if f.severity == "info" and not f.rejected}
     rejected = len({f.path for f in findings if f.rejected} - skipped)
     atoms = sum(1 for p in files if p.suffix.lower() in ATOM_SUFFIXES) - sum(
@@ -93,8 +94,10 @@ def lint(
         out.print(f"{len(documents)} plain documents (info: what an atom would add)",
                   highlight=False)  # fmt: skip
     not_read = f", {len(skipped)} not documents (not read)" if skipped else ""
-    out.print(f"{len(files) - rejected - len(skipped)} files would be indexed, {rejected} "
-              f"rejected{not_read}", highlight=False)  # fmt: skip
+    not_read += f", {len(duplicates)} near-duplicates skipped" if duplicates else ""
+    indexed = len(files) - rejected - len(skipped) - len(duplicates)
+    out.print(f"{indexed} files would be indexed, {rejected} rejected{not_read}",
+              highlight=False)  # fmt: skip
     if errors:
         raise typer.Exit(1)
 

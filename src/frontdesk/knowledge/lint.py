@@ -10,7 +10,8 @@ Warnings: atoms whose body is over the chunk budget (they still index, split int
 chunks) or has no text. Information: files `kb ingest` does not read because they are not
 documents (a type no reader handles, a page of front matter only), and each file indexed as
 a plain document (Markdown without front matter or with a publishing tool's, HTML, text,
-PDF, DOCX) and what an atom's front matter would add to it.
+PDF, DOCX) and what an atom's front matter would add to it; near-duplicate pages, which
+`kb ingest` skips.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from frontdesk.knowledge.ingest import (
     SUPPORTED_SUFFIXES,
     IngestError,
     Parsed,
+    find_duplicates,
     line_of,
     list_source_files,
     parse_source,
@@ -47,7 +49,7 @@ class Finding:
     severity: str  # error | warning | info (what a plain document lacks: not a problem)
     message: str
     rejected: bool = False  # `kb ingest` would not index the file
-    code: str = ""  # the knowledge screen's code for a quarantined passage
+    code: str = ""  # the knowledge screen's code for a quarantined passage, or "duplicate"
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}: {self.severity}: {self.message}"
@@ -60,12 +62,14 @@ def _line_of(text: str, pattern: str, default: int = 1) -> int:
     return default
 
 
-def _quarantined(path: Path, parsed: Parsed) -> list[Finding]:
-    """The passages `kb ingest` would index but quarantine, each where its words are."""
+def _quarantined(path: Path, parsed: Parsed, texts: dict[str, str]) -> list[Finding]:
+    """The passages `kb ingest` would index but quarantine, each where its words are. The
+    file's chunks' text goes into `texts` (for the near-duplicate check)."""
     found = []
-    for draft in chunk_document(
-        parsed.title, parsed.body, parsed.faqs, merge_words=parsed.merge_words
-    ):
+    drafts = chunk_document(parsed.title, parsed.body, parsed.faqs,
+                            merge_words=parsed.merge_words)  # fmt: skip
+    texts[str(path)] = "\n".join(draft.text for draft in drafts)
+    for draft in drafts:
         for finding in screen_passage(draft.text):
             line = line_of(parsed.text, finding.excerpt) or 1
             message = (f"quarantined passage ({finding.code}): {finding.reason}; it is "
@@ -117,6 +121,7 @@ def _converted(parser: DocumentParser, path: Path, data: bytes) -> str:
 def _lint_folder(folder: Path, parser: DocumentParser, max_body_tokens: int) -> list[Finding]:
     findings: list[Finding] = []
     atoms: list[tuple[Atom, str]] = []
+    texts: dict[str, str] = {}  # each indexed file's chunks, for the near-duplicate check
     for path in list_source_files(folder):
         if path.suffix.lower() not in SUPPORTED_SUFFIXES:
             note = (f"not read: {path.suffix.lower() or 'a file without an extension'} is not a "
@@ -135,7 +140,7 @@ def _lint_folder(folder: Path, parser: DocumentParser, max_body_tokens: int) -> 
             severity = "info" if exc.not_a_document else "error"  # front matter only
             findings.append(Finding(path, exc.line or 1, severity, exc.reason, rejected=True))
             continue
-        findings.extend(_quarantined(path, parsed))
+        findings.extend(_quarantined(path, parsed, texts))
         atom = parsed.atom
         if atom is None:  # indexed as a document: what an atom would add, as information
             findings.append(Finding(path, 1, "info", _document_note(path, parsed)))
@@ -161,6 +166,13 @@ def _lint_folder(folder: Path, parser: DocumentParser, max_body_tokens: int) -> 
             )
         if not atom.body.strip() and not atom.faqs:
             findings.append(Finding(path, atom.body_line, "warning", "the atom has no text"))
+    for duplicate in find_duplicates(texts):
+        others = ", ".join(duplicate.of[:3]) + (
+            f" and {len(duplicate.of) - 3} more" if len(duplicate.of) > 3 else ""
+        )
+        note = (f"a near-duplicate: kb ingest skips it ({duplicate.share:.0%} of its text is in "
+                f"{others})")  # fmt: skip
+        findings.append(Finding(Path(duplicate.source), 1, "info", note, code="duplicate"))
     by_title: dict[str, Path] = {}
     for atom, text in atoms:
         title = atom.meta.title
