@@ -42,7 +42,6 @@ HIDING = {
 }
 
 
-@pytest.mark.xfail(strict=False, reason="written before the rule: a stray one is quarantined")
 @pytest.mark.parametrize("name", sorted(ORDINARY))
 def test_stray_invisible_characters_of_real_pages_are_not_quarantined(name: str) -> None:
     assert [f.reason for f in screen_passage(ORDINARY[name])] == []

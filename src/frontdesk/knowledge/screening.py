@@ -133,12 +133,32 @@ _COMMENT = re.compile(r"<!--(.*?)(?:-->|\Z)", re.S)
 _HIDDEN_MARK = re.compile(r"^\s*hidden \(([^)]*)\):\s*", re.S)
 _KNOWN_MARKS = re.compile(r"^\s*(?:audience:\s*\w+|more|toc|endtoc|prettier-ignore.*)\s*$", re.I)
 _TAGGED = re.compile(r"<[a-zA-Z][^>]*\b(?:style|hidden)\b[^>]*>")
-# Zero-width and bidirectional controls, invisible operators, Unicode tag characters. A zero
-# width joiner or non-joiner between non-Latin letters or in emoji is ordinary writing.
-_INVISIBLE = re.compile(
-    "[\u200b\u2060-\u2064\u180e\u202a-\u202e\u2066-\u2069\U000e0000-\U000e007f]"
-    "|(?<=[A-Za-z ])[\u200c\u200d]|[\u200c\u200d](?=[A-Za-z ])|(?<!^)\ufeff"
+# Invisible characters that hide or disguise text. Real pages carry stray ones (Wikipedia puts
+# U+FEFF around its coordinates' slash and U+200B before pronunciation guides; math uses
+# U+2061; Hebrew and Arabic need directional marks; emoji and Persian need joiners), so only
+# these count: Unicode tag characters (they spell invisible ASCII), a directional control in a
+# passage with no right-to-left letters (it can only reorder what a reader sees), and
+# zero-width characters glued to a Latin letter or digit (splitting or joining words unseen)
+# when there are two or more.
+_TAG_CHARACTERS = re.compile("[\U000e0000-\U000e007f]")
+_DIRECTIONAL = re.compile("[\u202a-\u202e\u2066-\u2069]")
+_RIGHT_TO_LEFT = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]")
+_GLUED_ZERO_WIDTH = re.compile(
+    "(?<=[A-Za-z0-9])[\u200b-\u200d\u2060-\u2064\u180e\ufeff]"
+    "|[\u200b-\u200d\u2060-\u2064\u180e\ufeff](?=[A-Za-z0-9])"
 )
+GLUED_ZERO_WIDTH_MIN = 2
+
+
+def _disguising(text: str) -> list[re.Match[str]]:
+    text = text.removeprefix("\ufeff")  # a byte-order mark
+    found = list(_TAG_CHARACTERS.finditer(text))
+    if not _RIGHT_TO_LEFT.search(text):
+        found += _DIRECTIONAL.finditer(text)
+    glued = list(_GLUED_ZERO_WIDTH.finditer(text))
+    if len(glued) >= GLUED_ZERO_WIDTH_MIN:
+        found += glued
+    return sorted(found, key=lambda m: m.start())
 
 
 @dataclass(frozen=True)
@@ -179,7 +199,7 @@ def screen_passage(text: str) -> list[PassageFinding]:
 
 def _hidden(text: str) -> list[PassageFinding]:
     findings: list[PassageFinding] = []
-    invisible = _INVISIBLE.findall(text)
+    invisible = [m.group(0) for m in _disguising(text)]
     if invisible:
         names = sorted({_char_name(c) for c in invisible})
         findings.append(
