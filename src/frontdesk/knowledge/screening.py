@@ -131,7 +131,18 @@ _SYSTEM_SPEAKER = re.compile(r"(?:^|[.!?]\s+)(?:SYSTEM|\[SYSTEM\]|SYSTEM PROMPT)
 
 _COMMENT = re.compile(r"<!--(.*?)(?:-->|\Z)", re.S)
 _HIDDEN_MARK = re.compile(r"^\s*hidden \(([^)]*)\):\s*", re.S)
-_KNOWN_MARKS = re.compile(r"^\s*(?:audience:\s*\w+|more|toc|endtoc|prettier-ignore.*)\s*$", re.I)
+# Comments that are markers, not hidden prose: a <!-- more --> excerpt mark, a table of
+# contents, and linters' directives in documentation sources (markdownlint-disable MD013
+# line-length, textlint-enable, vale Microsoft.Passive = NO, cspell:ignore words): a fixed
+# keyword, then rule names or words without punctuation. They are not hidden text; the
+# instruction and secret-request checks still read them like any other text.
+_KNOWN_MARKS = re.compile(
+    r"^\s*(?:audience:\s*\w+|more|toc|endtoc|prettier-ignore.*"
+    r"|(?:markdownlint|textlint|eslint|lint)-(?:disable|enable|capture|restore|configure-file)"
+    r"(?:-next-line|-line|-file)?(?:\s+[\w./-]+)*"
+    r"|vale\s+(?:on|off|[\w.]+\s*=\s*\w+)|cspell:\s*(?:disable|enable|ignore|words)[\w\s-]*)\s*$",
+    re.I,
+)
 _TAGGED = re.compile(r"<[a-zA-Z][^>]*\b(?:style|hidden)\b[^>]*>")
 # Invisible characters that hide or disguise text. Real pages carry stray ones (Wikipedia puts
 # U+FEFF around its coordinates' slash and U+200B before pronunciation guides; math uses
