@@ -1,7 +1,8 @@
 """Bring your own data (issue 18): real Rasa projects and real documentation, as a user runs them.
 
 Everything goes through the `frontdesk` command line in scratch workspaces under
-bench/.cache/byod-work/, so the figures are what a user gets from the code under test:
+bench/.cache/byod-work/<time>-<pid>/ (one folder per run), so the figures are what a user
+gets from the code under test:
 
 Per Rasa bot (each folder of `--bots`, default ../shared/datasets/rasa_bots/):
 - import: `frontdesk import rasa BOT -w WS` when the command exists; before it did, a plain
@@ -60,7 +61,8 @@ ROOT = Path(__file__).resolve().parent.parent
 BOTS = ROOT.parent / "shared" / "datasets" / "rasa_bots"
 QUESTIONS = ROOT / "bench" / "data" / "byod"
 DOCS = ROOT / "bench" / ".cache" / "byod"
-WORK = ROOT / "bench" / ".cache" / "byod-work"
+# Each run has its own scratch folder: runs by several people at once must not share workspaces.
+WORK = ROOT / "bench" / ".cache" / "byod-work" / f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
 RESULTS = ROOT / "bench" / "results" / "byod.json"
 TINY_WORDS = 15
 WORD = re.compile(r"\w+")
@@ -382,10 +384,15 @@ def _reexec_at(commit: str) -> None:
                          check=True).stdout.strip()  # fmt: skip
     export = ROOT / "bench" / ".cache" / f"byod-src-{sha[:12]}"
     if not (export / "src" / "frontdesk").is_dir():
-        export.mkdir(parents=True, exist_ok=True)
+        partial = export.with_name(f"{export.name}.{os.getpid()}")  # renamed when complete
+        partial.mkdir(parents=True, exist_ok=True)
         archive = subprocess.run(["git", "archive", sha, "src"], capture_output=True, cwd=ROOT,
                                  check=True).stdout  # fmt: skip
-        subprocess.run(["tar", "-x", "-C", str(export)], input=archive, check=True)
+        subprocess.run(["tar", "-x", "-C", str(partial)], input=archive, check=True)
+        try:
+            partial.rename(export)
+        except OSError:  # another run exported it meanwhile
+            shutil.rmtree(partial, ignore_errors=True)
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(
