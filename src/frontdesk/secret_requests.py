@@ -62,10 +62,16 @@ _HAND_OVER = re.compile(
     r"\b(?:reply|respond|write back|answer)\b[^.!?;]{0,40}?\bwith\b"
     r"|\b(?:send|e-?mail|text|sms|message|dm|forward|post|upload|whatsapp)\b(?! you\b)"
     r"|\b(?:tell|give|provide|share|confirm|disclose|hand over|quote|spell out|read out"
-    r"|read|say|repeat|let us know|let me know)\b"
+    r"|read back|read aloud|read(?= (?:me|us)\b)|say|repeat|let us know|let me know)\b"
     rf"|\b{_SUBJECT}(?: will| 'll|'ll| may| might| would| must| can| could| do| does)?"
     r"(?: also| first)? (?:need|needs|require|requires|ask you for|asks you for|ask for"
     r"|asks for|request|requests|collect|collects|take|takes|check|verify)\b"
+)
+# "Confirm the password" is a form's second box unless the conversation is named with it
+# (a card number or a code has no such form: "confirm your card number" is a request).
+_CONVERSATION = re.compile(
+    r"\b(?:reply|respond|chat|conversation|message|e-?mail|call|phone|here|below|us|me"
+    r"|agent|advisor|adviser|team|assistant|bot)\b"
 )
 # "What is your PIN?": only a question that ends on the secret ("what is your password
 # policy?" asks about a policy).
@@ -159,8 +165,13 @@ def _request_in(clause: str) -> SecretRequest | None:
         if not _addressed_to_reader(clause, match):
             continue
         secret = _SECRET.search(clause, match.end(), match.end() + _WINDOW)
-        if secret is not None and not _described(clause, secret.start()):
-            return SecretRequest(_kind(secret, clause), re.sub(r"\s+", " ", clause))
+        if secret is None or _described(clause, secret.start()):
+            continue
+        kind = _kind(secret, clause)
+        confirm = kind == "password" and match.group(0) == "confirm"
+        if confirm and not _CONVERSATION.search(clause, match.end()):
+            continue  # the second box of a form that sets a password
+        return SecretRequest(kind, re.sub(r"\s+", " ", clause))
     for secret in _SECRET.finditer(clause):
         asked = _WHAT.search(clause[: secret.start()]) and not clause[secret.end() :].strip()
         if asked and not _described(clause, secret.start()):
@@ -192,7 +203,9 @@ def _addressed_to_reader(clause: str, verb: re.Match[str]) -> bool:
     before = clause[: verb.start()]
     word = verb.group(0)
     if word in {"e-mail", "email", "text", "sms", "message", "post", "dm", "whatsapp"}:
-        if _NOUN_BEFORE.search(before) or re.match(r"\s*address", clause[verb.end() :]):
+        after = clause[verb.end() :]
+        # "your email or password", "email address": a noun.
+        if _NOUN_BEFORE.search(before) or re.match(r"\s*(?:address|(?:or|and|/)\b)", after):
             return False
     elif not word.startswith(("reply", "respond", "write back", "answer")) and (
         not re.match(_SUBJECT, word) and _OTHER_SPEAKS.search(before)

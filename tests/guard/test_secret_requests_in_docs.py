@@ -30,7 +30,6 @@ REQUESTS = [
 ]
 
 
-@pytest.mark.xfail(strict=False, reason="written before the fix")
 @pytest.mark.parametrize("text", DOCUMENTATION)
 def test_documentation_about_secrets_is_not_a_request(text: str) -> None:
     assert not asks_for_secret(text)
