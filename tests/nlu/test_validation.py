@@ -102,3 +102,21 @@ def test_thin_intents_are_warnings_and_findings_sort_by_numeric_line(tmp_path: P
 def test_near_duplicate_key() -> None:
     assert near_duplicate_key("  What's  my balance?!") == near_duplicate_key("what s my balance")
     assert near_duplicate_key("e-mail") != near_duplicate_key("email")
+
+
+def test_what_the_loader_could_not_carry_over_is_a_warning_with_its_line(tmp_path: Path) -> None:
+    (tmp_path / "nlu.yml").write_text(
+        "nlu:\n"
+        "- intent: track\n  examples: |\n    - where is my parcel\n    - where is it\n"
+        "- intent: lost\n  examples: |\n    - it is lost\n    - my parcel is lost\n"
+        "stories:\n- story: happy path\n  steps:\n  - intent: track\n"
+    )
+    data = load_training_data(tmp_path)
+    assert data.warnings, "the loader keeps a warning for the stories it does not read"
+    findings = validate(data, known_entities=set(), min_examples=2)
+    loaded = [
+        f
+        for f in findings
+        if (f.source, f.line) == (data.warnings[0].source, data.warnings[0].line)
+    ]
+    assert [f.severity for f in loaded] == ["warning"], findings

@@ -161,4 +161,7 @@ def validate(
                     "and no example annotates",
                 )
             )
+    # What the loader read but could not carry over (roles in an unknown form, stories in an
+    # nlu file...): the model trains without it, so the operator should see it here too.
+    findings += [Finding("warning", w.source, w.line, w.message) for w in data.warnings]
     return sorted(findings, key=Finding.sort_key)
