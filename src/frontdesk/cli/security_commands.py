@@ -108,6 +108,24 @@ def users_list(workspace: WorkspaceOption = Path("."), tenant: TenantOption = No
         out.print(f"{user.id}  {user.email}  {user.role}  {state}", highlight=False)
 
 
+def _change_user(workspace: Path, tenant: str | None, user: str, change: Any) -> str:
+    """Find the user by e-mail or id in the tenant and apply `change` (disable_user or
+    enable_user) as the CLI; their e-mail, or a readable failure."""
+    from frontdesk.storage.users import find_user
+
+    async def work(db: Database, tenant_id: str) -> str | None:
+        found = await find_user(db, tenant_id, user)
+        if found is None:
+            return None
+        await change(db, tenant_id, found.id, actor="cli")
+        return found.email
+
+    email: str | None = _run_for_tenant(workspace, tenant, work)
+    if email is None:
+        raise fail(f"no user {user!r} in this tenant; `frontdesk users list` shows them")
+    return email
+
+
 @users_app.command("disable")
 @friendly
 def users_disable(
@@ -116,18 +134,9 @@ def users_disable(
     tenant: TenantOption = None,
 ) -> None:
     """Disable a console user: their sessions end now, and they cannot sign in again."""
-    from frontdesk.storage.users import disable_user, find_user
+    from frontdesk.storage.users import disable_user
 
-    async def work(db: Database, tenant_id: str) -> str | None:
-        found = await find_user(db, tenant_id, user)
-        if found is None:
-            return None
-        await disable_user(db, tenant_id, found.id, actor="cli")
-        return found.email
-
-    email = _run_for_tenant(workspace, tenant, work)
-    if email is None:
-        raise fail(f"no user {user!r} in this tenant; `frontdesk users list` shows them")
+    email = _change_user(workspace, tenant, user, disable_user)
     err.print(f"{email} is disabled; their console and API sessions have ended")
 
 
@@ -139,18 +148,9 @@ def users_enable(
     tenant: TenantOption = None,
 ) -> None:
     """Let a disabled console user sign in again."""
-    from frontdesk.storage.users import enable_user, find_user
+    from frontdesk.storage.users import enable_user
 
-    async def work(db: Database, tenant_id: str) -> str | None:
-        found = await find_user(db, tenant_id, user)
-        if found is None:
-            return None
-        await enable_user(db, tenant_id, found.id, actor="cli")
-        return found.email
-
-    email = _run_for_tenant(workspace, tenant, work)
-    if email is None:
-        raise fail(f"no user {user!r} in this tenant; `frontdesk users list` shows them")
+    email = _change_user(workspace, tenant, user, enable_user)
     err.print(f"{email} can sign in again")
 
 
