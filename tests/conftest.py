@@ -78,32 +78,35 @@ def workspace_key(workspace: Path, scope: str = "admin") -> str:
     return asyncio.run(run())
 
 
+async def _admin_async(sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(POSTGRES_ADMIN_URL)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def _admin(sql: str) -> None:
+    asyncio.run(_admin_async(sql))
+
+
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[str | None]:
     """A throwaway PostgreSQL database for this test session, or None when unreachable."""
     if not _postgres_reachable():
         yield None
         return
-    import asyncpg
-
     name = f"frontdesk_test_{uuid.uuid4().hex[:8]}"
-    admin = POSTGRES_ADMIN_URL
-
-    async def run(sql: str) -> None:
-        conn = await asyncpg.connect(admin)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
     try:
-        asyncio.run(run(f'CREATE DATABASE "{name}"'))
+        _admin(f'CREATE DATABASE "{name}"')
     except Exception:
         yield None
         return
-    base, _, _ = admin.rpartition("/")
+    base, _, _ = POSTGRES_ADMIN_URL.rpartition("/")
     yield f"{base}/{name}"
-    asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
@@ -240,20 +243,6 @@ def postgres_demo_template(
     )
     yield template
     _admin(f'DROP DATABASE IF EXISTS "{template.name}" WITH (FORCE)')
-
-
-async def _admin_async(sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(POSTGRES_ADMIN_URL)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-def _admin(sql: str) -> None:
-    asyncio.run(_admin_async(sql))
 
 
 async def _copy_of(template: str, database_url: str) -> None:
