@@ -80,6 +80,11 @@ class Conversation(TenantScoped, Base):
     # SHA-256 of the secret its visitor got when it was started through the API: a widget
     # key reaches the conversation only with that secret (storage/conversations.py).
     visitor_token_hash: Mapped[str | None] = mapped_column(String(64))
+    # Where the dialogue stands (active task, filled slots, pending question, paused tasks):
+    # read at the start of a turn and written by it, so it survives a restart.
+    dialogue_state: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    summary: Mapped[str | None] = mapped_column(Text)  # the running summary, within a budget
+    language: Mapped[str | None] = mapped_column(String(16))  # of the last customer message
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -128,7 +133,31 @@ class Turn(TenantScoped, Base):
     error: Mapped[str | None] = mapped_column(Text)
     # The routing decision: facts looked at, triggers fired, rule and why, tool outcomes.
     decision: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    dialogue_state: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # after this turn
+    language: Mapped[str | None] = mapped_column(String(16))  # detected in the message
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CustomerProfile(TenantScoped, Base):
+    """What is known of one customer across conversations (`customer_ref`): name given,
+    preferred language, last channel, facts given (e.g. order ids), agents' notes. Exported,
+    erased and retention-purged with the customer's other data."""
+
+    __tablename__ = "customer_profiles"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "customer_ref", name="uq_customer_profiles_ref"),
+    )
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    customer_ref: Mapped[str] = mapped_column(String(200))
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    language: Mapped[str | None] = mapped_column(String(16))
+    last_channel: Mapped[str | None] = mapped_column(String(32))
+    facts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    notes: Mapped[list[Any]] = mapped_column(default=list)
+    contacts: Mapped[int] = mapped_column(Integer, default=0)
+    last_contact_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class Ticket(TenantScoped, Base):
