@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 
 import httpx
-import pytest
 
 from frontdesk.knowledge.converters import convert
 from frontdesk.orchestration.runtime import Runtime
@@ -28,7 +27,6 @@ MARKDOWN = f"# Ostrich depot\n\n{FILLER}\n\nThe ostrich \x00depot opens\x01 at e
 HTML = f"<html><body><h1>Walrus</h1><p>{FILLER}</p><p>Walrus figurines \x00are insured\x02.</p>"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17: not built yet")
 async def test_documents_with_control_characters_ingest_without_them(
     client: httpx.AsyncClient, runtime: Runtime
 ) -> None:
@@ -63,7 +61,6 @@ async def test_documents_with_control_characters_ingest_without_them(
             assert not CONTROLS.search(passage["text"]), passage["text"]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17: not built yet")
 def test_the_converters_drop_controls_and_keep_tabs_and_line_breaks() -> None:
     text = convert("a.txt", f"{FILLER}a\x00b\tc\r\nd\x0be\x0cf\x1bg\x7fh".encode())
     # A vertical tab or form feed (a line or page break in PDFs and Word) is a line break.

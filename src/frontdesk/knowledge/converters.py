@@ -357,6 +357,18 @@ CONVERTERS: dict[str, Callable[[bytes, Limits], str]] = {
 }
 
 
+# C0 controls but tab, line feed and carriage return, and DEL: PDFs hand them through from
+# their strings, a text file may hold a NUL past the binary sniff, and PostgreSQL refuses a
+# NUL in text (the whole upload would fail). A vertical tab or form feed is a line or page
+# break in PDFs and Word, so it becomes a line break rather than glue between two words.
+_LINE_BREAKS = str.maketrans({"\x0b": "\n", "\x0c": "\n"})
+_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]+")
+
+
+def without_controls(text: str) -> str:
+    return _CONTROLS.sub("", text.translate(_LINE_BREAKS))
+
+
 # Read in this process: decoding text is linear and cheap; the others go to a child process.
 TEXT_SUFFIXES = frozenset({".md", ".markdown", ".txt"})
 
@@ -373,7 +385,7 @@ def convert(name: str, data: bytes, limits: Limits | None = None) -> str:
         )
     if len(data) > limits.max_file_bytes:
         raise _too_large(f"{len(data)} bytes", limits.max_file_bytes, "max_file_bytes")
-    text = converter(data, limits)
+    text = without_controls(converter(data, limits))
     if len(text) > limits.max_text_chars:
         raise _too_large(f"{len(text)} characters of text", limits.max_text_chars, "max_text_chars")
     return text
