@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from frontdesk.config.forms import FormsConfig
 from frontdesk.config.rules import RulesConfig
 from frontdesk.config.rules_checks import clean_loc, expected_fields, fill_lines, team_problems
 from frontdesk.config.settings import Settings
@@ -40,6 +41,10 @@ class Workspace:
     @property
     def rules_file(self) -> Path:
         return self.root / "rules.yaml"
+
+    @property
+    def forms_file(self) -> Path:
+        return self.root / "forms.yml"
 
     @property
     def knowledge_dir(self) -> Path:
@@ -103,6 +108,29 @@ def load_rules(workspace: Workspace) -> RulesConfig:
     if problems:
         raise ConfigError("\n".join(problems))
     return rules
+
+
+def load_forms(workspace: Workspace) -> FormsConfig:
+    """forms.yml (Rasa-style forms, slots and questions); none when the file is absent."""
+    path = workspace.forms_file
+    if not path.is_file():
+        return FormsConfig(source=str(path))
+    located = load_located_yaml(path)
+    data = located.data if located.data is not None else {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{located.where(())}: expected a mapping with 'forms' and 'slots'")
+    try:
+        forms = FormsConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, located, model=FormsConfig)) from exc
+    forms.source = str(path)
+    for loc, line in located.lines.items():
+        if len(loc) in (2, 3) and loc[0] in ("forms", "slots", "responses"):
+            forms.lines[".".join(str(part) for part in loc)] = line
+    problems = forms.problems()
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return forms
 
 
 def _describe(

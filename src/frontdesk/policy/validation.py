@@ -20,13 +20,16 @@ def check_rules(
     entities: Iterable[str] | None = None,
     tools: Iterable[str] | None = None,
     languages: Iterable[str] | None = None,
+    forms: Iterable[str] | None = None,
 ) -> None:
     """Every name in the file is one the workspace knows; `languages`: the codes the
-    language detector knows (checked when given)."""
+    language detector knows (checked when given); `forms`: the forms of forms.yml (a rule
+    naming a form is an error without them)."""
     known = set(intents)
     known_entities = set(entities) if entities is not None else None
     known_tools = set(tools) if tools is not None else None
     known_languages = set(languages) if languages is not None else None
+    known_forms = set(forms) if forms is not None else None
     problems: list[str] = []
 
     def unknown(where: str, label: str, kind: str, name: str, options: set[str]) -> None:
@@ -53,6 +56,9 @@ def check_rules(
                         if code not in known_languages:
                             where = rules.where(f"{path}.{key}", rule)
                             unknown(where, label, "language", code, known_languages)
+        form = rule.then.form
+        if form is not None and (known_forms is None or form not in known_forms):
+            unknown(rules.where("then.form", rule), label, "form", form, known_forms or set())
         if known_tools is not None and rule.then.tool and rule.then.tool not in known_tools:
             unknown(rules.where("then.tool", rule), label, "tool", rule.then.tool, known_tools)
     for team, config in rules.teams.items():
