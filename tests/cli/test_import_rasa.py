@@ -461,6 +461,7 @@ def test_import_train_and_play_the_test_stories(
 def test_evaluate_conversations_needs_stories_and_a_model(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     shutil.copytree(DEMO, ws, ignore=shutil.ignore_patterns(".frontdesk"))
+    shutil.rmtree(ws / "golden" / "conversations")  # the demo's own golden conversations
     result = runner.invoke(app, ["evaluate", "conversations", "-w", str(ws)])
     assert result.exit_code == 1
     assert "no test stories" in result.output

@@ -352,6 +352,7 @@ from frontdesk.cli import (  # noqa: E402
     nlu_commands,
     retrain_commands,
     security_commands,
+    test_commands,
     voice_commands,
 )
 
@@ -361,6 +362,7 @@ import_commands.register(app)
 nlu_commands.register(app)
 retrain_commands.register(app)
 security_commands.register(app, keys_app)
+test_commands.register(app)
 voice_commands.register(app)
 
 

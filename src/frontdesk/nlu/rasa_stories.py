@@ -35,6 +35,10 @@ class UserTurn:
     entities: tuple[EntitySpan, ...]  # annotated in the text
     listed_entities: tuple[tuple[str, str | None], ...]  # the step's `entities:` (type, value)
     line: int  # the line of the text when there is one, else of the step
+    # The step's other keys (frontdesk's golden conversations keep `expect:` here) as plain
+    # data, with the line each starts on.
+    options: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    option_lines: dict[str, int] = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass(frozen=True)
@@ -195,7 +199,13 @@ def _user(path: Path, fields: dict[str, yaml.Node], line: int) -> UserTurn:
                 listed.append((str(item["entity"]), None if value is None else str(value)))
             elif isinstance(item, dict):
                 listed.extend((str(k), None if v is None else str(v)) for k, v in item.items())
-    return UserTurn(intent, text, spans, tuple(listed), text_line)
+    options = {
+        key: yaml.safe_load(yaml.serialize(value))
+        for key, value in fields.items()
+        if key not in {"intent", "user", "entities"}
+    }
+    lines = {key: _line(value) for key, value in fields.items() if key in options}
+    return UserTurn(intent, text, spans, tuple(listed), text_line, options, lines)
 
 
 def _slots(path: Path, node: yaml.Node) -> tuple[tuple[str, Any], ...]:
