@@ -49,7 +49,7 @@ from frontdesk.errors import ConfigError, install_extra
 from frontdesk.jobs import JobRunner
 from frontdesk.jobs.retention import purge_work, retention_loop
 from frontdesk.jobs.runner import Dispatch, Interrupted, Work
-from frontdesk.observability.logs import scrub_access_log
+from frontdesk.observability.logs import pseudonym_key, scrub_access_log, use_pseudonym_key
 from frontdesk.orchestration.retrain import retrain_work
 from frontdesk.orchestration.runtime import Runtime, open_runtime
 
@@ -71,6 +71,9 @@ def create_app(workspace: Path | str | None = None, *, runtime: Runtime | None =
         owned = runtime is None
         current = runtime if runtime is not None else await open_runtime(workspace or ".")
         app.state.runtime = current
+        # Pseudonyms in access lines keyed per installation: stable across restarts, and no
+        # customer ref can be found in a log by hashing guesses.
+        use_pseudonym_key(pseudonym_key(current.workspace.state_dir))
         app.state.widget_key = (
             await ensure_widget_key(current) if current.settings.web.enabled else ""
         )

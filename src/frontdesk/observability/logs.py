@@ -1,11 +1,16 @@
 """Log helpers. Message text never goes into logs: only a short fingerprint of it. Access
-logs name no customer: identifiers in URLs become pseudonyms (`scrub_access_log`)."""
+logs name no customer: identifiers in URLs become pseudonyms (`scrub_access_log`), keyed with
+the installation's secret (`pseudonym_key`)."""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
+import os
 import re
+import secrets
+from pathlib import Path
 from urllib.parse import unquote
 
 
@@ -19,10 +24,39 @@ def configure(level: str = "INFO") -> None:
     )
 
 
+# Until the app installs its workspace's key: a key of this process alone (pseudonyms then
+# change at restart, but are never a plain hash of the value).
+_pseudonym_key = secrets.token_bytes(32)
+
+
+def use_pseudonym_key(key: bytes) -> None:
+    global _pseudonym_key  # one per process: logging filters are built by dictConfig, argless
+    _pseudonym_key = key
+
+
+def pseudonym_key(state_dir: Path) -> bytes:
+    """The installation's pseudonym key, `log-key` in the state folder: 256 random bits made
+    once, owner-only. Written whole under another name and linked into place, so two
+    processes starting together read one key, never a half-written one."""
+    path = state_dir / "log-key"
+    if not path.exists():
+        draft = state_dir / f".log-key-{secrets.token_hex(8)}"
+        with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+            out.write(secrets.token_hex(32) + "\n")
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process was first: its key is the one
+        finally:
+            draft.unlink()
+    return bytes.fromhex(path.read_text().strip())
+
+
 def pseudonym(value: str) -> str:
     """What a log line says instead of an identifier: the same value gives the same mark (a
-    log can be searched for a known conversation), but the value cannot be read back."""
-    return "~" + fingerprint(value)
+    log can be searched for a known conversation: `pseudonym` with the installation's key),
+    but the value cannot be read back, nor found by hashing guesses without the key."""
+    return "~" + hmac.new(_pseudonym_key, value.encode(), hashlib.sha256).hexdigest()[:12]
 
 
 # Parts of a URL that name a person or their conversation: the customer ref of the privacy
