@@ -11,8 +11,6 @@ import logging
 import secrets
 from pathlib import Path
 
-import pytest
-
 from frontdesk.api.app import create_app
 from frontdesk.orchestration.runtime import Runtime
 
@@ -81,14 +79,13 @@ async def test_the_app_keys_its_access_lines_with_the_workspace_key(
     assert all(f"/v1/admin/customers/{_keyed(key, EMAIL)}/export" in line for line in lines)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17: not built yet")
-def test_the_cli_names_a_values_pseudonym_for_a_log_search(tmp_path: Path) -> None:
+def test_the_cli_names_a_values_pseudonym_for_a_log_search(workspace: Path) -> None:
     from typer.testing import CliRunner
 
     from frontdesk.cli.main import app
     from frontdesk.observability.logs import pseudonym_key
 
-    result = CliRunner().invoke(app, ["privacy", "pseudonym", EMAIL, "-w", str(tmp_path)])
+    result = CliRunner().invoke(app, ["privacy", "pseudonym", EMAIL, "-w", str(workspace)])
     assert result.exit_code == 0, result.output
-    key = pseudonym_key(tmp_path / ".frontdesk")
+    key = pseudonym_key(workspace / ".frontdesk")
     assert result.stdout.strip() == _keyed(key, EMAIL)

@@ -1,6 +1,6 @@
-"""`frontdesk users create|list|disable|enable` (console sign-in), `frontdesk keys list|revoke` and
+"""`frontdesk users create|list|disable|enable` (console sign-in), `frontdesk keys list|revoke`,
 `frontdesk privacy purge` (retention, for cron when the API process is not the one running
-it)."""
+it) and `frontdesk privacy pseudonym` (what access logs show for a value)."""
 
 from __future__ import annotations
 
@@ -177,6 +177,21 @@ def keys_revoke(
     if not _run_for_tenant(workspace, tenant, work):
         raise fail(f"no key {key!r} in this tenant; `frontdesk keys list` shows them")
     err.print("the key is revoked")
+
+
+@privacy_app.command("pseudonym")
+@friendly
+def privacy_pseudonym(
+    value: Annotated[str, typer.Argument(help="A customer ref, conversation id or e-mail.")],
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """The pseudonym access logs show for a value, to search them for it. Keyed with this
+    installation's secret (.frontdesk/log-key), so nobody without it can compute one."""
+    from frontdesk.config.workspace import Workspace
+    from frontdesk.observability.logs import pseudonym, pseudonym_key, use_pseudonym_key
+
+    use_pseudonym_key(pseudonym_key(Workspace.at(workspace).state_dir))
+    out.print(pseudonym(value), highlight=False)
 
 
 @privacy_app.command("purge")
