@@ -10,11 +10,15 @@ class FrontdeskError(Exception):
     code = "frontdesk_error"
     status_code = 500
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, code: str | None = None, retry_after: int | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
+        if retry_after is not None:  # seconds, sent as Retry-After
+            self.retry_after = retry_after
 
 
 class ConfigError(FrontdeskError):

@@ -45,7 +45,6 @@ async def _age_claim(runtime: Runtime, key: str, seconds: float) -> None:
         await session.commit()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 21 point 4: not built yet")
 async def test_a_turn_recorded_before_the_process_died_is_not_run_again(
     client: httpx.AsyncClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -86,7 +85,6 @@ async def test_a_turn_recorded_before_the_process_died_is_not_run_again(
     assert stored.response["turn_id"] == retried.json()["turn_id"]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 21 point 4: not built yet")
 async def test_a_dead_process_claim_is_taken_over_in_seconds(
     client: httpx.AsyncClient, runtime: Runtime
 ) -> None:
@@ -114,7 +112,6 @@ async def test_a_dead_process_claim_is_taken_over_in_seconds(
     assert await _customer_messages(runtime, cid) == [body["text"]]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 21 point 4: not built yet")
 async def test_a_live_claim_is_renewed_and_a_lost_one_records_nothing(runtime: Runtime) -> None:
     db, tenant = runtime.db, runtime.tenant.id
     key = DeliveryKey("key:x", "k-lease")

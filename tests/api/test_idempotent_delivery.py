@@ -82,8 +82,9 @@ async def test_a_refused_delivery_gives_its_key_back_and_errors_are_clear(
     # While the first delivery is still being answered, a repeat is told to retry.
     caller = await verify_key(runtime.db, headers["Authorization"].removeprefix("Bearer "))
     assert caller is not None  # keys are the caller's: claimed in its namespace
-    assert await deliveries.claim(runtime.db, runtime.tenant.id,
-                                  DeliveryKey(caller.actor, "evt-busy")) is None  # fmt: skip
+    assert isinstance(await deliveries.claim(runtime.db, runtime.tenant.id,
+                                             DeliveryKey(caller.actor, "evt-busy")),
+                      deliveries.Claim)  # fmt: skip
     busy = await client.post(url, json={"text": "hi"},
                              headers={**headers, "Idempotency-Key": "evt-busy"})  # fmt: skip
     assert busy.status_code == 409
@@ -109,16 +110,17 @@ async def test_claims_are_decided_by_the_database_and_erased_with_conversations(
     client: httpx.AsyncClient, runtime: Runtime
 ) -> None:
     db, tenant, k = runtime.db, runtime.tenant.id, DeliveryKey("key:x", "k")
-    assert await deliveries.claim(db, tenant, k) is None
+    claim = await deliveries.claim(db, tenant, k)
+    assert isinstance(claim, deliveries.Claim)
     held = await deliveries.claim(db, tenant, k)
-    assert held is not None
+    assert isinstance(held, MessageDelivery)
     assert held.status == deliveries.PROCESSING
-    await deliveries.give_back(db, tenant, k)
-    assert await deliveries.claim(db, tenant, k) is None  # free again after a give-back
+    await deliveries.give_back(db, tenant, claim)
+    assert isinstance(await deliveries.claim(db, tenant, k), deliveries.Claim)  # free again
     # A claim whose process died is taken over once it is stale, by one claimant only.
-    assert await deliveries.claim(db, tenant, k, stale_after_s=3600) is not None
-    assert await deliveries.claim(db, tenant, k, stale_after_s=0) is None
-    assert await deliveries.claim(db, tenant, k, stale_after_s=3600) is not None
+    assert isinstance(await deliveries.claim(db, tenant, k, stale_after_s=3600), MessageDelivery)
+    assert isinstance(await deliveries.claim(db, tenant, k, stale_after_s=0), deliveries.Claim)
+    assert isinstance(await deliveries.claim(db, tenant, k, stale_after_s=3600), MessageDelivery)
 
     headers = {**await _headers(runtime), "Idempotency-Key": "evt-erase"}
     cid = (await client.post("/v1/conversations", json={}, headers=headers)).json()["id"]

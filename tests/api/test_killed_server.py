@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy import select
 
 from frontdesk.storage.db import Database
@@ -130,7 +129,7 @@ def test_an_answer_cut_off_by_sigkill_is_posted_by_the_next_server(
     assert job.result["posted"] is True
 
 
-CONVERSATIONS, MESSAGES = 6, 10
+CONVERSATIONS, MESSAGES = 6, 8
 
 
 class _Load:
@@ -192,7 +191,6 @@ def _customer_messages(workspace: Path) -> tuple[list[str], int]:
     return asyncio.run(read())
 
 
-@pytest.mark.xfail(strict=True, reason="issue 21 point 4: not built yet")
 def test_keyed_messages_cut_off_by_sigkill_are_answered_once_after_the_restart(
     tmp_path: Path, prepared_state: Path
 ) -> None:
@@ -209,7 +207,7 @@ def test_keyed_messages_cut_off_by_sigkill_are_answered_once_after_the_restart(
     with _server(workspace, log, port) as (url, first):
         load = _Load(url, token)
         load.thread.start()
-        _until(lambda: len(load.answered) >= 12 or load.failures, 60, "no answers before the kill")
+        _until(lambda: len(load.answered) >= 10 or load.failures, 60, "no answers before the kill")
         first.kill()  # mid-run: turns in flight, some perhaps committed and not yet answered
         first.wait(timeout=30)
     in_flight = CONVERSATIONS * MESSAGES - len(load.answered)

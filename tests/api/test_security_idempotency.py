@@ -171,14 +171,18 @@ async def test_a_claim_for_another_request_is_never_taken_over(
     only: another request with the key is told the key is used."""
     db, tenant = runtime.db, runtime.tenant.id
     held = DeliveryKey("key:a", "k", request="first")
-    assert await deliveries.claim(db, tenant, held) is None
+    claimed = deliveries.Claim
+    assert isinstance(await deliveries.claim(db, tenant, held), claimed)
     other = await deliveries.claim(db, tenant, DeliveryKey("key:a", "k", request="second"),
                                    stale_after_s=0)  # fmt: skip
-    assert other is not None
+    assert not isinstance(other, claimed)
     assert other.request_hash == "first"
-    assert await deliveries.claim(db, tenant, DeliveryKey("key:b", "k", request="second")) is None
-    assert await deliveries.claim(db, tenant, DeliveryKey(deliveries.CHANNEL, "k")) is None
-    assert await deliveries.claim(db, tenant, held, stale_after_s=0) is None  # same request
+    assert isinstance(
+        await deliveries.claim(db, tenant, DeliveryKey("key:b", "k", request="second")), claimed
+    )
+    assert isinstance(await deliveries.claim(db, tenant, DeliveryKey(deliveries.CHANNEL, "k")),
+                      claimed)  # fmt: skip
+    assert isinstance(await deliveries.claim(db, tenant, held, stale_after_s=0), claimed)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -112,27 +113,41 @@ async def once(
     """`produce()`'s result, run at most once per delivery key: a repeated delivery of the
     same request gets the first result back (and True); the same key with another request
     is refused (422). While the first is still being produced a repeat is refused (409); if
-    producing fails, the key is given back for a retry."""
+    producing fails before its turn was recorded, the key is given back for a retry. A turn
+    recorded by a process that died before answering is presented again, not run again."""
     if delivery is None:
         return await produce(), False
-    earlier = await deliveries.claim(runtime.db, key.tenant_id, delivery)
-    if earlier is not None:
-        if not deliveries.same_request(earlier, delivery):
-            raise _reused(delivery)
-        if earlier.status == deliveries.DONE:
-            try:
-                return model.model_validate(earlier.response), True
-            except ValidationError:  # stored by another route (a key from before scoping)
-                raise _reused(delivery) from None
-        raise ConflictError(
-            "a message with this Idempotency-Key is still being answered; retry shortly",
-            code="delivery_in_progress",
-        )
-    try:
-        result = await produce()
-    except BaseException:
-        await deliveries.give_back(runtime.db, key.tenant_id, delivery)
-        raise
+    claimed = await deliveries.claim(runtime.db, key.tenant_id, delivery)
+    if isinstance(claimed, deliveries.Claim):
+        try:
+            async with deliveries.holding(runtime.db, claimed):
+                result = await produce()
+        except BaseException:
+            await deliveries.give_back(runtime.db, key.tenant_id, claimed)
+            raise
+        await _complete(runtime, key, delivery, result)
+        return result, False
+    if not deliveries.same_request(claimed, delivery):
+        raise _reused(delivery)
+    if claimed.status == deliveries.DONE:
+        try:
+            return model.model_validate(claimed.response), True
+        except ValidationError:  # stored by another route (a key from before scoping)
+            raise _reused(delivery) from None
+    if claimed.status == deliveries.RECORDED:  # its process died before answering
+        async with deliveries.replaying((claimed.response or {}).get("reply")):
+            result = await produce()
+        await _complete(runtime, key, delivery, result)
+        return result, True
+    wait = await deliveries.seconds_until_abandoned(runtime.db, key.tenant_id, delivery)
+    raise ConflictError(
+        "a message with this Idempotency-Key is still being answered; retry shortly",
+        code="delivery_in_progress",
+        retry_after=max(1, math.ceil(wait)),
+    )
+
+
+async def _complete(runtime: Runtime, key: VerifiedKey, delivery: DeliveryKey, result: M) -> None:
     await deliveries.complete(
         runtime.db,
         key.tenant_id,
@@ -140,7 +155,6 @@ async def once(
         conversation_id=getattr(result, "conversation_id", None),
         response=result.model_dump(mode="json"),
     )
-    return result, False
 
 
 async def take_turn(
@@ -154,7 +168,11 @@ async def take_turn(
     customer_ref: str | None = None,
 ) -> Reply:
     """Answer `text` in the conversation, or in a new one on `channel` when there is none:
-    the admission checks, then the turn inside the tenant's concurrency slot."""
+    the admission checks, then the turn inside the tenant's concurrency slot. (A delivery
+    whose turn was recorded before its process died gets that turn's reply.)"""
+    recorded = deliveries.replayed_reply()
+    if recorded is not None:
+        return Reply.model_validate(recorded)
     if conversation_id is None:
         async with runtime.db.session(key.tenant_id) as session:
             conversation = await create_conversation(
