@@ -175,3 +175,94 @@ class Transcriber(Protocol):
     name: str
 
     async def transcribe(self, audio: bytes) -> Transcript: ...
+
+
+# The operations assistant reaches a running system only through a TargetSystem.
+Severity = Literal["debug", "info", "warning", "error", "critical"]
+SEVERITIES: tuple[Severity, ...] = ("debug", "info", "warning", "error", "critical")
+
+
+class TargetElement(BaseModel):
+    """One configurable element of a target system (a depot, a sorter, a route...)."""
+
+    id: str
+    kind: str
+    config: dict[str, Any]
+    text: str  # as the target stores it (a file's text, a resource's JSON): what diffs show
+    digest: str  # SHA-256 of the stored bytes: "changed since the plan was made" compares it
+
+
+class ElementChange(BaseModel):
+    """The new configuration of one element; `base_digest`, when given, must still be the
+    element's digest when the change is applied (else the whole change set is refused)."""
+
+    id: str
+    config: dict[str, Any]
+    base_digest: str | None = None
+
+
+class AppliedVersion(BaseModel):
+    """A change set applied as one version of the target's configuration."""
+
+    version: int
+    changed: list[str]
+    digests: dict[str, str]  # element id -> digest after the change
+    rollback_of: int | None = None
+
+
+class TargetEvent(BaseModel):
+    ts: datetime
+    element: str
+    severity: Severity
+    code: str
+    message: str
+
+
+class MetricPoint(BaseModel):
+    ts: datetime
+    element: str
+    values: dict[str, float]
+
+
+@runtime_checkable
+class TargetSystem(Protocol):
+    """A running system the operations assistant reads and changes. Changes go in only as
+    whole change sets (`apply`), validated against each kind's JSON Schema, as one numbered
+    version with an audit entry; `rollback(version)` restores what that version replaced,
+    exactly. Failures raise FrontdeskErrors with stable codes: element_not_found,
+    element_changed, config_invalid, version_not_found, target_unavailable."""
+
+    name: str
+
+    async def kinds(self) -> list[str]: ...
+
+    async def elements(self, kind: str | None = None) -> list[TargetElement]: ...
+
+    async def element(self, element_id: str) -> TargetElement: ...
+
+    async def schema(self, kind: str) -> dict[str, Any]: ...
+
+    async def validate(self, configs: dict[str, dict[str, Any]]) -> dict[str, list[str]]: ...
+
+    async def render(self, element: TargetElement, config: dict[str, Any]) -> str: ...
+
+    async def version(self) -> int: ...
+
+    async def apply(
+        self, changes: Sequence[ElementChange], *, actor: str, message: str
+    ) -> AppliedVersion: ...
+
+    async def rollback(self, version: int, *, actor: str, message: str) -> AppliedVersion: ...
+
+    async def events(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        elements: Sequence[str] | None = None,
+        min_severity: Severity = "debug",
+    ) -> list[TargetEvent]: ...
+
+    async def metrics(
+        self, start: datetime, end: datetime, *, elements: Sequence[str] | None = None
+    ) -> list[MetricPoint]: ...

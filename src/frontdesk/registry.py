@@ -52,6 +52,7 @@ class Registries:
         self.guards: Registry[Any] = Registry("guard")
         self.embedders: Registry[Any] = Registry("embedder")
         self.transcribers: Registry[Any] = Registry("transcriber")
+        self.targets: Registry[Any] = Registry("target system")  # ops: `folder:`, `http:`
 
     def load_plugins(self) -> Registries:
         for ep in entry_points(group=ENTRY_POINT_GROUP):
