@@ -41,7 +41,7 @@ FOLDERS = [
 def codes_per_chunk(name: str, data: bytes) -> list[set[str]]:
     parsed = parse_source(name, data)
     drafts = chunk_document(parsed.title, parsed.body, parsed.faqs, merge_words=parsed.merge_words)
-    return [{f.code for f in screen_passage(d.text)} for d in drafts]
+    return [{f.code for f in screen_passage(d.text, d.hidden)} for d in drafts]
 
 
 def evaluate(path: Path) -> dict[str, Any]:

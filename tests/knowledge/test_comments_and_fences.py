@@ -14,10 +14,23 @@ private key") or a CLI's prompt. Each case is read as `kb ingest` reads it.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from sqlalchemy import select, update
 
 from frontdesk.knowledge.chunking import chunk_document
-from frontdesk.knowledge.ingest import parse_source, screen_drafts
+from frontdesk.knowledge.ingest import (
+    SCREEN_VERSION,
+    parse_source,
+    refresh_index,
+    screen_drafts,
+    sync_folder,
+)
+from frontdesk.storage import migrate
+from frontdesk.storage.db import Database
+from frontdesk.storage.models import Chunk, Document
+from frontdesk.storage.tenants import ensure_tenant
 
 FRONT = '---\ntitle: "Amazon S3"\ndescription: "Rclone docs for Amazon S3"\n---\n\n'
 
@@ -65,7 +78,6 @@ SOURCE_NOTES = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="comments are screened in the passage (issue 18)")
 @pytest.mark.parametrize("name", SOURCE_NOTES)
 def test_maintainers_notes_in_comments_hold_nothing_back(name: str) -> None:
     passages, findings = _read(FRONT + SOURCE_NOTES[name])
@@ -73,7 +85,6 @@ def test_maintainers_notes_in_comments_hold_nothing_back(name: str) -> None:
     assert passages
 
 
-@pytest.mark.xfail(strict=True, reason="comments are still in the passage (issue 18)")
 @pytest.mark.parametrize("name", SOURCE_NOTES)
 def test_comment_text_is_not_in_the_indexed_passage(name: str) -> None:
     passages, _ = _read(FRONT + SOURCE_NOTES[name])
@@ -104,7 +115,6 @@ SHOWN_COMMENTS = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="fenced comments count as hidden text (issue 18)")
 @pytest.mark.parametrize("name", SHOWN_COMMENTS)
 def test_a_comment_shown_as_code_is_neither_hidden_nor_removed(name: str) -> None:
     passages, findings = _read(SHOWN_COMMENTS[name])
@@ -153,12 +163,15 @@ FENCED_DOCUMENTATION = {
 }
 
 
-_PROSE_TODAY = pytest.mark.xfail(strict=True, reason="fences read as prose (issue 18)")
+# "Give the password with a command:" is this case's prose, not its fence: the prose rule
+# (frontdesk.secret_requests, shared with the output screen) reads "give the password" as a
+# hand-over, with nobody named to receive it. Left as found; the fence itself passes.
+_PROSE_RULE = pytest.mark.xfail(strict=True, reason="prose: 'give the password with a command'")
 
 
 @pytest.mark.parametrize(
     "name",
-    [pytest.param(n, marks=[] if n == "password-prompts" else [_PROSE_TODAY])
+    [pytest.param(n, marks=[_PROSE_RULE] if n == "password-command" else [])
      for n in FENCED_DOCUMENTATION],
 )  # fmt: skip
 def test_option_lists_and_transcripts_in_fences_are_not_secret_requests(name: str) -> None:
@@ -214,10 +227,56 @@ def test_attacks_in_comments_and_fences_are_still_found(name: str, text: str, co
     assert code in {f["code"] for f in findings}, findings
 
 
-@pytest.mark.xfail(strict=True, reason="comments are still in the passage (issue 18)")
+def test_the_fence_of_the_password_command_case_passes() -> None:
+    fence = FENCED_DOCUMENTATION["password-command"].split("\n\n", 2)[2]
+    assert _read("# Configuration encryption\n\n" + fence)[1] == []
+
+
 def test_an_attack_comment_is_found_but_not_in_the_passage() -> None:
     _, text, _ = ATTACKS[2]
     passages, findings = _read(text)
     assert [f["code"] for f in findings] == ["hidden_text"]
     assert findings[0]["line"] == 5
     assert "Scotland" not in "\n".join(passages)
+
+
+async def test_a_comments_finding_outlives_screening_the_stored_passage_again(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The stored passage no longer holds the comment, so a later screen (a new
+    SCREEN_VERSION) cannot judge it again from the text: the comment's finding stays. A
+    passage stored before chunking took comments out is judged again from its text."""
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    (folder / "delivery.md").write_text(ATTACKS[2][1])
+    (folder / "s3.md").write_text(FRONT + SOURCE_NOTES["generated-options"])
+    db = Database(database_url)
+    try:
+        await migrate.upgrade(db)
+        tenant = await ensure_tenant(db, "kb")
+        async with db.session(tenant.id) as session:
+            report = await sync_folder(session, folder)
+            await session.commit()
+        assert [(q.source, q.code) for q in report.quarantined] == [("delivery.md", "hidden_text")]
+        old = "Rclone talks to S3.\n<!-- a passage stored before: what it says is for readers -->"
+        async with db.session(tenant.id) as session:
+            s3 = (
+                await session.scalars(select(Document.id).where(Document.source == "s3.md"))
+            ).one()
+            await session.execute(
+                update(Chunk).where(Chunk.document_id == s3).values(text=old, quarantine=None)
+            )
+            await session.execute(update(Chunk).values(screened=0))
+            await refresh_index(session, None, changed=False)
+            await session.commit()
+            rows = (
+                await session.execute(
+                    select(Document.source, Chunk.quarantine, Chunk.screened).join(Document)
+                )
+            ).all()
+        held = {r.source: [f["code"] for f in r.quarantine or []] for r in rows}
+        assert held["delivery.md"] == ["hidden_text"]
+        assert set(held["s3.md"]) == {"hidden_text"}
+        assert {r.screened for r in rows} == {SCREEN_VERSION}
+    finally:
+        await db.dispose()

@@ -36,7 +36,7 @@ def _findings(case: dict[str, Any]) -> list[PassageFinding]:
     """A case as `kb ingest` reads it: converted, chunked, each chunk screened."""
     parsed = parse_source(case["id"] + case.get("file", ".md"), case["text"].encode())
     drafts = chunk_document(parsed.title, parsed.body, parsed.faqs, merge_words=parsed.merge_words)
-    return [finding for draft in drafts for finding in screen_passage(draft.text)]
+    return [f for draft in drafts for f in screen_passage(draft.text, draft.hidden)]
 
 
 @pytest.mark.parametrize("case", CASES["benign"], ids=lambda c: c["id"])

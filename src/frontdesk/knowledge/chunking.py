@@ -8,6 +8,11 @@ line ends, each piece fenced again). Headings lose their link, image and HTML sy
 that an imported documentation page does not become a row of one-line chunks; an atom's
 sections stay as their author wrote them (merge_words=0).
 
+HTML comments are not shown to a reader, so their text leaves the passage here: it can be
+neither quoted nor read by a model. Each chunk keeps the comments taken out of it as `hidden`,
+for the knowledge screen (a comment that carries instructions is still a finding). A comment
+inside a code fence or inline code is code the reader sees and stays.
+
 Each FAQ pair becomes its own chunk so a question can match its answer directly.
 """
 
@@ -21,7 +26,9 @@ from dataclasses import dataclass, field
 from frontdesk.knowledge.atoms import Atom, FaqPair
 
 _HEADING = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?[ \t]*$")
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
+# Any indentation: a fence inside a list item is indented with the item's text (rclone's
+# numbered configuration steps), and one under an indented block is code either way.
+_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})(.*)$")
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
 # A section written for staff: "## Escalation (staff only)", "## Internal notes",
 # "## Staff: ...", or `<!-- audience: staff -->` on its first line. Such a section is indexed
@@ -43,12 +50,121 @@ class ChunkDraft:
     kind: str  # section | faq | staff (never quoted to customers)
     heading: str
     text: str
+    hidden: tuple[str, ...] = ()  # the comments taken out of `text` (what is inside <!-- -->)
+
+
+# A comment taken out of the text stands as this mark (its index) until the text is cut into
+# chunks, so that each chunk knows the comments that were in it. Private-use characters: no
+# document's text has a meaning for them.
+_MARK = re.compile("\ue000(\\d+)\ue001")
+_MARK_CHARS = re.compile("[\ue000\ue001]")
+_CODE_SPAN = re.compile(r"(`+)(?!`).*?(?<!`)\1(?!`)")
+
+
+def _mark_comments(text: str) -> tuple[str, list[str]]:
+    """`text` with each HTML comment outside code fences and inline code replaced by a mark,
+    and the comments' inner text; a comment never closed runs to the end, as in a browser.
+    The lines inside a comment go, so that a comment does not cut a paragraph in two."""
+    text = _MARK_CHARS.sub("", text)
+    comments: list[str] = []
+    out: list[str] = []
+    fence: tuple[str, int] | None = None
+    open_comment: list[str] | None = None
+    for line in text.split("\n"):
+        if open_comment is None:
+            fence, fenced = fence_step(line, fence)
+            if fenced:
+                out.append(line)
+                continue
+        was_open = open_comment is not None
+        kept, open_comment = _strip_line(line, open_comment, comments)
+        touched = was_open or open_comment is not None or bool(_MARK.search(kept))
+        if not touched or _MARK.sub("", kept).strip():
+            out.append(kept)
+        elif _MARK.search(kept):
+            out.append(kept.strip())  # the marks alone, no text: they stay with the paragraph
+    if open_comment is not None:
+        out.append(f"\ue000{len(comments)}\ue001")
+        comments.append("\n".join(open_comment))
+    return "\n".join(out), comments
+
+
+def fence_step(line: str, fence: tuple[str, int] | None) -> tuple[tuple[str, int] | None, bool]:
+    """The fence open after `line` (its character and length), and whether `line` belongs to
+    a fence (its opening or closing line included)."""
+    match = _FENCE.match(line)
+    if fence is None:
+        if match and not (match.group(1)[0] == "`" and "`" in match.group(2)):
+            return (match.group(1)[0], len(match.group(1))), True
+        return None, False
+    closes = (
+        match is not None
+        and match.group(1)[0] == fence[0]
+        and len(match.group(1)) >= fence[1]
+        and not match.group(2).strip()
+    )
+    return (None if closes else fence), True
+
+
+def _strip_line(
+    line: str, open_comment: list[str] | None, comments: list[str]
+) -> tuple[str, list[str] | None]:
+    kept: list[str] = []
+    at = 0
+    while at <= len(line):
+        if open_comment is not None:
+            end = line.find("-->", at)
+            if end < 0:
+                open_comment.append(line[at:])
+                return "".join(kept), open_comment
+            open_comment.append(line[at:end])
+            kept.append(f"\ue000{len(comments)}\ue001")
+            comments.append("\n".join(open_comment))
+            open_comment, at = None, end + 3
+            continue
+        start = line.find("<!--", at)
+        tick = line.find("`", at)
+        if 0 <= tick < (start if start >= 0 else len(line)):
+            span = _CODE_SPAN.match(line, tick)
+            run = re.match(r"`+", line[tick:])
+            stop = span.end() if span else tick + (len(run.group(0)) if run else 1)
+            kept.append(line[at:stop])
+            at = stop
+            continue
+        if start < 0:
+            kept.append(line[at:])
+            break
+        kept.append(line[at:start])
+        open_comment, at = [], start + 4
+    return "".join(kept), open_comment
+
+
+def strip_comments(text: str) -> tuple[str, list[str]]:
+    """`text` without its HTML comments (outside code), and the comments' inner text."""
+    marked, comments = _mark_comments(text)
+    visible, _ = _unmark(marked, comments)
+    return visible, comments
+
+
+def _unmark(text: str, comments: list[str]) -> tuple[str, tuple[str, ...]]:
+    """A piece of marked text without its marks, and the comments they stood for."""
+    found = tuple(comments[int(m.group(1))] for m in _MARK.finditer(text))
+    if not found:
+        return text, ()
+    lines = [_MARK.sub("", line) for line in text.split("\n")]
+    marked = [bool(_MARK.search(line)) for line in text.split("\n")]
+    kept = [line for line, had in zip(lines, marked, strict=True) if line.strip() or not had]
+    return "\n".join(kept).strip(), found
+
+
+def _words(text: str) -> int:
+    return len(_MARK.sub(" ", text).split())
 
 
 def clean_heading(text: str) -> str:
     """A heading as a reader sees it: no closing #s, {#anchor}, images, link or HTML syntax,
     emphasis marks or entities."""
-    text = re.sub(r"[ \t]+#+$", "", text.strip())
+    text = re.sub(r"[ \t]+#+$", "", _MARK.sub("", text).strip())
     text = re.sub(r"\s*\{[#.][^}]*\}$", "", text)  # {#install} (Pandoc, Hugo, MkDocs)
     text = re.sub(r"!\[[^\]]*\]\([^)]*\)|!\[[^\]]*\]\[[^\]]*\]", "", text)  # images
     text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)  # [text](url "title")
@@ -71,22 +187,8 @@ def _lines(body: str) -> list[_Line]:
     out: list[_Line] = []
     fence: tuple[str, int] | None = None
     for line in body.splitlines():
-        match = _FENCE.match(line)
-        if fence is None:
-            if match and not (match.group(1)[0] == "`" and "`" in match.group(2)):
-                fence = (match.group(1)[0], len(match.group(1)))
-                out.append(_Line(line, True))
-            else:
-                out.append(_Line(line, False))
-        else:
-            out.append(_Line(line, True))
-            if (
-                match
-                and match.group(1)[0] == fence[0]
-                and len(match.group(1)) >= fence[1]
-                and not match.group(2).strip()
-            ):
-                fence = None
+        fence, fenced = fence_step(line, fence)
+        out.append(_Line(line, fenced))
     return out
 
 
@@ -138,7 +240,7 @@ class _Section:
 
     @property
     def words(self) -> int:
-        return len(self.text.split())
+        return _words(self.text)
 
 
 def chunk_atom(atom: Atom, *, max_words: int = 350, overlap_words: int = 40) -> list[ChunkDraft]:
@@ -162,16 +264,28 @@ def chunk_document(
     merge_words: int = MERGE_WORDS,
 ) -> list[ChunkDraft]:
     chunks: list[ChunkDraft] = []
-    for kind, heading, text in _merged(_sections(body, title), max_words, merge_words):
+    marked, comments = _mark_comments(body)
+    pending: tuple[str, ...] = ()  # comments of a piece that had no text: they go with the next
+    for kind, heading, text in _merged(_sections(marked, title, comments), max_words,
+                                       merge_words):  # fmt: skip
         for piece in _split_blocks(text, max_words, overlap_words):
-            if piece.strip():
-                chunks.append(ChunkDraft(kind, heading, piece))
+            visible, hidden = _unmark(piece, comments)
+            if visible.strip():
+                chunks.append(ChunkDraft(kind, heading, visible, pending + hidden))
+                pending = ()
+            else:
+                pending += hidden
     for faq in faqs:
-        chunks.append(ChunkDraft("faq", faq.question, f"Q: {faq.question}\nA: {faq.answer}"))
+        answer, in_faq = strip_comments(f"Q: {faq.question}\nA: {faq.answer}")
+        chunks.append(ChunkDraft("faq", faq.question, answer, pending + tuple(in_faq)))
+        pending = ()
+    if pending and chunks:  # comments after the last words of the document
+        last = chunks[-1]
+        chunks[-1] = ChunkDraft(last.kind, last.heading, last.text, last.hidden + pending)
     return chunks
 
 
-def _sections(body: str, default_heading: str) -> list[_Section]:
+def _sections(body: str, default_heading: str, comments: Sequence[str] = ()) -> list[_Section]:
     lines = _lines(body)
     marks = {i: (level, text) for level, text, i in headings(body)}
     underlines = {i + 1 for i, (level, _) in marks.items() if not _HEADING.match(lines[i].text)}
@@ -193,8 +307,13 @@ def _sections(body: str, default_heading: str) -> list[_Section]:
         else:
             sections.append(_Section(level, text, tuple(t for _, t in stack)))
         stack.append((level, text))
+        in_heading = "".join(m.group(0) for m in _MARK.finditer(line.text))
+        if in_heading:  # a comment in the heading line goes with its section
+            sections[-1].lines.append(in_heading)
     for section in sections:
         first_line = section.text.splitlines()[0].strip() if section.text else ""
+        # `<!-- audience: staff -->` stands as a mark by now: read the comment it stands for.
+        first_line = _MARK.sub(lambda m: f"<!--{comments[int(m.group(1))]}-->", first_line)
         if _STAFF_HEADING.search(section.heading) or _STAFF_MARK.match(first_line):
             section.kind = "staff"
             if _STAFF_MARK.match(first_line):
@@ -309,7 +428,7 @@ def _split_fence(block: str, max_words: int) -> list[str]:
     opening = lines[0]
     closing = lines[-1] if len(lines) > 1 and _FENCE.match(lines[-1]) else None
     inner = lines[1:-1] if closing is not None else lines[1:]
-    marker = closing or re.sub(r"^( {0,3}(`{3,}|~{3,})).*$", r"\1", opening)
+    marker = closing or re.sub(r"^([ \t]*(`{3,}|~{3,})).*$", r"\1", opening)
     pieces: list[str] = []
     current: list[str] = []
     size = 0

@@ -55,7 +55,9 @@ REJECTION_CODES = frozenset(
 
 
 # Bumped when the screen's rules change: chunks read by an older screen are screened again.
-SCREEN_VERSION = 2  # 2: linter directives in Markdown comments are not hidden text
+# 2: linter directives in Markdown comments are not hidden text; 3: comments are out of the
+# passage (a maintainer's note about the source is no finding), fenced code is read narrowly
+SCREEN_VERSION = 3
 
 STAFF_TAG = "audience:staff"
 STAFF_AUDIENCES = frozenset({"staff", "internal", "agents"})
@@ -397,7 +399,10 @@ def screen_drafts(text: str, drafts: list[ChunkDraft]) -> list[list[dict[str, An
     """Each chunk's findings of the knowledge screen, with the line of `text` (the file as
     text) where the words that tripped it are; [] for a clean chunk."""
     return [
-        [{**f.as_dict(), "line": line_of(text, f.excerpt)} for f in screen_passage(draft.text)]
+        [
+            {**f.as_dict(), "line": line_of(text, f.excerpt)}
+            for f in screen_passage(draft.text, draft.hidden)
+        ]
         for draft in drafts
     ]
 
@@ -450,7 +455,10 @@ async def rescreen(session: AsyncSession) -> int:
     changed = 0
     screened = await asyncio.to_thread(lambda: [screen_passage(row.text) for row in rows])
     for row, found in zip(rows, screened, strict=True):
-        findings = [{**f.as_dict(), "line": None} for f in found] or None
+        # A finding about a comment chunking took out of the passage cannot be judged again
+        # from the stored text: it stays.
+        kept = [f for f in row.quarantine or [] if f.get("hidden")]
+        findings = kept + [{**f.as_dict(), "line": None} for f in found] or None
         values: dict[str, Any] = {"screened": SCREEN_VERSION, "quarantine": findings}
         if findings is not None and row.quarantine is None:
             values["embedding"] = None  # a passage held back is passed to no model

@@ -70,7 +70,7 @@ def _quarantined(path: Path, parsed: Parsed, texts: dict[str, str]) -> list[Find
                             merge_words=parsed.merge_words)  # fmt: skip
     texts[str(path)] = "\n".join(draft.text for draft in drafts)
     for draft in drafts:
-        for finding in screen_passage(draft.text):
+        for finding in screen_passage(draft.text, draft.hidden):
             line = line_of(parsed.text, finding.excerpt) or 1
             message = (f"quarantined passage ({finding.code}): {finding.reason}; it is "
                        "indexed but never used in answers")  # fmt: skip
