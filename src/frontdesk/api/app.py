@@ -35,6 +35,7 @@ from frontdesk.api.routes import (
     knowledge,
     learning,
     openai_compat,
+    ops,
     slack_channel,
     updates,
     voice_channel,
@@ -43,7 +44,7 @@ from frontdesk.api.routes import (
 from frontdesk.api.routes import jobs as jobs_routes
 from frontdesk.api.security_headers import SecurityHeaders
 from frontdesk.api.stopping import on_stop_signal
-from frontdesk.api.widget_key import ensure_widget_key
+from frontdesk.api.widget_key import PageKey, ensure_widget_key
 from frontdesk.config.settings import JobsSettings, ServerSettings, Settings
 from frontdesk.errors import ConfigError, install_extra
 from frontdesk.jobs import JobRunner
@@ -75,7 +76,9 @@ def create_app(workspace: Path | str | None = None, *, runtime: Runtime | None =
         # customer ref can be found in a log by hashing guesses.
         use_pseudonym_key(pseudonym_key(current.workspace.state_dir))
         app.state.widget_key = (
-            await ensure_widget_key(current) if current.settings.web.enabled else ""
+            PageKey(current, await ensure_widget_key(current))
+            if current.settings.web.enabled
+            else None
         )
         jobs = JobRunner(current.db, timing=current.settings.jobs,
                          dispatch=_workers(current.settings.jobs))  # fmt: skip
@@ -137,6 +140,7 @@ def create_app(workspace: Path | str | None = None, *, runtime: Runtime | None =
     app.include_router(auth.router)
     app.include_router(admin.router)
     app.include_router(learning.router)
+    app.include_router(ops.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(updates.router)
     for entry in entry_points(group="frontdesk.web"):  # web drivers api does not import

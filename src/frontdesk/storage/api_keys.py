@@ -24,6 +24,7 @@ class Scope(StrEnum):
     WIDGET = "widget"  # public: create conversations and post customer messages
     SERVICE = "service"  # a backend integration: everything a customer channel needs
     ADMIN = "admin"
+    OPERATOR = "operator"  # the operations assistant's routes only (/v1/ops)
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class IssuedKey:
 @dataclass(frozen=True)
 class VerifiedKey:
     """Who is calling: an API key, or a console user signed in (kind "user", whose role maps
-    to a scope: agent -> service, admin -> admin)."""
+    to a scope: agent -> service, admin -> admin, operator -> operator)."""
 
     id: str
     tenant_id: str
@@ -70,7 +71,8 @@ async def create_key(
         return IssuedKey(key.id, tenant_id, scope, f"{KEY_PREFIX}_{prefix}_{secret}")
 
 
-async def verify_key(db: Database, token: str) -> VerifiedKey | None:
+async def verify_key(db: Database, token: str, *, touch: bool = True) -> VerifiedKey | None:
+    """The key `token` is, if it is good; `touch` records its use (`last_used_at`)."""
     parts = token.split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_PREFIX:
         return None
@@ -89,8 +91,9 @@ async def verify_key(db: Database, token: str) -> VerifiedKey | None:
         key, slug = row
         if not hmac.compare_digest(key.secret_hash, _hash(secret)):
             return None
-        key.last_used_at = utcnow()
-        await session.commit()
+        if touch:
+            key.last_used_at = utcnow()
+            await session.commit()
         return VerifiedKey(key.id, key.tenant_id, Scope(key.scope), key.name, "key", slug)
 
 

@@ -3,7 +3,7 @@
 (() => {
   "use strict";
   const root = document.querySelector(".chat");
-  const key = root.dataset.widgetKey;
+  let key = root.dataset.widgetKey;
   const log = document.getElementById("log");
   const form = document.getElementById("composer");
   const input = document.getElementById("text");
@@ -14,10 +14,33 @@
   // public, so the server lets this page read and write only the conversation it holds.
   let conversationToken = null;
 
+  // The page's widget key may be revoked while the page is open: the server then serves a
+  // fresh one with the page, so a refused call (401) reads it from there and is sent again.
+  // The conversation's token does not depend on the widget key, so the conversation goes on.
+  async function renewKey() {
+    const page = await fetch("/", { headers: { Accept: "text/html" } }).catch(() => null);
+    if (!page || !page.ok) return false;
+    const html = new DOMParser().parseFromString(await page.text(), "text/html");
+    const fresh = html.querySelector(".chat") && html.querySelector(".chat").dataset.widgetKey;
+    if (!fresh || fresh === key) return false;
+    key = fresh;
+    root.dataset.widgetKey = fresh;
+    return true;
+  }
+
+  // fetch with the page's current key; once more with a fresh key when the key was refused.
+  async function authorized(path, init) {
+    const send = () =>
+      fetch(path, { ...init, headers: { ...init.headers, Authorization: `Bearer ${key}` } });
+    const response = await send();
+    if (response.status === 401 && (await renewKey())) return send();
+    return response;
+  }
+
   async function api(path, body) {
-    const response = await fetch(path, {
+    const response = await authorized(path, {
       method: "POST",
-      headers: { "Content-Type": "application/json", Authorization: `Bearer ${key}` },
+      headers: { "Content-Type": "application/json" },
       body: JSON.stringify(body),
     });
     const data = await response.json().catch(() => ({}));
@@ -66,12 +89,11 @@
   // Posts a message and shows the answer as it streams; the final `reply` event replaces the
   // streamed text with the screened answer and adds sources.
   async function sendStreaming(text) {
-    const response = await fetch(`/v1/conversations/${conversationId}/messages?stream=true`, {
+    const response = await authorized(`/v1/conversations/${conversationId}/messages?stream=true`, {
       method: "POST",
       headers: {
         "Content-Type": "application/json",
         Accept: "text/event-stream",
-        Authorization: `Bearer ${key}`,
         "X-Conversation-Token": conversationToken,
       },
       body: JSON.stringify({ text }),
@@ -111,8 +133,8 @@
   let polling = null;
   async function poll() {
     if (!conversationId) return;
-    const response = await fetch(`/v1/conversations/${conversationId}/updates?after=${lastSeq}`, {
-      headers: { Authorization: `Bearer ${key}`, "X-Conversation-Token": conversationToken },
+    const response = await authorized(`/v1/conversations/${conversationId}/updates?after=${lastSeq}`, {
+      headers: { "X-Conversation-Token": conversationToken },
     }).catch(() => null);
     if (!response || !response.ok) return;
     const data = await response.json();
