@@ -272,6 +272,15 @@ LEAST_SCOPE: dict[tuple[str, str], Scope | str | None] = {
     ("get", "/v1/admin/corrections/export"): ADMIN,
     ("delete", "/v1/admin/corrections/{correction_id}"): ADMIN,
     ("post", "/v1/admin/corrections/{correction_id}/{change}"): ADMIN,
+    # The operations assistant: operators (a scope of their own) and admins; approving a
+    # plan also needs a person (a session, not a key): tests/api/test_ops_api.py.
+    ("get", "/v1/ops/elements"): ADMIN,
+    ("post", "/v1/ops/plans"): ADMIN,
+    ("get", "/v1/ops/plans"): ADMIN,
+    ("get", "/v1/ops/plans/{plan_id}"): ADMIN,
+    ("post", "/v1/ops/plans/{plan_id}/approve"): ADMIN,
+    ("post", "/v1/ops/plans/{plan_id}/apply"): ADMIN,
+    ("post", "/v1/ops/plans/{plan_id}/rollback"): ADMIN,
     ("post", "/v1/auth/login"): None,
     ("post", "/v1/auth/logout"): "session",
     ("get", "/v1/auth/me"): WIDGET,
@@ -293,6 +302,7 @@ INPUT: dict[tuple[str, str], dict[str, Any]] = {
     ("get", "/v1/knowledge/search"): {"params": {"q": "refund"}},
     ("post", "/v1/knowledge/documents"): {"files": {"files": ("a.md", b"# A\n", "text/markdown")}},
     ("post", "/v1/admin/users"): {"json": USER},
+    ("post", "/v1/ops/plans"): {"json": {"request": "disable depot D14"}},
 }
 
 

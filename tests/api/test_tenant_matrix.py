@@ -27,6 +27,7 @@ from frontdesk.orchestration.runtime import Runtime
 from frontdesk.storage.api_keys import Scope, create_key
 from frontdesk.storage.conversations import add_message, add_turn, create_conversation
 from frontdesk.storage.models import ApiKey, Document, Job, Message, Ticket
+from frontdesk.storage.ops_models import ChangePlan
 from frontdesk.storage.security_models import User
 from frontdesk.storage.support_models import ToolCallRecord, TrainingExample, WebhookDelivery
 from frontdesk.storage.tenants import ensure_tenant
@@ -101,7 +102,9 @@ async def _other_tenant(runtime: Runtime) -> dict[str, str]:
         job = Job(kind="knowledge_upload", status="done", result={"note": SECRET})
         correction = TrainingExample(turn_id=turn.id, text=SECRET, intent="track_parcel",
                                      created_by="b@tenant-b.example")  # fmt: skip
-        session.add_all([call, delivery, document, job, correction])
+        plan = ChangePlan(target="folder:ops/target", request=SECRET, status="approved",
+                          created_by="user:b", patches={"D01": []})  # fmt: skip
+        session.add_all([call, delivery, document, job, correction, plan])
         await session.commit()
         ids = {
             "conversation_id": conversation.id,
@@ -112,6 +115,7 @@ async def _other_tenant(runtime: Runtime) -> dict[str, str]:
             "document_id": document.id,
             "job_id": job.id,
             "correction_id": correction.id,
+            "plan_id": plan.id,
             "customer_ref": "cust-b",
             "tenant_id": b.id,
             "tenant": "tenant-b",  # the slug in the Slack/WhatsApp webhook URLs
@@ -187,7 +191,7 @@ async def test_other_tenants_ids_are_not_found(client: httpx.AsyncClient, runtim
 
     # Listings and searches show nothing of tenant B.
     for path in ("/v1/knowledge/documents", "/v1/admin/users", "/v1/admin/audit",
-                 "/v1/knowledge/search?q=tenant-b-secret-text"):  # fmt: skip
+                 "/v1/knowledge/search?q=tenant-b-secret-text", "/v1/ops/plans"):  # fmt: skip
         response = await client.get(path, headers=mine)
         assert response.status_code == 200, path
         assert SECRET not in response.text, path
@@ -269,6 +273,9 @@ async def _assert_untouched(runtime: Runtime, theirs: dict[str, str]) -> None:
         correction = await session.get(TrainingExample, theirs["correction_id"])
         assert correction is not None
         assert correction.disabled_at is None
+        plan = await session.get(ChangePlan, theirs["plan_id"])
+        assert plan is not None
+        assert plan.status == "approved"
         user = await session.get(User, theirs["user_id"])
         assert user is not None
         assert user.disabled_at is None

@@ -52,7 +52,9 @@ async def require_key(
         user = await verify_session(runtime.db, token)
         if user is None:
             raise AuthenticationError("the session has expired or was ended; sign in again")
-        scope = Scope.ADMIN if user.role is Role.ADMIN else Scope.SERVICE
+        scope = {Role.ADMIN: Scope.ADMIN, Role.OPERATOR: Scope.OPERATOR}.get(
+            user.role, Scope.SERVICE
+        )
         return VerifiedKey(user.id, user.tenant_id, scope, user.email, "user", user.tenant_slug)
     key = await verify_key(runtime.db, token)
     if key is None:
@@ -93,10 +95,17 @@ async def limit_reads(
 CurrentKey = Annotated[VerifiedKey, Depends(limit_reads)]
 
 
+_NOT_CONVERSATIONS = (
+    "an operator works the target system (/v1/ops), not conversations; ask an agent or admin"
+)
+
+
 async def limit_visitor(request: Request, key: CurrentKey, limiter: LimiterDep) -> VerifiedKey:
     """The caller's key, after counting a write by a public widget key against its visitor's
     budget (`limits.per_visitor`, by client address): `per_key` is one budget for everyone
     on the web page, and one visitor must not be able to use it up for the rest."""
+    if key.scope is Scope.OPERATOR:
+        raise PermissionDeniedError(_NOT_CONVERSATIONS)
     if key.scope is Scope.WIDGET:
         await limiter.hit_visitor(key.id, client_address(request))
     return key
@@ -121,7 +130,9 @@ async def check_visitor(
     """A widget key is public and shared by every visitor of the page: it reaches a
     conversation only with that conversation's token, so knowing an id (ids leak, e.g.
     through e-mail Message-IDs) is not enough. Service and admin keys reach all of their
-    tenant's conversations."""
+    tenant's conversations; operators none."""
+    if key.scope is Scope.OPERATOR:
+        raise PermissionDeniedError(_NOT_CONVERSATIONS)
     if key.scope is not Scope.WIDGET:
         return
     if not token:
@@ -182,6 +193,15 @@ def require_workspace_admin(key: AdminKey, runtime: RuntimeDep) -> VerifiedKey:
 
 
 WorkspaceAdminKey = Annotated[VerifiedKey, Depends(require_workspace_admin)]
+
+
+def require_operator(key: CurrentKey) -> VerifiedKey:
+    """The operations assistant's routes: operators and admins."""
+    require_scope(key, Scope.OPERATOR, Scope.ADMIN)
+    return key
+
+
+OperatorKey = Annotated[VerifiedKey, Depends(require_operator)]
 
 
 def require_scope(key: VerifiedKey, *allowed: Scope) -> None:

@@ -26,6 +26,7 @@ from frontdesk.api.errors import error_response
 from frontdesk.errors import InvalidRequestError
 from frontdesk.storage.fields import INVALID_CHARACTERS, check_storable, column_length, unstorable
 from frontdesk.storage.models import ApiKey, Conversation, Document, Job, Tenant, Ticket, Turn
+from frontdesk.storage.ops_models import ChangePlan
 from frontdesk.storage.security_models import User
 from frontdesk.storage.support_models import ToolCallRecord, TrainingExample, WebhookDelivery
 
@@ -47,6 +48,7 @@ PARAM_COLUMNS: dict[str, InstrumentedAttribute[Any] | None] = {
     "decision": None,  # approve | reject
     "change": None,  # disable | enable
     "version": None,  # a model version's name, looked up in the model store's folder
+    "plan_id": ChangePlan.id,
 }
 
 

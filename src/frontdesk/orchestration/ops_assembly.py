@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from frontdesk.config.ops_settings import OpsSettings
+from frontdesk.config.settings import Settings
 from frontdesk.config.workspace import Workspace
 from frontdesk.errors import ConfigError
 from frontdesk.ops.plans import ChangePlans
@@ -14,6 +15,12 @@ from frontdesk.registry import Registries
 from frontdesk.storage.db import Database
 
 DEFAULT_FOLDER = "ops/target"
+
+
+def ops_settings(settings: Settings) -> OpsSettings:
+    """`ops:` of frontdesk.yaml; its defaults where the settings carry none."""
+    found = getattr(settings, "ops", None)
+    return found if isinstance(found, OpsSettings) else OpsSettings()
 
 
 def target_spec(workspace: Workspace, settings: OpsSettings) -> str | None:

@@ -33,6 +33,9 @@ _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 class Role(StrEnum):
     AGENT = "agent"  # works hand-offs: reads conversations and tickets
     ADMIN = "admin"  # everything, including keys, users, knowledge and privacy operations
+    # Runs the operations assistant: plans, approves, applies and rolls back changes to the
+    # target system; sees no conversations and cannot use the agents' console.
+    OPERATOR = "operator"
 
 
 @dataclass(frozen=True)

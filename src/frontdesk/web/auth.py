@@ -44,6 +44,9 @@ async def current_agent(request: Request, runtime: RuntimeDep) -> VerifiedUser:
         raise LoginRequired("sign in to the console")
     if user.tenant_id != runtime.tenant.id:
         raise PermissionDeniedError("this console serves another tenant")
+    if user.role is Role.OPERATOR:  # the agents' console shows conversations
+        raise PermissionDeniedError("operators work the target system through /v1/ops and "
+                                    "`frontdesk ops`, not the agents' console")  # fmt: skip
     return user
 
 

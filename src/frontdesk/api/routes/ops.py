@@ -1,0 +1,157 @@
+"""The operations assistant's bulk changes (`/v1/ops`): a request in words becomes a change
+plan (selector, JSON Patch per element, validation, diff), approved by a signed-in operator
+or admin, applied all or nothing, rolled back by plan id. Operators and admins only; the
+target system is the workspace's, so only its own tenant's users reach it. Every action is
+in the audit log (`ops.plan.*`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from frontdesk.api.deps import OperatorKey, RuntimeDep
+from frontdesk.api.input_hygiene import RequestBody
+from frontdesk.api.schemas import ErrorResponse
+from frontdesk.errors import ConflictError, PermissionDeniedError
+from frontdesk.ops.plans import ChangePlans, plan_view
+from frontdesk.orchestration.ops_assembly import build_ops, ops_settings
+from frontdesk.orchestration.runtime import Runtime, load_registries
+from frontdesk.storage.api_keys import VerifiedKey
+
+router = APIRouter(
+    prefix="/v1/ops",
+    tags=["operations"],
+    responses={code: {"model": ErrorResponse} for code in (401, 403, 404, 409, 422, 429)},
+)
+
+
+class PlanCreate(RequestBody):
+    model_config = ConfigDict(extra="forbid")
+    request: str = Field(
+        min_length=1,
+        max_length=1000,
+        description="The change in words, e.g. 'move the cut-off to 18:30 for every depot "
+        "in Leinster except D07' (the grammar: README, Operations assistant).",
+    )
+
+
+class PlanPublic(BaseModel):
+    id: str
+    target: str
+    request: str
+    status: str  # planned | refused | approved | applied | rolled_back | failed
+    refusal_code: str | None
+    refusal: str | None
+    selector: dict[str, Any]
+    elements: list[str]
+    patches: dict[str, Any]
+    validation: dict[str, Any]
+    diff: str
+    results: dict[str, Any]
+    applied_version: int | None
+    rollback_version: int | None
+    created_by: str
+    approved_by: str | None
+    created_at: datetime
+    approved_at: datetime | None
+    applied_at: datetime | None
+    rolled_back_at: datetime | None
+
+
+class ElementPublic(BaseModel):
+    id: str
+    kind: str
+    config: dict[str, Any]
+
+
+def _plans(request: Request, runtime: Runtime) -> ChangePlans:
+    """The workspace's change plans, built on first use (the target is read lazily)."""
+    plans: ChangePlans | None = getattr(request.app.state, "ops_plans", None)
+    if plans is None:
+        settings = ops_settings(runtime.settings)
+        plans = build_ops(runtime.workspace, settings, runtime.db, load_registries())
+        if plans is None:
+            raise ConflictError(
+                "no target system is configured: set ops.target in frontdesk.yaml or add "
+                "the workspace's ops/target folder",
+                code="ops_not_configured",
+            )
+        request.app.state.ops_plans = plans
+    return plans
+
+
+async def ops_plans(request: Request, runtime: RuntimeDep, key: OperatorKey) -> ChangePlans:
+    if key.tenant_id != runtime.tenant.id:
+        raise PermissionDeniedError(
+            "the target system belongs to the workspace: only its own tenant's operators "
+            f"({runtime.tenant.name!r}) can change it",
+            code="workspace_tenant_only",
+        )
+    return _plans(request, runtime)
+
+
+Plans = Annotated[ChangePlans, Depends(ops_plans)]
+
+
+def _public(plan: Any) -> PlanPublic:
+    return PlanPublic.model_validate(plan_view(plan))
+
+
+@router.get("/elements", response_model=list[ElementPublic])
+async def list_elements(
+    plans: Plans, kind: Annotated[str | None, Query(max_length=64)] = None
+) -> list[ElementPublic]:
+    elements = await plans.target.elements(kind)
+    return [ElementPublic(id=e.id, kind=e.kind, config=e.config) for e in elements]
+
+
+@router.post("/plans", status_code=status.HTTP_201_CREATED, response_model=PlanPublic)
+async def create_plan(body: PlanCreate, plans: Plans, key: OperatorKey) -> PlanPublic:
+    """A change plan: `status` is `planned`, or `refused` with `refusal_code`
+    (selector_empty, selector_too_broad, no_change, plan_invalid) and the plan still shown.
+    A request the grammar cannot read is 422 `request_not_understood`, and nothing is kept."""
+    return _public(await plans.make(key.tenant_id, body.request, actor=key.actor))
+
+
+@router.get("/plans", response_model=list[PlanPublic])
+async def list_plans(
+    plans: Plans, key: OperatorKey, limit: Annotated[int, Query(ge=1, le=200)] = 50
+) -> list[PlanPublic]:
+    return [_public(p) for p in await plans.list(key.tenant_id, limit=limit)]
+
+
+@router.get("/plans/{plan_id}", response_model=PlanPublic)
+async def get_plan(plan_id: str, plans: Plans, key: OperatorKey) -> PlanPublic:
+    return _public(await plans.get(key.tenant_id, plan_id))
+
+
+def _person(key: VerifiedKey) -> None:
+    if key.kind != "user":
+        raise PermissionDeniedError(
+            "a plan is approved by a person: sign in as an operator or admin "
+            "(POST /v1/auth/login) and approve with that session, not an API key",
+            code="approval_needs_a_person",
+        )
+
+
+@router.post("/plans/{plan_id}/approve", response_model=PlanPublic)
+async def approve_plan(plan_id: str, plans: Plans, key: OperatorKey) -> PlanPublic:
+    await plans.get(key.tenant_id, plan_id)  # another tenant's plan: 404 before anything
+    _person(key)
+    return _public(await plans.approve(key.tenant_id, plan_id, actor=key.actor))
+
+
+@router.post("/plans/{plan_id}/apply", response_model=PlanPublic)
+async def apply_plan(plan_id: str, plans: Plans, key: OperatorKey) -> PlanPublic:
+    """All or nothing; 409 `element_changed` when an element is not what the plan was made
+    on (the plan is then refused: make a new one), 409 `plan_<status>` out of turn."""
+    return _public(await plans.apply(key.tenant_id, plan_id, actor=key.actor))
+
+
+@router.post("/plans/{plan_id}/rollback", response_model=PlanPublic)
+async def rollback_plan(plan_id: str, plans: Plans, key: OperatorKey) -> PlanPublic:
+    """The elements the plan changed, back to their exact bytes before it."""
+    return _public(await plans.rollback(key.tenant_id, plan_id, actor=key.actor))
