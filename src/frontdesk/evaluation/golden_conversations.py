@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import re
-import statistics
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -27,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import select
 
 from frontdesk.errors import ConfigError
-from frontdesk.evaluation.answers import cites_one_of, missing_facts, normalise
+from frontdesk.evaluation.answers import _p95, cites_one_of, missing_facts, normalise
 from frontdesk.evaluation.conversations import (
     Found,
     Understood,
@@ -327,12 +326,6 @@ class ConversationReport:
 def _share(flags: Sequence[bool]) -> float | None:
     """None when no turn makes the check: nothing measured, not zero."""
     return round(sum(flags) / len(flags), 4) if flags else None
-
-
-def _p95(values: Sequence[float]) -> float:
-    if len(values) < 2:
-        return values[0] if values else 0.0
-    return statistics.quantiles(values, n=20, method="inclusive")[-1]
 
 
 # ----------------------------------------------------------------------------- playing
