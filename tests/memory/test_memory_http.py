@@ -20,8 +20,6 @@ from frontdesk.orchestration.runtime import Runtime
 from frontdesk.storage.api_keys import Scope, create_key
 from frontdesk.storage.models import Conversation, Ticket, Turn, utcnow
 
-BUILT = pytest.mark.xfail(strict=True, reason="issue 19 memory and language: not built yet")
-
 
 @pytest.fixture
 async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
@@ -63,7 +61,6 @@ async def _profile(runtime: Runtime, ref: str) -> Any:
         )
 
 
-@BUILT
 async def test_a_spanish_customer_is_routed_with_a_spanish_reply(
     client: httpx.AsyncClient, admin: dict[str, str], runtime: Runtime
 ) -> None:
@@ -100,7 +97,6 @@ async def test_a_spanish_customer_is_routed_with_a_spanish_reply(
         assert turn.language == "en"
 
 
-@BUILT
 async def test_the_profile_follows_the_customer_across_conversations(
     client: httpx.AsyncClient, admin: dict[str, str], runtime: Runtime
 ) -> None:
@@ -129,7 +125,6 @@ async def test_the_profile_follows_the_customer_across_conversations(
     assert profile.contacts == 2
 
 
-@BUILT
 async def test_the_hand_off_carries_the_running_summary_and_the_profile(
     client: httpx.AsyncClient, admin: dict[str, str], runtime: Runtime
 ) -> None:
@@ -146,7 +141,6 @@ async def test_the_hand_off_carries_the_running_summary_and_the_profile(
     assert summary["customer"]["contacts"] == 1
 
 
-@BUILT
 async def test_privacy_export_erasure_and_purge_include_the_profile(
     client: httpx.AsyncClient, admin: dict[str, str], runtime: Runtime
 ) -> None:

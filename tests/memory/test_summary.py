@@ -6,15 +6,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import pytest
-
 from frontdesk.config.settings import LlmSettings
 from frontdesk.interfaces import ChatChunk, ChatRequest, ChatResult
 from frontdesk.llm.errors import ProviderError
 from frontdesk.llm.router import ModelRouter
 from frontdesk.llm.service import LlmService
-
-BUILT = pytest.mark.xfail(strict=True, reason="issue 19 running summary: not built yet")
 
 
 class FakeSummariser:
@@ -42,7 +38,6 @@ def _llm(model: FakeSummariser | None) -> LlmService:
     return LlmService(settings, router)
 
 
-@BUILT
 def test_the_extractive_summary_keeps_the_newest_within_its_budget() -> None:
     from frontdesk.memory.summary import TurnNotes, estimate_tokens, update_summary
 
@@ -65,7 +60,6 @@ def test_the_extractive_summary_keeps_the_newest_within_its_budget() -> None:
     assert not text.rstrip().endswith("Article 1")
 
 
-@BUILT
 def test_a_turn_updates_the_previous_summary() -> None:
     from frontdesk.memory.summary import TurnNotes, update_summary
 
@@ -84,7 +78,6 @@ def test_a_turn_updates_the_previous_summary() -> None:
     assert "KP-20481736" in second
 
 
-@BUILT
 async def test_the_summarise_model_writes_it_and_extractive_takes_over_when_it_fails() -> None:
     from frontdesk.memory.summary import TurnNotes
     from frontdesk.orchestration.remembering import write_summary
@@ -117,7 +110,6 @@ async def test_the_summarise_model_writes_it_and_extractive_takes_over_when_it_f
     assert writer == "extractive"
 
 
-@BUILT
 def test_names_customers_give_are_found_in_the_shipped_languages() -> None:
     from frontdesk.memory.profile import given_name
 

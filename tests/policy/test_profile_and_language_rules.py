@@ -15,7 +15,6 @@ from frontdesk.config.workspace import Workspace, load_rules
 from frontdesk.errors import ConfigError
 from frontdesk.types import Action, IntentPrediction, Urgency
 
-BUILT = pytest.mark.xfail(strict=True, reason="issue 19 profile and language rules: not built")
 TRACK = IntentPrediction(name="track_parcel", confidence=0.9, ranking=[("track_parcel", 0.9)])
 SHIPPED = ("es", "de", "fr", "it", "pt", "nl")
 
@@ -40,7 +39,6 @@ def _facts(**values: Any) -> Any:
     return Facts(intent=TRACK, urgency=Urgency.NORMAL, channel="api", **values)
 
 
-@BUILT
 def test_known_customer_and_contacts_at_least() -> None:
     from frontdesk.policy.rules_router import CustomerFacts, RuleRouter
 
@@ -62,7 +60,6 @@ def test_known_customer_and_contacts_at_least() -> None:
     assert named.decide(_facts(customer=new)).rule == "default"
 
 
-@BUILT
 def test_a_language_not_answered_is_handed_off_in_that_language() -> None:
     from frontdesk.policy.rules_router import RuleRouter
 
@@ -90,7 +87,6 @@ def test_a_language_not_answered_is_handed_off_in_that_language() -> None:
     assert custom.decide(_facts(language="es")).team == "review"  # default: a review team
 
 
-@BUILT
 def test_the_template_table_ships_six_languages() -> None:
     from frontdesk.config.reply_languages import REPLIES, localise_when
 
@@ -140,7 +136,6 @@ rules:
 """
 
 
-@BUILT
 def test_the_file_loads_and_its_mistakes_name_their_line(tmp_path: Path) -> None:
     rules = load_rules(_workspace(tmp_path, FILE))
     assert rules.languages.answered == ["en"]

@@ -26,7 +26,6 @@ def _chat(base: str, key: str, ref: str, *texts: str) -> str:
     return conversation
 
 
-@pytest.mark.xfail(strict=True, reason="issue 19 console memory panel: not built yet")
 def test_the_conversation_page_shows_summary_and_profile_and_takes_a_note(
     live_server: str, workspace: object
 ) -> None:

@@ -37,7 +37,8 @@ def fill_lines(rules: RulesConfig, located: LocatedYaml, source: str) -> None:
 
 def team_problems(rules: RulesConfig, located: LocatedYaml) -> list[str]:
     """Names that must be teams of the file: rules' teams (or `owner`), team_available
-    anywhere in a condition, default_team, unanswerable.team; intents owned twice."""
+    anywhere in a condition, default_team, unanswerable.team, languages.team; intents owned
+    twice."""
     problems: list[str] = []
     known = ", ".join(sorted(rules.teams))
 
@@ -57,6 +58,8 @@ def team_problems(rules: RulesConfig, located: LocatedYaml) -> list[str]:
         unknown(("default_team",), "default_team", rules.default_team)
     if rules.unanswerable.team is not None:
         unknown(("unanswerable", "team"), "unanswerable.team", rules.unanswerable.team, True)
+    if rules.languages.team is not None:
+        unknown(("languages", "team"), "languages.team", rules.languages.team, True)
     owners: dict[str, str] = {}
     for name, config in rules.teams.items():
         for position, intent in enumerate(config.intents):

@@ -41,6 +41,19 @@ class AssistantSettings(BaseModel):
     history_turns: int = Field(default=10, ge=0)
 
 
+class MemorySettings(BaseModel):
+    """The running summary of each conversation and the customer profile across
+    conversations (frontdesk/memory). The summary is extractive unless `llm.models.summarise`
+    names a model, which then writes it (extractive again when that model fails)."""
+
+    model_config = ConfigDict(extra="forbid")
+    summary_tokens: int = Field(default=200, ge=20)  # the running summary's budget
+    profiles: bool = True  # keep customer profiles (conversations with a customer_ref)
+    # Entity types remembered as facts about the customer (a form need not ask them again).
+    profile_facts: list[str] = Field(default_factory=lambda: ["order_id", "customer_id"])
+    greet_by_name: bool = True  # a new conversation's first reply greets a known name
+
+
 class AnswerabilitySettings(BaseModel):
     """Whether the knowledge base answers a question (frontdesk/knowledge/answerability.py)."""
 
@@ -399,6 +412,7 @@ class Settings(BaseSettings):
     auto_migrate: bool = True
     server: ServerSettings = Field(default_factory=ServerSettings)
     assistant: AssistantSettings = Field(default_factory=AssistantSettings)
+    memory: MemorySettings = Field(default_factory=MemorySettings)
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
     nlu: NluSettings = Field(default_factory=NluSettings)
     llm: LlmSettings = Field(default_factory=LlmSettings)

@@ -6,7 +6,7 @@ citations it gave, its confidence, and the transcript.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,8 +32,14 @@ class CurrentTurn:
 
 
 def build_summary(
-    current: CurrentTurn, turns: Sequence[TurnRecord], messages: Sequence[Message]
+    current: CurrentTurn,
+    turns: Sequence[TurnRecord],
+    messages: Sequence[Message],
+    *,
+    memory: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """`memory`: the running summary (`conversation_summary`) and what the customer profile
+    says (`customer`), when the memory has them."""
     entities: dict[str, Any] = {}
     for record in [*turns]:
         for entity in record.entities or []:
@@ -71,6 +77,7 @@ def build_summary(
         "citations": citations,
         "transcript": [{"role": m.role, "text": m.text} for m in messages]
         + [{"role": "customer", "text": current.text}],
+        **(memory or {}),
     }
 
 
@@ -81,17 +88,24 @@ def _sentiment(record: TurnRecord) -> float | None:
 
 
 def _tried(record: TurnRecord) -> str:
-    route = record.route or {}
+    return outcome(record.route or {}, record.decision or {}, record.citations or [])
+
+
+def outcome(
+    route: Mapping[str, Any], decision: Mapping[str, Any], citations: Sequence[Mapping[str, Any]]
+) -> str:
+    """What the assistant did in one turn, in words (the summary's "bot tried", and the
+    running summary's outcomes)."""
     action = route.get("action")
-    tools = (record.decision or {}).get("tools") or []
+    tools = decision.get("tools") or []
     calls = "; ".join(
         f"called {c['tool']}: {c['status']}" + (f" ({c['summary']})" if c.get("summary") else "")
         for c in tools
     )
     if action == "clarify":
         text = f"asked for more detail ({route.get('rule')})"
-    elif action == "answer" and record.citations:
-        titles = ", ".join(c["title"] for c in record.citations)
+    elif action == "answer" and citations:
+        titles = ", ".join(c["title"] for c in citations)
         text = f"answered from {titles}"
     elif action == "answer":
         text = "answered without a matching article" if not route.get("ask") else ""
@@ -100,7 +114,7 @@ def _tried(record: TurnRecord) -> str:
     elif action == "handoff":
         text = f"handed off to {route.get('team')}"
     elif action == "answer_then_handoff":
-        titles = ", ".join(c["title"] for c in record.citations or [])
+        titles = ", ".join(c["title"] for c in citations)
         answered = f"answered from {titles}, then " if titles else ""
         text = f"{answered}handed off to {route.get('team')}"
     else:

@@ -11,22 +11,41 @@ team that owns the topic (`unanswerable:` in rules.yaml changes or switches that
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
+from frontdesk.config.reply_languages import reply_for
 from frontdesk.config.rule_text import find_phrase, said
-from frontdesk.config.rules import OWNER, RuleCondition, RuleConfig, RulesConfig, Trigger
+from frontdesk.config.rules import (
+    OWNER,
+    ProfileCondition,
+    RuleCondition,
+    RuleConfig,
+    RulesConfig,
+    Trigger,
+)
 from frontdesk.policy.hours import team_availability, within_business_hours
 from frontdesk.policy.ownership import best_guess, intent_owners
 from frontdesk.types import Action, Answerability, Entity, IntentPrediction, Route, Urgency
 
 UNANSWERABLE_RULE = "built-in: the knowledge base does not answer this"
+LANGUAGE_RULE = "built-in: language not answered"
 UNANSWERABLE_MESSAGE = (
     "I'm sorry, I don't have that information. I'm passing your question to our {team} team "
     "with a summary of what you've told me, so you won't need to repeat yourself. Your "
     "reference is {reference}. A member of the team will reply here {when}."
 )
+
+
+@dataclass(frozen=True)
+class CustomerFacts:
+    """What the customer profile says, for `known_customer` and `profile:` conditions."""
+
+    contacts: int  # conversations so far, this one included
+    known: bool  # the profile has an earlier conversation
+    named: bool  # the customer gave their name
+    facts: frozenset[str] = frozenset()  # kinds of facts given (order_id...)
 
 
 @dataclass(frozen=True)
@@ -47,6 +66,9 @@ class Facts:
     # Intents of this conversation's earlier turns, most recent first: the topic a request
     # for a person (`team: owner`) goes with when the message itself names none.
     earlier_intents: tuple[str, ...] = ()
+    # The form the conversation's active task is in, when this message continues it.
+    form: str | None = None
+    customer: CustomerFacts | None = None  # None: no customer_ref, so no profile
 
     @property
     def answerable(self) -> bool | None:
@@ -55,7 +77,7 @@ class Facts:
     def snapshot(self, rules: RulesConfig) -> dict[str, Any]:
         now = self.now or datetime.now(UTC)
         margin = intent_margin(self.intent)
-        return {
+        facts: dict[str, Any] = {
             "intent": self.intent.name if self.intent else None,
             "confidence": round(self.intent.confidence, 4) if self.intent else None,
             "out_of_scope": bool(self.intent and self.intent.out_of_scope),
@@ -69,11 +91,15 @@ class Facts:
             "triggers": {t.value: why for t, why in self.triggers.items()},
             "intent_margin": None if margin is None else round(margin[0], 4),
             "language": self.language,
+            "form": self.form,
             "answerable": self.answerable,
             "answerability": (
                 self.answerability.model_dump(mode="json") if self.answerability else None
             ),
         }
+        if self.customer is not None:  # only conversations with a customer_ref have one
+            facts["customer"] = {**asdict(self.customer), "facts": sorted(self.customer.facts)}
+        return facts
 
 
 def intent_margin(intent: IntentPrediction | None) -> tuple[float, str] | None:
@@ -121,8 +147,14 @@ class RuleRouter:
             reasons = _matches(rule.when, facts, context)
             if reasons is None:
                 continue
-            route = self._unanswerable(rule, reasons, facts) or self._route(rule, reasons, facts)
-            return Decision(route=route, facts=facts.snapshot(self.rules))
+            route = (
+                self._not_answered_language(rule, reasons, facts)
+                or self._unanswerable(rule, reasons, facts)
+                or self._route(rule, reasons, facts)
+            )
+            return Decision(
+                route=self._in_language(route, rule, facts), facts=facts.snapshot(self.rules)
+            )
         raise LookupError("no routing rule matched; end rules.yaml with a rule with no 'when'")
 
     def owner_of(self, facts: Facts) -> tuple[str, str]:
@@ -163,6 +195,51 @@ class RuleRouter:
             ask=then.ask or then.message,
             tool=then.tool,
         )
+
+    def _not_answered_language(
+        self, rule: RuleConfig, reasons: list[str], facts: Facts
+    ) -> Route | None:
+        """The built-in language default: a message in a language the workspace does not
+        answer (`languages.answered`) is handed off instead of answered, clarified or sent to
+        a tool; a rule that hands off keeps its team."""
+        config = self.rules.languages
+        language = facts.language
+        if config.answered is None or language is None or language in config.answered:
+            return None
+        if rule.then.action is Action.HANDOFF:
+            return None
+        team, why = self._team(self.rules.languages_team(), facts)
+        would = f"rule {rule.name!r} would {rule.then.action.value}"
+        return Route(
+            action=Action.HANDOFF,
+            team=team,
+            priority=_higher(config.priority or Urgency.NORMAL, facts.urgency),
+            rule=LANGUAGE_RULE,
+            reason="; ".join(
+                [
+                    f"written in {language}; answered: {', '.join(config.answered)}",
+                    would,
+                    *reasons,
+                    *([why] if why else []),
+                ]
+            ),
+        )
+
+    def _in_language(self, route: Route, rule: RuleConfig, facts: Facts) -> Route:
+        """A hand-off's message in the customer's language when the template table has it,
+        unless the rule (or `unanswerable.message`) wrote its own."""
+        if route.action is not Action.HANDOFF or facts.language is None:
+            return route
+        if route.rule == UNANSWERABLE_RULE:
+            if self.rules.unanswerable.message is not None:
+                return route
+            kind: Literal["handoff", "unanswerable"] = "unanswerable"
+        elif route.rule == LANGUAGE_RULE or not rule.then.message:
+            kind = "handoff"
+        else:
+            return route
+        template = reply_for(facts.language, kind, self.rules.languages.replies)
+        return route if template is None else route.model_copy(update={"ask": template})
 
     def _unanswerable(self, rule: RuleConfig, reasons: list[str], facts: Facts) -> Route | None:
         """The built-in abstain default: a rule that would answer from the knowledge base,
@@ -297,6 +374,24 @@ def _matches(when: RuleCondition, facts: Facts, context: _Context) -> list[str] 
         if facts.language is None or facts.language in when.not_language:
             return None
         reasons.append(f"written in {facts.language}, not {', '.join(when.not_language)}")
+    if when.known_customer is not None:
+        known = facts.customer is not None and facts.customer.known
+        if known != when.known_customer:
+            return None
+        reasons.append(
+            f"a known customer ({facts.customer.contacts} contacts)"
+            if known and facts.customer is not None
+            else "not a known customer"
+        )
+    if when.profile is not None:
+        profile_reasons = _profile_matches(when.profile, facts.customer)
+        if profile_reasons is None:
+            return None
+        reasons.extend(profile_reasons)
+    if when.form is not None:
+        if facts.form is None or facts.form not in when.form:
+            return None
+        reasons.append(f"form {facts.form} is asking")
     if when.answerable is not None:
         answerability = facts.answerability
         if answerability is None or answerability.answerable != when.answerable:
@@ -326,6 +421,25 @@ def _matches(when: RuleCondition, facts: Facts, context: _Context) -> list[str] 
         if _matches(when.not_, facts, context) is not None:
             return None
         reasons.append(f"not ({describe(when.not_)})")
+    return reasons
+
+
+def _profile_matches(wanted: ProfileCondition, customer: CustomerFacts | None) -> list[str] | None:
+    if customer is None:  # no customer_ref: no profile to test
+        return None
+    reasons: list[str] = []
+    if wanted.contacts_at_least is not None:
+        if customer.contacts < wanted.contacts_at_least:
+            return None
+        reasons.append(f"{customer.contacts} contacts (at least {wanted.contacts_at_least})")
+    if wanted.has_name is not None:
+        if customer.named != wanted.has_name:
+            return None
+        reasons.append("gave their name" if customer.named else "gave no name")
+    if wanted.has_fact is not None:
+        if not set(wanted.has_fact) <= customer.facts:
+            return None
+        reasons.append(f"profile has {', '.join(wanted.has_fact)}")
     return reasons
 
 

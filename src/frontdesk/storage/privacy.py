@@ -6,7 +6,9 @@ table that points at them by `conversation_id` (messages, turns, tickets, tool c
 whatever later features add), so new tables are covered without changes here. Two kinds of
 row hold a conversation's words without that column and are deleted with it too: training
 examples agents made from its turns (`turn_id`), and webhook deliveries whose payload names
-the conversation (message and ticket events carry its text and summary).
+the conversation (message and ticket events carry its text and summary). The customer
+profile (customer_profiles, by customer_ref: the name they gave, facts, agents' notes) is
+exported and erased with the customer, and purged when untouched for the retention period.
 
 The audit trail keeps what was done and when, but after erasure (and the retention purge) no
 longer who to: a row whose target is the customer ref or one of the deleted conversations
@@ -30,6 +32,7 @@ from frontdesk.storage.models import (
     AuditLog,
     Base,
     Conversation,
+    CustomerProfile,
     Message,
     Ticket,
     Turn,
@@ -57,11 +60,35 @@ async def customer_conversations(session: AsyncSession, customer_ref: str) -> li
     return list(rows)
 
 
+async def customer_profile(session: AsyncSession, customer_ref: str) -> CustomerProfile | None:
+    found: CustomerProfile | None = await session.scalar(
+        select(CustomerProfile).where(CustomerProfile.customer_ref == customer_ref)
+    )
+    return found
+
+
+def _profile_export(profile: CustomerProfile | None) -> dict[str, Any] | None:
+    if profile is None:
+        return None
+    last = profile.last_contact_at
+    return {
+        "display_name": profile.display_name,
+        "language": profile.language,
+        "last_channel": profile.last_channel,
+        "facts": profile.facts,
+        "notes": profile.notes,
+        "contacts": profile.contacts,
+        "last_contact_at": last.isoformat() if last else None,
+        "created_at": profile.created_at.isoformat(),
+    }
+
+
 async def export_customer(
     session: AsyncSession, customer_ref: str, *, actor: str
 ) -> dict[str, Any] | None:
     conversations = await customer_conversations(session, customer_ref)
-    if not conversations:
+    profile = await customer_profile(session, customer_ref)
+    if not conversations and profile is None:
         return None
     out = []
     for conversation in conversations:
@@ -112,7 +139,8 @@ async def export_customer(
         )
     audit(session, actor=actor, action="privacy.export", target=customer_ref,
           detail={"conversations": len(out)})  # fmt: skip
-    return {"customer_ref": customer_ref, "conversations": out}
+    return {"customer_ref": customer_ref, "profile": _profile_export(profile),
+            "conversations": out}  # fmt: skip
 
 
 async def delete_conversations(session: AsyncSession, ids: list[str]) -> int:
@@ -200,9 +228,13 @@ def _mentions(value: Any, ids: set[str]) -> bool:
 
 async def delete_customer(session: AsyncSession, customer_ref: str, *, actor: str) -> int | None:
     conversations = await customer_conversations(session, customer_ref)
-    if not conversations:
+    profile = await customer_profile(session, customer_ref)
+    if not conversations and profile is None:
         return None
     deleted = await delete_conversations(session, [c.id for c in conversations])
+    if profile is not None:
+        await session.delete(profile)
+        deleted += 1
     await scrub_audit(session, [customer_ref])  # earlier exports of this customer
     audit(session, actor=actor, action="privacy.delete", target=erased(customer_ref),
           detail={"conversations": len(conversations), "rows": deleted})  # fmt: skip
@@ -212,13 +244,28 @@ async def delete_customer(session: AsyncSession, customer_ref: str, *, actor: st
 async def purge_expired(
     session: AsyncSession, retention_days: int, *, now: datetime | None = None
 ) -> int:
-    """Delete conversations untouched for longer than the retention period."""
+    """Delete conversations untouched for longer than the retention period, and customer
+    profiles untouched as long (no contact, no agent's note) whose customer has no
+    conversation left. Returns the conversations deleted."""
     cutoff = (now or utcnow()) - timedelta(days=retention_days)
     ids = list(
         await session.scalars(select(Conversation.id).where(Conversation.updated_at < cutoff))
     )
     if ids:
         await delete_conversations(session, ids)
+    remaining = select(Conversation.customer_ref).where(Conversation.customer_ref.is_not(None))
+    profiles = list(
+        await session.scalars(
+            select(CustomerProfile).where(
+                CustomerProfile.updated_at < cutoff,
+                CustomerProfile.customer_ref.not_in(remaining),
+            )
+        )
+    )
+    for profile in profiles:
+        await session.delete(profile)
+    await session.flush()
     audit(session, actor="system:retention", action="privacy.purge",
-          detail={"conversations": len(ids), "retention_days": retention_days})  # fmt: skip
+          detail={"conversations": len(ids), "profiles": len(profiles),
+                  "retention_days": retention_days})  # fmt: skip
     return len(ids)

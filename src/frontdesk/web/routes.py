@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
-from frontdesk.errors import FrontdeskError, NotFoundError
+from frontdesk.errors import FrontdeskError, InvalidRequestError, NotFoundError
 from frontdesk.handoff.corrections import (
     change_correction,
     corrections,
@@ -27,12 +27,13 @@ from frontdesk.handoff.corrections import (
 from frontdesk.handoff.desk import message_event
 from frontdesk.handoff.tickets import ticket_events
 from frontdesk.knowledge.ingest import quarantined_passages
+from frontdesk.memory.profile import add_note, load_profile, past_tickets
 from frontdesk.orchestration.learning import accept, roll_back, version_summary
 from frontdesk.orchestration.retrain import models_store, start_retrain
 from frontdesk.storage.audit import audit
 from frontdesk.storage.conversations import add_message, all_messages, get_conversation, turns_of
 from frontdesk.storage.fields import StoredText, fits
-from frontdesk.storage.models import Conversation, Job, Ticket
+from frontdesk.storage.models import Conversation, CustomerProfile, Job, Ticket
 from frontdesk.storage.security_models import User
 from frontdesk.storage.tickets import active_tickets, get_ticket, latest_ticket_for
 from frontdesk.storage.users import login, logout, verify_session
@@ -151,6 +152,7 @@ async def conversation_page(
         ticket = await latest_ticket_for(session, conversation_id)
         events = await ticket_events(session, ticket.id) if ticket else []
         relabelled = await corrections_by_turn(session, [t.id for t in turns])
+        profile, tickets = await _customer(session, conversation.customer_ref)
         audit(session, actor=f"user:{user.id}", action="conversation.read",
               target=conversation_id, detail={"via": "console"})  # fmt: skip
         await session.commit()
@@ -161,9 +163,47 @@ async def conversation_page(
         "texts": texts, "ticket": ticket, "events": events, "calls": calls,
         "sla": _sla(ticket, datetime.now(UTC)) if ticket else None,
         "intents": runtime.training_data.intents, "relabelled": relabelled,
+        "profile": profile, "past_tickets": tickets,
         "owner": ticket is not None and ticket.assignee == user.email
         and conversation.status == "agent",
     })  # fmt: skip
+
+
+async def _customer(
+    session: Any, customer_ref: str | None
+) -> tuple[CustomerProfile | None, list[dict[str, Any]]]:
+    """The customer's profile and their tickets in every conversation (memory/profile.py)."""
+    if not customer_ref:
+        return None, []
+    return await load_profile(session, customer_ref), await past_tickets(session, customer_ref)
+
+
+@router.post("/conversations/{conversation_id}/profile-notes", dependencies=[Csrf])
+async def add_profile_note(
+    conversation_id: str, runtime: RuntimeDep, user: Agent,
+    text: Annotated[StoredText, Form()] = "",
+) -> Response:  # fmt: skip
+    """An agent's note on the customer: kept on their profile, across conversations."""
+    back = _conversation_url(conversation_id)
+
+    async def action() -> str:
+        if not text.strip():
+            raise InvalidRequestError("write the note first")
+        async with runtime.db.session(user.tenant_id) as session:
+            conversation = await get_conversation(session, conversation_id)
+            if conversation is None:
+                raise NotFoundError(f"conversation {conversation_id} not found")
+            if not conversation.customer_ref:
+                raise InvalidRequestError("this conversation names no customer (customer_ref)")
+            await add_note(session, conversation.customer_ref, text.strip(), author=user.email,
+                           now=datetime.now(UTC))  # fmt: skip
+            audit(session, actor=f"user:{user.id}", action="profile.note",
+                  target=conversation.customer_ref,
+                  detail={"conversation": conversation_id})  # fmt: skip
+            await session.commit()
+        return "Note added to the customer's profile."
+
+    return await _act(back, action)
 
 
 def _conversation_url(ticket_conversation: str) -> str:

@@ -160,7 +160,7 @@ async def audit_log(
 
 @router.get("/customers/{customer_ref}/export")
 async def export(customer_ref: str, runtime: RuntimeDep, key: AdminKey) -> dict[str, Any]:
-    """Everything stored about one customer: conversations, messages, turns, tickets."""
+    """Everything stored about one customer: profile, conversations, messages, turns, tickets."""
     async with runtime.db.session(key.tenant_id) as session:
         data = await export_customer(session, customer_ref, actor=key.actor)
         if data is None:
@@ -171,7 +171,7 @@ async def export(customer_ref: str, runtime: RuntimeDep, key: AdminKey) -> dict[
 
 @router.delete("/customers/{customer_ref}", status_code=status.HTTP_204_NO_CONTENT)
 async def erase(customer_ref: str, runtime: RuntimeDep, key: AdminKey) -> Response:
-    """Delete the customer's conversations and everything that points at them."""
+    """Delete the customer's profile, conversations and everything that points at them."""
     async with runtime.db.session(key.tenant_id) as session:
         deleted = await delete_customer(session, customer_ref, actor=key.actor)
         if deleted is None:
