@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Literal
 
-from frontdesk.config.ops_settings import OpsSettings
 from frontdesk.config.settings import LlmSettings, NluSettings, ProviderSettings
 from frontdesk.config.voice_settings import VoiceSettings
 from frontdesk.embedding import CachingEmbedder, MiniLMEmbedder
@@ -15,6 +13,7 @@ from frontdesk.knowledge.retriever import FullTextRetriever, HybridRetriever
 from frontdesk.llm.extractive import ExtractiveChatModel
 from frontdesk.nlu.model_store import Refresh, open_models
 from frontdesk.nlu.training_data import TrainingData
+from frontdesk.ops.assembly import register_targets
 from frontdesk.registry import Registries
 from frontdesk.storage.db import Database
 
@@ -116,20 +115,6 @@ def _whisper(*, model: str = "base", settings: VoiceSettings | None = None, **_:
     return WhisperTranscriber(model=model, settings=settings)
 
 
-def _folder_target(*, model: str, root: Path, **_: Any) -> Any:
-    from frontdesk.ops.folder import FolderTarget
-
-    return FolderTarget(root / model, name=f"folder:{model}")
-
-
-def _http_target(*, model: str, settings: OpsSettings, **options: Any) -> Any:
-    from frontdesk.ops.http_target import HttpTarget
-
-    token = os.environ.get(settings.token_env) if settings.token_env else None
-    return HttpTarget(model, client=options.get("http_client"), token=token,
-                      timeout_s=settings.timeout_s, name=f"http:{model}")  # fmt: skip
-
-
 def register(registries: Registries) -> None:
     registries.chat_models.register("extractive", ExtractiveChatModel)
     registries.chat_models.register("openai", _openai)
@@ -142,5 +127,4 @@ def register(registries: Registries) -> None:
     registries.embedders.register("minilm", _minilm)
     registries.embedders.register("minilm-packaged", _minilm_packaged)
     registries.transcribers.register("whisper", _whisper)
-    registries.targets.register("folder", _folder_target)
-    registries.targets.register("http", _http_target)
+    register_targets(registries)

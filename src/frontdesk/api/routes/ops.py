@@ -16,8 +16,8 @@ from frontdesk.api.deps import OperatorKey, RuntimeDep
 from frontdesk.api.input_hygiene import RequestBody
 from frontdesk.api.schemas import ErrorResponse
 from frontdesk.errors import ConflictError, PermissionDeniedError
+from frontdesk.ops.assembly import build_ops, ops_settings
 from frontdesk.ops.plans import ChangePlans, plan_view
-from frontdesk.orchestration.ops_assembly import build_ops, ops_settings
 from frontdesk.orchestration.runtime import Runtime, load_registries
 from frontdesk.storage.api_keys import VerifiedKey
 

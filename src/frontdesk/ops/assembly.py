@@ -1,10 +1,14 @@
 """The operations assistant assembled from the workspace's settings: its target system (by
-registry name) and the change plans stored beside the rest of the tenant's data."""
+registry name) and the change plans stored beside the rest of the tenant's data. Kept out of
+orchestration so `frontdesk ops ...` starts without loading the assistant's models."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from frontdesk.config.ops_settings import OpsSettings
 from frontdesk.config.settings import Settings
@@ -15,6 +19,26 @@ from frontdesk.registry import Registries
 from frontdesk.storage.db import Database
 
 DEFAULT_FOLDER = "ops/target"
+
+
+def _folder_target(*, model: str, root: Path, **_: Any) -> Any:
+    from frontdesk.ops.folder import FolderTarget
+
+    return FolderTarget(root / model, name=f"folder:{model}")
+
+
+def _http_target(*, model: str, settings: OpsSettings, **options: Any) -> Any:
+    from frontdesk.ops.http_target import HttpTarget
+
+    token = os.environ.get(settings.token_env) if settings.token_env else None
+    return HttpTarget(model, client=options.get("http_client"), token=token,
+                      timeout_s=settings.timeout_s, name=f"http:{model}")  # fmt: skip
+
+
+def register_targets(registries: Registries) -> None:
+    """The built-in target systems (orchestration.builtins registers them with the rest)."""
+    registries.targets.register("folder", _folder_target)
+    registries.targets.register("http", _http_target)
 
 
 def ops_settings(settings: Settings) -> OpsSettings:
@@ -36,13 +60,18 @@ def build_ops(
     workspace: Workspace,
     settings: OpsSettings,
     db: Database,
-    registries: Registries,
+    registries: Registries | None = None,
     *,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> ChangePlans | None:
     spec = target_spec(workspace, settings)
     if spec is None:
         return None
+    if registries is None:  # the built-in kinds without importing every other part
+        registries = Registries()
+        register_targets(registries)
+        if spec.partition(":")[0] not in registries.targets.names():
+            registries = Registries().load_plugins()  # a plugin's target kind
     try:
         target = registries.targets.create(spec, root=workspace.root, settings=settings)
     except ConfigError as exc:

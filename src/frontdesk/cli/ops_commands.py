@@ -1,0 +1,222 @@
+"""`frontdesk ops plan|show|list|approve|apply|rollback`: bulk changes to the workspace's
+target system from the command line, the same plans the API serves (/v1/ops), for the
+workspace's tenant. Approving names the operator or admin who approves (`--as EMAIL`)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from frontdesk.cli.common import friendly, out
+
+T = TypeVar("T")
+
+WorkspaceOption = Annotated[
+    Path,
+    typer.Option("--workspace", "-w", envvar="FRONTDESK_WORKSPACE", help="Workspace directory."),
+]
+PlanArg = Annotated[str, typer.Argument(help="The plan's id (from `frontdesk ops plan/list`).")]
+AsOption = Annotated[
+    str | None,
+    typer.Option("--as", help="E-mail of the operator or admin doing it (audited)."),
+]
+
+ops_app = typer.Typer(
+    help="Operations assistant: bulk changes to the target system as plans "
+    "(plan, show, approve, apply, rollback).",
+    no_args_is_help=True,
+)
+
+
+def _run(workspace: Path, work: Callable[[Any, str], Awaitable[T]]) -> T:
+    """Open the workspace's database and change plans, run `work(plans, tenant_id)`."""
+    from frontdesk.config.workspace import Workspace, load_settings
+    from frontdesk.errors import ConfigError
+    from frontdesk.ops.assembly import build_ops, ops_settings
+    from frontdesk.storage import migrate
+    from frontdesk.storage.db import Database
+    from frontdesk.storage.tenants import ensure_tenant
+
+    ws = Workspace.at(workspace)
+    settings = load_settings(ws)
+
+    async def go() -> T:
+        ws.state_dir  # noqa: B018 - the default SQLite folder
+        db = Database(settings.resolved_database_url(ws.root))
+        try:
+            await migrate.upgrade(db)
+            tenant = await ensure_tenant(db, settings.tenant)
+            plans = build_ops(ws, ops_settings(settings), db)
+            if plans is None:
+                raise ConfigError(
+                    f"{ws.root} has no target system: add ops/target (as the demo has) or set "
+                    "ops.target in frontdesk.yaml"
+                )
+            return await work(plans, tenant.id)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(go())
+
+
+async def _actor(plans: Any, tenant_id: str, email: str | None) -> str:
+    """`user:<id>` of an enabled operator or admin with that e-mail; `cli` without one."""
+    if email is None:
+        return "cli"
+    from sqlalchemy import select
+
+    from frontdesk.errors import PermissionDeniedError
+    from frontdesk.storage.security_models import User
+    from frontdesk.storage.users import Role
+
+    async with plans.db.session(tenant_id) as session:
+        user = await session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None or user.disabled_at is not None:
+        raise PermissionDeniedError(f"no enabled user {email} in this workspace's tenant")
+    if user.role not in (Role.OPERATOR.value, Role.ADMIN.value):
+        raise PermissionDeniedError(f"{email} is {user.role}: only operators and admins can")
+    return f"user:{user.id}"
+
+
+def _show(plan: Any, *, diff: bool = True) -> None:
+    from frontdesk.ops.plans import plan_view
+
+    view = plan_view(plan)
+    out.print(f"plan {view['id']}  {view['status']}", highlight=False)
+    out.print(f"request: {view['request']}", highlight=False, markup=False)
+    selector = view["selector"]
+    where = ", ".join(f"{k[1:]} in {v}" for k, v in selector.get("where", {}).items())
+    parts = [f"kind {selector.get('kind')}"]
+    if selector.get("ids"):
+        parts.append("ids " + ", ".join(selector["ids"]))
+    if where:
+        parts.append(where)
+    if selector.get("except"):
+        parts.append("except " + ", ".join(selector["except"]))
+    out.print("selector: " + "; ".join(parts), highlight=False, markup=False)
+    out.print(f"elements ({len(view['elements'])}): {' '.join(view['elements'])}",
+              highlight=False)  # fmt: skip
+    patches = {json.dumps(p) for p in view["patches"].values()}
+    if len(patches) == 1:
+        out.print(f"patch: {patches.pop()}", highlight=False, markup=False)
+    else:
+        for element_id, patch in view["patches"].items():
+            out.print(f"patch {element_id}: {json.dumps(patch)}", highlight=False, markup=False)
+    invalid = {i: e for i, e in view["validation"].items() if e}
+    out.print(f"valid: {len(view['validation']) - len(invalid)} of {len(view['validation'])}",
+              highlight=False)  # fmt: skip
+    for element_id, errors in invalid.items():
+        out.print(f"  {element_id}: {'; '.join(errors)}", highlight=False, markup=False)
+    if view["refusal_code"]:
+        out.print(f"refused: {view['refusal_code']}: {view['refusal']}", highlight=False,
+                  markup=False)  # fmt: skip
+    if view["applied_version"] is not None:
+        out.print(f"applied as version {view['applied_version']}", highlight=False)
+    if view["rollback_version"] is not None:
+        out.print(f"rolled back as version {view['rollback_version']}", highlight=False)
+    if diff and view["diff"]:
+        out.print(view["diff"], end="", highlight=False, markup=False, soft_wrap=True)
+
+
+@ops_app.command("plan")
+@friendly
+def ops_plan(
+    request: Annotated[str, typer.Argument(help="The change in words.")],
+    workspace: WorkspaceOption = Path("."),
+    as_: AsOption = None,
+) -> None:
+    """Make a change plan from a request, e.g. "move the cut-off to 18:30 for every depot in
+    Leinster except D07". Exits 1 when the plan is refused (it is still kept and shown)."""
+
+    async def work(plans: Any, tenant_id: str) -> Any:
+        return await plans.make(tenant_id, request, actor=await _actor(plans, tenant_id, as_))
+
+    plan = _run(workspace, work)
+    _show(plan)
+    if plan.status == "refused":
+        raise typer.Exit(1)
+
+
+@ops_app.command("show")
+@friendly
+def ops_show(
+    plan_id: PlanArg,
+    workspace: WorkspaceOption = Path("."),
+    as_json: Annotated[bool, typer.Option("--json", help="The plan as JSON.")] = False,
+) -> None:
+    """One plan: selector, elements, patch, validation, diff, results."""
+
+    async def work(plans: Any, tenant_id: str) -> Any:
+        return await plans.get(tenant_id, plan_id)
+
+    plan = _run(workspace, work)
+    if as_json:
+        from frontdesk.ops.plans import plan_view
+
+        out.print_json(json.dumps(plan_view(plan), default=str))
+        return
+    _show(plan)
+
+
+@ops_app.command("list")
+@friendly
+def ops_list(workspace: WorkspaceOption = Path(".")) -> None:
+    """The latest plans: id, status, element count, request."""
+
+    async def work(plans: Any, tenant_id: str) -> Any:
+        return await plans.list(tenant_id)
+
+    for plan in _run(workspace, work):
+        out.print(f"{plan.id}  {plan.status:<11}  {len(plan.patches):>3}  {plan.request}",
+                  highlight=False, markup=False)  # fmt: skip
+
+
+def _act(workspace: Path, plan_id: str, email: str | None, verb: str) -> None:
+    async def work(plans: Any, tenant_id: str) -> Any:
+        await plans.get(tenant_id, plan_id)
+        actor = await _actor(plans, tenant_id, email)
+        return await getattr(plans, verb)(tenant_id, plan_id, actor=actor)
+
+    plan = _run(workspace, work)
+    _show(plan, diff=False)
+    for element_id, result in plan.results.items():
+        if verb == "apply":
+            out.print(f"  {element_id}: {result['status']}", highlight=False)
+
+
+@ops_app.command("approve")
+@friendly
+def ops_approve(
+    plan_id: PlanArg,
+    as_: Annotated[str, typer.Option("--as", help="E-mail of the approving operator/admin.")],
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Approve a plan, as the operator or admin named by --as (audited)."""
+    _act(workspace, plan_id, as_, "approve")
+
+
+@ops_app.command("apply")
+@friendly
+def ops_apply(
+    plan_id: PlanArg, workspace: WorkspaceOption = Path("."), as_: AsOption = None
+) -> None:
+    """Apply an approved plan: every element or none (refused when one changed since)."""
+    _act(workspace, plan_id, as_, "apply")
+
+
+@ops_app.command("rollback")
+@friendly
+def ops_rollback(
+    plan_id: PlanArg, workspace: WorkspaceOption = Path("."), as_: AsOption = None
+) -> None:
+    """Put the elements an applied plan changed back to their exact bytes before it."""
+    _act(workspace, plan_id, as_, "rollback")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(ops_app, name="ops")
