@@ -46,6 +46,12 @@ _GREETING_WORD = re.compile(
 )
 
 
+def warm_up(deps: Deps) -> None:
+    """Load the language detector's model now (a second or more), not on the first message."""
+    detection = deps.rules.language_detection
+    detect_language("warm up the language model", languages=detection.languages, min_words=1)
+
+
 async def load_memory(turn: Turn, deps: Deps) -> None:
     detection = deps.rules.language_detection
     turn.language = detect_language(
