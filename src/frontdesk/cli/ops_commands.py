@@ -90,7 +90,10 @@ def _show(plan: Any, *, diff: bool = True) -> None:
     out.print(f"plan {view['id']}  {view['status']}", highlight=False)
     out.print(f"request: {view['request']}", highlight=False, markup=False)
     selector = view["selector"]
-    where = ", ".join(f"{k[1:]} in {v}" for k, v in selector.get("where", {}).items())
+    where = ", ".join(
+        f"{k.lstrip('/').replace('|/', ' or ')} in {v}"
+        for k, v in selector.get("where", {}).items()
+    )
     parts = [f"kind {selector.get('kind')}"]
     if selector.get("ids"):
         parts.append("ids " + ", ".join(selector["ids"]))

@@ -100,6 +100,7 @@ class FolderTarget:
         self._thread_lock = threading.Lock()
         self._cache: dict[Path, tuple[int, int, _Stored]] = {}
         self._log_cache: dict[Path, tuple[int, int, list[dict[str, Any]]]] = {}
+        self._schema_cache: dict[Path, tuple[int, int, dict[str, Any]]] = {}
         if not (self.root / "elements").is_dir():
             raise ConfigError(
                 f"{self.root}: not a target folder (it needs elements/<kind>/<id>.yaml files)"
@@ -131,11 +132,17 @@ class FolderTarget:
         folder = self.root / "schemas"
         for path in sorted(folder.glob("*.schema.json")) if folder.is_dir() else []:
             kind = path.name.removesuffix(".schema.json")
+            stat = path.stat()
+            cached = self._schema_cache.get(path)
+            if cached and cached[:2] == (stat.st_mtime_ns, stat.st_size):
+                schemas[kind] = cached[2]
+                continue
             try:
                 schemas[kind] = json.loads(path.read_bytes())
             except ValueError as exc:
                 raise ConfigError(f"{path}: not valid JSON ({exc})") from exc
-            check_schema(kind, schemas[kind])
+            check_schema(kind, schemas[kind])  # against the meta-schema: once per version
+            self._schema_cache[path] = (stat.st_mtime_ns, stat.st_size, schemas[kind])
         return schemas
 
     @staticmethod
@@ -159,7 +166,7 @@ class FolderTarget:
         return self._element(element_id, found[element_id])
 
     async def schema(self, kind: str) -> dict[str, Any]:
-        schemas = await asyncio.to_thread(self._schemas)
+        schemas = self._schemas()  # a few stat calls once cached
         if kind not in schemas:
             raise NotFoundError(f"no schema for kind {kind!r}", code="kind_not_found")
         return schemas[kind]

@@ -48,6 +48,8 @@ _INCREASE = {"increase", "raise", "bump", "extend", "lengthen"}
 _DECREASE = {"decrease", "lower", "reduce", "cut", "shorten", "drop"}
 _ADD = {"add", "include", "append"}
 _REMOVE = {"remove", "drop", "delete"}
+_ON = {"enable", "activate", "reactivate"}
+_OFF = {"disable", "deactivate"}
 HELP = (
     "write the change as e.g. 'set the cut-off to 18:30 for every depot in Leinster except "
     "D07', 'D19, D20: capacity per hour 700', 'increase capacity by 200 for the Dublin "
@@ -393,6 +395,10 @@ class RequestParser:
                     where.setdefault(ref.pointer, []).append(other)
                     break
         mine = [e for e in self.elements if e.kind == kind]
+        # Every (phrase, field, value) a word of the request may mean; the longest phrase
+        # first, and a phrase that is a value of several fields ("Limerick": a depot's name
+        # and two depots' city) selects by any of them.
+        meanings: list[tuple[tuple[str, ...], str, Any]] = []
         for ref in refs:
             if ref.schema.get("type") == "object":
                 continue
@@ -402,12 +408,17 @@ class RequestParser:
                 for v in current if isinstance(current, list) else [current]:
                     if isinstance(v, str) and v not in values:
                         values[v] = [_phrase(v)]
-            while True:
-                found = self._enum_in(tokens, values)
-                if found is None:
-                    break
-                _use(tokens, found[1], found[2])
-                where.setdefault(ref.pointer, []).append(found[0])
+            meanings += [(p, ref.pointer, v) for v, phrases in values.items() for p in phrases]
+        meanings.sort(key=lambda m: -len(m[0]))
+        for phrase, _pointer, _value in meanings:
+            for start in _find(tokens, phrase):
+                same = [(pt, v) for ph, pt, v in meanings if ph == phrase]
+                _use(tokens, start, len(phrase))
+                key = "|".join(sorted({pt for pt, _ in same}))
+                chosen = where.setdefault(key, [])
+                for _, v in same:
+                    if v not in chosen:
+                        chosen.append(v)
         return where
 
     # The whole request -----------------------------------------------------------------
@@ -437,19 +448,17 @@ class RequestParser:
             )
         other_ids = [i for i in ids if self.kind_of[i] != kind]
         ids = [i for i in ids if self.kind_of[i] == kind]
+        switch = self._switch(head)  # "disable", "switch off"...: the `enabled` field
         words = {t.low for t in head if not t.used}
         operation: Operation = "replace"
         value: Any = None
         ref: FieldRef | None = None
-        if words & {"disable", "enable", "deactivate", "activate"} and not words & _ADD:
+        if switch is not None:
             ref = next((r for r in _fields(self.schemas[kind]) if r.path == ("enabled",)), None)
             if ref is None:
                 raise InvalidRequestError(f"a {kind} cannot be enabled or disabled",
                                           code="request_not_understood")  # fmt: skip
-            value = bool(words & {"enable", "activate"})
-            for tok in head:
-                if tok.low in ("disable", "enable", "deactivate", "activate"):
-                    tok.used = True
+            value = switch
         elif words & (_ADD | _REMOVE) and not self._by_number(head):
             operation = "add" if words & _ADD else "remove"
             ref = self._match_field(head, kind, use=True)
@@ -512,6 +521,21 @@ class RequestParser:
         return found
 
     @staticmethod
+    def _switch(tokens: list[_Tok]) -> bool | None:
+        """True for enable/activate/switch on/turn on, False for the opposites; marks them."""
+        for i, tok in enumerate(tokens):
+            if tok.used:
+                continue
+            if tok.low in _ON | _OFF:
+                tok.used = True
+                return tok.low in _ON
+            after = tokens[i + 1].low if i + 1 < len(tokens) else ""
+            if tok.low in ("switch", "turn") and after in ("on", "off"):
+                _use(tokens, i, 2)
+                return after == "on"
+        return None
+
+    @staticmethod
     def _by_number(tokens: list[_Tok]) -> _Tok | None:
         for i, tok in enumerate(tokens[:-1]):
             if tok.low == "by" and tokens[i + 1].text.isdigit():
@@ -524,14 +548,17 @@ class RequestParser:
         chosen = [e for e in self.elements if e.kind == request.kind]
         if request.ids:
             chosen = [e for e in chosen if e.id in request.ids]
-        for pointer, wanted in request.where.items():
-            path = tuple(pointer.strip("/").split("/"))
+        for pointers, wanted in request.where.items():
+            paths = [tuple(p.strip("/").split("/")) for p in pointers.split("|")]
 
-            def holds(element: TargetElement, path: tuple[str, ...] = path,
+            def holds(element: TargetElement, paths: list[tuple[str, ...]] = paths,
                       wanted: list[Any] = wanted) -> bool:  # fmt: skip
-                current = _get(element.config, path)
-                values = current if isinstance(current, list) else [current]
-                return any(v in wanted for v in values)
+                for path in paths:  # any of the fields ("name|city")
+                    current = _get(element.config, path)
+                    values = current if isinstance(current, list) else [current]
+                    if any(v in wanted for v in values):
+                        return True
+                return False
 
             chosen = [e for e in chosen if holds(e)]
         return [e for e in chosen if e.id not in request.except_ids]

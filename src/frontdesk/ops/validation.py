@@ -45,13 +45,16 @@ def validate_configs(
     """Errors per element id (an empty list: valid). `kinds` gives each id's kind;
     `ids_by_kind` the elements that exist, for references."""
     errors: dict[str, list[str]] = {}
+    validators: dict[str, Draft202012Validator] = {}
     for element_id, config in configs.items():
         kind = kinds.get(element_id)
         found: list[str] = []
         if kind is None or kind not in schemas:
             errors[element_id] = [f"no schema for the kind of {element_id!r}"]
             continue
-        validator = Draft202012Validator(schemas[kind])
+        validator = validators.get(kind)
+        if validator is None:
+            validator = validators[kind] = Draft202012Validator(schemas[kind])
         for error in sorted(validator.iter_errors(config), key=lambda e: list(e.path)):
             found.append(f"{_path(error.path)}: {error.message}")
         if config.get("id") != element_id:
