@@ -350,6 +350,7 @@ from frontdesk.cli import (  # noqa: E402
     import_commands,
     kb_commands,
     nlu_commands,
+    ops_commands,
     retrain_commands,
     security_commands,
     test_commands,
@@ -360,6 +361,7 @@ kb_commands.register(app)
 evaluate_commands.register(app)
 import_commands.register(app)
 nlu_commands.register(app)
+ops_commands.register(app)
 retrain_commands.register(app)
 security_commands.register(app, keys_app)
 test_commands.register(app)
