@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from frontdesk.config.channel_settings import ChannelSettings
 from frontdesk.config.handoff_settings import HandoffSettings, ToolSettings
 from frontdesk.config.observability_settings import ObservabilitySettings
+from frontdesk.config.ops_settings import OpsSettings
 from frontdesk.config.voice_settings import VoiceSettings
 
 
@@ -426,6 +427,7 @@ class Settings(BaseSettings):
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     voice: VoiceSettings = Field(default_factory=VoiceSettings)
     channels: ChannelSettings = Field(default_factory=ChannelSettings)  # the workspace's tenant
+    ops: OpsSettings = Field(default_factory=OpsSettings)  # the operations assistant's target
     tenants: dict[str, TenantOverrides] = Field(default_factory=dict)
 
     def guard_for(self, slug: str) -> GuardSettings:

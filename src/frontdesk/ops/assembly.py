@@ -42,9 +42,8 @@ def register_targets(registries: Registries) -> None:
 
 
 def ops_settings(settings: Settings) -> OpsSettings:
-    """`ops:` of frontdesk.yaml; its defaults where the settings carry none."""
-    found = getattr(settings, "ops", None)
-    return found if isinstance(found, OpsSettings) else OpsSettings()
+    """`ops:` of frontdesk.yaml."""
+    return settings.ops
 
 
 def target_spec(workspace: Workspace, settings: OpsSettings) -> str | None:
