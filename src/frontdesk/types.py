@@ -144,3 +144,5 @@ class Reply(BaseModel):
     urgency: Urgency | None = None
     fallback: bool = False
     ticket_id: str | None = None
+    # The conversation's dialogue state after this turn (frontdesk.dialogue.state's shape).
+    dialogue_state: dict[str, Any] | None = None

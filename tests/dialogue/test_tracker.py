@@ -181,3 +181,20 @@ def test_stored_state_round_trips_and_tolerates_junk(stored: object) -> None:
         "paused": [],
         "slots": {"order_id": {"value": "KP-20481736", "turn": "t1"}},
     }  # fmt: skip
+
+
+def test_a_correction_is_not_a_switch_even_when_the_classifier_is_sure() -> None:
+    state = _asking("refund_form", "amount", "request_refund", order_id="KP-20481736")
+    tracked = track(state, _message("no, it's KP-20481737", "track_parcel", 0.98), FORMS)
+    assert tracked.event == "correct"
+    assert tracked.intent == "request_refund"
+
+
+def test_another_intent_of_the_same_form_goes_on_with_the_task() -> None:
+    forms = FORMS.model_copy(deep=True)
+    forms.forms["parcel_form"].intents = ["lost_parcel", "track_parcel"]
+    message = _message("the order number is KP-63027715 I think", "track_parcel", 0.95)
+    tracked = track(_asking("parcel_form", "order_id"), message, forms)
+    assert tracked.event == "fill"
+    assert tracked.intent == "lost_parcel"
+    assert track(_asking("parcel_form", "order_id"), message, FORMS).event == "switch"

@@ -24,6 +24,8 @@ class ConversationPublic(BaseModel):
     channel: str
     status: str
     created_at: datetime
+    # The dialogue state now: active task and form, slots, pending question (transcripts).
+    dialogue_state: dict[str, object] | None = None
 
 
 class ConversationCreated(ConversationPublic):
@@ -52,6 +54,9 @@ class ReplyPublic(BaseModel):
     urgency: Urgency | None
     fallback: bool
     ticket_id: str | None
+    # The dialogue state after this turn: {active: {intent, form, slots, requested_slot,
+    # attempts} | null, paused: [...], slots: {name: {value, turn}}}.
+    dialogue_state: dict[str, object] | None = None
 
 
 class MessagePublic(BaseModel):
@@ -82,6 +87,7 @@ class TurnPublic(BaseModel):
     note: str | None = None
     # Whether the knowledge base answers the question: {answerable, score, reason, signals}.
     answerability: dict[str, object] | None = None
+    dialogue_state: dict[str, object] | None = None  # after this turn
     created_at: datetime
 
 

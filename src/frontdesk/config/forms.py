@@ -85,6 +85,10 @@ class FormConfig(BaseModel):
     ignored_intents: list[str] = Field(default_factory=list)  # Rasa: never fill from these
     max_attempts: int = Field(default=3, ge=1)
     team: str | None = None  # hand-off after max_attempts; default: the intent's owner
+    # The intents whose tasks it serves: another of them while it asks is the same task
+    # ("track" while a late parcel's form asks), not a new one. Default: the intents of the
+    # rules that run it (filled at start-up).
+    intents: list[str] = Field(default_factory=list)
 
     @field_validator("required_slots", mode="before")
     @classmethod

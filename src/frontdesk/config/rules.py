@@ -29,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 
+from frontdesk.config.reply_languages import ReplyKind
 from frontdesk.config.rule_text import Phrase, Template, check_template
 from frontdesk.types import Action, Urgency
 
@@ -248,6 +249,16 @@ LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]
 Languages = Annotated[list[LanguageCode], BeforeValidator(_one_or_many), Field(min_length=1)]
 
 
+class ProfileCondition(BaseModel):
+    """What the customer profile (across conversations, by `customer_ref`) must show; a
+    conversation without a customer_ref has no profile and matches none of these."""
+
+    model_config = ConfigDict(extra="forbid")
+    contacts_at_least: int | None = Field(default=None, ge=1)  # conversations, this one too
+    has_name: bool | None = None  # the customer gave their name ("my name is ...")
+    has_fact: list[str] | None = Field(default=None, min_length=1)  # facts given: [order_id]
+
+
 class RuleCondition(BaseModel):
     """All given conditions must hold; an empty condition always matches. `any`, `all` and
     `not` hold condition objects of their own, nested as deep as needed."""
@@ -273,6 +284,11 @@ class RuleCondition(BaseModel):
     language: Languages | None = None  # the message's detected language is one of these
     not_language: Languages | None = None  # detected, and none of these (unknown: no match)
     answerable: bool | None = None  # what retrieval concluded (unknown: no match)
+    # The form (forms.yml) the conversation's active task is in, and this message continues.
+    form: list[str] | None = None
+    # The customer has a profile from an earlier conversation (true), or has none (false).
+    known_customer: bool | None = None
+    profile: ProfileCondition | None = None
     # P(answerable) below this: nothing in the knowledge base is even near the topic (an
     # off-topic message), where `answerable: false` also covers near misses.
     answerability_below: float | None = Field(default=None, gt=0.0, le=1.0)
@@ -302,12 +318,15 @@ class RuleThen(BaseModel):
     ask: str | None = None
     message: str | None = None
     tool: str | None = None
+    # A form of forms.yml: its slots are asked for, one question at a time, before the
+    # action runs with them (a clarify action then needs no `ask`: the form's questions).
+    form: str | None = None
 
     @model_validator(mode="after")
     def _action_needs(self) -> RuleThen:
         if self.action is Action.HANDOFF and not self.team:
             raise ValueError("a handoff needs a team")
-        if self.action is Action.CLARIFY and not self.ask:
+        if self.action is Action.CLARIFY and not self.ask and not self.form:
             raise ValueError("a clarify action needs 'ask': the question to put to the customer")
         if self.action is Action.TOOL and not self.tool:
             raise ValueError("a tool action needs 'tool': the name of the tool to call")
@@ -367,6 +386,32 @@ class LanguageDetectionConfig(BaseModel):
     min_confidence: float = Field(default=0.7, ge=0.0, le=1.0)
 
 
+class LanguagesConfig(BaseModel):
+    """Which languages the workspace answers. A message detected in another language is
+    handed off to `team` (default: a team named review, else default_team) instead of being
+    answered, clarified or sent to a tool, with the reply in the customer's language from the
+    template table (config/reply_languages.py; `replies` overrides or adds languages). A rule
+    that hands off anyway keeps its team, and the customer reads its message in their
+    language too. Unknown language (too short to tell): answered as before."""
+
+    model_config = ConfigDict(extra="forbid")
+    answered: Languages | None = None  # None: every language is answered (nothing routed)
+    team: str | None = None  # a team, or owner
+    priority: Urgency | None = None  # default: normal (raised to the message's urgency)
+    replies: dict[LanguageCode, dict[ReplyKind, str]] = Field(default_factory=dict)
+
+    @field_validator("replies")
+    @classmethod
+    def _templates(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for kinds in value.values():
+            for kind, text in kinds.items():
+                if kind in ("handoff", "unanswerable"):
+                    check_template(text)
+                elif kind == "greeting" and "{name}" not in text:
+                    raise ValueError("a greeting needs {name}: the name the customer gave")
+        return value
+
+
 class RulesConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     teams: dict[str, TeamConfig] = Field(min_length=1)
@@ -380,6 +425,7 @@ class RulesConfig(BaseModel):
     unanswerable: UnanswerableConfig = Field(default_factory=UnanswerableConfig)
     urgency_cues: UrgencyCuesConfig = Field(default_factory=UrgencyCuesConfig)
     language_detection: LanguageDetectionConfig = Field(default_factory=LanguageDetectionConfig)
+    languages: LanguagesConfig = Field(default_factory=LanguagesConfig)
     rules: list[RuleConfig] = Field(min_length=1)
     source: str = ""  # the file it came from, filled by the loader
     lines: dict[str, int] = Field(default_factory=dict)  # "escalation.sensitive_intents" -> line
@@ -406,6 +452,19 @@ class RulesConfig(BaseModel):
             for rule in self.rules
             for _, node, _ in iter_conditions(rule.when)
         )
+
+    def uses_profile(self) -> bool:
+        return any(
+            node.known_customer is not None or node.profile is not None
+            for rule in self.rules
+            for _, node, _ in iter_conditions(rule.when)
+        )
+
+    def languages_team(self) -> str:
+        """Where messages in a language the workspace does not answer go."""
+        if self.languages.team:
+            return self.languages.team
+        return "review" if "review" in self.teams else self.fallback_team()
 
     def uses_trigger(self, trigger: Trigger) -> bool:
         return any(

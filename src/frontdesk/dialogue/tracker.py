@@ -90,7 +90,15 @@ def track(state: DialogueState, message: Understood, forms: FormsConfig) -> Trac
         return Tracked(state.with_(slots=known), event, None, values, refused)
     requested = active.requested_slot
     values, refused = slot_values(message, forms, active.form, requested=requested)
-    if _switches(active, message, forms, answered=requested in values):
+    correcting = bool(_CORRECTION.search(message.text))
+    short = len(message.text.split()) <= SHORT_ANSWER_WORDS
+    # "no, it's KP-..." corrects the task's slot; "actually first, can you track parcel
+    # KP-... for me" is a new request.
+    corrects = (correcting and short) and any(
+        name in active.slots and active.slots[name].value != value for name, value in values.items()
+    )
+    attempted = requested is not None and (requested in values or requested in refused)
+    if not corrects and _switches(active, message, forms, answered=attempted):
         # A new task: the form waits (most recent first) and resumes when that is done.
         values, refused = slot_values(message, forms, None)
         for name, value in values.items():
@@ -101,7 +109,6 @@ def track(state: DialogueState, message: Understood, forms: FormsConfig) -> Trac
             state.with_(active=None, paused=paused, slots=known), "switch", None, values,
             refused, why,
         )  # fmt: skip
-    correcting = bool(_CORRECTION.search(message.text))
     slots = dict(active.slots)
     event = "continue"
     filled: dict[str, str] = {}
@@ -282,8 +289,10 @@ def _biased(slot: SlotConfig, message: Understood) -> list[Candidate]:
         return numbers[:1]
     pattern = slot.validation.regex if slot.validation else None
     if pattern is not None:
-        tokens: list[Candidate] = [(t.upper(), None) for t in _TOKEN.findall(message.text)]
-        return tokens[:20]
+        # Words that could be a try at an identifier: with a digit, or the whole answer.
+        words = _TOKEN.findall(message.text)
+        tried = [w for w in words if len(words) == 1 or any(c.isdigit() for c in w)]
+        return [(word.upper(), None) for word in tried[:20]]
     return []
 
 
@@ -304,8 +313,8 @@ def _switches(active: Frame, message: Understood, forms: FormsConfig, *, answere
     if message.confidence < forms.switch_confidence:
         return False
     form = forms.forms.get(active.form or "")
-    if form is not None and message.intent in form.ignored_intents:
-        return False
+    if form is not None and message.intent in (*form.ignored_intents, *form.intents):
+        return False  # the same kind of task: the form goes on
     return not (answered and len(message.text.split()) <= SHORT_ANSWER_WORDS)
 
 

@@ -15,6 +15,7 @@ from frontdesk.observability.logs import fingerprint
 from frontdesk.orchestration.deps import Deps
 from frontdesk.orchestration.stages import PIPELINE
 from frontdesk.orchestration.turn import Turn
+from frontdesk.storage import deliveries
 from frontdesk.storage.conversations import add_message, add_turn, get_conversation
 from frontdesk.types import InboundMessage, Reply
 
@@ -123,10 +124,17 @@ class Assistant:
                 error_stage=turn.error_stage,
                 error=turn.error,
                 decision=turn.decision or None,
+                language=turn.language,
+                dialogue_state=turn.dialogue_state.to_json(),
             )
+            turn.conversation.dialogue_state = turn.dialogue_state.to_json()
             if self.deps.desk is not None:
                 for message in stored:  # the console shows new messages live
                     await self.deps.desk.record(session, message_event(message))
+            # A keyed delivery is marked answered in this same transaction: exactly once.
+            await deliveries.record_turn(
+                session, turn.conversation.id, lambda: _reply(turn).model_dump(mode="json")
+            )
             await session.commit()
             if self.deps.desk is not None:
                 await self.deps.desk.flush(turn.message.tenant_id, session)
@@ -169,4 +177,5 @@ def _reply(turn: Turn) -> Reply:
         urgency=turn.urgency,
         fallback=turn.fallback,
         ticket_id=turn.ticket_id,
+        dialogue_state=turn.dialogue_state.to_json(),
     )

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from frontdesk.config.forms import FormsConfig
 from frontdesk.config.rules import RulesConfig
 from frontdesk.config.settings import Settings
 from frontdesk.guard.input_screen import InputScreen
@@ -38,3 +39,4 @@ class Deps:
     desk: Desk | None = None  # hand-off: tickets, live console events, webhooks
     # Whether the knowledge base answers a question; None: off (any passage counts).
     answerability: AnswerabilityModel | None = None
+    forms: FormsConfig | None = None  # forms.yml; None: no dialogue state is tracked

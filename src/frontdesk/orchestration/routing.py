@@ -13,12 +13,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from frontdesk.config.rule_text import render_template
-from frontdesk.config.rules import Trigger
+from frontdesk.config.rules import HANDOFF_ACTIONS, OWNER, RuleConfig, Trigger
 from frontdesk.config.settings import GuardSettings
+from frontdesk.dialogue import form_step, settle
 from frontdesk.guard.input_screen import INJECTION
 from frontdesk.handoff.summary import CurrentTurn, build_summary
-from frontdesk.nlu.language import detect_language
 from frontdesk.orchestration.deps import Deps
+from frontdesk.orchestration.remembering import customer_facts, handoff_memory, localised_when
 from frontdesk.orchestration.turn import Turn
 from frontdesk.policy.escalation import PriorContact, PriorTurn, detect_triggers
 from frontdesk.policy.hours import next_opening, reply_due, team_available, team_hours
@@ -28,7 +29,7 @@ from frontdesk.storage.models import Conversation
 from frontdesk.storage.models import Turn as TurnRecord
 from frontdesk.tools.base import ToolContext, ToolOutcome
 from frontdesk.tools.replies import UNSHOWN_RESULT, customer_text
-from frontdesk.types import Action, Answerability, Route, Urgency
+from frontdesk.types import Action, Answerability, Entity, Route, Urgency
 
 HISTORY_FOR_TRIGGERS = 10
 EARLIER_CONTACTS = 50  # turns of the customer's other conversations the trigger looks at
@@ -116,41 +117,141 @@ async def decide_route(turn: Turn, deps: Deps, *, tool_failures: int = 0) -> Non
         families = [f.removeprefix("rule:") for f in screening.findings if f.startswith("rule:")]
         why = ", ".join([f"score {screening.injection_score:.2f}", *families])
         triggers[Trigger.INJECTION_SUSPECTED] = f"injection {why}"
-    detection = deps.rules.language_detection
     facts = Facts(
         intent=turn.intent,
         urgency=turn.urgency,
         channel=turn.message.channel.value,
-        entities=turn.entities,
+        entities=turn.entities + _slot_entities(turn),
         sentiment=score,
         sentiment_label=label,
         now=turn.now,
         triggers=triggers,
         text=turn.text,
-        language=(
-            detect_language(
-                turn.text,
-                languages=detection.languages,
-                min_words=detection.min_words,
-                min_confidence=detection.min_confidence,
-            )
-            if deps.router.uses_language
-            else None
-        ),
+        language=turn.language,  # detected by load_context (memory)
+        customer=customer_facts(turn),
         answerability=turn.answerability,
         earlier_intents=tuple(
             t.intent for t in reversed(history) if t.intent is not None and not t.out_of_scope
         ),
+        form=_continued_form(turn),
     )
     decision = deps.router.explain(facts)
     turn.route = decision.route
     kept = {k: v for k, v in turn.decision.items() if k in ("tools", "tool_failures")}
     turn.decision = {**decision.record(), "tools": [], **kept}
+    if turn.tracked is not None:
+        tracked = turn.tracked
+        turn.decision["dialogue"] = {
+            "event": tracked.event, "why": tracked.why, "filled": tracked.filled,
+            "classified": turn.classified,
+        }  # fmt: skip
+    _run_form(turn, deps, facts)
+
+
+def _slot_entities(turn: Turn) -> list[Entity]:
+    """The slots of the task this message continues, as entities for `has_entity` and
+    `missing_entity` ("KP-20481736" alone answers a question about a lost parcel)."""
+    if turn.tracked is None:
+        return []
+    present = {entity.type for entity in turn.entities}
+    return [
+        Entity(type=name, text=value, value=value, start=0, end=0, extractor="dialogue")
+        for name, value in turn.tracked.task_slots.items()
+        if name not in present
+    ]
+
+
+def _continued_form(turn: Turn) -> str | None:
+    """The form of the task this message continues (the rules' `form` condition)."""
+    tracked = turn.tracked
+    if tracked is None or tracked.intent is None or tracked.state.active is None:
+        return None
+    return tracked.state.active.form
+
+
+def _rule_named(deps: Deps, name: str) -> RuleConfig | None:
+    return next((rule for rule in deps.rules.rules if rule.name == name), None)
+
+
+def _run_form(turn: Turn, deps: Deps, facts: Facts) -> None:
+    """A rule that runs a form (`then.form`) acts only once the form's slots are filled:
+    until then the turn asks for the next one, and after `max_attempts` failed answers to
+    one question it hands off to the form's team. The rules chose the rule; the form only
+    says whether its slots are there yet."""
+    route = turn.route
+    assert route is not None
+    rule = _rule_named(deps, route.rule)
+    name = rule.then.form if rule is not None else None
+    if name is None or deps.forms is None or name not in deps.forms.forms:
+        return
+    forms = deps.forms
+    state = turn.tracked.state if turn.tracked is not None else turn.dialogue_state
+    active = state.active if state.active is not None and state.active.form == name else None
+    slots = {**state.values(), **(active.values() if active else {})}
+    slots = {k: v for k, v in slots.items() if k in forms.forms[name].required_slots}
+    step, slot = form_step(forms, name, slots, active.attempts if active else 0)
+    turn.decision["form"] = {"form": name, "step": step, "slot": slot, "slots": slots}
+    if step == "complete":
+        turn.form_slots = slots
+        if route.action is Action.CLARIFY:  # a form that only asks: now answer
+            turn.route = route.model_copy(update={"action": Action.ANSWER, "ask": None})
+        return
+    assert slot is not None
+    if step == "give_up":
+        config = forms.forms[name]
+        team, why = config.team or OWNER, ""
+        if team == OWNER:
+            team, why = deps.router.owner_of(facts)
+        attempts = active.attempts if active else 0
+        turn.route = Route(
+            action=Action.HANDOFF,
+            team=team,
+            priority=route.priority,
+            rule=route.rule,
+            reason=f"{route.reason}; form {name}: no valid {slot} after {attempts} answers"
+            + (f"; {why}" if why else ""),
+        )
+        return
+    refused = turn.tracked.refused.get(slot) if turn.tracked is not None else None
+    question = forms.ask(name, slot)
+    turn.route = Route(
+        action=Action.CLARIFY,
+        team=route.team,
+        priority=route.priority,
+        rule=route.rule,
+        reason=f"{route.reason}; form {name} asks for {slot}",
+        ask=f"{refused} {question}" if refused else question,
+    )
+
+
+def settle_dialogue(turn: Turn, deps: Deps) -> None:
+    """After the reply: the state to store (the form's next question, a finished task, a
+    paused one resuming, which the reply then says)."""
+    if deps.forms is None or turn.tracked is None or turn.route is None:
+        return
+    form = turn.decision.get("form") or {}
+    action = turn.route.action
+    settled = settle(
+        turn.tracked.state,
+        deps.forms,
+        intent=turn.intent.name if turn.intent and not turn.intent.out_of_scope else None,
+        form=form.get("form"),
+        asked=form.get("slot") if form.get("step") == "ask" else None,
+        handoff=action in HANDOFF_ACTIONS or turn.ticket_id is not None,
+        answered=action in (Action.ANSWER, Action.TOOL),
+    )
+    turn.dialogue_state = settled.state
+    resumed = settled.resumed
+    if resumed is not None and resumed.form and resumed.requested_slot:
+        question = deps.forms.ask(resumed.form, resumed.requested_slot)
+        turn.reply_text = f"{turn.reply_text}\n\nNow, back to your earlier request: {question}"
 
 
 def tool_arguments(turn: Turn, parameters: dict[str, Any]) -> dict[str, Any]:
-    """Fill a tool's parameters from the entities of the same name (order_id, amount...)."""
-    found: dict[str, Any] = {}
+    """Fill a tool's parameters from the form's slots, else the entities, of the same name
+    (order_id, amount...)."""
+    properties = parameters.get("properties", {})
+    found: dict[str, Any] = {k: v for k, v in turn.form_slots.items() if k in properties}
     for entity in turn.entities:
         if entity.type in parameters.get("properties", {}) and entity.type not in found:
             value = entity.value
@@ -269,7 +370,7 @@ async def hand_off(turn: Turn, deps: Deps, *, after_answer: bool = False) -> Non
         tools=turn.decision.get("tools", []),
         citations=[c.model_dump(mode="json") for c in turn.citations],
     )
-    summary = build_summary(current, records, messages)
+    summary = build_summary(current, records, messages, memory=handoff_memory(turn, deps))
     ticket = await deps.desk.hand_off(
         turn.session,
         turn.conversation,
@@ -319,7 +420,7 @@ def what_happens_next(
     values = {
         "team": deps.rules.team_name(route.team),
         "reference": ticket_id[:8].upper(),
-        "when": reply_time(turn, deps, route),
+        "when": localised_when(turn, deps, chosen, reply_time(turn, deps, route)),
     }
     return render_template(chosen, values)
 

@@ -12,9 +12,10 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from frontdesk.config.forms import FormsConfig
 from frontdesk.config.rules import RulesConfig
 from frontdesk.config.settings import Settings
-from frontdesk.config.workspace import Workspace, load_rules, load_settings
+from frontdesk.config.workspace import Workspace, load_forms, load_rules, load_settings
 from frontdesk.embedding import EmbeddingUnavailableError, limit_blas_threads
 from frontdesk.errors import ConfigError
 from frontdesk.guard.input_screen import InputScreen
@@ -127,6 +128,14 @@ def load_registries() -> Registries:
 
 def _detects_language(rules: RulesConfig) -> bool:
     return rules.uses_language() or rules.language_detection.languages is not None
+
+
+def form_intents(forms: FormsConfig, rules: RulesConfig) -> None:
+    """A form serves the intents of the rules that run it, unless forms.yml lists them."""
+    for rule in rules.rules:
+        form = forms.forms.get(rule.then.form or "")
+        if form is not None and not form.model_fields_set & {"intents"}:
+            form.intents.extend(i for i in rule.when.intent or [] if i not in form.intents)
 
 
 def check_rules_against_intents(rules: RulesConfig, data: TrainingData, rules_file: Path) -> None:
@@ -332,13 +341,15 @@ async def open_runtime(
     workspace = Workspace.at(workspace_dir)
     settings = load_settings(workspace)
     rules = load_rules(workspace)
+    forms = load_forms(workspace)
+    form_intents(forms, rules)
     try:
         data = load_training_data(workspace.nlu_dir)
     except TrainingDataError as exc:
         raise ConfigError(str(exc)) from exc
     for warning in data.warnings:  # read, but not carried over: said, never dropped silently
         log.warning("nlu: %s", warning)
-    check_rules(rules, intents=data.intents)
+    check_rules(rules, intents=data.intents, forms=forms.forms)
     registries = load_registries()
     if embedder is None and "hybrid" in (settings.knowledge.retriever, settings.nlu.classifier):
         embedder, embedding_status = load_embedder(registries, settings)
@@ -415,6 +426,7 @@ async def open_runtime(
             tools=tools.names(),
             # The detector's model loads only for a file that uses it.
             languages=supported_languages() if _detects_language(rules) else None,
+            forms=forms.forms,
         )
         desk = build_desk(db, settings, clock)
         transcriber: Transcriber | None = (
@@ -446,6 +458,7 @@ async def open_runtime(
             tools=tools,
             desk=desk,
             answerability=answerability_model(workspace, settings),
+            forms=forms,
         )
         deps.input_guard.warm_up()
     except BaseException:

@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable
 from typing import Any, Literal
 
+from frontdesk.dialogue import DialogueState, Understood
+from frontdesk.dialogue import track as track_dialogue
 from frontdesk.guard.input_screen import INJECTION, stored_entities
 from frontdesk.handoff.tickets import BOT_SILENT
 from frontdesk.interfaces import ChatMessage
@@ -24,10 +26,20 @@ from frontdesk.nlu.sentiment import default_sentiment
 from frontdesk.nlu.urgency import UrgencyCues, assess_urgency
 from frontdesk.orchestration import routing
 from frontdesk.orchestration.deps import Deps
+from frontdesk.orchestration.remembering import load_memory, no_answer_reply, remember
 from frontdesk.orchestration.screened_stream import ScreenedStream
 from frontdesk.orchestration.turn import Turn
 from frontdesk.text import content_words
-from frontdesk.types import Action, Answerability, Citation, Passage, Route, Urgency, Usage
+from frontdesk.types import (
+    Action,
+    Answerability,
+    Citation,
+    IntentPrediction,
+    Passage,
+    Route,
+    Urgency,
+    Usage,
+)
 
 _CITE = re.compile(r"\s?\[(\d+)\]")
 
@@ -36,6 +48,8 @@ async def load_context(turn: Turn, deps: Deps) -> None:
     turn.history = await load_history(
         turn.session, turn.conversation.id, turns=deps.settings.assistant.history_turns
     )
+    turn.dialogue_state = DialogueState.from_json(turn.conversation.dialogue_state)
+    await load_memory(turn, deps)  # the message's language, the customer profile
 
 
 async def screen_input(turn: Turn, deps: Deps) -> None:
@@ -89,6 +103,36 @@ async def understand(turn: Turn, deps: Deps) -> None:
         cues=UrgencyCues.from_config(deps.rules.urgency_cues),
     )
     turn.entities = entities if screening is None else stored_entities(entities, screening)
+
+
+async def track(turn: Turn, deps: Deps) -> None:
+    """The dialogue state (forms.yml): a short answer to the pending question fills the slot
+    it asked for and continues that task, whatever the classifier made of the words alone
+    (the classifier's reading is kept in the decision); a confident new intent pauses the
+    task; "no, it's ..." corrects a slot."""
+    if deps.forms is None or turn.intent is None:
+        return
+    intent = turn.intent
+    tracked = track_dialogue(
+        turn.dialogue_state,
+        Understood(
+            text=turn.text,
+            intent=intent.name,
+            confidence=intent.confidence,
+            out_of_scope=intent.out_of_scope,
+            entities=turn.entities,
+            turn_id=turn.id,
+        ),
+        deps.forms,
+    )
+    turn.tracked = tracked
+    if tracked.intent is not None and tracked.intent != intent.name:
+        turn.classified = {"intent": intent.name, "confidence": round(intent.confidence, 4),
+                           "out_of_scope": intent.out_of_scope}  # fmt: skip
+    if tracked.intent is not None:
+        # The task is known from the conversation, not guessed from these words.
+        turn.intent = IntentPrediction(name=tracked.intent, confidence=1.0,
+                                       ranking=[(tracked.intent, 1.0)])  # fmt: skip
 
 
 async def decide(turn: Turn, deps: Deps) -> None:
@@ -161,6 +205,11 @@ _IDENTIFIERS = {"order_id", "customer_id", "email", "amount", "date"}
 
 
 async def respond(turn: Turn, deps: Deps) -> None:
+    await _respond(turn, deps)
+    routing.settle_dialogue(turn, deps)  # the state after the reply (and a task resuming)
+
+
+async def _respond(turn: Turn, deps: Deps) -> None:
     route = turn.route
     assert route is not None
     if route.action is Action.CLARIFY or (route.action is Action.ANSWER and route.ask):
@@ -188,7 +237,7 @@ async def respond(turn: Turn, deps: Deps) -> None:
         if again.action is Action.ANSWER_THEN_HANDOFF:  # answered already: nothing to quote
             await routing.hand_off(turn, deps, after_answer=True)
         elif again.action is not Action.ANSWER or again.ask:
-            await respond(turn, deps)
+            await _respond(turn, deps)
 
 
 async def _answer(turn: Turn, deps: Deps) -> None:
@@ -229,7 +278,7 @@ async def _answer(turn: Turn, deps: Deps) -> None:
     if answer.fallback_reason and turn.error is None:
         turn.error = f"model fallback: {answer.fallback_reason}"[:2000]
     if not result.grounded or not result.cited:
-        turn.reply_text = deps.settings.assistant.no_answer_reply
+        turn.reply_text = no_answer_reply(turn, deps)  # in the customer's language
         return
     turn.reply_text = result.text
     turn.citations = [
@@ -292,4 +341,7 @@ _MEMORY_ROLES: dict[str, Literal["user", "assistant", "system"]] = {
 }
 
 
-PIPELINE = (load_context, screen_input, understand, retrieve, decide, respond, screen_output)
+PIPELINE = (
+    load_context, screen_input, understand, track, retrieve, decide, respond, screen_output,
+    remember,  # the running summary, the customer profile, the language (memory)
+)  # fmt: skip

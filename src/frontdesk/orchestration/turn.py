@@ -8,11 +8,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from frontdesk.dialogue import DialogueState, Tracked
 from frontdesk.interfaces import ChatResult, Screening
 from frontdesk.llm.service import StreamSink
 from frontdesk.memory.history import HistoryItem
+from frontdesk.memory.profile import ProfileView
 from frontdesk.orchestration.screened_stream import ScreenedStream
-from frontdesk.storage.models import Conversation, new_id
+from frontdesk.storage.models import Conversation, CustomerProfile, new_id
 from frontdesk.types import (
     Answerability,
     Citation,
@@ -59,3 +61,11 @@ class Turn:
     # The routing decision as recorded: facts, triggers, rule and why, tool outcomes.
     decision: dict[str, Any] = field(default_factory=dict)
     silent: bool = False  # an agent owns the conversation: store the message, do not reply
+    language: str | None = None  # detected in the message (None: too short to tell)
+    profile: ProfileView | None = None  # the customer's, by customer_ref (memory/profile.py)
+    profile_row: CustomerProfile | None = None  # as read, for the one write at the end
+    # The conversation's dialogue state: as loaded, then as `respond` leaves it (stored).
+    dialogue_state: DialogueState = field(default_factory=DialogueState)
+    tracked: Tracked | None = None  # what this message did to it (`track`)
+    classified: dict[str, Any] | None = None  # the classifier's intent, when the task's replaced it
+    form_slots: dict[str, str] = field(default_factory=dict)  # a complete form's slots: tool args

@@ -23,8 +23,8 @@ def check_rules(
     forms: Iterable[str] | None = None,
 ) -> None:
     """Every name in the file is one the workspace knows; `languages`: the codes the
-    language detector knows (checked when given); `forms`: the forms of forms.yml (a rule
-    naming a form is an error without them)."""
+    language detector knows (checked when given); `forms`: the forms of forms.yml (checked
+    when given)."""
     known = set(intents)
     known_entities = set(entities) if entities is not None else None
     known_tools = set(tools) if tools is not None else None
@@ -50,6 +50,11 @@ def check_rules(
                         if name.partition("@")[0].partition(":")[0] not in known_entities:
                             where = rules.where(f"{path}.{key}", rule)
                             unknown(where, label, "entity type", name, known_entities)
+            if known_forms is not None:
+                for name in node.form or []:
+                    if name not in known_forms:
+                        where = rules.where(f"{path}.form", rule)
+                        unknown(where, label, "form", name, known_forms)
             if known_languages is not None:
                 for key in ("language", "not_language"):
                     for code in getattr(node, key) or []:
@@ -57,8 +62,8 @@ def check_rules(
                             where = rules.where(f"{path}.{key}", rule)
                             unknown(where, label, "language", code, known_languages)
         form = rule.then.form
-        if form is not None and (known_forms is None or form not in known_forms):
-            unknown(rules.where("then.form", rule), label, "form", form, known_forms or set())
+        if form is not None and known_forms is not None and form not in known_forms:
+            unknown(rules.where("then.form", rule), label, "form", form, known_forms)
         if known_tools is not None and rule.then.tool and rule.then.tool not in known_tools:
             unknown(rules.where("then.tool", rule), label, "tool", rule.then.tool, known_tools)
     for team, config in rules.teams.items():

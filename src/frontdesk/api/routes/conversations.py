@@ -62,6 +62,7 @@ def _public(conversation: Conversation) -> ConversationPublic:
         channel=conversation.channel,
         status=conversation.status,
         created_at=conversation.created_at,
+        dialogue_state=conversation.dialogue_state,
     )
 
 
@@ -140,6 +141,7 @@ def public_reply(reply: Reply) -> ReplyPublic:
         urgency=reply.urgency,
         fallback=reply.fallback,
         ticket_id=reply.ticket_id,
+        dialogue_state=reply.dialogue_state,
     )
 
 
@@ -183,6 +185,7 @@ async def transcript(
                 cost=t.cost,
                 note=t.error if t.error_stage is None else None,
                 answerability=((t.decision or {}).get("facts") or {}).get("answerability"),
+                dialogue_state=t.dialogue_state,
                 created_at=t.created_at,
             )
             for t in turns
