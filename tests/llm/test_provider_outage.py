@@ -31,7 +31,6 @@ def _breaker_metric(metrics: str) -> dict[str, str]:
     return found
 
 
-@pytest.mark.xfail(strict=True, reason="issue 21 point 6: not built yet")
 async def test_a_provider_outage_stays_in_the_turn_budget_and_is_reported(
     sqlite_runtime: Runtime, models: Models, fake: FakeProvider, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -223,6 +223,9 @@ class LlmSettings(BaseModel):
     )
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
     retries: int = Field(default=2, ge=0)  # extra attempts for retryable errors only
+    # The most one turn's answer may spend on model calls, retries and backoff included:
+    # past it the turn answers from the passages (extractive) instead of waiting on.
+    turn_timeout_s: float = Field(default=10.0, gt=0)
     backoff_s: float = Field(default=0.5, ge=0.0)
     backoff_max_s: float = Field(default=4.0, ge=0.0)
     breaker: BreakerSettings = Field(default_factory=BreakerSettings)

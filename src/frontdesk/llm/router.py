@@ -7,11 +7,21 @@ is returned so the turn can record it. Token use and cost are counted into the t
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_any,
+    wait_exponential,
+)
+from tenacity.stop import stop_base
 
 from frontdesk.config.settings import LlmSettings
 from frontdesk.errors import FrontdeskError
@@ -21,7 +31,10 @@ from frontdesk.llm.errors import ProviderError
 from frontdesk.llm.extractive import ExtractiveChatModel
 from frontdesk.llm.tokens import estimate_prompt_tokens
 from frontdesk.resilience import Breakers
+from frontdesk.resilience.breaker import BreakerState
 from frontdesk.types import Usage
+
+log = logging.getLogger(__name__)
 
 EXTRACTIVE = "extractive"
 DEFAULT_TIMEOUT_S = 60.0  # models without provider settings (local:, plugins)
@@ -37,6 +50,12 @@ class Ledger:
     estimated: bool = False  # some call's usage was counted locally
     calls: int = 0
     tool_calls: int = 0
+    started: float = field(default_factory=time.monotonic)  # for llm.turn_timeout_s
+    out_of_time: bool = False  # the last model's retries were stopped by llm.turn_timeout_s
+
+    def seconds_left(self, budget_s: float) -> float:
+        """What is left of the turn's model time."""
+        return budget_s - (time.monotonic() - self.started)
 
     @property
     def tokens(self) -> int:
@@ -109,14 +128,51 @@ class ModelRouter:
         self.breakers = breakers or Breakers(
             failures=settings.breaker.failures, reset_s=settings.breaker.reset_s
         )
+        if self.breakers.on_change is None:
+            self.breakers.on_change = self._breaker_changed
         self.sleep = sleep
+
+    def _models_of(self, provider: str) -> list[str]:
+        return [s for s in self._all_models() if self._provider(s) == provider]
+
+    def _all_models(self) -> list[str]:
+        purposes: tuple[Purpose, ...] = ("answer", "summarise", "classify")
+        return sorted({spec for purpose in purposes for spec in self.chain(purpose)})
+
+    def _breaker_changed(self, provider: str, old: BreakerState, new: BreakerState) -> None:
+        """One log line when a provider's models start being skipped and one when they
+        answer again (the probes in between are quiet)."""
+        models = ", ".join(self._models_of(provider)) or provider
+        if new is BreakerState.OPEN and old is BreakerState.CLOSED:
+            log.warning(
+                "model %s skipped: %s failed %d calls in a row; tried again in %.0f s, the "
+                "next in its chain (or answers from the passages) meanwhile",
+                models, provider, self.breakers.failures, self.breakers.reset_s,
+            )  # fmt: skip
+        elif new is BreakerState.CLOSED and old is not BreakerState.CLOSED:
+            log.warning("model %s answering again", models)
+        else:
+            log.debug("model %s: breaker %s -> %s", models, old.value, new.value)
+
+    def breaker_states(self) -> dict[str, str]:
+        """Each model of the chains: its provider's breaker (closed, open, half_open), or
+        `unavailable` when it could not be built."""
+        return {
+            spec: "unavailable"
+            if spec in self.unavailable or spec not in self.models
+            else self.breakers[self._provider(spec)].state.value
+            for spec in self._all_models()
+        }
 
     def chain(self, purpose: Purpose) -> list[str]:
         return [spec for spec in self.settings.chain(purpose) if spec != EXTRACTIVE]
 
-    def _retrying(self) -> AsyncRetrying:
+    def _retrying(self, ledger: Ledger) -> AsyncRetrying:
         return AsyncRetrying(
-            stop=stop_after_attempt(self.settings.retries + 1),
+            stop=stop_any(
+                stop_after_attempt(self.settings.retries + 1),
+                _OutOfTime(ledger, self.settings.turn_timeout_s),
+            ),
             wait=wait_exponential(
                 multiplier=self.settings.backoff_s, max=self.settings.backoff_max_s
             ),
@@ -128,13 +184,24 @@ class ModelRouter:
     def _provider(self, spec: str) -> str:
         return spec.partition(":")[0]
 
-    def _timeout(self, spec: str) -> float:
+    def _timeout(self, spec: str, ledger: Ledger) -> float:
         provider = self.settings.providers.get(self._provider(spec))
         # The adapters time their own calls; this outer limit catches models that do not.
-        return provider.timeout_s + 1.0 if provider else DEFAULT_TIMEOUT_S
+        # Neither outlasts what is left of the turn's model time.
+        limit = provider.timeout_s + 1.0 if provider else DEFAULT_TIMEOUT_S
+        return max(0.0, min(limit, ledger.seconds_left(self.settings.turn_timeout_s)))
+
+    def _failed(self, spec: str, exc: ProviderError, ledger: Ledger) -> Attempt:
+        """The failed model's attempt, saying so when the turn's model time cut it short."""
+        if ledger.out_of_time or ledger.seconds_left(self.settings.turn_timeout_s) <= 0:
+            ledger.out_of_time = False
+            return Attempt(spec, exc.kind, f"{exc.detail}; out of llm.turn_timeout_s")
+        return Attempt(spec, exc.kind, exc.detail)
 
     async def _precheck(self, spec: str, request: ChatRequest, ledger: Ledger) -> Attempt | None:
         """Why `spec` must be skipped now, or None."""
+        if ledger.seconds_left(self.settings.turn_timeout_s) <= 0:
+            return Attempt(spec, "timeout", "the turn's model time (llm.turn_timeout_s) is spent")
         if spec in self.unavailable:
             return Attempt(spec, "unavailable", self.unavailable[spec])
         if spec not in self.models:
@@ -179,12 +246,12 @@ class ModelRouter:
             model = self.models[spec]
             breaker = self.breakers[self._provider(spec)]
             try:
-                async for attempt in self._retrying():
+                async for attempt in self._retrying(ledger):
                     with attempt:
                         if attempt.retry_state.attempt_number > 1 and not breaker.allow():
                             raise ProviderError(spec, "breaker_open", "opened while retrying")
                         try:
-                            async with asyncio.timeout(self._timeout(spec)):
+                            async with asyncio.timeout(self._timeout(spec, ledger)):
                                 result = await model.complete(request)
                         except ProviderError as exc:
                             breaker.record_failure()
@@ -199,7 +266,7 @@ class ModelRouter:
                             ) from exc
                         breaker.record_success()
             except ProviderError as exc:
-                attempts.append(Attempt(spec, exc.kind, exc.detail))
+                attempts.append(self._failed(spec, exc, ledger))
                 continue
             self._account(spec, result, request, ledger)
             attempts.append(Attempt(spec, "ok"))
@@ -232,13 +299,13 @@ class ModelRouter:
             breaker = self.breakers[self._provider(spec)]
             result: ChatResult | None = None
             try:
-                async for attempt in self._retrying():
+                async for attempt in self._retrying(ledger):
                     with attempt:
                         if attempt.retry_state.attempt_number > 1 and not breaker.allow():
                             raise ProviderError(spec, "breaker_open", "opened while retrying")
                         sent = False
                         try:
-                            async with asyncio.timeout(self._timeout(spec)):
+                            async with asyncio.timeout(self._timeout(spec, ledger)):
                                 async for chunk in model.stream(request):
                                     if chunk.text:
                                         sent = True
@@ -255,7 +322,7 @@ class ModelRouter:
                             raise error from exc
                         breaker.record_success()
             except ProviderError as exc:
-                attempts.append(Attempt(spec, exc.kind, exc.detail))
+                attempts.append(self._failed(spec, exc, ledger))
                 continue
             assert result is not None
             self._account(spec, result, request, ledger)
@@ -275,6 +342,18 @@ class ModelRouter:
         reason = "; ".join(str(a) for a in attempts) or None
         routed = Routed(result=final, model=EXTRACTIVE, attempts=attempts, fallback_reason=reason)
         yield StreamEvent("done", routed=routed)
+
+
+class _OutOfTime(stop_base):
+    """Retries stop when what is left of the turn's model time would not outlast the wait."""
+
+    def __init__(self, ledger: Ledger, budget_s: float) -> None:
+        self.ledger, self.budget_s = ledger, budget_s
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        wait = retry_state.upcoming_sleep or 0.0
+        self.ledger.out_of_time = self.ledger.seconds_left(self.budget_s) <= wait
+        return self.ledger.out_of_time
 
 
 def _as_provider_error(spec: str, exc: BaseException) -> ProviderError:

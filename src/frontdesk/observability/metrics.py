@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Enum, Histogram, generate_latest
 
 
 class Metrics:
@@ -35,6 +35,15 @@ class Metrics:
             "Answers posted back to a push channel: sent, retried (one per failed attempt "
             "that was tried again) or failed (every attempt failed; the answer is stored).",
             ["channel", "outcome"],
+            registry=self.registry,
+        )
+
+        self.model_breaker = Enum(
+            "frontdesk_model_breaker",
+            "Each model's circuit breaker (its provider's): closed answers, open is skipped, "
+            "half_open lets one probe through; unavailable could not be built.",
+            ["model"],
+            states=["closed", "half_open", "open", "unavailable"],
             registry=self.registry,
         )
 

@@ -15,6 +15,11 @@ class BreakerState(StrEnum):
     HALF_OPEN = "half_open"
 
 
+# Told of each change of state: (old, new). The router logs when a model is skipped and when
+# it answers again.
+OnChange = Callable[[BreakerState, BreakerState], None]
+
+
 class CircuitBreaker:
     def __init__(
         self,
@@ -22,14 +27,26 @@ class CircuitBreaker:
         failures: int = 3,
         reset_s: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        on_change: OnChange | None = None,
     ) -> None:
         self.threshold = failures
         self.reset_s = reset_s
         self.clock = clock
-        self.state = BreakerState.CLOSED
+        self.on_change = on_change
+        self._state = BreakerState.CLOSED
         self.failures = 0
         self.opened_at = 0.0
         self._probing = False
+
+    @property
+    def state(self) -> BreakerState:
+        return self._state
+
+    @state.setter
+    def state(self, new: BreakerState) -> None:
+        old, self._state = self._state, new
+        if old is not new and self.on_change is not None:
+            self.on_change(old, new)
 
     def allow(self) -> bool:
         if self.state is BreakerState.CLOSED:
@@ -74,7 +91,8 @@ class CircuitBreaker:
 
 
 class Breakers:
-    """One breaker per name (provider or tool), created on first use."""
+    """One breaker per name (provider or tool), created on first use. `on_change` is told of
+    each breaker's changes with its name."""
 
     def __init__(
         self,
@@ -82,16 +100,24 @@ class Breakers:
         failures: int = 3,
         reset_s: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        on_change: Callable[[str, BreakerState, BreakerState], None] | None = None,
     ) -> None:
         self.failures = failures
         self.reset_s = reset_s
         self.clock = clock
+        self.on_change = on_change
         self._by_name: dict[str, CircuitBreaker] = {}
 
     def __getitem__(self, name: str) -> CircuitBreaker:
         breaker = self._by_name.get(name)
         if breaker is None:
-            breaker = CircuitBreaker(failures=self.failures, reset_s=self.reset_s, clock=self.clock)
+            told = self.on_change
+            breaker = CircuitBreaker(
+                failures=self.failures,
+                reset_s=self.reset_s,
+                clock=self.clock,
+                on_change=(lambda old, new: told(name, old, new)) if told else None,
+            )
             self._by_name[name] = breaker
         return breaker
 

@@ -39,13 +39,15 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse | dict[str, object]:
     checks["voice"] = _voice_status(runtime)  # optional: reported, never a reason to be unready
     # Which trained model answers now (`frontdesk train` swaps a new one in while serving).
     models = {"nlu": getattr(runtime.assistant.deps.classifier, "version", None)}
+    # Each answer model's breaker: open is skipped (answers fall back), never unready.
+    llm = runtime.assistant.deps.llm.router.breaker_states()
     if not ready:
         return JSONResponse(
             {"error": {"code": "not_ready", "message": "not ready"}, "checks": checks,
-             "models": models},
+             "models": models, "llm": llm},
             status_code=503,
         )  # fmt: skip
-    return {"status": "ready", "checks": checks, "models": models}
+    return {"status": "ready", "checks": checks, "models": models, "llm": llm}
 
 
 def _voice_status(runtime: Runtime) -> str:
@@ -59,4 +61,6 @@ def _voice_status(runtime: Runtime) -> str:
 @router.get("/metrics", include_in_schema=False, dependencies=[MetricsAccess])
 async def metrics(runtime: RuntimeDep) -> Response:
     """Prometheus metrics; who may scrape them: `api/metrics_access.py`."""
+    for model, state in runtime.assistant.deps.llm.router.breaker_states().items():
+        runtime.metrics.model_breaker.labels(model).state(state)  # as of this scrape
     return Response(runtime.metrics.render(), media_type="text/plain; version=0.0.4")
