@@ -13,10 +13,7 @@ from tests.conftest import require, workspace_key
 from tests.web.csp import watch_csp
 from tests.web.test_console_browser import ARGS, CHROMIUM, PASSWORD, _add_agent
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.xfail(strict=True, reason="the console does not show the state yet"),
-]
+pytestmark = pytest.mark.browser
 
 
 def _chat(base: str, key: str, *texts: str) -> str:
