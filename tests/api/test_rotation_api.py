@@ -12,14 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from typer.testing import CliRunner
 
 from frontdesk.orchestration.runtime import Runtime
 from frontdesk.storage.api_keys import Scope, create_key, verify_key
 from frontdesk.storage.conversations import create_conversation
-
-pytestmark = pytest.mark.xfail(strict=True, reason="issue 17: not built yet")
 
 
 async def _bearer(runtime: Runtime, scope: Scope, name: str = "t") -> dict[str, str]:

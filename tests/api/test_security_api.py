@@ -246,6 +246,7 @@ LEAST_SCOPE: dict[tuple[str, str], Scope | str | None] = {
     ("get", "/v1/channels/whatsapp/{tenant}"): None,
     ("post", "/v1/channels/whatsapp/{tenant}"): None,
     ("get", "/v1/conversations/{conversation_id}/updates"): WIDGET,
+    ("post", "/v1/conversations/{conversation_id}/token"): WIDGET,  # its token, rotated
     ("get", "/v1/conversations/{conversation_id}"): SERVICE,
     ("get", "/v1/knowledge/documents"): SERVICE,
     ("get", "/v1/knowledge/search"): SERVICE,
@@ -261,6 +262,7 @@ LEAST_SCOPE: dict[tuple[str, str], Scope | str | None] = {
     ("post", "/v1/admin/retention/purge"): ADMIN,
     ("get", "/v1/admin/keys"): ADMIN,
     ("delete", "/v1/admin/keys/{key_id}"): ADMIN,
+    ("post", "/v1/admin/keys/{key_id}/rotate"): ADMIN,
     ("post", "/v1/admin/users/{user_id}/disable"): ADMIN,
     ("post", "/v1/admin/users/{user_id}/enable"): ADMIN,
     ("get", "/v1/admin/models"): ADMIN,

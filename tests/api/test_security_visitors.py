@@ -26,6 +26,7 @@ ROUTES: dict[tuple[str, str], int] = {
     ("post", "/v1/conversations/{conversation_id}/messages"): 200,
     ("get", "/v1/conversations/{conversation_id}/updates"): 200,
     ("get", "/v1/conversations/{conversation_id}"): 403,  # transcripts: never with a widget key
+    ("post", "/v1/conversations/{conversation_id}/token"): 200,  # rotated: the new one is used on
 }
 
 
@@ -95,6 +96,11 @@ async def test_a_widget_key_reaches_only_the_conversation_whose_token_it_sends(
         assert own.status_code == allowed, (method, route, own.text)
         if allowed == 403:
             assert own.json()["error"]["code"] == "forbidden"
+        if route.endswith("/token"):  # rotated: the old token is refused from now on
+            rotated_out, my_token = my_token, own.json()["conversation_token"]
+            gone = await _call(client, "get", "/v1/conversations/{conversation_id}/updates",
+                               mine, {**widget, "X-Conversation-Token": rotated_out})  # fmt: skip
+            assert gone.json()["error"]["code"] == "conversation_token_invalid"
         for conversation, token, code in [
             (theirs, my_token, "conversation_token_invalid"),  # another visitor's
             (mine, their_token, "conversation_token_invalid"),  # another visitor's token

@@ -29,9 +29,11 @@ from frontdesk.api.routes import (
     admin,
     auth,
     chat_page,
+    conversation_tokens,
     conversations,
     email_channel,
     health,
+    key_rotation,
     knowledge,
     learning,
     openai_compat,
@@ -129,6 +131,7 @@ def create_app(workspace: Path | str | None = None, *, runtime: Runtime | None =
     scrub_access_log()  # uvicorn's access lines name no customer or conversation
     app.include_router(health.router)
     app.include_router(conversations.router)
+    app.include_router(conversation_tokens.router)
     app.include_router(openai_compat.router)
     app.include_router(email_channel.router)
     app.include_router(voice_channel.router)
@@ -139,6 +142,7 @@ def create_app(workspace: Path | str | None = None, *, runtime: Runtime | None =
     app.include_router(chat_page.router)
     app.include_router(auth.router)
     app.include_router(admin.router)
+    app.include_router(key_rotation.router)
     app.include_router(learning.router)
     app.include_router(ops.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

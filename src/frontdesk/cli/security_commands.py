@@ -1,6 +1,7 @@
-"""`frontdesk users create|list|disable|enable` (console sign-in), `frontdesk keys list|revoke`,
-`frontdesk privacy purge` (retention, for cron when the API process is not the one running
-it) and `frontdesk privacy pseudonym` (what access logs show for a value)."""
+"""`frontdesk users create|list|disable|enable` (console sign-in), `frontdesk keys
+list|revoke|rotate`, `frontdesk privacy purge` (retention, for cron when the API process is
+not the one running it) and `frontdesk privacy pseudonym` (what access logs show for a
+value)."""
 
 from __future__ import annotations
 
@@ -156,10 +157,15 @@ def users_enable(
 
 def keys_list(workspace: WorkspaceOption = Path("."), tenant: TenantOption = None) -> None:
     """The tenant's API keys: id, prefix, scope, name, and whether revoked."""
-    from frontdesk.storage.api_keys import list_keys
+    from frontdesk.storage.api_keys import is_revoked, list_keys
 
     for key in _run_for_tenant(workspace, tenant, list_keys):
-        state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+        if key.revoked_at is None:
+            state = "active"
+        elif is_revoked(key):
+            state = f"revoked {key.revoked_at:%Y-%m-%d}"
+        else:  # rotated, in its grace
+            state = f"active until {key.revoked_at:%Y-%m-%d %H:%M:%S} UTC"
         out.print(f"{key.id}  fd_{key.prefix}  {key.scope}  {key.name!r}  {state}", highlight=False)
 
 
@@ -177,6 +183,38 @@ def keys_revoke(
     if not _run_for_tenant(workspace, tenant, work):
         raise fail(f"no key {key!r} in this tenant; `frontdesk keys list` shows them")
     err.print("the key is revoked")
+
+
+def keys_rotate(
+    key: Annotated[str, typer.Argument(help="The key's id, its prefix (fd_<prefix>) or the key.")],
+    workspace: WorkspaceOption = Path("."),
+    tenant: TenantOption = None,
+    grace: Annotated[
+        float,
+        typer.Option(min=0, help="Seconds the old key keeps working (at most 30 days)."),
+    ] = 0.0,
+) -> None:
+    """Replace an API key with a new one of the same name and scope, printed once; the old key
+    is refused from the next request on, or after --grace seconds."""
+    from frontdesk.storage.api_keys import MAX_ROTATION_GRACE_S, rotate_key
+
+    if grace > MAX_ROTATION_GRACE_S:
+        raise fail(f"--grace is at most {MAX_ROTATION_GRACE_S} seconds (30 days)")
+
+    async def work(db: Database, tenant_id: str) -> Any:
+        return await rotate_key(db, tenant_id, key, grace_s=grace, actor="cli")
+
+    rotated = _run_for_tenant(workspace, tenant, work)
+    if rotated is None:
+        raise fail(f"no key {key!r} in this tenant; `frontdesk keys list` shows them")
+    old = (
+        f"the old one works until {rotated.replaced_until:%Y-%m-%d %H:%M:%S} UTC"
+        if grace
+        else "the old one is refused from now on"
+    )
+    err.print(f"new key for {rotated.name!r}, scope {rotated.issued.scope.value} (shown once); "
+              f"{old}:")  # fmt: skip
+    out.print(rotated.issued.token, highlight=False, soft_wrap=True)
 
 
 @privacy_app.command("pseudonym")
@@ -246,3 +284,4 @@ def register(app: typer.Typer, keys_app: typer.Typer) -> None:
     app.add_typer(privacy_app, name="privacy")
     keys_app.command("list")(friendly(keys_list))
     keys_app.command("revoke")(friendly(keys_revoke))
+    keys_app.command("rotate")(friendly(keys_rotate))

@@ -7,7 +7,7 @@ import hmac
 import secrets
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.storage.models import Conversation, Message, Turn, utcnow
@@ -31,6 +31,26 @@ def holds_visitor_token(conversation: Conversation, token: str | None) -> bool:
     if not token or conversation.visitor_token_hash is None:
         return False
     return hmac.compare_digest(conversation.visitor_token_hash, _token_hash(token))
+
+
+async def rotate_visitor_token(
+    session: AsyncSession, conversation: Conversation, *, held: str | None = None
+) -> str | None:
+    """A new secret for the conversation's visitor, the old one refused from now on; None
+    when the stored secret is no longer the one the caller saw (`conversation`'s, or the
+    token `held`): another rotation won, and the caller's new token would be dead on
+    arrival. Compare-and-set in one UPDATE, so of two rotations at once exactly one wins."""
+    seen = _token_hash(held) if held is not None else conversation.visitor_token_hash
+    if seen is None:
+        return None
+    token = new_visitor_token()
+    changed = await session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation.id, Conversation.visitor_token_hash == seen)
+        .values(visitor_token_hash=_token_hash(token))
+        .execution_options(synchronize_session=False)
+    )
+    return token if getattr(changed, "rowcount", 0) == 1 else None
 
 
 async def create_conversation(
