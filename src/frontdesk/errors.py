@@ -77,6 +77,7 @@ class TenantScopeError(FrontdeskError):
 class StorageUnavailableError(FrontdeskError):
     code = "storage_unavailable"
     status_code = 503
+    retry_after = 5  # seconds, sent as Retry-After
 
 
 class ModelNotTrainedError(FrontdeskError):

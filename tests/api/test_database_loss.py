@@ -85,7 +85,6 @@ def _until(condition: object, within_s: float, what: str) -> None:
 @pytest.mark.parametrize(
     "database_url", [pytest.param("postgresql", marks=pytest.mark.services)], indirect=True
 )
-@pytest.mark.xfail(strict=True, reason="issue 21 point 5: not built yet")
 def test_postgresql_dropped_mid_run_gives_503s_and_recovers_without_restart(
     workspace: Path, runtime_database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -168,7 +167,6 @@ def _key(database_url: str) -> str:
     return asyncio.run(run())
 
 
-@pytest.mark.xfail(strict=True, reason="issue 21 point 5: not built yet")
 async def test_sqlite_file_unreachable_gives_503s_and_recovers(
     sqlite_runtime: Runtime, caplog: pytest.LogCaptureFixture
 ) -> None:

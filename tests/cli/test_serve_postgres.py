@@ -15,12 +15,11 @@ from tests.conftest import serve_process
 @pytest.mark.parametrize(
     "database_url", [pytest.param("postgresql", marks=pytest.mark.services)], indirect=True
 )
-@pytest.mark.xfail(strict=True, reason="issue 21: not fixed yet")
 def test_serve_on_postgresql_logs_no_traceback(
     workspace: Path, runtime_database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FRONTDESK_DATABASE_URL", runtime_database_url)
-    with serve_process(workspace) as (_process, port, log):
+    with serve_process(workspace, ready_within=240) as (_process, port, log):
         assert httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200
     logged = log.read_text()
     assert "frontdesk serving" in logged

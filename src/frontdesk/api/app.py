@@ -55,6 +55,7 @@ from frontdesk.jobs.runner import Dispatch, Interrupted, Work
 from frontdesk.observability.logs import pseudonym_key, scrub_access_log, use_pseudonym_key
 from frontdesk.orchestration.retrain import retrain_work
 from frontdesk.orchestration.runtime import Runtime, open_runtime
+from frontdesk.storage import outage
 
 STATIC = Path(__file__).resolve().parent / "static"
 log = logging.getLogger(__name__)
@@ -216,8 +217,13 @@ async def every(interval_s: float, action: Callable[[], Awaitable[None]]) -> Non
         await asyncio.sleep(interval_s)
         try:
             await action()
-        except Exception:
-            log.exception("periodic %s failed", getattr(action, "__name__", "task"))
+        except Exception as exc:
+            name = getattr(action, "__name__", "task")
+            why = outage.cause(exc)
+            if why is None:
+                log.exception("periodic %s failed", name)
+            else:  # a lost database is no bug: a line, not a traceback every round
+                log.warning("periodic %s skipped: the database is unavailable (%s)", name, why)
 
 
 def _retention_configured(settings: Settings) -> bool:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from frontdesk.errors import FrontdeskError
+from frontdesk.errors import FrontdeskError, StorageUnavailableError
+from frontdesk.storage import outage
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +44,58 @@ def error_response(status: int, code: str, message: str, **headers: str) -> JSON
     )
 
 
+def _outage_of(request: Request) -> outage.Outage | None:
+    runtime = getattr(request.app.state, "runtime", None)
+    return getattr(getattr(runtime, "db", None), "outage", None)
+
+
+def _unavailable(request: Request, exc: BaseException) -> str | None:
+    """Why the database cannot be used, if that is what `exc` is (noted: the outage's one
+    log line), else None."""
+    tracker = _outage_of(request)
+    if tracker is not None:
+        return tracker.failed(exc)
+    return outage.cause(exc) or (type(exc).__name__ if outage.is_unavailable(exc) else None)
+
+
+def _storage_unavailable(words: str) -> JSONResponse:
+    return error_response(
+        503,
+        StorageUnavailableError.code,
+        f"the database is unavailable ({words}); retry in a moment",
+        **{"Retry-After": str(outage.RETRY_AFTER_S)},
+    )
+
+
+# Errors the database driver raises when it is gone (or SQLAlchemy's wrappers of them):
+# handled inside the app, so they are answered 503 and not re-raised to the server's log.
+_DRIVER_ERRORS: list[type[Exception]] = [SQLAlchemyError, sqlite3.Error, OSError]
+try:
+    import asyncpg  # type: ignore[import-untyped]
+
+    _DRIVER_ERRORS += [asyncpg.PostgresError, asyncpg.InterfaceError]
+except ImportError:  # the postgres extra is not installed
+    pass
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    async def _driver(request: Request, exc: Exception) -> JSONResponse:
+        words = _unavailable(request, exc)
+        if words is not None:
+            return _storage_unavailable(words)
+        log.error("unhandled error", exc_info=exc)
+        return error_response(500, "internal_error", "an unexpected error occurred; it was logged")
+
+    for error in _DRIVER_ERRORS:
+        app.add_exception_handler(error, _driver)
+
     @app.exception_handler(FrontdeskError)
-    async def _frontdesk(_request: Request, exc: FrontdeskError) -> JSONResponse:
+    async def _frontdesk(request: Request, exc: FrontdeskError) -> JSONResponse:
         status = exc.status_code
-        if status >= 500:
+        # A lost database is logged once per outage (storage/outage.py), not per request.
+        if status >= 500 and not (
+            isinstance(exc, StorageUnavailableError) and _unavailable(request, exc)
+        ):
             log.error("request failed: %s (%s)", exc.code, exc.message)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
         retry_after = getattr(exc, "retry_after", None)
@@ -75,6 +125,9 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(exc.status_code, code, message, **(exc.headers or {}))
 
     @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        words = _unavailable(request, exc)  # e.g. raised in a middleware
+        if words is not None:
+            return _storage_unavailable(words)
         log.exception("unhandled error")
         return error_response(500, "internal_error", "an unexpected error occurred; it was logged")

@@ -89,8 +89,13 @@ def serve(
     # Fail on bad configuration here, with a readable line, before the server starts.
     from frontdesk.orchestration.runtime import open_runtime
 
-    runtime = run_async(open_runtime(ws.root))
-    run_async(runtime.close())
+    async def preflight() -> None:
+        # Opened and closed in one event loop: asyncpg's connections belong to the loop
+        # that made them (closing them from another logged a traceback at every start).
+        runtime = await open_runtime(ws.root)
+        await runtime.close()
+
+    run_async(preflight())
     os.environ["FRONTDESK_WORKSPACE"] = str(ws.root)
     out.print(f"frontdesk serving {ws.root} on http://{bind_host}:{bind_port}  (docs: /docs)",
               soft_wrap=True, highlight=False)  # fmt: skip

@@ -57,6 +57,10 @@ class Assistant:
             try:
                 await stage(turn, self.deps)
             except Exception as exc:  # any stage failure ends in a recorded fallback reply
+                if self.deps.db.outage.failed(exc):  # ...unless nothing can be recorded
+                    raise StorageUnavailableError(
+                        "the database is unavailable; please retry in a moment"
+                    ) from exc
                 turn.error_stage = name
                 turn.error = f"{type(exc).__name__}: {exc}"
                 turn.fallback = True
@@ -141,7 +145,8 @@ class Assistant:
         except FrontdeskError:
             raise
         except Exception as exc:
-            log.exception("could not record turn %s", turn.id)
+            if not self.deps.db.outage.failed(exc):  # an outage is logged once, not per turn
+                log.exception("could not record turn %s", turn.id)
             raise StorageUnavailableError(
                 "the message could not be stored; please retry in a moment"
             ) from exc

@@ -21,6 +21,7 @@ from sqlalchemy.sql import Executable
 
 from frontdesk.errors import ConfigError
 from frontdesk.storage import rls, scoping
+from frontdesk.storage.outage import Outage
 
 
 class TenantSession(Session):
@@ -75,6 +76,9 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.dialect == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self.outage = Outage()
+        # A connection opened is the database back (the pool opens one after each it lost).
+        event.listen(self.engine.sync_engine, "connect", lambda *_: self.outage.recovered())
         self._sessions = async_sessionmaker(
             self.engine, expire_on_commit=False, sync_session_class=TenantSession
         )

@@ -31,7 +31,11 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse | dict[str, object]:
         head = migrate.head_revision()
         checks["database"] = "ok" if revision == head else f"at {revision}, needs {head}"
     except Exception as exc:
-        checks["database"] = f"unavailable: {type(exc).__name__}"
+        # Why, in words ("the database server refused the connection ..."), not a class name.
+        why = runtime.db.outage.failed(exc) or f"{type(exc).__name__}: {exc}"
+        checks["database"] = f"unavailable: {why}"
+    else:
+        runtime.db.outage.recovered()
     checks["intent_model"] = "ok" if runtime.assistant.deps.classifier.intents else "not trained"
     ready = all(value == "ok" for value in checks.values())
     # Without embeddings retrieval falls back to keywords: degraded, still ready.
