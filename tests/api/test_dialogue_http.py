@@ -172,3 +172,34 @@ async def test_a_question_about_refunds_is_still_answered(
     assert _action(reply) == "answer"
     assert reply["citations"]
     assert reply["dialogue_state"]["active"] is None
+
+
+async def test_a_slot_checked_by_a_lookup_tool(workspace: Path, embedder: Any) -> None:
+    """forms.yml `validation: {tool: parcel_status}`: an order number the lookup does not
+    find is refused (the question again, with the slot's message), one it finds is taken."""
+    forms = workspace / "forms.yml"
+    forms.write_text(
+        forms.read_text().replace(
+            "      regex: '^KP-\\d{8}$'\n",
+            "      regex: '^KP-\\d{8}$'\n      tool: parcel_status\n",
+        )
+    )
+    assert "tool: parcel_status" in forms.read_text()
+    runtime = await open_runtime(workspace, embedder=embedder)
+    try:
+        key = (await create_key(runtime.db, runtime.tenant.id, name="t", scope=Scope.SERVICE)).token
+        app = create_app(runtime=runtime)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+                chat = await Chat.start(http, key)
+                await chat.say("I want a refund please")
+                unknown = await chat.say("KP-20480000")  # the demo's lookup knows no ...0000
+                assert _action(unknown) == "clarify"
+                assert unknown["dialogue_state"]["active"]["requested_slot"] == "order_id"
+                assert unknown["dialogue_state"]["active"]["attempts"] == 1
+                assert "doesn't look like an order number" in unknown["answer"]
+                found = await chat.say("KP-20481736")
+                assert found["dialogue_state"]["active"]["requested_slot"] == "amount"
+    finally:
+        await runtime.close()

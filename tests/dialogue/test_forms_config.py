@@ -100,3 +100,23 @@ def test_a_rule_naming_an_unknown_form_is_an_error(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="unknown form 'nope_form'"):
         check_rules(rules, intents=[], forms=forms.forms)
+
+
+def test_names_the_workspace_must_know(tmp_path: Path) -> None:
+    from frontdesk.config.forms import check_form_names
+    from frontdesk.config.workspace import Workspace, load_forms
+
+    text = (
+        GOOD.replace("entity: order_id", "entity: order_number")
+        .replace("team: support", "team: nobody")
+        .replace("      regex:", "      tool: look_it_up\n      regex:")
+    )
+    forms = load_forms(Workspace.at(_workspace(tmp_path, text)))
+    problems = check_form_names(
+        forms, tools=["parcel_status"], entities=["order_id"], teams=["support"]
+    )
+    assert len(problems) == 3
+    assert all("forms.yml:" in p for p in problems)
+    assert any("unknown entity type 'order_number'" in p for p in problems)
+    assert any("unknown tool 'look_it_up'" in p for p in problems)
+    assert any("unknown team 'nobody'" in p for p in problems)

@@ -198,3 +198,19 @@ def test_another_intent_of_the_same_form_goes_on_with_the_task() -> None:
     assert tracked.event == "fill"
     assert tracked.intent == "lost_parcel"
     assert track(_asking("parcel_form", "order_id"), message, FORMS).event == "switch"
+
+
+def test_a_value_its_lookup_refuses_is_undone_and_counts_an_attempt() -> None:
+    from frontdesk.dialogue import reject
+
+    before = _asking("parcel_form", "order_id")
+    tracked = track(before, _message("KP-20480000"), FORMS)
+    assert tracked.event == "fill"
+    refused = reject(before, tracked, "order_id", "No parcel has that number.")
+    assert refused.event == "failed_attempt"
+    assert refused.state.active is not None
+    assert refused.state.active.requested_slot == "order_id"
+    assert refused.state.active.attempts == 1
+    assert "order_id" not in refused.state.active.slots
+    assert "order_id" not in refused.state.slots
+    assert refused.refused == {"order_id": "No parcel has that number."}

@@ -14,6 +14,7 @@ task needs one; this file says what it asks.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -154,6 +155,30 @@ class FormsConfig(BaseModel):
         return found
 
 
-def forms_line_keys() -> tuple[str, ...]:
-    """The top-level sections whose entries' lines the loader records."""
-    return ("forms", "slots", "responses")
+def check_form_names(
+    forms: FormsConfig, *, tools: Iterable[str], entities: Iterable[str], teams: Iterable[str]
+) -> list[str]:
+    """Names forms.yml gives that the workspace must know: the entity a slot is mapped
+    from or validated as, a lookup tool, a form's team (or owner)."""
+    known_tools, known_entities = set(tools), set(entities)
+    known_teams = {*teams, "owner"}
+    problems: list[str] = []
+
+    def unknown(key: str, kind: str, name: str, options: set[str]) -> None:
+        listed = ", ".join(sorted(options)) or "(none)"
+        problems.append(f"{forms.where(key)}: {key}: unknown {kind} {name!r}; "
+                        f"expected one of: {listed}")  # fmt: skip
+
+    for name, slot in forms.slots.items():
+        for mapping in slot.mappings:
+            if mapping.entity and mapping.entity not in known_entities:
+                unknown(f"slots.{name}", "entity type", mapping.entity, known_entities)
+        rule = slot.validation
+        if rule is not None and rule.entity and rule.entity not in known_entities:
+            unknown(f"slots.{name}", "entity type", rule.entity, known_entities)
+        if rule is not None and rule.tool and rule.tool not in known_tools:
+            unknown(f"slots.{name}", "tool", rule.tool, known_tools)
+    for name, form in forms.forms.items():
+        if form.team is not None and form.team not in known_teams:
+            unknown(f"forms.{name}", "team", form.team, known_teams)
+    return problems

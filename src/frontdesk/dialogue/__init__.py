@@ -16,6 +16,8 @@ Public API (pure functions and frozen dataclasses; no I/O, no database):
   `Tracked.state`, `.event` (none | fill | correct | switch | failed_attempt | continue),
   `.intent` (the task the message continues, or None), `.filled`, `.refused`,
   `.task_slots`.
+- `reject(before, tracked, slot, message=None) -> Tracked`: undo a value a lookup refused
+  (`validation.tool`); when it answered the pending question it counts a failed attempt.
 - `form_step(forms, form, slots, attempts) -> ("ask" | "complete" | "give_up", slot)`:
   what a form needs next.
 - `settle(state, forms, *, intent, form, asked, handoff=False, answered=True) -> Settled`:
@@ -34,6 +36,7 @@ from frontdesk.dialogue.tracker import (
     Tracked,
     Understood,
     form_step,
+    reject,
     settle,
     slot_values,
     track,
@@ -47,6 +50,7 @@ __all__ = [
     "Tracked",
     "Understood",
     "form_step",
+    "reject",
     "settle",
     "slot_values",
     "track",

@@ -138,6 +138,44 @@ def track(state: DialogueState, message: Understood, forms: FormsConfig) -> Trac
     )
 
 
+def reject(before: DialogueState, tracked: Tracked, slot: str, message: str | None = None
+           ) -> Tracked:  # fmt: skip
+    """`tracked` without the value it gave `slot` (a lookup refused it: validation.tool):
+    the slot is as it was before the message, and when it was the slot asked for, the answer
+    counts a failed attempt."""
+    if slot not in tracked.filled:
+        return tracked
+    known = _restored(tracked.state.slots, before.slots, slot)
+    active, event = tracked.state.active, tracked.event
+    previous = before.active
+    if active is not None and tracked.intent is not None and previous is not None:
+        slots = _restored(active.slots, previous.slots, slot)
+        if previous.requested_slot == slot:
+            event = "failed_attempt"
+            active = replace(active, slots=slots, requested_slot=slot,
+                             attempts=previous.attempts + 1)  # fmt: skip
+        else:
+            active = replace(active, slots=slots)
+    filled = {k: v for k, v in tracked.filled.items() if k != slot}
+    return replace(
+        tracked,
+        state=tracked.state.with_(active=active, slots=known),
+        event=event,
+        filled=filled,
+        refused={**tracked.refused, slot: message},
+        why=f"{slot} {tracked.filled[slot]} refused by its lookup",
+    )
+
+
+def _restored(
+    now: dict[str, SlotValue], before: dict[str, SlotValue], slot: str
+) -> dict[str, SlotValue]:
+    slots = {k: v for k, v in now.items() if k != slot}
+    if slot in before:
+        slots[slot] = before[slot]
+    return slots
+
+
 def settle(
     state: DialogueState,
     forms: FormsConfig,

@@ -224,6 +224,17 @@ def _run_form(turn: Turn, deps: Deps, facts: Facts) -> None:
     )
 
 
+async def looked_up(turn: Turn, deps: Deps, tool: str, arguments: dict[str, Any]) -> bool:
+    """Whether a slot's lookup tool finds the value (a form's `validation.tool`)."""
+    if deps.tools is None:
+        return True  # checked at start-up: a workspace naming a lookup has tools
+    context = ToolContext(
+        tenant_id=turn.message.tenant_id, conversation_id=turn.conversation.id, turn_id=turn.id
+    )
+    outcome = await deps.tools.call(tool, arguments, context)
+    return outcome.ok
+
+
 def settle_dialogue(turn: Turn, deps: Deps) -> None:
     """After the reply: the state to store (the form's next question, a finished task, a
     paused one resuming, which the reply then says)."""

@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from frontdesk.config.forms import FormsConfig
+from frontdesk.config.forms import FormsConfig, check_form_names
 from frontdesk.config.rules import RulesConfig
 from frontdesk.config.settings import Settings
 from frontdesk.config.workspace import Workspace, load_forms, load_rules, load_settings
@@ -428,6 +428,11 @@ async def open_runtime(
             languages=supported_languages() if _detects_language(rules) else None,
             forms=forms.forms,
         )
+        problems = check_form_names(
+            forms, tools=tools.names(), entities=extractor.types, teams=rules.teams
+        )
+        if problems:
+            raise ConfigError("\n".join(problems))
         desk = build_desk(db, settings, clock)
         transcriber: Transcriber | None = (
             registries.transcribers.create(settings.voice.transcriber, settings=settings.voice)

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Literal
 
-from frontdesk.dialogue import DialogueState, Understood
+from frontdesk.dialogue import DialogueState, Understood, reject
 from frontdesk.dialogue import track as track_dialogue
 from frontdesk.guard.input_screen import INJECTION, stored_entities
 from frontdesk.handoff.tickets import BOT_SILENT
@@ -125,6 +125,14 @@ async def track(turn: Turn, deps: Deps) -> None:
         ),
         deps.forms,
     )
+    for name, value in tracked.filled.items():  # a value a lookup must find (validation.tool)
+        rule = deps.forms.slots[name].validation if name in deps.forms.slots else None
+        if (
+            rule is not None
+            and rule.tool is not None
+            and not await routing.looked_up(turn, deps, rule.tool, {name: value})
+        ):
+            tracked = reject(turn.dialogue_state, tracked, name, rule.message)
     turn.tracked = tracked
     if tracked.intent is not None and tracked.intent != intent.name:
         turn.classified = {"intent": intent.name, "confidence": round(intent.confidence, 4),
