@@ -120,6 +120,9 @@ class KnowledgeSettings(BaseModel):
     min_score: float = Field(default=0.0, ge=0.0)
     chunk_words: int = Field(default=350, ge=50)
     overlap_words: int = Field(default=40, ge=0)
+    # Sections of a plain document under this many words join their neighbours (an atom's
+    # stay as written); 0: every section is a chunk of its own.
+    merge_words: int = Field(default=40, ge=0)
     answerability: AnswerabilitySettings = Field(default_factory=AnswerabilitySettings)
     parsing: ParsingSettings = Field(default_factory=ParsingSettings)
 

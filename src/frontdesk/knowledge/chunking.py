@@ -18,6 +18,7 @@ Each FAQ pair becomes its own chunk so a question can match its answer directly.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 from collections.abc import Sequence
@@ -51,6 +52,7 @@ class ChunkDraft:
     heading: str
     text: str
     hidden: tuple[str, ...] = ()  # the comments taken out of `text` (what is inside <!-- -->)
+    path: tuple[str, ...] = ()  # the headings above `heading`, outermost first
 
 
 # A comment taken out of the text stands as this mark (its index) until the text is cut into
@@ -266,12 +268,12 @@ def chunk_document(
     chunks: list[ChunkDraft] = []
     marked, comments = _mark_comments(body)
     pending: tuple[str, ...] = ()  # comments of a piece that had no text: they go with the next
-    for kind, heading, text in _merged(_sections(marked, title, comments), max_words,
-                                       merge_words):  # fmt: skip
+    for kind, heading, path, text in _merged(_sections(marked, title, comments), max_words,
+                                             merge_words):  # fmt: skip
         for piece in _split_blocks(text, max_words, overlap_words):
             visible, hidden = _unmark(piece, comments)
             if visible.strip():
-                chunks.append(ChunkDraft(kind, heading, visible, pending + hidden))
+                chunks.append(ChunkDraft(kind, heading, visible, pending + hidden, path))
                 pending = ()
             else:
                 pending += hidden
@@ -281,7 +283,7 @@ def chunk_document(
         pending = ()
     if pending and chunks:  # comments after the last words of the document
         last = chunks[-1]
-        chunks[-1] = ChunkDraft(last.kind, last.heading, last.text, last.hidden + pending)
+        chunks[-1] = dataclasses.replace(last, hidden=last.hidden + pending)
     return chunks
 
 
@@ -327,11 +329,11 @@ def _sections(body: str, default_heading: str, comments: Sequence[str] = ()) -> 
 
 def _merged(
     sections: list[_Section], max_words: int, merge_words: int
-) -> list[tuple[str, str, str]]:
-    """(kind, heading, text) of each run of sections that are read together: a section under
-    `merge_words` words joins the one before it when both share that one's parent heading,
-    are of the same kind and fit in `max_words` together; a joined section keeps its heading
-    as a line of the text."""
+) -> list[tuple[str, str, tuple[str, ...], str]]:
+    """(kind, heading, the headings above it, text) of each run of sections that are read
+    together: a section under `merge_words` words joins the one before it when both share
+    that one's parent heading, are of the same kind and fit in `max_words` together; a joined
+    section keeps its heading as a line of the text."""
     groups: list[list[_Section]] = []
     for section in sections:
         if groups and merge_words and _joins(groups[-1], section, max_words, merge_words):
@@ -352,7 +354,7 @@ def _merged(
             parts.append(f"{heading}\n\n{section.text}" if section.text else heading)
         text = "\n\n".join(part for part in parts if part).strip()
         if any(section.text for section in group):
-            merged.append((head.kind, head.heading, text))
+            merged.append((head.kind, head.heading, head.parents, text))
     return merged
 
 

@@ -199,7 +199,11 @@ class Parsed:
     @property
     def merge_words(self) -> int:
         """Sections under this many words join their neighbours; an atom's stay as written."""
-        return 0 if self.atom is not None else MERGE_WORDS
+        return self.merging(MERGE_WORDS)
+
+    def merging(self, merge_words: int) -> int:
+        """`merge_words` (knowledge.merge_words) for a plain document, 0 for an atom."""
+        return 0 if self.atom is not None else merge_words
 
 
 ATOM_SUFFIXES = frozenset({".md", ".markdown"})
@@ -335,6 +339,7 @@ async def ingest_source(
     *,
     max_words: int = 350,
     overlap_words: int = 40,
+    merge_words: int = MERGE_WORDS,
     quarantined: list[Quarantined] | None = None,
     parser: DocumentParser | None = None,
     read: Parsed | IngestError | None = None,
@@ -372,8 +377,15 @@ async def ingest_source(
     await session.flush()
     drafts = await asyncio.to_thread(  # up to knowledge.parsing.max_text_chars of text
         chunk_document, parsed.title, parsed.body, parsed.faqs,
-        max_words=max_words, overlap_words=overlap_words, merge_words=parsed.merge_words,
+        max_words=max_words, overlap_words=overlap_words,
+        merge_words=parsed.merging(merge_words),
     )  # fmt: skip
+    # The headings above each chunk's own (past the document's title), embedded with it:
+    # "Filtering, How filter rules are applied to directories" tells what a generic section
+    # of a specific page is about. Kept in the document's metadata, by chunk ordinal, for
+    # refresh_index (which may embed later, or again under a new model).
+    paths = {str(i): trail for i, d in enumerate(drafts) if (trail := _trail(d, parsed.title))}
+    document.meta = {**parsed.meta, SECTION_PATHS: paths} if paths else parsed.meta
     screened = await asyncio.to_thread(screen_drafts, parsed.text, drafts)
     for ordinal, (draft, findings) in enumerate(zip(drafts, screened, strict=True)):
         session.add(
@@ -393,6 +405,20 @@ async def ingest_source(
             quarantined.extend(_held(source, findings))
     await session.flush()
     return outcome
+
+
+SECTION_PATHS = "section_paths"  # Document.meta: chunk ordinal -> the headings above its own
+
+
+def _trail(draft: ChunkDraft, title: str) -> list[str]:
+    return [heading for heading in draft.path if heading and heading != title]
+
+
+def embedding_text(title: str, heading: str, path: list[str], text: str) -> str:
+    """What is embedded for a chunk: its document's title, the headings down to its own, and
+    its text (a section named like its document adds nothing)."""
+    trail = " \u203a ".join([*path, *([heading] if heading and heading != title else [])])
+    return f"{title}. {trail}\n{text}" if trail else f"{title}\n{text}"
 
 
 def screen_drafts(text: str, drafts: list[ChunkDraft]) -> list[list[dict[str, Any]]]:
@@ -497,6 +523,7 @@ async def sync_folder(
     embedder: Embedder | None = None,
     max_words: int = 350,
     overlap_words: int = 40,
+    merge_words: int = MERGE_WORDS,
     progress: Callable[[str], None] | None = None,
     embed_progress: Callable[[int, int], None] | None = None,
     prefix: str = "",
@@ -530,6 +557,7 @@ async def sync_folder(
                 data,
                 max_words=max_words,
                 overlap_words=overlap_words,
+                merge_words=merge_words,
                 quarantined=report.quarantined,
                 parser=parser,
             )
@@ -675,15 +703,27 @@ async def refresh_index(
             changed = True
         pending = (
             await session.execute(
-                select(Chunk.id, Chunk.title, Chunk.heading, Chunk.text)
+                select(
+                    Chunk.id,
+                    Chunk.ordinal,
+                    Chunk.title,
+                    Chunk.heading,
+                    Chunk.text,
+                    Chunk.document_id,
+                )
                 .where(Chunk.embedding.is_(None), Chunk.quarantine.is_(None))
                 .order_by(Chunk.id)
             )
         ).all()
+        paths = await _section_paths(session, {r.document_id for r in pending})
         for start in range(0, len(pending), batch):
             rows = pending[start : start + batch]
-            texts = [f"{r.title}. {r.heading}\n{r.text}" if r.heading != r.title
-                     else f"{r.title}\n{r.text}" for r in rows]  # fmt: skip
+            texts = [
+                embedding_text(
+                    r.title, r.heading, paths.get((r.document_id, r.ordinal), []), r.text
+                )
+                for r in rows
+            ]
             vectors = await asyncio.to_thread(embedder.embed, texts)
             for row, vector in zip(rows, vectors, strict=True):
                 await session.execute(
@@ -697,6 +737,22 @@ async def refresh_index(
         record.updated_at = utcnow()
     await session.flush()
     return embedded
+
+
+async def _section_paths(
+    session: AsyncSession, documents: set[str]
+) -> dict[tuple[str, int], list[str]]:
+    """(document id, chunk ordinal) -> the headings above the chunk's own, for `documents`."""
+    found: dict[tuple[str, int], list[str]] = {}
+    ids = sorted(documents)
+    for start in range(0, len(ids), 500):
+        rows = await session.execute(
+            select(Document.id, Document.meta).where(Document.id.in_(ids[start : start + 500]))
+        )
+        for document_id, meta in rows:
+            for ordinal, path in ((meta or {}).get(SECTION_PATHS) or {}).items():
+                found[(document_id, int(ordinal))] = [str(p) for p in path]
+    return found
 
 
 async def index_stats(session: AsyncSession) -> dict[str, Any]:

@@ -258,6 +258,7 @@ async def sync_knowledge(
                 embed_progress=embed_progress,
                 max_words=settings.knowledge.chunk_words,
                 overlap_words=settings.knowledge.overlap_words,
+                merge_words=settings.knowledge.merge_words,
                 progress=progress,
                 parser=parser,
             )

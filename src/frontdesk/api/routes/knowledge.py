@@ -136,6 +136,7 @@ def upload_work(
                         data,
                         max_words=knowledge.chunk_words,
                         overlap_words=knowledge.overlap_words,
+                        merge_words=knowledge.merge_words,
                         quarantined=report.quarantined,
                         parser=runtime.parser,  # off the event loop, within its limits
                         read=ready,
