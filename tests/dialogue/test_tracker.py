@@ -214,3 +214,43 @@ def test_a_value_its_lookup_refuses_is_undone_and_counts_an_attempt() -> None:
     assert "order_id" not in refused.state.active.slots
     assert "order_id" not in refused.state.slots
     assert refused.refused == {"order_id": "No parcel has that number."}
+
+
+def test_a_rasa_domain_reads_as_forms_and_its_conditions_hold() -> None:
+    """Rasa's own mappings: conditions (active_loop, requested_slot), from_intent,
+    from_trigger_intent, custom (never filled here)."""
+    forms = FormsConfig.model_validate(
+        {
+            "version": "3.1",
+            "intents": ["affirm", "open_incident", "password_reset"],
+            "forms": {"incident_form": {"ignored_intents": [],
+                                        "required_slots": ["title", "confirm"]}},
+            "slots": {
+                "title": {"type": "text", "influence_conversation": False, "mappings": [
+                    {"type": "from_trigger_intent", "intent": "password_reset",
+                     "value": "Problem resetting password",
+                     "conditions": [{"active_loop": "incident_form",
+                                     "requested_slot": "title"}]},
+                    {"type": "from_text", "conditions": [{"active_loop": "incident_form",
+                                                          "requested_slot": "title"}]}]},
+                "confirm": {"type": "bool", "mappings": [
+                    {"type": "from_intent", "intent": "affirm", "value": True,
+                     "conditions": [{"active_loop": "incident_form",
+                                     "requested_slot": "confirm"}]}]},
+                "caller": {"type": "text", "mappings": [{"type": "custom"}]},
+            },
+            "responses": {"utter_ask_title": [{"text": "Title?"}],
+                          "utter_ask_confirm": [{"text": "Shall I open it?"}]},
+        }
+    )  # fmt: skip
+    assert forms.problems() == []
+    started = settle(DialogueState(), forms, intent="password_reset", form="incident_form",
+                     asked="confirm")  # fmt: skip
+    assert started.state.active is not None
+    assert started.state.active.slots["title"].value == "Problem resetting password"
+    # "yes" fills confirm only while confirm is asked.
+    asking_title = _asking("incident_form", "title", "open_incident")
+    said_yes = _message("yes", "affirm", 0.99)
+    assert track(asking_title, said_yes, forms).filled == {"title": "yes"}
+    asking_confirm = _asking("incident_form", "confirm", "open_incident", title="Printer")
+    assert track(asking_confirm, said_yes, forms).filled == {"confirm": "true"}

@@ -26,14 +26,17 @@ class SlotMapping(BaseModel):
     """Where a slot's value comes from (Rasa's slot mappings)."""
 
     model_config = ConfigDict(extra="forbid")
-    type: Literal["from_entity", "from_text", "from_intent", "from_trigger_intent"]
+    # custom: filled by a Rasa custom action, which frontdesk does not run (never fills).
+    type: Literal["from_entity", "from_text", "from_intent", "from_trigger_intent", "custom"]
     entity: str | None = None
     role: str | None = None
     group: str | None = None
     value: Any = None  # from_intent: the value the slot takes
     intent: list[str] | str | None = None
     not_intent: list[str] | str | None = None
-    conditions: list[dict[str, Any]] | None = None  # Rasa's active_loop conditions
+    # Rasa's conditions: the mapping applies only while one holds ({active_loop: form,
+    # requested_slot: slot}: that form is active, and asking for that slot).
+    conditions: list[dict[str, Any]] | None = None
 
     @model_validator(mode="after")
     def _needs(self) -> SlotMapping:
@@ -42,6 +45,18 @@ class SlotMapping(BaseModel):
         if self.type in ("from_intent", "from_trigger_intent") and self.value is None:
             raise ValueError(f"a {self.type} mapping needs 'value'")
         return self
+
+    def applies(self, form: str | None, requested: str | None) -> bool:
+        """Whether the mapping's conditions (if any) hold for the active form and the slot
+        it asks for."""
+        if not self.conditions:
+            return True
+        for condition in self.conditions:
+            loop = condition.get("active_loop")
+            asked = condition.get("requested_slot")
+            if (loop is None or loop == form) and (asked is None or asked == requested):
+                return True
+        return False
 
     def intents(self) -> tuple[list[str], list[str]]:
         """(intents it is limited to, intents it excludes)."""

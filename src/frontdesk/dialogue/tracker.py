@@ -205,6 +205,7 @@ def settle(
                 for name in forms.forms[form].required_slots
                 if name in state.slots
             }
+            prefill.update(_from_trigger(forms, form, intent))
             active = Frame(intent=intent or "", form=form, slots=prefill)
         else:
             # A value the conversation knows (given in passing) counts for the form too.
@@ -230,6 +231,25 @@ def settle(
             resumed = replace(resumed, requested_slot=missing[0] if missing else None)
         active = resumed
     return Settled(state.with_(active=active, paused=tuple(paused)), resumed, done)
+
+
+def _from_trigger(forms: FormsConfig, form: str, intent: str | None) -> dict[str, SlotValue]:
+    """Slots a form takes from the intent that started it (Rasa's from_trigger_intent)."""
+    found: dict[str, SlotValue] = {}
+    for name in forms.forms[form].required_slots:
+        slot = forms.slots.get(name)
+        for mapping in slot.mappings if slot is not None else []:
+            wanted, excluded = mapping.intents()
+            if (
+                mapping.type == "from_trigger_intent"
+                and intent is not None
+                and intent not in excluded
+                and (not wanted or intent in wanted)
+                and mapping.applies(form, name)  # as if asked, as the form starts
+            ):
+                found[name] = SlotValue(_scalar(mapping.value))
+                break
+    return found
 
 
 def form_step(
@@ -262,7 +282,7 @@ def slot_values(
         slot = forms.slots.get(name)
         if slot is None:
             continue
-        candidates = _from_mappings(name, slot, message, requested=name == requested)
+        candidates = _from_mappings(name, slot, message, form, requested)
         if name == requested and not candidates:
             candidates = _biased(slot, message)
         for value, entity_type in candidates:
@@ -276,12 +296,13 @@ def slot_values(
 
 
 def _from_mappings(
-    name: str, slot: SlotConfig, message: Understood, *, requested: bool
+    name: str, slot: SlotConfig, message: Understood, form: str | None, asked: str | None
 ) -> list[Candidate]:
     found: list[Candidate] = []
+    requested = name == asked
     # No mappings: the entity of the slot's name (what Rasa 2 did by default).
     for mapping in slot.mappings or [SlotMapping(type="from_entity", entity=name)]:
-        if not _intent_allows(mapping, message):
+        if not _intent_allows(mapping, message) or not mapping.applies(form, asked):
             continue
         if mapping.type == "from_entity":
             for entity in message.entities:
