@@ -43,15 +43,17 @@ class ProfileView:
     notes: list[dict[str, Any]] = field(default_factory=list)
 
     def brief(self) -> dict[str, Any]:
-        """What a hand-off summary carries about the customer."""
+        """What a hand-off summary carries about the customer. Not the name nor agents' notes:
+        the ticket's summary goes to webhooks and mirrors, and stored text is redacted of
+        names; agents read them on the console, from the profile itself."""
         return {
             "customer_ref": self.customer_ref,
-            "display_name": self.display_name,
+            "named": self.display_name is not None,
             "language": self.language,
             "last_channel": self.last_channel,
             "facts": dict(self.facts),
             "contacts": self.contacts,
-            "notes": [note.get("text", "") for note in self.notes[-3:]],
+            "notes": len(self.notes),
         }
 
 

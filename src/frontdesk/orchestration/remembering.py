@@ -212,7 +212,7 @@ def handoff_memory(turn: Turn, deps: Deps) -> dict[str, Any]:
 
 def _brief(profile: ProfileView, turn: Turn) -> dict[str, Any]:
     brief = profile.brief()
-    brief["display_name"] = given_name(turn.message.text) or brief["display_name"]
+    brief["named"] = brief["named"] or given_name(turn.message.text) is not None
     return brief
 
 
