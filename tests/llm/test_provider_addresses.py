@@ -15,8 +15,6 @@ import pytest
 from frontdesk.config.settings import LlmSettings, ProviderSettings
 from frontdesk.errors import ConfigError
 
-pytestmark = pytest.mark.xfail(strict=True, reason="issue 17: not built yet")
-
 ADDRESSES = {
     "api.example.com": ["93.184.215.14"],
     "vllm.lan": ["10.0.0.5"],

@@ -174,6 +174,9 @@ class ProviderSettings(BaseModel):
 
     kind: Literal["openai", "anthropic"] | None = None
     base_url: str | None = None
+    # A base_url on a link-local address (169.254.0.0/16, fe80::/10) or a cloud metadata
+    # service stops the start unless this is true (llm/assembly.check_provider_urls).
+    allow_link_local: bool = False
     api_key: SecretStr | None = None
     api_key_env: str | None = None  # default OPENAI_API_KEY / ANTHROPIC_API_KEY
     timeout_s: float = Field(default=30.0, gt=0)  # one attempt, start to end

@@ -30,7 +30,7 @@ from frontdesk.knowledge.answerability import ANSWERABILITY_FILE, AnswerabilityM
 from frontdesk.knowledge.answerability import DEFAULT_MODEL as DEFAULT_ANSWERABILITY
 from frontdesk.knowledge.ingest import SyncReport, sync_folder
 from frontdesk.knowledge.parsing import DocumentParser
-from frontdesk.llm.assembly import build_llm
+from frontdesk.llm.assembly import build_llm, check_provider_urls
 from frontdesk.llm.budget import stored_month_usage
 from frontdesk.nlu.entities import EntityPipeline, rule_extractor
 from frontdesk.nlu.intent_classifier import TextEmbedder
@@ -351,6 +351,7 @@ async def open_runtime(
     for warning in data.warnings:  # read, but not carried over: said, never dropped silently
         log.warning("nlu: %s", warning)
     check_rules(rules, intents=data.intents, forms=forms.forms)
+    await check_provider_urls(settings.llm)  # no provider on a cloud metadata address
     registries = load_registries()
     if embedder is None and "hybrid" in (settings.knowledge.retriever, settings.nlu.classifier):
         embedder, embedding_status = load_embedder(registries, settings)

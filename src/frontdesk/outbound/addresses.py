@@ -26,6 +26,17 @@ _NOT_GLOBAL = [
 ]
 
 
+# Cloud instance metadata services (where a machine's credentials are served) outside the
+# link-local ranges, and the names they answer to: Alibaba Cloud, AWS over IPv6, Azure's
+# WireServer; GCP's and AWS's names.
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(a) for a in ("100.100.100.200", "fd00:ec2::254", "168.63.129.16")
+)
+METADATA_HOSTS = frozenset(
+    {"metadata.google.internal", "metadata", "instance-data", "instance-data.ec2.internal"}
+)
+
+
 class AddressRefused(OSError):
     """A connection refused by the address policy. An OSError, so callers that already handle
     a failed connection (webhook retries, channel posts) handle this one too."""
@@ -63,6 +74,15 @@ def is_global(address: IPAddress) -> bool:
         ):
             return False
     return True
+
+
+def is_link_local_or_metadata(address: IPAddress) -> bool:
+    """A link-local address (169.254.0.0/16, fe80::/10: where 169.254.169.254 serves cloud
+    credentials) or a known metadata service. Loopback and private addresses are not."""
+    return any(
+        candidate.is_link_local or candidate in METADATA_ADDRESSES
+        for candidate in _embedded(address)
+    )
 
 
 def parse_address(host: str) -> IPAddress | None:
