@@ -13,7 +13,7 @@ from typing import Any
 from frontdesk.config.ops_settings import OpsSettings
 from frontdesk.config.settings import Settings
 from frontdesk.config.workspace import Workspace
-from frontdesk.errors import ConfigError
+from frontdesk.errors import ConfigError, ConflictError
 from frontdesk.ops.plans import ChangePlans
 from frontdesk.registry import Registries
 from frontdesk.storage.db import Database
@@ -76,3 +76,21 @@ def build_ops(
     except ConfigError as exc:
         raise ConfigError(f"ops.target {spec!r}: {exc.message}") from exc
     return ChangePlans(db, target, max_elements=settings.max_elements, clock=clock)
+
+
+def cached_plans(
+    holder: Any, workspace: Workspace, settings: Settings, db: Database
+) -> ChangePlans:
+    """The workspace's change plans, built on first use and kept on `holder` (an app's
+    state, shared by the API and the console); 409 ops_not_configured without a target."""
+    plans: ChangePlans | None = getattr(holder, "ops_plans", None)
+    if plans is None:
+        plans = build_ops(workspace, ops_settings(settings), db)
+        if plans is None:
+            raise ConflictError(
+                "no target system is configured: set ops.target in frontdesk.yaml or add "
+                "the workspace's ops/target folder",
+                code="ops_not_configured",
+            )
+        holder.ops_plans = plans
+    return plans

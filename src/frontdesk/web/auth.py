@@ -1,6 +1,7 @@
 """Console sign-in: the storage layer's users and sessions, carried in an HttpOnly cookie.
 
-Roles: `agent` works the queues; `admin` also sees dead letters and retrains models. Every
+Roles: `agent` works the queues; `admin` also sees dead letters and retrains models;
+`operator` sees only the Operations pages (change plans to the target system). Every
 form carries a CSRF token derived from the session (the cookie is also SameSite=Strict).
 """
 
@@ -37,16 +38,20 @@ def csrf_token(request: Request) -> str:
     return hmac.new(b"frontdesk-console-csrf", token.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-async def current_agent(request: Request, runtime: RuntimeDep) -> VerifiedUser:
+async def signed_in(request: Request, runtime: RuntimeDep) -> VerifiedUser:
     token = request.cookies.get(COOKIE)
     user = await verify_session(runtime.db, token) if token else None
     if user is None:
         raise LoginRequired("sign in to the console")
     if user.tenant_id != runtime.tenant.id:
         raise PermissionDeniedError("this console serves another tenant")
-    if user.role is Role.OPERATOR:  # the agents' console shows conversations
-        raise PermissionDeniedError("operators work the target system through /v1/ops and "
-                                    "`frontdesk ops`, not the agents' console")  # fmt: skip
+    return user
+
+
+async def current_agent(user: Annotated[VerifiedUser, Depends(signed_in)]) -> VerifiedUser:
+    if user.role is Role.OPERATOR:  # the agents' pages show conversations
+        raise PermissionDeniedError("operators work the target system (the Operations "
+                                    "page, /console/ops), not the agents' queues")  # fmt: skip
     return user
 
 
@@ -71,6 +76,20 @@ async def require_admin(user: Agent) -> VerifiedUser:
 
 
 Admin = Annotated[VerifiedUser, Depends(require_admin)]
+
+
+async def operator_reads(
+    request: Request, user: Annotated[VerifiedUser, Depends(signed_in)]
+) -> VerifiedUser:
+    """A signed-in operator or admin (the Operations pages), after counting a page read."""
+    if user.role not in (Role.OPERATOR, Role.ADMIN):
+        raise PermissionDeniedError("this needs an operator or an admin")
+    if request.method == "GET":
+        await request.app.state.limiter.hit_read(user.id)
+    return user
+
+
+Operator = Annotated[VerifiedUser, Depends(operator_reads)]
 
 
 async def check_csrf(request: Request, csrf: Annotated[StoredText, Form()] = "") -> None:

@@ -36,7 +36,7 @@ from frontdesk.storage.fields import StoredText, fits
 from frontdesk.storage.models import Conversation, CustomerProfile, Job, Ticket
 from frontdesk.storage.security_models import User
 from frontdesk.storage.tickets import active_tickets, get_ticket, latest_ticket_for
-from frontdesk.storage.users import login, logout, verify_session
+from frontdesk.storage.users import Role, login, logout, verify_session
 from frontdesk.tools.replies import UNSHOWN_RESULT, customer_text
 from frontdesk.web.auth import COOKIE, Admin, Agent, Csrf, LoginRequired, RuntimeDep, csrf_token
 
@@ -93,7 +93,8 @@ async def login_submit(
     if issued is None:
         return _render(request, "login.html", {"tenant": runtime.tenant.slug,
                        "error": "Wrong e-mail or password."}, status=401)  # fmt: skip
-    response = RedirectResponse("/console", status_code=303)
+    home = "/console/ops" if issued.role is Role.OPERATOR else "/console"
+    response = RedirectResponse(home, status_code=303)
     response.set_cookie(COOKIE, issued.token, httponly=True, samesite="strict",
                         secure=request.url.scheme == "https", path="/console",
                         expires=issued.expires_at)  # fmt: skip
@@ -504,3 +505,10 @@ def login_redirect(request: Request, exc: LoginRequired) -> Response:
         return Response(json.dumps({"error": {"code": exc.code, "message": exc.message}}),
                         status_code=401, media_type="application/json")  # fmt: skip
     return RedirectResponse("/console/login", status_code=303)
+
+
+# -- operations: change plans (web/ops_pages.py) ---------------------------------------------------
+
+from frontdesk.web.ops_pages import router as ops_router  # noqa: E402 (it uses _render, _act)
+
+router.include_router(ops_router)

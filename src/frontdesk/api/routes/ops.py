@@ -15,10 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from frontdesk.api.deps import OperatorKey, RuntimeDep
 from frontdesk.api.input_hygiene import RequestBody
 from frontdesk.api.schemas import ErrorResponse
-from frontdesk.errors import ConflictError, PermissionDeniedError
-from frontdesk.ops.assembly import build_ops, ops_settings
+from frontdesk.errors import PermissionDeniedError
+from frontdesk.ops.assembly import cached_plans
 from frontdesk.ops.plans import ChangePlans, plan_view
-from frontdesk.orchestration.runtime import Runtime, load_registries
 from frontdesk.storage.api_keys import VerifiedKey
 
 router = APIRouter(
@@ -67,22 +66,6 @@ class ElementPublic(BaseModel):
     config: dict[str, Any]
 
 
-def _plans(request: Request, runtime: Runtime) -> ChangePlans:
-    """The workspace's change plans, built on first use (the target is read lazily)."""
-    plans: ChangePlans | None = getattr(request.app.state, "ops_plans", None)
-    if plans is None:
-        settings = ops_settings(runtime.settings)
-        plans = build_ops(runtime.workspace, settings, runtime.db, load_registries())
-        if plans is None:
-            raise ConflictError(
-                "no target system is configured: set ops.target in frontdesk.yaml or add "
-                "the workspace's ops/target folder",
-                code="ops_not_configured",
-            )
-        request.app.state.ops_plans = plans
-    return plans
-
-
 async def ops_plans(request: Request, runtime: RuntimeDep, key: OperatorKey) -> ChangePlans:
     if key.tenant_id != runtime.tenant.id:
         raise PermissionDeniedError(
@@ -90,7 +73,7 @@ async def ops_plans(request: Request, runtime: RuntimeDep, key: OperatorKey) -> 
             f"({runtime.tenant.name!r}) can change it",
             code="workspace_tenant_only",
         )
-    return _plans(request, runtime)
+    return cached_plans(request.app.state, runtime.workspace, runtime.settings, runtime.db)
 
 
 Plans = Annotated[ChangePlans, Depends(ops_plans)]
