@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from typing import Any
 
 from frontdesk.config.reply_languages import ReplyKind, reply_for
@@ -96,15 +95,15 @@ async def _remember(turn: Turn, deps: Deps) -> None:
     memory = deps.settings.memory
     new = _new_conversation(turn)
     name = given_name(turn.message.text)  # from the words as written: redaction hides names
+    notes = turn_notes(turn, deps)  # before the greeting: the summary holds no name
+    reply = turn.reply_text
     if new and not turn.silent and memory.greet_by_name and turn.sink is None:
         known = turn.profile.display_name if turn.profile is not None else None
         if known and not name:
             turn.reply_text = greet(turn.reply_text, known, turn.language)
-    began = time.perf_counter()
-    notes = turn_notes(turn, deps)
     summary, writer = await write_summary(
         deps.llm, turn.conversation.summary, notes, customer_said=turn.text,
-        reply=turn.reply_text, budget_tokens=memory.summary_tokens,
+        reply=reply, budget_tokens=memory.summary_tokens,
         tenant_id=turn.message.tenant_id,
     )  # fmt: skip
     turn.conversation.summary = summary
@@ -124,7 +123,6 @@ async def _remember(turn: Turn, deps: Deps) -> None:
             channel=turn.message.channel.value, new_conversation=new, name=name,
             language=turn.language, facts=facts,
         )  # fmt: skip
-    turn.stage_ms["memory"] = round((time.perf_counter() - began) * 1000, 3)
 
 
 def greet(reply: str, name: str, language: str | None) -> str:
