@@ -5,6 +5,8 @@ form; the note is there after reloading."""
 
 from __future__ import annotations
 
+import os
+
 import httpx
 import pytest
 
@@ -65,6 +67,9 @@ def test_the_conversation_page_shows_summary_and_profile_and_takes_a_note(
             notes = agent.locator("#memory .profile-notes")
             expect(notes).to_contain_text("Prefers e-mail; parcel 1 was a gift")
             expect(notes).to_contain_text("ana@kestrel.test")
+            shot = os.environ.get("FRONTDESK_MEMORY_SCREENSHOT")
+            if shot:
+                agent.screenshot(path=shot, full_page=True)
             assert violations == []
         finally:
             browser.close()
