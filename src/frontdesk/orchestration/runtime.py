@@ -48,6 +48,7 @@ from frontdesk.orchestration.learning import (
     stored_corrections,
     train_gated,
 )
+from frontdesk.orchestration.remembering import warm_up as warm_memory
 from frontdesk.policy.rules_router import RuleRouter
 from frontdesk.policy.validation import check_rules
 from frontdesk.registry import ENTRY_POINT_GROUP, Registries
@@ -468,6 +469,7 @@ async def open_runtime(
             forms=forms,
         )
         deps.input_guard.warm_up()
+        warm_memory(deps)  # the language detector's model, before the first message
     except BaseException:
         parser.close()
         await db.dispose()
