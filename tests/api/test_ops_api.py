@@ -5,14 +5,11 @@ conversations and agents no plans."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy import select
 
-from frontdesk.api.app import create_app
 from frontdesk.orchestration.runtime import Runtime
 from frontdesk.storage.api_keys import Scope, create_key
 from frontdesk.storage.models import AuditLog
@@ -21,15 +18,6 @@ from tests.ops.conftest import tree_bytes
 
 PASSWORD = "operator password 1"
 LEINSTER = "Move the cut-off to 18:30 for every depot in Leinster except D07"
-
-
-@pytest.fixture
-async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(runtime=runtime)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-            yield http
 
 
 async def _session(client: httpx.AsyncClient, runtime: Runtime, role: Role) -> dict[str, str]:
