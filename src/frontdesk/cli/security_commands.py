@@ -20,7 +20,7 @@ WorkspaceOption = Annotated[
     typer.Option("--workspace", "-w", envvar="FRONTDESK_WORKSPACE", help="Workspace directory."),
 ]
 
-users_app = typer.Typer(help="Console users (agents and admins).", no_args_is_help=True)
+users_app = typer.Typer(help="Console users (agents, admins, operators).", no_args_is_help=True)
 privacy_app = typer.Typer(help="Privacy operations.", no_args_is_help=True)
 
 
@@ -29,7 +29,7 @@ privacy_app = typer.Typer(help="Privacy operations.", no_args_is_help=True)
 def users_create(
     email: Annotated[str, typer.Option(help="The user's e-mail (their sign-in name).")],
     workspace: WorkspaceOption = Path("."),
-    role: Annotated[str, typer.Option(help="agent or admin.")] = "agent",
+    role: Annotated[str, typer.Option(help="agent, admin or operator.")] = "agent",
     name: Annotated[str, typer.Option(help="Display name.")] = "",
     tenant: Annotated[
         str | None, typer.Option(help="Tenant slug (a configured one). Default: the workspace's.")
@@ -46,7 +46,7 @@ def users_create(
     try:
         user_role = Role(role)
     except ValueError:
-        raise fail(f"unknown role {role!r}; expected agent or admin") from None
+        raise fail(f"unknown role {role!r}; expected agent, admin or operator") from None
     password = os.environ.get("FRONTDESK_PASSWORD") or typer.prompt(
         "Password", hide_input=True, confirmation_prompt=True
     )
