@@ -11,6 +11,8 @@ import pytest
 from frontdesk.errors import FrontdeskError
 from frontdesk.interfaces import TargetSystem
 from frontdesk.ops.http_target import HttpTarget
+from frontdesk.ops.plans import ChangePlans
+from frontdesk.storage.db import Database
 from tests.ops import target_contract
 from tests.ops.conftest import tree_bytes
 from tests.ops.fake_target_service import TOKEN, serving
@@ -43,3 +45,21 @@ async def test_errors_keep_their_codes(target_dir: Path) -> None:
             await gone.kinds()
     assert down.value.code == "target_unavailable"
     assert down.value.status_code == 503
+
+
+async def test_a_plan_through_the_http_target(
+    target_dir: Path, db: Database, tenant_id: str
+) -> None:
+    """Plans work the same on a REST target: plan, approve, apply, roll back to the bytes."""
+    before = tree_bytes(target_dir)
+    async with serving(target_dir) as url, httpx.AsyncClient(timeout=10) as client:
+        plans = ChangePlans(db, HttpTarget(url, client=client, token=TOKEN, name="http:fake"))
+        plan = await plans.make(tenant_id, "remove Fastway from D03, D04 and D09", actor="t")
+        assert plan.patches["D09"] == [{"op": "remove", "path": "/carriers/0"}]
+        assert "-carriers: [C-FASTWAY, C-ANPOST, C-DPD]\n+carriers: [C-ANPOST, C-DPD]" in plan.diff
+        await plans.approve(tenant_id, plan.id, actor="t")
+        applied = await plans.apply(tenant_id, plan.id, actor="t")
+        assert applied.applied_version == 1
+        assert "C-FASTWAY" not in (target_dir / "elements/depots/D09.yaml").read_text()
+        await plans.rollback(tenant_id, plan.id, actor="t")
+    assert tree_bytes(target_dir) == before
