@@ -42,7 +42,7 @@ def test_users_create_errors_are_one_line(workspace: Path, monkeypatch: pytest.M
     bad = runner.invoke(app, ["users", "create", "-w", str(workspace), "--email", "a@b.example",
                               "--role", "boss"])  # fmt: skip
     assert bad.exit_code == 1
-    assert "expected agent or admin" in bad.output
+    assert "expected agent, admin or operator" in bad.output
 
 
 def test_privacy_purge_without_retention(workspace: Path) -> None:
