@@ -16,8 +16,8 @@ from frontdesk.storage.models import Message, Ticket
 from frontdesk.storage.models import Turn as TurnRow
 from frontdesk.types import Action, InboundMessage, Reply
 
-STAGES = ["load_context", "screen_input", "understand", "retrieve", "decide", "respond",
-          "screen_output", "record"]  # fmt: skip
+STAGES = ["load_context", "screen_input", "understand", "track", "retrieve", "decide",
+          "respond", "screen_output", "remember", "record"]  # fmt: skip
 
 
 async def _conversation(rt: Runtime) -> str:
