@@ -151,3 +151,20 @@ def test_the_file_loads_and_its_mistakes_name_their_line(tmp_path: Path) -> None
     assert "nobody" in message
     text = FILE.replace("{reference}; respuesta {when}", "{referencia}")
     assert f"rules.yaml:{_line(text, '{referencia}')}:" in _error(tmp_path, text)
+
+
+def test_facts_and_answered_languages_are_checked_against_the_workspace(tmp_path: Path) -> None:
+    from frontdesk.policy.validation import check_rules
+
+    text = FILE.replace("contacts_at_least: 3", "has_fact: [ordr_id]")
+    rules = load_rules(_workspace(tmp_path, text))
+    with pytest.raises(ConfigError) as info:
+        check_rules(rules, intents=[], entities=["order_id"], languages=["en", "es"])
+    assert f"rules.yaml:{_line(text, 'ordr_id')}:" in info.value.message
+    assert "unknown entity type 'ordr_id'" in info.value.message
+    text = FILE.replace("answered: [en]", "answered: [en, xx]")
+    rules = load_rules(_workspace(tmp_path, text))
+    with pytest.raises(ConfigError) as info:
+        check_rules(rules, intents=[], entities=["order_id"], languages=["en", "es"])
+    assert f"rules.yaml:{_line(text, 'answered: [en, xx]')}:" in info.value.message
+    assert "languages.answered: unknown language 'xx'" in info.value.message

@@ -21,7 +21,12 @@ _INTERNAL = frozenset({"source", "lines", "line", "field_lines"})  # filled by t
 def fill_lines(rules: RulesConfig, located: LocatedYaml, source: str) -> None:
     """Record the file and the line of each rule and of every key inside it."""
     rules.source = source
-    for key in ("escalation.sensitive_intents", "intent_priority", "language_detection"):
+    for key in (
+        "escalation.sensitive_intents",
+        "intent_priority",
+        "language_detection",
+        "languages",
+    ):
         line = located.line_of(tuple(key.split(".")))
         if line:
             rules.lines[key] = line

@@ -128,7 +128,11 @@ def load_registries() -> Registries:
 
 
 def _detects_language(rules: RulesConfig) -> bool:
-    return rules.uses_language() or rules.language_detection.languages is not None
+    return (
+        rules.uses_language()
+        or rules.language_detection.languages is not None
+        or rules.languages.answered is not None
+    )
 
 
 def form_intents(forms: FormsConfig, rules: RulesConfig) -> None:

@@ -50,6 +50,11 @@ def check_rules(
                         if name.partition("@")[0].partition(":")[0] not in known_entities:
                             where = rules.where(f"{path}.{key}", rule)
                             unknown(where, label, "entity type", name, known_entities)
+            if known_entities is not None and node.profile is not None:
+                for name in node.profile.has_fact or []:  # facts are entity types
+                    if name not in known_entities:
+                        where = rules.where(f"{path}.profile.has_fact", rule)
+                        unknown(where, label, "entity type", name, known_entities)
             if known_forms is not None:
                 for name in node.form or []:
                     if name not in known_forms:
@@ -76,6 +81,10 @@ def check_rules(
             if code not in known_languages:
                 where = rules.where("language_detection")
                 unknown(where, "language_detection.languages", "language", code, known_languages)
+        for code in rules.languages.answered or []:
+            if code not in known_languages:
+                where = rules.where("languages")
+                unknown(where, "languages.answered", "language", code, known_languages)
     for name in rules.intent_priority:
         if name not in known:
             unknown(rules.where("intent_priority"), "intent_priority", "intent", name, known)
