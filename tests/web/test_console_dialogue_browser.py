@@ -6,25 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.conftest import require, workspace_key
 from tests.web.csp import watch_csp
 from tests.web.test_console_browser import ARGS, CHROMIUM, PASSWORD, _add_agent
+from tests.web.test_console_memory_browser import _chat
 
 pytestmark = pytest.mark.browser
-
-
-def _chat(base: str, key: str, *texts: str) -> str:
-    headers = {"Authorization": f"Bearer {key}"}
-    created = httpx.post(f"{base}/v1/conversations", json={}, headers=headers)
-    conversation = str(created.json()["id"])
-    for text in texts:
-        sent = httpx.post(f"{base}/v1/conversations/{conversation}/messages",
-                          json={"text": text}, headers=headers, timeout=30)  # fmt: skip
-        assert sent.status_code == 200, sent.text
-    return conversation
 
 
 def test_the_conversation_page_shows_the_dialogue_state(live_server: str, workspace: Path
@@ -34,7 +23,7 @@ def test_the_conversation_page_shows_the_dialogue_state(live_server: str, worksp
 
     _add_agent(workspace)
     key = workspace_key(workspace, "service")
-    conversation = _chat(live_server, key, "I want a refund please", "KP-20481736")
+    conversation = _chat(live_server, key, "cust-dialogue", "I want a refund please", "KP-20481736")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
