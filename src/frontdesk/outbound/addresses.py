@@ -4,7 +4,8 @@ Only globally routable unicast addresses, unless the operator allows a host or n
 test is `ipaddress`'s `is_global` plus the ranges it lets through or that an older Python
 counts as global: shared address space (100.64.0.0/10, where 100.100.100.200 is a cloud
 metadata service), IETF protocol assignments (192.0.0.0/24), reserved, multicast,
-link-local (169.254.169.254) and the unspecified address. IPv4 addresses mapped into IPv6
+link-local (169.254.169.254), the unspecified address, and known metadata services at global
+addresses (Azure's WireServer, 168.63.129.16). IPv4 addresses mapped into IPv6
 (::ffff:a.b.c.d) and 6to4 (2002::/16) are judged by the IPv4 address inside them.
 """
 
@@ -71,6 +72,7 @@ def is_global(address: IPAddress) -> bool:
             or candidate.is_reserved
             or candidate.is_unspecified
             or any(candidate in network for network in _NOT_GLOBAL)
+            or candidate in METADATA_ADDRESSES  # Azure's WireServer is a global address
         ):
             return False
     return True
