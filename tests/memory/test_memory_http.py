@@ -176,3 +176,15 @@ async def test_privacy_export_erasure_and_purge_include_the_profile(
         await asyncio.sleep(0.05)
     assert status["status"] == "done", status
     assert await _profile(runtime, "cust-504") is None
+
+
+async def test_the_transcript_shows_the_summary_and_the_languages(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    conversation = await _start(client, admin, "cust-505")
+    await _say(client, admin, conversation, "my parcel KP-20481736 is late, where is it?")
+    await _say(client, admin, conversation, "Hallo, ich möchte mit einem Menschen sprechen")
+    transcript = (await client.get(f"/v1/conversations/{conversation}", headers=admin)).json()
+    assert transcript["conversation"]["language"] == "de"
+    assert [turn["language"] for turn in transcript["turns"]] == ["en", "de"]
+    assert "KP-20481736" in transcript["conversation"]["summary"]

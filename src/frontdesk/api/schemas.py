@@ -26,6 +26,9 @@ class ConversationPublic(BaseModel):
     created_at: datetime
     # The dialogue state now: active task and form, slots, pending question (transcripts).
     dialogue_state: dict[str, object] | None = None
+    # The running summary (intents, facts given, outcomes) and the last message's language.
+    summary: str | None = None
+    language: str | None = None
 
 
 class ConversationCreated(ConversationPublic):
@@ -88,6 +91,7 @@ class TurnPublic(BaseModel):
     # Whether the knowledge base answers the question: {answerable, score, reason, signals}.
     answerability: dict[str, object] | None = None
     dialogue_state: dict[str, object] | None = None  # after this turn
+    language: str | None = None  # detected in the customer's message (None: too short)
     created_at: datetime
 
 

@@ -63,6 +63,8 @@ def _public(conversation: Conversation) -> ConversationPublic:
         status=conversation.status,
         created_at=conversation.created_at,
         dialogue_state=conversation.dialogue_state,
+        summary=conversation.summary,
+        language=conversation.language,
     )
 
 
@@ -186,6 +188,7 @@ async def transcript(
                 note=t.error if t.error_stage is None else None,
                 answerability=((t.decision or {}).get("facts") or {}).get("answerability"),
                 dialogue_state=t.dialogue_state,
+                language=t.language,
                 created_at=t.created_at,
             )
             for t in turns
