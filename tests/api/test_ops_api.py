@@ -145,3 +145,22 @@ async def test_roles(client: httpx.AsyncClient, runtime: Runtime) -> None:
         assert response.status_code == 403, (method, path, response.text)
     elements = (await client.get("/v1/ops/elements?kind=sorter", headers=operator)).json()
     assert [e["id"] for e in elements] == [f"S{n:02d}" for n in range(1, 11)]
+
+
+async def test_events_and_metrics(client: httpx.AsyncClient, runtime: Runtime) -> None:
+    operator = await _session(client, runtime, Role.OPERATOR)
+    window = {"start": "2026-12-05T20:00:00Z", "end": "2026-12-06T08:00:00Z"}
+    errors = await client.get("/v1/ops/events", headers=operator,
+                              params={**window, "min_severity": "error"})  # fmt: skip
+    assert errors.status_code == 200, errors.text
+    assert {(e["element"], e["code"]) for e in errors.json()} == {("S07", "SORT-E17")}
+    assert errors.json()[0]["ts"] == "2026-12-05T22:04:00Z"
+    deploy = await client.get("/v1/ops/events", headers=operator,
+                              params={**window, "element": ["S07", "D14"], "limit": 1})  # fmt: skip
+    assert [e["code"] for e in deploy.json()] == ["DEPLOY"]
+    metrics = await client.get("/v1/ops/metrics", headers=operator, params={
+        "start": "2026-12-03T17:00", "end": "2026-12-03T18:00", "element": "D05"})  # fmt: skip
+    assert [m["values"]["parcels_in"] for m in metrics.json()] == [2140.0]
+    backwards = await client.get("/v1/ops/events", headers=operator,
+                                 params={"start": "2026-12-06", "end": "2026-12-05"})  # fmt: skip
+    assert (backwards.status_code, backwards.json()["error"]["code"]) == (422, "invalid_window")

@@ -277,6 +277,8 @@ LEAST_SCOPE: dict[tuple[str, str], Scope | str | None] = {
     # The operations assistant: operators (a scope of their own) and admins; approving a
     # plan also needs a person (a session, not a key): tests/api/test_ops_api.py.
     ("get", "/v1/ops/elements"): ADMIN,
+    ("get", "/v1/ops/events"): ADMIN,
+    ("get", "/v1/ops/metrics"): ADMIN,
     ("post", "/v1/ops/plans"): ADMIN,
     ("get", "/v1/ops/plans"): ADMIN,
     ("get", "/v1/ops/plans/{plan_id}"): ADMIN,
@@ -305,6 +307,8 @@ INPUT: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/v1/knowledge/documents"): {"files": {"files": ("a.md", b"# A\n", "text/markdown")}},
     ("post", "/v1/admin/users"): {"json": USER},
     ("post", "/v1/ops/plans"): {"json": {"request": "disable depot D14"}},
+    ("get", "/v1/ops/events"): {"params": {"start": "2026-12-05T20:00", "end": "2026-12-06"}},
+    ("get", "/v1/ops/metrics"): {"params": {"start": "2026-12-05T20:00", "end": "2026-12-06"}},
 }
 
 

@@ -6,7 +6,7 @@ in the audit log (`ops.plan.*`)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, status
@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from frontdesk.api.deps import OperatorKey, RuntimeDep
 from frontdesk.api.input_hygiene import RequestBody
 from frontdesk.api.schemas import ErrorResponse
-from frontdesk.errors import PermissionDeniedError
+from frontdesk.errors import InvalidRequestError, PermissionDeniedError
+from frontdesk.interfaces import Severity
 from frontdesk.ops.assembly import cached_plans
 from frontdesk.ops.plans import ChangePlans, plan_view
 from frontdesk.storage.api_keys import VerifiedKey
@@ -89,6 +90,61 @@ async def list_elements(
 ) -> list[ElementPublic]:
     elements = await plans.target.elements(kind)
     return [ElementPublic(id=e.id, kind=e.kind, config=e.config) for e in elements]
+
+
+class EventPublic(BaseModel):
+    ts: datetime
+    element: str
+    severity: Severity
+    code: str
+    message: str
+
+
+class MetricPublic(BaseModel):
+    ts: datetime
+    element: str
+    values: dict[str, float]
+
+
+Start = Annotated[datetime, Query(description="The window's start (ISO 8601; UTC if no zone).")]
+End = Annotated[datetime, Query(description="The window's end, excluded.")]
+Elements = Annotated[
+    list[Annotated[str, Field(max_length=64)]] | None,
+    Query(max_length=100, description="Only these element ids (repeat the parameter)."),
+]
+Limit = Annotated[int, Query(ge=1, le=5000)]
+
+
+def _window(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    start, end = (t if t.tzinfo else t.replace(tzinfo=UTC) for t in (start, end))
+    if end <= start:
+        raise InvalidRequestError("the window's end must come after its start",
+                                  code="invalid_window")  # fmt: skip
+    return start, end
+
+
+@router.get("/events", response_model=list[EventPublic])
+async def list_events(
+    plans: Plans,
+    start: Start,
+    end: End,
+    element: Elements = None,
+    min_severity: Severity = "info",
+    limit: Limit = 1000,
+) -> list[EventPublic]:
+    """The target's event log in a window (oldest first), by element and least severity."""
+    found = await plans.target.events(*_window(start, end), elements=element,
+                                      min_severity=min_severity)  # fmt: skip
+    return [EventPublic.model_validate(e.model_dump()) for e in found[:limit]]
+
+
+@router.get("/metrics", response_model=list[MetricPublic])
+async def list_metrics(
+    plans: Plans, start: Start, end: End, element: Elements = None, limit: Limit = 1000
+) -> list[MetricPublic]:
+    """The target's metrics in a window (oldest first), by element."""
+    found = await plans.target.metrics(*_window(start, end), elements=element)
+    return [MetricPublic.model_validate(m.model_dump()) for m in found[:limit]]
 
 
 @router.post("/plans", status_code=status.HTTP_201_CREATED, response_model=PlanPublic)
