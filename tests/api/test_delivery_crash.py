@@ -6,12 +6,14 @@ not minutes. The real-process version (SIGKILL mid-run) is in test_killed_server
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 
 from frontdesk.api.delivery import fingerprint
 from frontdesk.orchestration.runtime import Runtime
@@ -136,3 +138,26 @@ async def test_a_live_claim_is_renewed_and_a_lost_one_records_nothing(runtime: R
     held = await deliveries.claim(db, tenant, key)
     assert isinstance(held, MessageDelivery)
     assert held.status == deliveries.RECORDED
+
+
+async def test_a_claim_not_given_back_in_an_outage_is_taken_over_at_once(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by bench/load.py's db_loss: a turn failing because the database went away cannot
+    give its key back either, and its retries got 409 until the lease lapsed."""
+    db, tenant = runtime.db, runtime.tenant.id
+    key = DeliveryKey("key:x", "k-outage")
+    claim = await deliveries.claim(db, tenant, key)
+    assert isinstance(claim, deliveries.Claim)
+
+    def away(_tenant_id: str) -> None:
+        raise OperationalError(
+            "DELETE", {}, sqlite3.OperationalError("unable to open database file")
+        )
+
+    monkeypatch.setattr(db, "session", away)
+    await deliveries.give_back(db, tenant, claim)  # noted, not raised: the turn's error stands
+    monkeypatch.undo()
+    again = await deliveries.claim(db, tenant, key)  # the database is back
+    assert isinstance(again, deliveries.Claim)
+    assert again.id != claim.id

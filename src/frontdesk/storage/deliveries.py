@@ -105,6 +105,8 @@ async def claim(
                 continue
             if not same_request(held, key):
                 return held
+            # A claim this process failed to give back (the database was away) is free now.
+            lapsed = 0.0 if held.id in _not_given_back else stale_after_s
             token = new_id()  # the dead holder's token stops matching: it can record nothing
             taken = await session.execute(
                 update(MessageDelivery)
@@ -112,13 +114,14 @@ async def claim(
                     MessageDelivery.tenant_id == tenant_id,
                     MessageDelivery.id == held.id,
                     MessageDelivery.status == PROCESSING,
-                    MessageDelivery.created_at < now - timedelta(seconds=stale_after_s),
+                    MessageDelivery.created_at < now - timedelta(seconds=lapsed),
                 )
                 .values(id=token, created_at=now)
                 .execution_options(synchronize_session=False)  # `held` is read again below
             )
             await session.commit()
             if _count(taken) == 1:
+                _not_given_back.discard(held.id)
                 log.info("delivery %s: a lapsed claim taken over", key.key)
                 return Claim(tenant_id, key, token)
             held = await session.scalar(
@@ -268,15 +271,27 @@ async def complete(
             await session.commit()
 
 
+# Claims this process could not give back (the database was away when their turn failed):
+# a retry reaching this process takes them over at once instead of waiting out the lease.
+_not_given_back: set[str] = set()
+
+
 async def give_back(db: Database, tenant_id: str, claim: Claim) -> None:
     """The turn did not run (refused, failed): a later delivery of the key may try again.
-    A recorded turn is never given back (its retry presents the stored reply)."""
-    async with db.session(tenant_id) as session:
-        await session.execute(
-            delete(MessageDelivery).where(
-                MessageDelivery.tenant_id == tenant_id,
-                MessageDelivery.id == claim.id,
-                MessageDelivery.status == PROCESSING,
+    A recorded turn is never given back (its retry presents the stored reply). When the
+    database cannot be reached the claim is noted instead (the caller's error stands)."""
+    try:
+        async with db.session(tenant_id) as session:
+            await session.execute(
+                delete(MessageDelivery).where(
+                    MessageDelivery.tenant_id == tenant_id,
+                    MessageDelivery.id == claim.id,
+                    MessageDelivery.status == PROCESSING,
+                )
             )
-        )
-        await session.commit()
+            await session.commit()
+    except Exception as exc:
+        if db.outage.failed(exc) is None:
+            raise
+        if len(_not_given_back) < 100_000:  # bounded: past it, leases still free them
+            _not_given_back.add(claim.id)
