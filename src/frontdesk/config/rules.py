@@ -453,13 +453,6 @@ class RulesConfig(BaseModel):
             for _, node, _ in iter_conditions(rule.when)
         )
 
-    def uses_profile(self) -> bool:
-        return any(
-            node.known_customer is not None or node.profile is not None
-            for rule in self.rules
-            for _, node, _ in iter_conditions(rule.when)
-        )
-
     def languages_team(self) -> str:
         """Where messages in a language the workspace does not answer go."""
         if self.languages.team:
