@@ -9,7 +9,6 @@ import asyncio
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import select
 
 from frontdesk.orchestration.runtime import Runtime
@@ -34,7 +33,6 @@ async def _upload(
     raise AssertionError("job did not finish")
 
 
-@pytest.mark.xfail(strict=True, reason="uploads are not compared for near-duplicates yet")
 async def test_an_uploaded_copy_of_an_indexed_article_is_skipped(
     client: httpx.AsyncClient, runtime: Runtime
 ) -> None:

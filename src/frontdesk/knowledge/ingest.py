@@ -659,16 +659,42 @@ async def skip_duplicates(session: AsyncSession, report: SyncReport, known: set[
     sources = [*report.added, *report.updated, *report.unchanged]
     if len(sources) < 2 or not (report.added or report.updated):
         return  # no new text: what was kept before is kept (a skipped page is always new)
-    rows = await session.execute(
+    await _skip(session, report, known, sources, droppable=None)
+
+
+async def skip_duplicate_uploads(session: AsyncSession, report: SyncReport) -> None:
+    """An upload's near-duplicate pages, skipped as a folder sync skips them: compared with
+    every page the tenant has indexed. Only the uploaded pages may be skipped; an upload
+    never takes out a page indexed before (one that holds an uploaded page stays, and the
+    uploaded page with it)."""
+    uploaded = {*report.added, *report.updated}
+    if uploaded:
+        await _skip(session, report, set(report.updated), None, droppable=uploaded)
+
+
+async def _skip(
+    session: AsyncSession,
+    report: SyncReport,
+    known: set[str],
+    sources: list[str] | None,
+    *,
+    droppable: set[str] | None,
+) -> None:
+    """Take the near-duplicates among `sources` (None: every page) out of the index, those in
+    `droppable` only when it is given, and list them in `report.duplicates`."""
+    query = (
         select(Document.source, Chunk.text)
         .join(Chunk, Chunk.document_id == Document.id)
-        .where(Document.source.in_(sources))
         .order_by(Document.source, Chunk.ordinal)
     )
+    if sources is not None:
+        query = query.where(Document.source.in_(sources))
     texts: dict[str, list[str]] = {}
-    for source, text in rows:
+    for source, text in await session.execute(query):
         texts.setdefault(source, []).append(text)
     found = await asyncio.to_thread(find_duplicates, {s: "\n".join(t) for s, t in texts.items()})
+    if droppable is not None:
+        found = [d for d in found if d.source in droppable]
     skipped = {d.source for d in found}
     for duplicate in found:
         await remove_source(session, duplicate.source)

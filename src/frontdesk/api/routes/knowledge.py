@@ -21,6 +21,7 @@ from frontdesk.knowledge.ingest import (
     ingest_source,
     read_changed,
     refresh_index,
+    skip_duplicate_uploads,
 )
 from frontdesk.orchestration.runtime import Runtime, sync_knowledge
 from frontdesk.storage.api_keys import Scope
@@ -145,6 +146,7 @@ def upload_work(
                     report.rejected.append(exc.rejection())
                     continue
                 getattr(report, outcome).append(source)
+            await skip_duplicate_uploads(session, report)
             report.embedded = await refresh_index(session, runtime.embedder, changed=report.changed)
             audit(session, actor=actor, action="knowledge.upload",
                   detail={"sources": [s for s, _ in received]})  # fmt: skip
