@@ -10,9 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from frontdesk.observability.logs import AccessLogFilter, pseudonym, scrub_url
+from frontdesk.observability.logs import AccessLogFilter, pseudonym, scrub_url, use_pseudonym_key
 
 CONVERSATION = "0123456789abcdef0123456789abcdef"
+# Pseudonyms are keyed (an app's lifespan installs its workspace's key): one fixed key here,
+# for the expected values below (made at collection) and each test (other tests change it).
+KEY = b"access-log-test-key-32-bytes...."
+use_pseudonym_key(KEY)
+
+
+@pytest.fixture(autouse=True)
+def _fixed_key() -> None:
+    use_pseudonym_key(KEY)
 
 
 @pytest.mark.parametrize(
