@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -38,6 +39,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.knowledge.vectors import index_version
+from frontdesk.storage import outage
 from frontdesk.storage.db import Database
 from frontdesk.storage.fulltext import (
     KeywordHit,
@@ -243,7 +245,9 @@ class KeywordIndex:
                 async with session.begin_nested() if self._postgres else nullcontext():
                     read = await _read(session)
                 return self._keep(tenant_id, TenantTerms.build(*read))
-            except Exception:
+            except Exception as exc:
+                if outage.cause(exc) is not None:  # the database is gone: the turn can't go on
+                    raise
                 self._failed(tenant_id)
                 return None
         self.start_build(tenant_id)
@@ -338,8 +342,14 @@ class KeywordIndex:
         return terms
 
     def _failed(self, tenant_id: str) -> None:
-        # Searches go on with FTS5's ranking; a new try after retry_s.
-        log.exception("building the keyword index of tenant %s failed", tenant_id)
+        # Searches go on with FTS5's ranking; a new try after retry_s. A lost database is
+        # no bug of the index: its outage is logged once (storage/outage.py), not here.
+        error = sys.exc_info()[1]
+        if error is not None and outage.cause(error) is not None:
+            log.debug("keyword index of tenant %s not built: the database is unavailable",
+                      tenant_id)  # fmt: skip
+        else:
+            log.exception("building the keyword index of tenant %s failed", tenant_id)
         self._failed_at[tenant_id] = self._clock()
 
 

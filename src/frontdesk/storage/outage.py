@@ -14,7 +14,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, PendingRollbackError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,9 @@ def _words(error: BaseException) -> str | None:
     if isinstance(error, sqlite3.OperationalError):
         message = str(error).lower()
         return next((w for m, w in _SQLITE_UNAVAILABLE.items() if message.startswith(m)), None)
+    if isinstance(error, PendingRollbackError) and "reconnect" in str(error):
+        # the session's connection was lost earlier in its transaction
+        return "the connection to the database was lost"
     if isinstance(error, PoolTimeoutError):
         return "no database connection came free in time (the pool is exhausted)"
     if isinstance(error, ConnectionRefusedError):
