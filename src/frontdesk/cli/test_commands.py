@@ -64,7 +64,7 @@ def conversations(
     Rasa end-to-end test stories are played too."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from frontdesk.config.workspace import load_rules
+    from frontdesk.config.workspace import load_forms, load_rules
     from frontdesk.evaluation.conversations import fixed_replies
     from frontdesk.evaluation.golden_conversations import (
         baseline_metrics,
@@ -87,7 +87,10 @@ def conversations(
         )
     rules = load_rules(ws)
     golden = load_golden_conversations(
-        source, responses=response_texts(ws.root / "dialogue"), fixed=fixed_replies(rules)
+        source,
+        responses=response_texts(ws.root / "dialogue"),
+        fixed=fixed_replies(rules),
+        slots=set(load_forms(ws).slots),
     )
     if not golden:
         raise fail(f"{source}: no conversations in it")

@@ -128,11 +128,17 @@ class GoldenConversation:
 
 
 def load_golden_conversations(
-    path: Path, *, responses: dict[str, str] | None = None, fixed: set[str] | None = None
+    path: Path,
+    *,
+    responses: dict[str, str] | None = None,
+    fixed: set[str] | None = None,
+    slots: set[str] | None = None,
 ) -> list[GoldenConversation]:
     """The conversations of a file or folder. `responses` (utter_x -> text) and `fixed` (the
     replies rules.yaml says word for word) turn a Rasa story's bot responses into expected
-    replies where frontdesk has them. Errors are ConfigError with file:line."""
+    replies where frontdesk has them; `slots` (the workspace's, from forms.yml) are those an
+    `utter_ask_<slot>` asks for (a bot's `utter_ask_handoff` is a yes/no question, not a
+    slot; None: any). Errors are ConfigError with file:line."""
     try:
         stories = load_conversations(path)
     except StoryError as exc:
@@ -144,11 +150,13 @@ def load_golden_conversations(
         if story.name in seen:
             raise ConfigError(f"{where}: conversation {story.name!r} is also at {seen[story.name]}")
         seen[story.name] = where
-        found.append(_conversation(story, responses or {}, fixed or set()))
+        found.append(_conversation(story, responses or {}, fixed or set(), slots))
     return found
 
 
-def _conversation(story: Story, responses: dict[str, str], fixed: set[str]) -> GoldenConversation:
+def _conversation(
+    story: Story, responses: dict[str, str], fixed: set[str], slots: set[str] | None
+) -> GoldenConversation:
     following = next_responses(story)
     turns: list[GoldenTurn] = []
     skipped = 0
@@ -159,7 +167,7 @@ def _conversation(story: Story, responses: dict[str, str], fixed: set[str]) -> G
         if not user.text:
             skipped += 1
             continue
-        derived = _from_rasa(story, index, following.get(index, []), responses, fixed)
+        derived = _from_rasa(story, index, following.get(index, []), responses, fixed, slots)
         turns.append(
             GoldenTurn(
                 text=user.text,
@@ -174,7 +182,12 @@ def _conversation(story: Story, responses: dict[str, str], fixed: set[str]) -> G
 
 
 def _from_rasa(
-    story: Story, index: int, actions: list[str], responses: dict[str, str], fixed: set[str]
+    story: Story,
+    index: int,
+    actions: list[str],
+    responses: dict[str, str],
+    fixed: set[str],
+    known: set[str] | None,
 ) -> dict[str, Any]:
     """What the steps after a user step (up to the next one) say frontdesk can check."""
     derived: dict[str, Any] = {}
@@ -187,6 +200,7 @@ def _from_rasa(
     if slots:
         derived["slots"] = slots
     asked = [m.group(1) for a in actions if (m := _ASK.match(a))]
+    asked = [slot for slot in asked if known is None or slot in known]
     if asked:
         derived["requested_slot"] = asked[-1]
     texts = [responses.get(a) for a in actions if a != "action_listen"]
