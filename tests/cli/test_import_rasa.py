@@ -180,11 +180,10 @@ def test_what_is_not_carried_over_is_one_warning_each_with_file_and_line(
     domain, stories = BOT / "domain.yml", BOT / "data" / "stories.yml"
     tests = BOT / "tests" / "test_stories.yml"
     expected = {
-        f"{domain}:{_line_of(domain, 'forms:')}": "1 forms not carried over",
-        f"{domain}:{_line_of(domain, 'slots:')}": "1 slots and their mappings",
+        f"{domain}:{_line_of(domain, 'forms:')}": "1 forms carried over into forms.yml",
         f"{domain}:{_line_of(domain, 'actions:')}": "custom actions not carried over",
         f"{domain}:{_line_of(domain, 'session_config:')}": "session_config",
-        f"{domain}:{_line_of(domain, 'responses:')}": "2 responses not carried over",
+        f"{domain}:{_line_of(domain, 'responses:')}": "1 responses not carried over",
         f"{domain}:{_line_of(domain, 'utter_greet:')}": "the first is used every time",
         f"{domain}:{_line_of(domain, '^entities:')}": "booking_ref, time",
         f"{BOT / 'config.yml'}:1": "pipeline and policies are not used",
@@ -199,7 +198,8 @@ def test_what_is_not_carried_over_is_one_warning_each_with_file_and_line(
         assert [what in w for w in found] == [True], (where, what, warnings)
     # Each kind once; the FAQ rule and the fixed replies are carried over, so 1 of 5 rules
     # (the form's) is left.
-    assert sum("forms not carried over" in w for w in warnings) == 1
+    assert sum("forms carried over into forms.yml" in w for w in warnings) == 1
+    assert not [w for w in warnings if "slots and their mappings" in w]  # the form's slot
     rules_warning = next(w for w in warnings if "rules are kept" in w)
     assert "1 of 5 rules" in rules_warning
     assert "submit the trip form" in rules_warning
@@ -240,7 +240,7 @@ def test_a_domain_folder_and_responses_in_data_files_are_read(tmp_path: Path) ->
     ).read_text()
     rules = load_rules(Workspace.at(ws))
     assert any(r.then.message == "Goodbye, have a good trip!" for r in rules.rules)
-    assert "forms not carried over" in output
+    assert "forms carried over into forms.yml" in output
     assert (ws / "golden" / "nlu" / "nlu_test.yml").is_file()
     assert f"{project / 'actions' / 'actions.py'}:1: warning: 1 files of custom action" in output
     assert f"{project / 'tests' / 'nlu_test.yml'}:1: warning: 1 NLU test files" in output
@@ -470,3 +470,30 @@ def test_evaluate_conversations_needs_stories_and_a_model(tmp_path: Path) -> Non
     )
     assert result.exit_code == 1
     assert "has no trained model" in result.output
+
+
+def test_forms_are_carried_over_and_started_by_their_stories(tmp_path: Path) -> None:
+    """The domain's forms, the slots they ask for and their utter_ask_ questions become
+    forms.yml; the intent a story or rule starts a form with gets a rule running it."""
+    from frontdesk.config.workspace import load_forms
+    from frontdesk.policy.validation import check_rules
+
+    ws = tmp_path / "bot"
+    code, output = _import(ws)
+    assert code == 0, output
+    forms = load_forms(Workspace.at(ws))
+    assert forms.forms["trip_form"].required_slots == ["destination"]
+    assert forms.slots["destination"].mappings[0].role == "destination"
+    assert forms.ask("trip_form", "destination") == "Where do you want to go?"
+    rules = load_rules(Workspace.at(ws))
+    [started] = [r for r in rules.rules if r.then.form == "trip_form"]
+    assert started.when.intent == ["book_trip"]
+    check_rules(rules, intents=["book_trip", *rules_intents(rules)], forms=forms.forms)
+
+
+def rules_intents(rules: object) -> list[str]:
+    from frontdesk.config.rules import RulesConfig, iter_conditions
+
+    assert isinstance(rules, RulesConfig)
+    return [name for rule in rules.rules for _, node, _ in iter_conditions(rule.when)
+            for name in node.intent or []]  # fmt: skip

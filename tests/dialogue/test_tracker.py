@@ -46,7 +46,8 @@ def _message(text: str, intent: str | None = None, confidence: float = 0.2, turn
                       turn_id=turn)  # fmt: skip
 
 
-def _asking(form: str, slot: str, intent: str = "lost_parcel", **slots: str) -> DialogueState:
+def _asking(form: str, slot: str | None, intent: str = "lost_parcel", **slots: str
+            ) -> DialogueState:  # fmt: skip
     frame = Frame(intent=intent, form=form, requested_slot=slot,
                   slots={k: SlotValue(v, "t1") for k, v in slots.items()})  # fmt: skip
     return DialogueState(active=frame, slots=dict(frame.slots))
@@ -254,3 +255,19 @@ def test_a_rasa_domain_reads_as_forms_and_its_conditions_hold() -> None:
     assert track(asking_title, said_yes, forms).filled == {"title": "yes"}
     asking_confirm = _asking("incident_form", "confirm", "open_incident", title="Printer")
     assert track(asking_confirm, said_yes, forms).filled == {"confirm": "true"}
+
+
+def test_asked_for_a_role_an_entity_without_one_answers() -> None:
+    forms = FormsConfig.model_validate(
+        {"forms": {"trip_form": {"required_slots": ["destination"]}},
+         "slots": {"destination": {"mappings": [{"type": "from_entity", "entity": "city",
+                                                 "role": "destination"}]}},
+         "responses": {"utter_ask_destination": [{"text": "Where to?"}]}}
+    )  # fmt: skip
+    paris = Entity(type="city", text="Paris", value="Paris", start=3, end=8, extractor="crf")
+    message = Understood(text="to Paris", intent="book_trip", entities=[paris])
+    assert track(_asking("trip_form", "destination"), message, forms).filled == {
+        "destination": "Paris"
+    }
+    # Not asked for: a city with no role is not the destination.
+    assert track(_asking("trip_form", None), message, forms).filled == {}

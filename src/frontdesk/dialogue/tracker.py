@@ -308,7 +308,13 @@ def _from_mappings(
             for entity in message.entities:
                 if entity.type != mapping.entity:
                     continue
-                if mapping.role and entity.role != mapping.role:
+                # The answer to "where to?" gives the role itself: asked, a city with no
+                # role is the destination.
+                if (
+                    mapping.role
+                    and entity.role != mapping.role
+                    and not (requested and entity.role is None)
+                ):
                     continue
                 if mapping.group and entity.group != mapping.group:
                     continue

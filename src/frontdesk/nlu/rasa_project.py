@@ -146,6 +146,8 @@ class ImportPlan:
     reply_rules: list[ReplyRule] = field(default_factory=list)
     faq_intents: list[str] = field(default_factory=list)  # intents answered from the FAQ atoms
     carried: set[tuple[str, int]] = field(default_factory=set)  # stories/rules carried over
+    forms_yml: str | None = None  # the domain's forms, slots and questions, when they load
+    form_rules: list[dict[str, Any]] = field(default_factory=list)  # rules that start them
 
     @property
     def fallback_threshold(self) -> float:
@@ -474,21 +476,39 @@ def plan_import(project: RasaProject, training: TrainingData) -> ImportPlan:
                 str(project.root), 1, "no domain.yml: no responses, slots or forms to carry over"
             )
         )
+    carried_slots: set[str] = set()
     if domain.forms:
-        warnings.append(
-            Finding(
-                *at("forms"),
-                f"{len(domain.forms)} forms not carried over "
-                f"(frontdesk has no forms yet; kept in dialogue/): {_names(domain.forms)}",
+        problem = _plan_forms(plan, used)
+        if problem is None:
+            carried_slots = {slot for form in domain.forms.values() for slot in _required(form)}
+            started = {str(rule["then"]["form"]) for rule in plan.form_rules}
+            idle = sorted(set(domain.forms) - started)
+            warnings.append(
+                Finding(
+                    *at("forms"),
+                    f"{len(domain.forms)} forms carried over into forms.yml with their slots "
+                    f"and questions: {_names(domain.forms)}; what Rasa runs when one is "
+                    "complete (a custom action) is not: frontdesk then answers from the "
+                    "knowledge base"
+                    + (f"; no story or rule starts {', '.join(idle)}" if idle else ""),
+                )
             )
-        )
-    if domain.slots:
+        else:
+            warnings.append(
+                Finding(
+                    *at("forms"),
+                    f"{len(domain.forms)} forms not carried over ({problem}; kept in "
+                    f"dialogue/): {_names(domain.forms)}",
+                )
+            )
+    left = {name: slot for name, slot in domain.slots.items() if name not in carried_slots}
+    if left:
+        why = "no form asks for them" if carried_slots else "the forms were not carried over"
         warnings.append(
             Finding(
                 *at("slots"),
-                f"{len(domain.slots)} slots and their mappings "
-                "not carried over (frontdesk keeps each turn's entities, no slots yet; kept in "
-                f"dialogue/): {_names(domain.slots)}",
+                f"{len(left)} slots and their mappings not carried over ({why}; kept in "
+                f"dialogue/): {_names(left)}",
             )
         )
     custom = [a for a in domain.actions if a not in _BUILTIN_ACTIONS and not a.startswith("utter_")]
@@ -771,6 +791,73 @@ def _names(items: Iterable[Any], limit: int = 8) -> str:
 # Writing
 
 
+def _required(form: Any) -> list[str]:
+    slots = form.get("required_slots") if isinstance(form, dict) else None
+    return [str(s) for s in (list(slots) if isinstance(slots, dict | list) else [])]
+
+
+def _plan_forms(plan: ImportPlan, used: set[str]) -> str | None:
+    """forms.yml from the domain (forms, the slots they ask for, the utter_ask_ questions)
+    and a rule per form for the intents that start it in the stories and rules. Returns why
+    not, when the forms would not load or run."""
+    from pydantic import ValidationError
+
+    from frontdesk.config.forms import FormsConfig, check_form_names
+    from frontdesk.nlu.entities import BUILTIN_TYPES
+
+    domain = plan.project.domain
+    wanted = {slot for form in domain.forms.values() for slot in _required(form)}
+    document = {
+        "version": "3.1",
+        "forms": domain.forms,
+        "slots": {name: slot for name, slot in domain.slots.items() if name in wanted},
+        "responses": {
+            name: variants
+            for name, variants in domain.responses.items()
+            if name.startswith("utter_ask_")
+        },
+    }
+    try:
+        forms = FormsConfig.model_validate(document)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        return f"{where}: {first['msg']}"
+    problems = forms.problems() + check_form_names(
+        forms,
+        tools=[],
+        entities=[*plan.training.entity_types, *BUILTIN_TYPES],
+        teams=["support"],
+    )
+    if problems:
+        return problems[0].split(": ", 1)[-1]
+    starts: dict[str, set[str]] = {}
+    origin: dict[str, str] = {}
+    for story in [*plan.project.rules, *plan.project.stories]:
+        for before, step in zip(story.steps, story.steps[1:], strict=False):
+            if step.kind != "action" or step.name not in forms.forms:
+                continue
+            turns = [before.user] if before.user is not None else list(before.alternatives)
+            intents = {t.intent for t in turns if t is not None and t.intent}
+            known = intents & set(plan.training.intents)
+            if known:
+                starts.setdefault(step.name, set()).update(known)
+                origin.setdefault(step.name, f"{Path(story.source).name}:{story.line}")
+                if story.kind == "rule" and len(story.steps) <= 3 and not story.condition:
+                    plan.carried.add((story.source, story.line))  # followed: it starts a form
+    plan.form_rules = [
+        {
+            "name": f"{name} ({origin[name]})",
+            "when": {"intent": sorted(starts[name])},
+            "then": {"action": "clarify", "form": name},
+        }
+        for name in sorted(starts)
+    ]
+    plan.forms_yml = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+    used.update(document["responses"])  # the questions, carried over in forms.yml
+    return None
+
+
 def rules_yaml(plan: ImportPlan, atoms: Iterable[str] = ()) -> str:
     """A rules.yaml: the fixed replies, FAQ intents answered from the knowledge base, and a
     catch-all that answers from the knowledge base (or hands off to `support`)."""
@@ -797,6 +884,7 @@ def rules_yaml(plan: ImportPlan, atoms: Iterable[str] = ()) -> str:
                 "then": {"action": "answer", "message": reply.message},
             }
         )
+    rules.extend(plan.form_rules)  # a form's questions, then the rules below answer
     faq = sorted(set(plan.faq_intents) & set(plan.training.intents)) or sorted(
         {i.split("/", 1)[0] for i in plan.faq_intents} & set(plan.training.intents)
     )
@@ -901,6 +989,9 @@ def workspace_files(plan: ImportPlan, *, new: bool) -> dict[Path, bytes]:
         atom = name if new else name.replace("rasa-", f"rasa-{prefix}-", 1)
         files[Path("knowledge") / atom] = text.encode()
         atoms.append(atom)
+    if plan.forms_yml is not None:
+        forms_at = Path("forms.yml") if new else Path("dialogue") / prefix / "forms.yml"
+        files[forms_at] = plan.forms_yml.encode()
     if new:
         files[Path("frontdesk.yaml")] = settings_yaml(plan).encode()
         files[Path("rules.yaml")] = rules_yaml(plan, atoms).encode()
