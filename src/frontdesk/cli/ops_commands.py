@@ -28,7 +28,7 @@ AsOption = Annotated[
 
 ops_app = typer.Typer(
     help="Operations assistant: bulk changes to the target system as plans "
-    "(plan, show, approve, apply, rollback).",
+    "(plan, show, approve, apply, rollback), and a troubleshooting chat (chat).",
     no_args_is_help=True,
 )
 
@@ -219,6 +219,47 @@ def ops_rollback(
 ) -> None:
     """Put the elements an applied plan changed back to their exact bytes before it."""
     _act(workspace, plan_id, as_, "rollback")
+
+
+@ops_app.command("chat")
+@friendly
+def ops_chat(
+    question: Annotated[str, typer.Argument(help='The question, e.g. "what failed last night?"')],
+    workspace: WorkspaceOption = Path("."),
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            help="The moment of the question (ISO 8601, UTC if no offset); "
+            "'last night' and 'yesterday' are read from it. Default: now.",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the diagnosis as JSON.")] = False,
+) -> None:
+    """Ask about the target's recent failures: the root cause, the log lines and metric values
+    it rests on, the knowledge atoms and the playbook's next steps (no LLM; read-only)."""
+    from datetime import UTC, datetime
+
+    from frontdesk.config.workspace import Workspace
+    from frontdesk.errors import InvalidRequestError
+    from frontdesk.ops.troubleshoot import diagnosis_view
+    from frontdesk.orchestration.ops_chat import build_troubleshooter
+
+    try:
+        now = datetime.fromisoformat(at) if at else datetime.now(UTC)
+    except ValueError as exc:
+        raise InvalidRequestError(
+            f"--at {at!r} is not an ISO 8601 time, e.g. 2026-12-06T08:30Z"
+        ) from exc
+    now = now if now.tzinfo else now.replace(tzinfo=UTC)
+    root = Workspace.at(workspace).root
+
+    async def work(plans: Any, tenant_id: str) -> Any:
+        return await build_troubleshooter(plans.target, root).ask(question, now)
+
+    diagnosis = _run(workspace, work)
+    text = json.dumps(diagnosis_view(diagnosis), indent=2) if as_json else diagnosis.answer
+    out.print(text, highlight=False, markup=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -19,6 +19,8 @@ from frontdesk.errors import InvalidRequestError, PermissionDeniedError
 from frontdesk.interfaces import Severity
 from frontdesk.ops.assembly import cached_plans
 from frontdesk.ops.plans import ChangePlans, plan_view
+from frontdesk.ops.troubleshoot import Troubleshooter, diagnosis_view
+from frontdesk.orchestration.ops_chat import build_troubleshooter
 from frontdesk.storage.api_keys import VerifiedKey
 
 router = APIRouter(
@@ -145,6 +147,36 @@ async def list_metrics(
     """The target's metrics in a window (oldest first), by element."""
     found = await plans.target.metrics(*_window(start, end), elements=element)
     return [MetricPublic.model_validate(m.model_dump()) for m in found[:limit]]
+
+
+class ChatAsk(RequestBody):
+    model_config = ConfigDict(extra="forbid")
+    question: str = Field(
+        min_length=1,
+        max_length=1000,
+        description="A question about the target's recent failures, e.g. 'what failed last "
+        "night?' (time and element phrases: README, Operations assistant).",
+    )
+    at: datetime | None = Field(
+        default=None,
+        description="The moment of the question ('last night' is read from it); default now.",
+    )
+
+
+@router.post("/chat")
+async def ops_chat(body: ChatAsk, request: Request, runtime: RuntimeDep, plans: Plans,
+                   key: OperatorKey) -> dict[str, Any]:  # fmt: skip
+    """Troubleshooting without an LLM (read-only, nothing stored): the window and elements
+    the question names, the incidents found in the logs with their likely root cause, the
+    log lines and metric values cited, the ops knowledge atoms and the playbook's next
+    steps; `answer` is the same as text."""
+    chat: Troubleshooter | None = getattr(request.app.state, "ops_troubleshooter", None)
+    if chat is None or chat.target is not plans.target:
+        chat = build_troubleshooter(plans.target, runtime.workspace.root)
+        request.app.state.ops_troubleshooter = chat
+    now = body.at or datetime.now(UTC)
+    diagnosis = await chat.ask(body.question, now if now.tzinfo else now.replace(tzinfo=UTC))
+    return diagnosis_view(diagnosis)
 
 
 @router.post("/plans", status_code=status.HTTP_201_CREATED, response_model=PlanPublic)

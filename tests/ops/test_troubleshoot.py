@@ -1,0 +1,99 @@
+"""The troubleshooting chat without an LLM on the demo target: time phrases, element
+references, and root causes with their evidence (phrasings outside bench/data/ops)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from importlib.resources import as_file, files
+from pathlib import Path
+
+import pytest
+
+from frontdesk.ops.folder import FolderTarget
+from frontdesk.ops.references import referenced, scope
+from frontdesk.ops.troubleshoot import Troubleshooter, diagnosis_view
+from frontdesk.ops.windows import parse_window
+from frontdesk.orchestration.ops_chat import read_ops_atoms
+
+SUNDAY = datetime(2026, 12, 6, 9, 30, tzinfo=UTC)  # Sunday morning after the S07 deploy
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("question", "start", "end"),
+    [
+        ("what failed last night?", "2026-12-05T18:00", "2026-12-06T08:00"),
+        ("anything this morning", "2026-12-06T00:00", "2026-12-06T09:30"),
+        ("problems yesterday afternoon", "2026-12-05T12:00", "2026-12-05T18:00"),
+        ("since Tuesday 14:00", "2026-12-01T14:00", "2026-12-06T09:30"),
+        ("errors on Thursday", "2026-12-03T00:00", "2026-12-04T00:00"),
+        ("yesterday between 9 and 11am", "2026-12-05T09:00", "2026-12-05T11:00"),
+        ("this week", "2026-11-30T00:00", "2026-12-06T09:30"),
+        ("the last 3 hours", "2026-12-06T06:30", "2026-12-06T09:30"),
+        ("anything wrong?", "2026-12-05T09:30", "2026-12-06T09:30"),
+    ],
+)
+def test_time_phrases(question: str, start: str, end: str) -> None:
+    window = parse_window(question, SUNDAY)
+    assert (window.start, window.end) == (at(start), at(end))
+
+
+@pytest.fixture
+def target() -> FolderTarget:
+    # Read-only: the package's own copy of the demo target is enough.
+    with as_file(files("frontdesk") / "demo" / "workspace" / "ops" / "target") as folder:
+        return FolderTarget(Path(folder))
+
+
+@pytest.mark.parametrize(
+    ("question", "ids"),
+    [
+        ("is depot 12 ok", ["D12"]),
+        ("sorter S07 rejects", ["S07"]),
+        ("trouble at Cork Airport", ["D14"]),  # not every Cork depot
+        ("all Dublin depots", ["D01", "D02", "D03", "D04", "D05"]),
+        ("is DPD down?", ["C-DPD"]),
+        ("what about route 3 and d05", ["D05", "R03"]),
+        ("anything at all", []),
+    ],
+)
+async def test_element_references(target: FolderTarget, question: str, ids: list[str]) -> None:
+    assert referenced(question, await target.elements()) == ids
+
+
+async def test_scope_adds_neighbours(target: FolderTarget) -> None:
+    elements = await target.elements()
+    assert {"S07", "C-DPD"} <= set(scope(["D14"], elements))  # its sorter and carriers
+    assert scope(["S05"], elements) == ["D05", "S05"]
+
+
+async def test_root_cause_with_evidence(target: FolderTarget) -> None:
+    atoms = read_ops_atoms(Path(target.root).parent / "knowledge")
+    chat = Troubleshooter(target, atoms)
+    view = diagnosis_view(await chat.ask("did the D14 sorter break overnight?", SUNDAY))
+    [incident] = view["incidents"]
+    assert incident["root"] == "S07"
+    assert incident["cause"]["code"] == "DEPLOY"
+    assert incident["cause"]["ts"] == "2026-12-05T22:00:00Z"
+    cited = {(e["element"], e["code"], e["ts"]) for e in incident["evidence"]}
+    assert ("S07", "SORT-E17", "2026-12-05T22:04:00Z") in cited
+    assert any(m["element"] == "S07" and m["name"] == "rejects" for m in incident["metrics"])
+    assert incident["atoms"][0]["title"] == "SORT-E17 lane map checksum mismatch"
+    assert incident["next_steps"]
+    assert "Roll the firmware back" in incident["next_steps"][0]
+    assert "[2026-12-05T22:04:00Z] S07 SORT-E17" in view["answer"]
+
+    # A carrier's errors before depots' backlogs: the carrier is the root, with its playbook.
+    tuesday = datetime(2026, 12, 1, 18, 0, tzinfo=UTC)
+    [dpd] = (await chat.ask("why could Swords not print labels this afternoon?", tuesday)).incidents
+    assert dpd.root == "C-DPD"
+    assert {"CARRIER-503", "LABEL-BACKLOG"} <= set(dpd.codes)
+    assert dpd.next_steps[0].startswith("Confirm it is the carrier")
+
+    # Nothing there: said so, no incident.
+    quiet = await chat.ask("any trouble in Galway on Monday?", tuesday)
+    assert quiet.incidents == []
+    assert "no failures found" in quiet.answer
