@@ -31,6 +31,7 @@ def at(text: str) -> datetime:
         ("since Tuesday 14:00", "2026-12-01T14:00", "2026-12-06T09:30"),
         ("errors on Thursday", "2026-12-03T00:00", "2026-12-04T00:00"),
         ("yesterday between 9 and 11am", "2026-12-05T09:00", "2026-12-05T11:00"),
+        ("between 1pm and 3pm", "2026-12-05T13:00", "2026-12-05T15:00"),  # not yet today
         ("this week", "2026-11-30T00:00", "2026-12-06T09:30"),
         ("the last 3 hours", "2026-12-06T06:30", "2026-12-06T09:30"),
         ("anything wrong?", "2026-12-05T09:30", "2026-12-06T09:30"),
@@ -97,3 +98,14 @@ async def test_root_cause_with_evidence(target: FolderTarget) -> None:
     quiet = await chat.ask("any trouble in Galway on Monday?", tuesday)
     assert quiet.incidents == []
     assert "no failures found" in quiet.answer
+
+    # A topic narrows: no carrier trouble on Thursday, and the other incidents are named.
+    saturday = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+    carriers = await chat.ask("any carrier problems on Thursday?", saturday)
+    assert carriers.incidents == []
+    assert sorted(carriers.others) == ["D05", "D12"]
+    assert "no such failures found" in carriers.answer
+    # An overflow before a jam: the depot is the root, the sorter's jam its evidence.
+    [overflow] = (await chat.ask("what happened to S05 on Thursday evening?", saturday)).incidents
+    assert overflow.root == "D05"
+    assert {(e.element, e.code) for e in overflow.failures} >= {("S05", "SORT-JAM")}

@@ -181,10 +181,11 @@ class Troubleshooter:
 
     def _group(self, failures: list[TargetEvent], events: list[TargetEvent],
                by_id: dict[str, TargetElement]) -> dict[str, Incident]:  # fmt: skip
-        roots: dict[str, str] = {}  # element -> root, settled oldest first
+        settled: dict[int, str] = {}  # id(failure) -> its root; oldest first, so a chain
+        # (an overflow -> a jam -> a degraded depot) ends at the first link's root
         incidents: dict[str, Incident] = {}
         for event in failures:
-            root = roots.get(event.element, event.element)
+            root = event.element
             element = by_id.get(event.element)
             for code, relation, upstream, within in PROPAGATION:
                 if element is None or event.code != code:
@@ -194,7 +195,8 @@ class Troubleshooter:
                          and event.ts - within <= f.ts <= event.ts
                          and (upstream is None or f.code in upstream)]  # fmt: skip
                 if cause:
-                    root = roots.get(cause[-1].element, cause[-1].element)
+                    root = settled.get(id(cause[-1]), cause[-1].element)
+            settled[id(event)] = root
             incidents.setdefault(root, Incident(root)).failures.append(event)
         for root, incident in incidents.items():
             first = (
@@ -312,7 +314,8 @@ def render(diagnosis: Diagnosis) -> str:
     if diagnosis.topics:
         head += f", about {' / '.join(diagnosis.topics)}"
     if not diagnosis.incidents:
-        lines = [f"{head}: no failures found — nothing went wrong there in that window."]
+        what = "no failures found" if not diagnosis.others else "no such failures found"
+        lines = [f"{head}: {what} — nothing went wrong there in that window."]
         if diagnosis.others:
             lines.append(
                 f"(Other incidents in the window, on another topic: {', '.join(diagnosis.others)}.)"

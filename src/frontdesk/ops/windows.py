@@ -14,7 +14,8 @@ operations shifts, not calendar arithmetic). All times are UTC, the demo target'
     (over) the weekend                the latest Saturday 00:00 → Monday 00:00
     this week | last week             Monday 00:00 → now | the Monday before → this Monday
     last N hours|days                 now - N → now
-    between H[am|pm] and H[am|pm]     those hours on the day named (default today);
+    between H[am|pm] and H[am|pm]     those hours on the day named (default today, or
+                                      yesterday when they have not begun yet);
                                       "between 2 and 5pm" reads the first hour as pm too
 anything else: the last 24 hours (DEFAULT_HOURS).
 """
@@ -78,6 +79,8 @@ def parse_window(question: str, now: datetime) -> Window:
         start_h = _hour(
             m.group(1), m.group(2) or (m.group(4) if int(m.group(1)) < int(m.group(3)) else None)
         )
+        if not day_word and day + timedelta(hours=start_h) > now:
+            day -= timedelta(days=1)  # hours still to come today: the last time they passed
         return _span(day + timedelta(hours=start_h), day + timedelta(hours=end_h), now, m.group(0))
     if m := re.search(r"since " + _DAY + r"(?:\s+(\d{1,2}):(\d{2}))?", text):
         start = _day(m.group(1), now)
