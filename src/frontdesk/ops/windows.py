@@ -10,7 +10,8 @@ operations shifts, not calendar arithmetic). All times are UTC, the demo target'
     yesterday morning|afternoon|evening|night   that part of yesterday
     <weekday> [morning|afternoon|evening|night] the latest such day (today counts), or part
     on <weekday>                      the same
-    since <weekday|yesterday|today> [HH:MM]      that moment → now;  since HH:MM  today
+    since <weekday|yesterday|today> [HH:MM]      that moment → now;  since HH:MM  its last
+                                      passing (today, else yesterday)
     (over) the weekend                the latest Saturday 00:00 → Monday 00:00
     this week | last week             Monday 00:00 → now | the Monday before → this Monday
     last N hours|days                 now - N → now
@@ -36,6 +37,8 @@ PARTS = {  # part of a day: (start hour, end hour; 32 = 08:00 the next day)
 }
 _DAY = r"(monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|today)"
 _PART = r"(morning|afternoon|evening|night)"
+_HOUR = r"([01]?\d|2[0-4])(?!\d)"  # an impossible clock time (99:99) is not read as one
+_CLOCK = r"([01]?\d|2[0-3]):([0-5]\d)(?!\d)"
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,7 @@ def parse_window(question: str, now: datetime) -> Window:
     """The window a question asks about (see the module's grammar)."""
     text = question.lower()
     today = _midnight(now)
-    if m := re.search(r"between (\d{1,2})\s*(am|pm)? and (\d{1,2})\s*(am|pm)?", text):
+    if m := re.search(r"between " + _HOUR + r"\s*(am|pm)? and " + _HOUR + r"\s*(am|pm)?", text):
         day_word = re.search(_DAY, text)
         day = _day(day_word.group(1), now) if day_word else today
         end_h = _hour(m.group(3), m.group(4))
@@ -82,16 +85,15 @@ def parse_window(question: str, now: datetime) -> Window:
         if not day_word and day + timedelta(hours=start_h) > now:
             day -= timedelta(days=1)  # hours still to come today: the last time they passed
         return _span(day + timedelta(hours=start_h), day + timedelta(hours=end_h), now, m.group(0))
-    if m := re.search(r"since " + _DAY + r"(?:\s+(\d{1,2}):(\d{2}))?", text):
+    if m := re.search(r"since " + _DAY + r"(?:\s+" + _CLOCK + ")?", text):
         start = _day(m.group(1), now)
         if m.group(2):
             start += timedelta(hours=int(m.group(2)), minutes=int(m.group(3)))
         return Window(start, now, m.group(0))
-    if m := re.search(r"since (\d{1,2}):(\d{2})", text):
-        return Window(
-            today + timedelta(hours=int(m.group(1)), minutes=int(m.group(2))), now, m.group(0)
-        )
-    if m := re.search(r"last (\d+) (hour|day)s?", text):
+    if m := re.search(r"since " + _CLOCK, text):
+        start = today + timedelta(hours=int(m.group(1)), minutes=int(m.group(2)))
+        return Window(start - timedelta(days=1) if start > now else start, now, m.group(0))
+    if m := re.search(r"last (\d{1,4}) (hour|day)s?", text):
         unit = timedelta(hours=1) if m.group(2) == "hour" else timedelta(days=1)
         return Window(now - int(m.group(1)) * unit, now, m.group(0))
     if m := re.search(r"\b(last night|overnight)\b", text):
