@@ -33,3 +33,11 @@ def test_ops_chat(workspace: Path) -> None:
     assert bad.exit_code == 1
     assert "--at 'yesterday' is not an ISO 8601 time" in bad.output
     assert "Traceback" not in bad.output
+
+    # No question: one after another until an empty line.
+    loop = runner.invoke(app, ["ops", "chat", "-w", ws, "--at", "2026-12-06T08:30Z"],
+                         input="what failed last night?\nanything at D12 today?\n\n")  # fmt: skip
+    assert loop.exit_code == 0, loop.output
+    assert loop.output.count("ops> ") == 3
+    assert "Root cause: S07" in loop.output
+    assert "D12: no failures found" in loop.output

@@ -224,7 +224,10 @@ def ops_rollback(
 @ops_app.command("chat")
 @friendly
 def ops_chat(
-    question: Annotated[str, typer.Argument(help='The question, e.g. "what failed last night?"')],
+    question: Annotated[
+        str | None,
+        typer.Argument(help='The question, e.g. "what failed last night?"; none: ask in a loop.'),
+    ] = None,
     workspace: WorkspaceOption = Path("."),
     at: Annotated[
         str | None,
@@ -237,7 +240,8 @@ def ops_chat(
     as_json: Annotated[bool, typer.Option("--json", help="Print the diagnosis as JSON.")] = False,
 ) -> None:
     """Ask about the target's recent failures: the root cause, the log lines and metric values
-    it rests on, the knowledge atoms and the playbook's next steps (no LLM; read-only)."""
+    it rests on, the knowledge atoms and the playbook's next steps (no LLM; read-only).
+    Without a question, asks one after another (an empty line, `quit` or Ctrl-D ends)."""
     from datetime import UTC, datetime
 
     from frontdesk.config.workspace import Workspace
@@ -254,12 +258,25 @@ def ops_chat(
     now = now if now.tzinfo else now.replace(tzinfo=UTC)
     root = Workspace.at(workspace).root
 
-    async def work(plans: Any, tenant_id: str) -> Any:
-        return await build_troubleshooter(plans.target, root).ask(question, now)
+    def show(diagnosis: Any) -> None:
+        text = json.dumps(diagnosis_view(diagnosis), indent=2) if as_json else diagnosis.answer
+        out.print(text, highlight=False, markup=False, soft_wrap=True)
 
-    diagnosis = _run(workspace, work)
-    text = json.dumps(diagnosis_view(diagnosis), indent=2) if as_json else diagnosis.answer
-    out.print(text, highlight=False, markup=False, soft_wrap=True)
+    async def work(plans: Any, tenant_id: str) -> None:
+        chat = build_troubleshooter(plans.target, root)
+        if question is not None:
+            show(await chat.ask(question, now))
+            return
+        while True:  # the terminal is read on a thread: the loop stays async
+            try:
+                line = (await asyncio.to_thread(input, "ops> ")).strip()
+            except EOFError:
+                return
+            if line.lower() in ("", "quit", "exit"):
+                return
+            show(await chat.ask(line, now if at else datetime.now(UTC)))
+
+    _run(workspace, work)
 
 
 def register(app: typer.Typer) -> None:
