@@ -2,7 +2,9 @@
 in its From header and body) and a hand-off (a lower-case name after a cue), no column of any
 table holds them (messages, turns' screening records, tickets and their summaries, ticket
 events, message_deliveries' stored replies, the audit log...), on SQLite and PostgreSQL
-(issue 17, point 7)."""
+(issue 17, point 7). The one exception is deliberate: the name a customer gives is kept on
+their profile (`customer_profiles.display_name`, exported, erased and purged with it) unless
+`memory.remember_names` is false (issue 19)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from sqlalchemy import select
 
 from frontdesk.orchestration.runtime import Runtime
 from frontdesk.storage.api_keys import Scope, create_key
-from frontdesk.storage.models import Base
+from frontdesk.storage.models import Base, CustomerProfile
 
 IBAN = "DE89370400440532013000"
 RAW = ("DE89 3704 0044 0532 0130 00", IBAN, "oliver pearce", "Oliver Pearce", "Pearce")
@@ -26,7 +28,8 @@ async def _every_stored_value(runtime: Runtime) -> str:
     rows: list[str] = []
     async with runtime.db.unscoped_session() as session:
         for table in Base.metadata.sorted_tables:
-            for row in (await session.execute(select(table))).all():
+            columns = [c for c in table.c if c is not CustomerProfile.__table__.c.display_name]
+            for row in (await session.execute(select(*columns))).all():
                 rows.append(json.dumps([str(v) for v in row], ensure_ascii=False))
     return "\n".join(rows)
 
@@ -62,5 +65,8 @@ async def test_no_raw_personal_data_in_any_table(
     assert "[NAME]" in stored
     for value in RAW:
         assert value not in stored, value
+    async with runtime.db.unscoped_session() as session:
+        names = set(await session.scalars(select(CustomerProfile.display_name)))
+    assert {n.lower() for n in names if n} == {"oliver pearce"}  # on the profile only
     # The chat page's key, written by the app at start-up, is the owner's only.
     assert stat.S_IMODE((runtime.workspace.state_dir / "widget-key").stat().st_mode) == 0o600

@@ -125,6 +125,20 @@ async def test_the_profile_follows_the_customer_across_conversations(
     assert profile.contacts == 2
 
 
+async def test_names_are_not_kept_when_the_workspace_says_so(
+    client: httpx.AsyncClient, admin: dict[str, str], runtime: Runtime
+) -> None:
+    runtime.settings.memory.remember_names = False
+    first = await _start(client, admin, "cust-502")
+    await _say(client, admin, first, "Hi, my name is Maria and my parcel KP-20481736 is late")
+    profile = await _profile(runtime, "cust-502")
+    assert profile is not None
+    assert profile.display_name is None
+    assert profile.facts.get("order_id") == "KP-20481736"  # facts are still remembered
+    second = await _start(client, admin, "cust-502")
+    assert "Maria" not in (await _say(client, admin, second, "hello"))["answer"]
+
+
 async def test_the_hand_off_carries_the_running_summary_and_the_profile(
     client: httpx.AsyncClient, admin: dict[str, str], runtime: Runtime
 ) -> None:

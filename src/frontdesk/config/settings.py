@@ -53,6 +53,9 @@ class MemorySettings(BaseModel):
     # Entity types remembered as facts about the customer (a form need not ask them again).
     profile_facts: list[str] = Field(default_factory=lambda: ["order_id", "customer_id"])
     greet_by_name: bool = True  # a new conversation's first reply greets a known name
+    # The name a customer gives ("my name is ...") is kept on their profile, the one place a
+    # name is stored unredacted (exported, erased and purged with the profile); false: never.
+    remember_names: bool = True
 
 
 class AnswerabilitySettings(BaseModel):

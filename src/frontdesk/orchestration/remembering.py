@@ -94,7 +94,8 @@ async def remember(turn: Turn, deps: Deps) -> None:
 async def _remember(turn: Turn, deps: Deps) -> None:
     memory = deps.settings.memory
     new = _new_conversation(turn)
-    name = given_name(turn.message.text)  # from the words as written: redaction hides names
+    # From the words as written (redaction hides names), and only where names are remembered.
+    name = given_name(turn.message.text) if memory.remember_names else None
     notes = turn_notes(turn, deps)  # before the greeting: the summary holds no name
     reply = turn.reply_text
     if new and not turn.silent and memory.greet_by_name and turn.sink is None:
