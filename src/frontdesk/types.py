@@ -146,3 +146,4 @@ class Reply(BaseModel):
     ticket_id: str | None = None
     # The conversation's dialogue state after this turn (frontdesk.dialogue.state's shape).
     dialogue_state: dict[str, Any] | None = None
+    language: str | None = None  # detected in the customer's message (None: too short)

@@ -7,7 +7,16 @@ import re
 import pytest
 
 from frontdesk.config.forms import FormsConfig
-from frontdesk.dialogue import DialogueState, Frame, SlotValue, Understood, form_step, settle, track
+from frontdesk.dialogue import (
+    DialogueState,
+    Frame,
+    SlotValue,
+    Understood,
+    form_step,
+    from_profile,
+    settle,
+    track,
+)
 from frontdesk.types import Entity
 
 FORMS = FormsConfig.model_validate(
@@ -275,26 +284,22 @@ def test_asked_for_a_role_an_entity_without_one_answers() -> None:
 
 # -- issue 19 leftovers: a finished task corrected, slots prefilled from the profile ---------
 
-_LEFTOVER = pytest.mark.xfail(strict=True, reason="issue 19 leftovers not built yet")
 
-
-@_LEFTOVER
 def test_a_finished_task_is_kept_as_the_last_one() -> None:
     state = _asking("parcel_form", None, order_id="KP-20481736")
     settled = settle(state, FORMS, intent="lost_parcel", form="parcel_form", asked=None)
     assert settled.state.active is None
-    assert settled.state.last is not None  # type: ignore[attr-defined]
-    assert settled.state.last.form == "parcel_form"  # type: ignore[attr-defined]
-    assert settled.state.last.values() == {"order_id": "KP-20481736"}  # type: ignore[attr-defined]
+    assert settled.state.last is not None
+    assert settled.state.last.form == "parcel_form"
+    assert settled.state.last.values() == {"order_id": "KP-20481736"}
     # Stored and read back with the rest of the state.
     assert DialogueState.from_json(settled.state.to_json()) == settled.state
     # A new task forgets it: a later "no, it's ..." is about that one.
     started = settle(settled.state, FORMS, intent="request_refund", form="refund_form",
                      asked="amount")  # fmt: skip
-    assert started.state.last is None  # type: ignore[attr-defined]
+    assert started.state.last is None
 
 
-@_LEFTOVER
 def test_no_its_after_a_finished_task_runs_it_again_with_the_new_value() -> None:
     state = _asking("parcel_form", None, order_id="KP-20481736")
     done = settle(state, FORMS, intent="lost_parcel", form="parcel_form", asked=None).state
@@ -315,11 +320,8 @@ def test_no_its_after_a_finished_task_runs_it_again_with_the_new_value() -> None
     assert other.state.active is None
 
 
-@_LEFTOVER
 def test_known_facts_fill_a_form_from_the_profile() -> None:
-    from frontdesk import dialogue
-
-    prefill = dialogue.from_profile  # type: ignore[attr-defined]
+    prefill = from_profile
     facts = {"order_id": "KP-20481736", "customer_id": "CU-104233"}
     assert prefill(FORMS, "refund_form", facts, {}) == {"order_id": "KP-20481736"}
     # What the conversation gave wins; a fact that fails the slot's validation is not used.

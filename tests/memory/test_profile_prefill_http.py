@@ -15,8 +15,6 @@ from frontdesk.api.app import create_app
 from frontdesk.orchestration.runtime import Runtime
 from frontdesk.storage.api_keys import Scope, create_key
 
-pytestmark = pytest.mark.xfail(strict=True, reason="profile prefill not built yet")
-
 
 @pytest.fixture
 async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
@@ -111,7 +109,7 @@ async def test_a_lookup_runs_with_the_known_order_id_and_reruns_when_corrected(
     asked = await anonymous.say("My parcel still hasn't arrived")
     assert asked["route"]["action"] == "clarify"
     assert asked["dialogue_state"]["active"]["requested_slot"] == "order_id"
-    runtime.settings.memory.prefill_forms = False  # type: ignore[attr-defined]
+    runtime.settings.memory.prefill_forms = False
     off = await Chat.start(client, headers, "cust-prefill-2")
     asked = await off.say("My parcel still hasn't arrived")
     assert asked["route"]["action"] == "clarify"

@@ -60,6 +60,8 @@ class ReplyPublic(BaseModel):
     # The dialogue state after this turn: {active: {intent, form, slots, requested_slot,
     # attempts} | null, paused: [...], slots: {name: {value, turn}}}.
     dialogue_state: dict[str, object] | None = None
+    # The language detected in the customer's message (en, es...; None: too short to tell).
+    language: str | None = None
 
 
 class MessagePublic(BaseModel):

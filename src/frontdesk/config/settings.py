@@ -52,6 +52,9 @@ class MemorySettings(BaseModel):
     profiles: bool = True  # keep customer profiles (conversations with a customer_ref)
     # Entity types remembered as facts about the customer (a form need not ask them again).
     profile_facts: list[str] = Field(default_factory=lambda: ["order_id", "customer_id"])
+    # A form's slot the profile knows (a returning customer's order id) is not asked for
+    # again: the reply names the value used, and "no, it's ..." replaces it.
+    prefill_forms: bool = True
     greet_by_name: bool = True  # a new conversation's first reply greets a known name
     # The name a customer gives ("my name is ...") is kept on their profile, the one place a
     # name is stored unredacted (exported, erased and purged with the profile); false: never.

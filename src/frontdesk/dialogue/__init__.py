@@ -12,7 +12,8 @@ Public API (pure functions and frozen dataclasses; no I/O, no database):
   pending question fills the slot asked for (extraction biased to that slot: its entity,
   else a token matching its pattern, a bare number for a float, yes/no for a bool, the text
   for from_text); a confident other intent (`forms.switch_confidence`) pauses the task;
-  "no, it's ..." replaces a slot; an answer that fills nothing counts a failed attempt.
+  "no, it's ..." replaces a slot (just after a task finished, it runs that task again with
+  the new value: `DialogueState.last`); an answer that fills nothing counts a failed attempt.
   `Tracked.state`, `.event` (none | fill | correct | switch | failed_attempt | continue),
   `.intent` (the task the message continues, or None), `.filled`, `.refused`,
   `.task_slots`.
@@ -20,9 +21,12 @@ Public API (pure functions and frozen dataclasses; no I/O, no database):
   (`validation.tool`); when it answered the pending question it counts a failed attempt.
 - `form_step(forms, form, slots, attempts) -> ("ask" | "complete" | "give_up", slot)`:
   what a form needs next.
-- `settle(state, forms, *, intent, form, asked, handoff=False, answered=True) -> Settled`:
-  after the decision: the form the rules ran asks `asked` or is complete; a finished task
-  lets the most recent paused one resume (`Settled.resumed`); a hand-off ends them all.
+- `settle(state, forms, *, intent, form, asked, handoff=False, answered=True, prefill=None)
+  -> Settled`: after the decision: the form the rules ran asks `asked` or is complete; a
+  finished task lets the most recent paused one resume (`Settled.resumed`) and is kept as
+  `state.last`; a hand-off ends them all.
+- `from_profile(forms, form, facts, have) -> values`: the form's slots the customer's
+  profile knows and the conversation has not given (validated), for `settle`'s `prefill`.
 - `slot_values(message, forms, form, requested=None) -> (values, refused)`: the validated
   slot values a message carries.
 
@@ -36,6 +40,7 @@ from frontdesk.dialogue.tracker import (
     Tracked,
     Understood,
     form_step,
+    from_profile,
     reject,
     settle,
     slot_values,
@@ -50,6 +55,7 @@ __all__ = [
     "Tracked",
     "Understood",
     "form_step",
+    "from_profile",
     "reject",
     "settle",
     "slot_values",

@@ -4,7 +4,8 @@
             "slots": {name: {"value": str, "turn": turn_id}},
             "requested_slot": str | null, "attempts": int} | null,
  "paused": [<same shape>, ...],          # tasks waiting, most recent first
- "slots": {name: {"value": str, "turn": turn_id}}}   # every slot filled so far
+ "slots": {name: {"value": str, "turn": turn_id}},   # every slot filled so far
+ "last": <same shape as active>}         # only while set: the last task a form finished
 """
 
 from __future__ import annotations
@@ -60,25 +61,31 @@ class DialogueState:
     active: Frame | None = None
     paused: tuple[Frame, ...] = ()
     slots: dict[str, SlotValue] = field(default_factory=dict)
+    # The last task a form finished, until another starts: "no, it's ..." runs it again.
+    last: Frame | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "active": self.active.to_json() if self.active else None,
             "paused": [frame.to_json() for frame in self.paused],
             "slots": {name: slot.to_json() for name, slot in self.slots.items()},
         }
+        if self.last is not None:
+            data["last"] = self.last.to_json()
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> DialogueState:
         """The stored state; None or a malformed value is a fresh conversation's."""
         if not isinstance(data, dict):
             return cls()
-        active = data.get("active")
+        active, last = data.get("active"), data.get("last")
         paused = data.get("paused") or []
         return cls(
             active=Frame.from_json(active) if isinstance(active, dict) else None,
             paused=tuple(Frame.from_json(f) for f in paused if isinstance(f, dict)),
             slots=_slots(data.get("slots")),
+            last=Frame.from_json(last) if isinstance(last, dict) else None,
         )
 
     def values(self) -> dict[str, str]:

@@ -21,6 +21,7 @@ from frontdesk.types import Entity
 Candidate = tuple[str, str | None]  # a value, and the entity type it was extracted as
 Event = Literal["none", "fill", "correct", "switch", "failed_attempt", "continue"]
 
+PROFILE = "profile"  # the `turn` of a slot value taken from the customer's profile
 # A short answer (this many words or fewer) that fills the pending question answers it, even
 # when the classifier is sure the words mean another intent ("thanks, KP-20481736").
 SHORT_ANSWER_WORDS = 6
@@ -86,7 +87,15 @@ def track(state: DialogueState, message: Understood, forms: FormsConfig) -> Trac
         corrected = [s for s, v in values.items() if s in known and known[s].value != v]
         for name, value in values.items():
             known[name] = SlotValue(value, message.turn_id)
-        event: Event = "correct" if corrected and _CORRECTION.search(message.text) else "none"
+        correcting = bool(corrected and _CORRECTION.search(message.text))
+        if correcting and active is None and (redo := _rerun(state.last, message, values, forms)):
+            # "no, it's KP-..." just after a task finished: that task again, with the value.
+            why = f"corrected {', '.join(redo.filled)} of the finished {redo.intent} task"
+            return Tracked(
+                state.with_(active=redo.frame, slots=known, last=None), "correct", redo.intent,
+                redo.filled, refused, why,
+            )  # fmt: skip
+        event: Event = "correct" if correcting else "none"
         return Tracked(state.with_(slots=known), event, None, values, refused)
     requested = active.requested_slot
     values, refused = slot_values(message, forms, active.form, requested=requested)
@@ -138,6 +147,36 @@ def track(state: DialogueState, message: Understood, forms: FormsConfig) -> Trac
     )
 
 
+@dataclass(frozen=True)
+class _Rerun:
+    frame: Frame
+    intent: str
+    filled: dict[str, str]
+
+
+def _rerun(
+    last: Frame | None, message: Understood, values: dict[str, str], forms: FormsConfig
+) -> _Rerun | None:
+    """The finished task a short correction is about: one of its slots, with another value."""
+    if last is None or last.form not in forms.forms:
+        return None
+    if len(message.text.split()) > SHORT_ANSWER_WORDS:
+        return None
+    required = forms.forms[last.form].required_slots
+    filled = {
+        name: value
+        for name, value in values.items()
+        if name in required and name in last.slots and last.slots[name].value != value
+    }
+    if not filled:
+        return None
+    slots = dict(last.slots)
+    for name, value in filled.items():
+        slots[name] = SlotValue(value, message.turn_id)
+    frame = replace(last, slots=slots, requested_slot=None, attempts=0)
+    return _Rerun(frame, last.intent, filled)
+
+
 def reject(before: DialogueState, tracked: Tracked, slot: str, message: str | None = None
            ) -> Tracked:  # fmt: skip
     """`tracked` without the value it gave `slot` (a lookup refused it: validation.tool):
@@ -185,35 +224,41 @@ def settle(
     asked: str | None,
     handoff: bool = False,
     answered: bool = True,
+    prefill: dict[str, str] | None = None,
 ) -> Settled:
     """Apply the decision (after the rules decided and the reply was made).
 
     `form`: the form the rules ran this turn (None: none); `asked`: the slot it asks for
     (None: the form is complete); `handoff`: people take the conversation over (every task
     ends); `answered`: the turn did its task (an answer or a tool), so a paused one may
-    resume (a clarifying question outside a form does not)."""
+    resume (a clarifying question outside a form does not); `prefill`: values from the
+    customer's profile for the form's slots the conversation has not given (`from_profile`),
+    marked as from the profile (`SlotValue.turn == "profile"`). A task the form finished is
+    kept as `last` until another starts ("no, it's ..." then runs it again)."""
     if handoff:
-        return Settled(state.with_(active=None, paused=()), done=state.active)
-    active, paused = state.active, list(state.paused)
+        return Settled(state.with_(active=None, paused=(), last=None), done=state.active)
+    active, paused, last = state.active, list(state.paused), state.last
     done: Frame | None = None
+    known = {**state.slots, **{k: SlotValue(v, PROFILE) for k, v in (prefill or {}).items()
+                               if k not in state.slots}}  # fmt: skip
     if form is not None and form in forms.forms:
         if active is None or active.form != form:
             if active is not None:
                 paused.insert(0, active)
-            prefill = {
-                name: state.slots[name]
-                for name in forms.forms[form].required_slots
-                if name in state.slots
+            slots = {
+                name: known[name] for name in forms.forms[form].required_slots if name in known
             }
-            prefill.update(_from_trigger(forms, form, intent))
-            active = Frame(intent=intent or "", form=form, slots=prefill)
+            slots.update(_from_trigger(forms, form, intent))
+            active = Frame(intent=intent or "", form=form, slots=slots)
+            last = None  # a new task: a correction from now on is about this one
         else:
             # A value the conversation knows (given in passing) counts for the form too.
             slots = dict(active.slots)
             for name in forms.forms[form].required_slots:
-                if name not in slots and name in state.slots:
-                    slots[name] = state.slots[name]
+                if name not in slots and name in known:
+                    slots[name] = known[name]
             active = replace(active, slots=slots)
+        state = state.with_(slots={**known, **active.slots}, last=last)
         if asked is not None:
             active = replace(active, requested_slot=asked)
             return Settled(state.with_(active=active, paused=tuple(paused)))
@@ -223,6 +268,8 @@ def settle(
             done, active = active, None
     elif active is not None and answered:
         done, active = active, None  # a task without a form is done once answered
+    if done is not None and done.form in forms.forms:
+        state = state.with_(last=done)
     resumed = None
     if active is None and paused and answered:
         resumed = replace(paused.pop(0), attempts=0)
@@ -248,6 +295,26 @@ def _from_trigger(forms: FormsConfig, form: str, intent: str | None) -> dict[str
                 and mapping.applies(form, name)  # as if asked, as the form starts
             ):
                 found[name] = SlotValue(_scalar(mapping.value))
+                break
+    return found
+
+
+def from_profile(
+    forms: FormsConfig, form: str, facts: dict[str, str], have: dict[str, str]
+) -> dict[str, str]:
+    """The form's slots the conversation has not given (`have`) that the customer's profile
+    knows (`facts`: entity type -> value, memory.profile_facts): through the slot's
+    from_entity mappings, and only values its validation accepts."""
+    found: dict[str, str] = {}
+    for name in forms.forms[form].required_slots:
+        slot = forms.slots.get(name)
+        if slot is None or name in have:
+            continue
+        mappings = slot.mappings or [SlotMapping(type="from_entity", entity=name)]
+        for mapping in mappings:
+            value = facts.get(mapping.entity or "") if mapping.type == "from_entity" else None
+            if value is not None and _valid(slot, value, mapping.entity):
+                found[name] = value
                 break
     return found
 

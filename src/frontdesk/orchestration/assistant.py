@@ -183,4 +183,5 @@ def _reply(turn: Turn) -> Reply:
         fallback=turn.fallback,
         ticket_id=turn.ticket_id,
         dialogue_state=turn.dialogue_state.to_json(),
+        language=turn.language,
     )

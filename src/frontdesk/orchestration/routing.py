@@ -15,7 +15,7 @@ from sqlalchemy import select
 from frontdesk.config.rule_text import render_template
 from frontdesk.config.rules import HANDOFF_ACTIONS, OWNER, RuleConfig, Trigger
 from frontdesk.config.settings import GuardSettings
-from frontdesk.dialogue import form_step, settle
+from frontdesk.dialogue import form_step, from_profile, settle
 from frontdesk.guard.input_screen import INJECTION
 from frontdesk.handoff.summary import CurrentTurn, build_summary
 from frontdesk.orchestration.deps import Deps
@@ -189,8 +189,12 @@ def _run_form(turn: Turn, deps: Deps, facts: Facts) -> None:
     active = state.active if state.active is not None and state.active.form == name else None
     slots = {**state.values(), **(active.values() if active else {})}
     slots = {k: v for k, v in slots.items() if k in forms.forms[name].required_slots}
+    known = _from_profile(turn, deps, name, slots)  # not asked again: the reply says so
+    slots.update(known)
     step, slot = form_step(forms, name, slots, active.attempts if active else 0)
     turn.decision["form"] = {"form": name, "step": step, "slot": slot, "slots": slots}
+    if known:
+        turn.decision["form"]["from_profile"] = known
     if step == "complete":
         turn.form_slots = slots
         if route.action is Action.CLARIFY:  # a form that only asks: now answer
@@ -213,15 +217,36 @@ def _run_form(turn: Turn, deps: Deps, facts: Facts) -> None:
         )
         return
     refused = turn.tracked.refused.get(slot) if turn.tracked is not None else None
-    question = forms.ask(name, slot)
+    said = [refused, profile_line(known, done=False) if known else None, forms.ask(name, slot)]
     turn.route = Route(
         action=Action.CLARIFY,
         team=route.team,
         priority=route.priority,
         rule=route.rule,
         reason=f"{route.reason}; form {name} asks for {slot}",
-        ask=f"{refused} {question}" if refused else question,
+        ask=" ".join(part for part in said if part),
     )
+
+
+def _from_profile(turn: Turn, deps: Deps, form: str, have: dict[str, str]) -> dict[str, str]:
+    """The form's missing slots the customer's profile knows (memory.prefill_forms)."""
+    profile = turn.profile
+    if deps.forms is None or profile is None or not profile.facts:
+        return {}
+    if not deps.settings.memory.prefill_forms:
+        return {}
+    return from_profile(deps.forms, form, profile.facts, have)
+
+
+def profile_line(known: dict[str, str], *, done: bool) -> str:
+    """What the reply says about values taken from the profile instead of asking for them:
+    "I'll use order KP-20481736 from earlier; say if it's another one." """
+    values = " and ".join(
+        f"{name.removesuffix('_id').replace('_', ' ')} {value}" for name, value in known.items()
+    )
+    verb = "I used" if done else "I'll use"
+    other = "another one" if len(known) == 1 else "other ones"
+    return f"{verb} {values} from earlier; say if it's {other}."
 
 
 async def looked_up(turn: Turn, deps: Deps, tool: str, arguments: dict[str, Any]) -> bool:
@@ -250,8 +275,12 @@ def settle_dialogue(turn: Turn, deps: Deps) -> None:
         asked=form.get("slot") if form.get("step") == "ask" else None,
         handoff=action in HANDOFF_ACTIONS or turn.ticket_id is not None,
         answered=action in (Action.ANSWER, Action.TOOL),
+        prefill=form.get("from_profile"),
     )
     turn.dialogue_state = settled.state
+    known = form.get("from_profile")
+    if known and form.get("step") == "complete" and settled.done is not None:
+        turn.reply_text = f"{turn.reply_text}\n\n{profile_line(known, done=True)}"
     resumed = settled.resumed
     if resumed is not None and resumed.form and resumed.requested_slot:
         question = deps.forms.ask(resumed.form, resumed.requested_slot)

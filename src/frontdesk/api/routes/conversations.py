@@ -144,6 +144,7 @@ def public_reply(reply: Reply) -> ReplyPublic:
         fallback=reply.fallback,
         ticket_id=reply.ticket_id,
         dialogue_state=reply.dialogue_state,
+        language=reply.language,
     )
 
 
