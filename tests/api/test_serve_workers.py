@@ -28,8 +28,6 @@ from frontdesk.storage.tenants import ensure_tenant
 from frontdesk.storage.users import Role, create_user
 from tests.conftest import demo_copy, free_port, require_redis
 
-pytestmark = pytest.mark.xfail(strict=True, reason="serve --workers is not built yet")
-
 REDIS = "redis://127.0.0.1:6379/0"
 PASSWORD = "correct horse battery"
 WORKER = "x-frontdesk-worker"

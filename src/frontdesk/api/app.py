@@ -11,6 +11,7 @@ from pathlib import Path
 
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from frontdesk import __version__
 from frontdesk.api.body_limit import BodySizeLimit
@@ -61,19 +62,33 @@ STATIC = Path(__file__).resolve().parent / "static"
 log = logging.getLogger(__name__)
 
 
-def create_app(workspace: Path | str | None = None, *, runtime: Runtime | None = None) -> FastAPI:
+def create_app(
+    workspace: Path | str | None = None,
+    *,
+    runtime: Runtime | None = None,
+    worker: int | None = None,
+    prepared: bool = False,
+) -> FastAPI:
     """Build the app for a workspace, or around an already opened runtime (tests, embedding).
 
     The runtime (database, models) is opened in the lifespan, not here, so building the app
-    is cheap and import-safe.
+    is cheap and import-safe. `worker`: this process is worker N of `serve --workers`
+    (responses say so in `X-Frontdesk-Worker`; only worker 0 resumes webhook deliveries and
+    runs the retention timer). `prepared`: the start-up work (knowledge sync) was done by
+    the parent process, so it is not done again here.
     """
+    leader = worker is None or worker == 0
     if workspace is None and runtime is None:
         raise ValueError("create_app needs a workspace directory or a runtime")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = runtime is None
-        current = runtime if runtime is not None else await open_runtime(workspace or ".")
+        current = (
+            runtime
+            if runtime is not None
+            else await open_runtime(workspace or ".", sync=not prepared)
+        )
         app.state.runtime = current
         # Pseudonyms in access lines keyed per installation: stable across restarts, and no
         # customer ref can be found in a log by hashing guesses.
@@ -85,8 +100,9 @@ def create_app(workspace: Path | str | None = None, *, runtime: Runtime | None =
         )
         jobs = JobRunner(current.db, timing=current.settings.jobs,
                          dispatch=_workers(current.settings.jobs))  # fmt: skip
-        if current.desk is not None and current.desk.dispatcher is not None:
-            await current.desk.dispatcher.resume()  # webhooks a previous process left pending
+        if leader and current.desk is not None and current.desk.dispatcher is not None:
+            # Webhooks a previous process left pending: resumed by one worker, not N times.
+            await current.desk.dispatcher.resume()
         app.state.jobs = jobs
         app.state.limiter = Limiter(current.settings.limits)
         app.state.channels = ChannelIntake(  # Slack, WhatsApp
@@ -100,7 +116,7 @@ def create_app(workspace: Path | str | None = None, *, runtime: Runtime | None =
         watch = asyncio.create_task(every(current.settings.jobs.abandoned_after_s / 2, take_over))
         purge = (
             asyncio.create_task(retention_loop(current.db, jobs, current.settings))
-            if _retention_configured(current.settings)
+            if leader and _retention_configured(current.settings)
             else None
         )
         app.state.stopping = asyncio.Event()  # set on SIGINT/SIGTERM: event streams end
@@ -153,7 +169,30 @@ def create_app(workspace: Path | str | None = None, *, runtime: Runtime | None =
     app.add_middleware(BodySizeLimit, settings=lambda: _server_settings(app))
     app.add_middleware(UrlHygiene)
     app.add_middleware(SecurityHeaders, embed_origins=lambda: _embed_origins(app))
+    if worker is not None:
+        app.add_middleware(WorkerHeader, worker=worker)
     return app
+
+
+class WorkerHeader:
+    """`X-Frontdesk-Worker: N` on every response of worker N (`serve --workers`): which
+    process answered, for operators checking the spread and for the tests."""
+
+    def __init__(self, app: ASGIApp, worker: int) -> None:
+        self.app = app
+        self.header = (b"x-frontdesk-worker", str(worker).encode())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), self.header]}
+            await send(message)
+
+        await self.app(scope, receive, sending)
 
 
 def _embed_origins(app: FastAPI) -> list[str]:
@@ -236,4 +275,11 @@ def create_app_from_env() -> FastAPI:
     """Factory for `uvicorn --factory frontdesk.api.app:create_app_from_env`."""
     import os
 
-    return create_app(os.environ.get("FRONTDESK_WORKSPACE", "."))
+    from frontdesk.api.serving import PREPARED_ENV, WORKER_ENV
+
+    worker = os.environ.get(WORKER_ENV)
+    return create_app(
+        os.environ.get("FRONTDESK_WORKSPACE", "."),
+        worker=int(worker) if worker else None,
+        prepared=os.environ.get(PREPARED_ENV) == "1",
+    )

@@ -71,14 +71,30 @@ def serve(
     port: Annotated[
         int | None, typer.Option(help="Default: server.port in frontdesk.yaml.")
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Processes serving the address, each with its own models. Over 1 needs "
+            "limits.storage_url in Redis. Default: server.workers in frontdesk.yaml (1).",
+        ),
+    ] = None,
 ) -> None:
     """Serve the HTTP API and the chat page."""
+    import importlib
+
     import uvicorn
 
     ws = Workspace.at(workspace)
     settings = load_settings(ws)
     bind_host = host or settings.server.host
     bind_port = port or settings.server.port
+    processes = workers or settings.server.workers
+    # By name, like uvicorn's app: the CLI does not import the API package.
+    serving = importlib.import_module("frontdesk.api.serving") if processes > 1 else None
+    if serving is not None:  # before anything slow: the limits must be shared
+        serving.check_shared_limits(settings, processes, ws.root / "frontdesk.yaml")
     # A busy port is said at once, not after the models have loaded.
     busy = _cannot_bind(bind_host, bind_port)
     if busy:
@@ -95,6 +111,15 @@ def serve(
         runtime = await open_runtime(ws.root)
         await runtime.close()
 
+    if serving is not None:
+        # Migrations, knowledge sync, training, the page's key: once, not by each worker.
+        serving.prepare_in_child(ws.root)
+        where = f"http://{bind_host}:{bind_port} with {processes} workers"
+        out.print(f"frontdesk serving {ws.root} on {where}  (docs: /docs)",
+                  soft_wrap=True, highlight=False)  # fmt: skip
+        code = serving.serve_workers(ws.root, bind_host, bind_port, processes,
+                                     _log_config(pid=True), SHUTDOWN_GRACE_S)  # fmt: skip
+        raise typer.Exit(code)
     run_async(preflight())
     os.environ["FRONTDESK_WORKSPACE"] = str(ws.root)
     out.print(f"frontdesk serving {ws.root} on http://{bind_host}:{bind_port}  (docs: /docs)",
@@ -127,11 +152,17 @@ def _cannot_bind(host: str, port: int) -> str | None:
         return (exc.strerror or str(exc)).lower()
 
 
-def _log_config() -> dict[str, Any]:
-    """uvicorn's logging, plus frontdesk's own INFO lines (a swapped model, say) beside it."""
+def _log_config(*, pid: bool = False) -> dict[str, Any]:
+    """uvicorn's logging, plus frontdesk's own INFO lines (a swapped model, say) beside it.
+    `pid`: each line starts with its process id (several workers write to one log)."""
     from uvicorn.config import LOGGING_CONFIG
 
     config: dict[str, Any] = {**LOGGING_CONFIG, "loggers": dict(LOGGING_CONFIG["loggers"])}
+    if pid:
+        config["formatters"] = {
+            name: {**formatter, "fmt": "[%(process)d] " + formatter["fmt"]}
+            for name, formatter in LOGGING_CONFIG["formatters"].items()
+        }
     config["loggers"]["frontdesk"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
     # Access lines name no customer: ids and addresses in URLs become pseudonyms.
     config["filters"] = {"identifiers": {"()": "frontdesk.observability.logs.AccessLogFilter"}}

@@ -24,6 +24,10 @@ class ServerSettings(BaseModel):
     port: int = Field(default=8000, ge=1, le=65535)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # Processes serving the address (`frontdesk serve --workers N`), each with its own models
+    # and its own listening socket (SO_REUSEPORT), so the kernel spreads connections, keep-alive
+    # ones included. Over 1, `limits.storage_url` must be Redis: limits are shared through it.
+    workers: int = Field(default=1, ge=1, le=64)
 
 
 class AssistantSettings(BaseModel):

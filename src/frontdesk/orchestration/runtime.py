@@ -22,6 +22,7 @@ from frontdesk.guard.input_screen import InputScreen
 from frontdesk.guard.output_screen import OutputScreen
 from frontdesk.guard.own_contacts import workspace_contacts
 from frontdesk.handoff.desk import Desk
+from frontdesk.handoff.events import event_hub
 from frontdesk.handoff.webhooks import WebhookDispatcher
 from frontdesk.handoff.zendesk import ZendeskMirror
 from frontdesk.interfaces import Embedder, Retriever, Transcriber
@@ -89,6 +90,8 @@ class Runtime:
             self.parser.close()
         if self.desk is not None and self.desk.dispatcher is not None:
             await self.desk.dispatcher.close()
+        if self.desk is not None:
+            await self.desk.hub.close()  # a Redis hub's connections and tasks
         await self.assistant.deps.llm.aclose()  # the model providers' connection pools
         close_retriever = getattr(self.assistant.deps.retriever, "aclose", None)
         if close_retriever is not None:  # background index builds (a plugin's may have none)
@@ -186,7 +189,8 @@ def build_desk(db: Database, settings: Settings, clock: Callable[[], datetime]) 
                 f"{handoff.zendesk.api_token_env})"
             )
         mirror = ZendeskMirror(handoff.zendesk.base_url, handoff.zendesk.email, token)
-    desk = Desk(db, clock=clock)
+    # Console events reach every process that shares the limits' Redis (serve --workers N).
+    desk = Desk(db, clock=clock, hub=event_hub(settings.limits.storage_url))
     if handoff.webhooks or mirror is not None:
         desk.dispatcher = WebhookDispatcher(
             db,
