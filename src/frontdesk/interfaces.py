@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -194,11 +194,14 @@ class TargetElement(BaseModel):
 
 class ElementChange(BaseModel):
     """The new configuration of one element; `base_digest`, when given, must still be the
-    element's digest when the change is applied (else the whole change set is refused)."""
+    element's digest when the change is applied (else the whole change set is refused).
+    With `kind`, the element is new: the target creates it, and refuses the whole change set
+    (element_exists) when the id is taken."""
 
     id: str
     config: dict[str, Any]
     base_digest: str | None = None
+    kind: str | None = None
 
 
 class AppliedVersion(BaseModel):
@@ -229,8 +232,10 @@ class TargetSystem(Protocol):
     """A running system the operations assistant reads and changes. Changes go in only as
     whole change sets (`apply`), validated against each kind's JSON Schema, as one numbered
     version with an audit entry; `rollback(version)` restores what that version replaced,
-    exactly. Failures raise FrontdeskErrors with stable codes: element_not_found,
-    element_changed, config_invalid, version_not_found, target_unavailable."""
+    exactly (an element it created is removed again). `validate` and `render` take new
+    elements too (`new`: id -> kind). Failures raise FrontdeskErrors with stable codes:
+    element_not_found, element_exists, element_changed, config_invalid, version_not_found,
+    target_unavailable."""
 
     name: str
 
@@ -242,7 +247,9 @@ class TargetSystem(Protocol):
 
     async def schema(self, kind: str) -> dict[str, Any]: ...
 
-    async def validate(self, configs: dict[str, dict[str, Any]]) -> dict[str, list[str]]: ...
+    async def validate(
+        self, configs: dict[str, dict[str, Any]], *, new: Mapping[str, str] | None = None
+    ) -> dict[str, list[str]]: ...
 
     async def render(self, element: TargetElement, config: dict[str, Any]) -> str: ...
 

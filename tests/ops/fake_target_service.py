@@ -16,7 +16,7 @@ from fastapi import Body, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 
 from frontdesk.errors import FrontdeskError
-from frontdesk.interfaces import ElementChange, Severity
+from frontdesk.interfaces import ElementChange, Severity, TargetElement
 from frontdesk.ops.folder import FolderTarget
 
 TOKEN = "target-token-123"
@@ -54,12 +54,16 @@ def fake_service(root: Path) -> FastAPI:
         return await target.schema(kind)
 
     @app.post("/validate")
-    async def validate(configs: Annotated[dict[str, Any], Body(embed=True)]) -> Any:
-        return await target.validate(configs)
+    async def validate(body: Annotated[dict[str, Any], Body()]) -> Any:
+        return await target.validate(body["configs"], new=body.get("new"))
 
     @app.post("/render")
     async def render(body: Annotated[dict[str, Any], Body()]) -> Any:
-        element = await target.element(body["id"])
+        try:
+            element = await target.element(body["id"])
+        except FrontdeskError:  # a new element: rendered as its kind's files are
+            element = TargetElement(id=body["id"], kind=body["kind"], config={}, text="",
+                                    digest="")  # fmt: skip
         return {"text": await target.render(element, body["config"])}
 
     @app.get("/version")

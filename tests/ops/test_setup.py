@@ -13,15 +13,9 @@ import yaml
 
 from frontdesk.errors import FrontdeskError
 from frontdesk.ops.folder import FolderTarget
-
-try:  # until the feature lands (xfail below)
-    from frontdesk.ops.setup import SetupGenerator, generator_for
-except ImportError:
-    SetupGenerator = generator_for = None  # type: ignore[assignment,misc]
+from frontdesk.ops.setup import SetupGenerator, generator_for
 from frontdesk.ops.troubleshoot import OpsAtom
 from frontdesk.orchestration.ops_chat import read_ops_atoms
-
-pytestmark = pytest.mark.xfail(strict=True, reason="starter configuration not built yet")
 
 KNOWLEDGE = Path(__file__).resolve().parents[2] / "src/frontdesk/demo/workspace/ops/knowledge"
 

@@ -16,17 +16,11 @@ from frontdesk.interfaces import ElementChange, TargetSystem
 from frontdesk.ops.folder import FolderTarget
 from frontdesk.ops.http_target import HttpTarget
 from frontdesk.ops.plans import ChangePlans
-
-try:  # until the feature lands (xfail below)
-    from frontdesk.ops.setup import generator_for
-except ImportError:
-    generator_for = None  # type: ignore[assignment]
+from frontdesk.ops.setup import generator_for
 from frontdesk.orchestration.ops_chat import read_ops_atoms
 from frontdesk.storage.db import Database
 from tests.ops.conftest import tree_bytes
 from tests.ops.fake_target_service import TOKEN, serving
-
-pytestmark = pytest.mark.xfail(strict=True, reason="starter configuration not built yet")
 
 KNOWLEDGE = Path(__file__).resolve().parents[2] / "src/frontdesk/demo/workspace/ops/knowledge"
 

@@ -11,7 +11,10 @@
 
 Every apply writes all files of a change set or none (staged next to their targets, renamed
 in; a failure puts back what was renamed), under a lock file, as one numbered version whose
-snapshot holds the bytes it replaced: rollback restores them byte for byte.
+snapshot holds the bytes it replaced: rollback restores them byte for byte. A new element
+(a change with a `kind`) gets a file in its kind's folder, with the suffix most of that
+folder's files have (`<kind>s/<id>.yaml` for a kind with no folder yet); its version records
+that the file did not exist, so rolling it back removes the file again.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -172,27 +176,41 @@ class FolderTarget:
         return schemas[kind]
 
     def _validate(
-        self, found: dict[str, _Stored], configs: dict[str, dict[str, Any]]
+        self,
+        found: dict[str, _Stored],
+        configs: dict[str, dict[str, Any]],
+        new: Mapping[str, str] | None = None,
     ) -> dict[str, list[str]]:
         kinds = {i: s.kind for i, s in found.items()}
+        kinds.update(new or {})
         ids: dict[str, set[str]] = {}
-        for i, s in found.items():
-            ids.setdefault(s.kind, set()).add(i)
+        for i, kind in kinds.items():
+            ids.setdefault(kind, set()).add(i)
         return validate_configs(self._schemas(), kinds, configs, ids)
 
-    async def validate(self, configs: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    async def validate(
+        self, configs: dict[str, dict[str, Any]], *, new: Mapping[str, str] | None = None
+    ) -> dict[str, list[str]]:
         found = await asyncio.to_thread(self._scan)
-        unknown = [i for i in configs if i not in found]
+        unknown = [i for i in configs if i not in found and i not in (new or {})]
         if unknown:
             raise NotFoundError(f"no element {unknown[0]!r} in {self.name}",
                                 code="element_not_found")  # fmt: skip
-        return await asyncio.to_thread(self._validate, found, configs)
+        return await asyncio.to_thread(self._validate, found, configs, new)
+
+    def _new_path(self, found: dict[str, _Stored], element_id: str, kind: str) -> Path:
+        """Where a new element of `kind` goes: its kind's folder, the suffix most used there."""
+        same = [s.path for s in found.values() if s.kind == kind]
+        if same:
+            suffix = Counter(p.suffix for p in same).most_common(1)[0][0]
+            return same[0].parent / f"{element_id}{suffix}"
+        return self.root / "elements" / f"{kind}s" / f"{element_id}.yaml"
 
     async def render(self, element: TargetElement, config: dict[str, Any]) -> str:
         found = await asyncio.to_thread(self._scan)
         stored = found.get(element.id)
-        name = stored.path.name if stored else f"{element.id}.yaml"
-        return dump_element(name, config).decode()
+        path = stored.path if stored else self._new_path(found, element.id, element.kind)
+        return dump_element(path.name, config).decode()
 
     # Versions ------------------------------------------------------------------------
 
@@ -221,46 +239,61 @@ class FolderTarget:
 
     def _write_version(
         self,
-        writes: dict[Path, bytes],
+        writes: dict[Path, bytes | None],
         *,
         actor: str,
         message: str,
         rollback_of: int | None = None,
     ) -> AppliedVersion:
-        """Snapshot what `writes` replaces, then write all of it or nothing."""
+        """Snapshot what `writes` replaces, then write all of it or nothing. A path whose
+        new bytes are None is removed; one that did not exist has None as its `before`."""
         version = self._head() + 1
         folder = self._history / f"v{version:06d}"
-        before: dict[str, str] = {}
-        after: dict[str, str] = {}
+        before: dict[str, str | None] = {}
+        after: dict[str, str | None] = {}
         for path, data in writes.items():
             rel = path.relative_to(self.root).as_posix()
-            saved = folder / "before" / rel
-            saved.parent.mkdir(parents=True, exist_ok=True)
-            saved.write_bytes(path.read_bytes())
-            before[rel] = _digest(saved.read_bytes())
-            after[rel] = _digest(data)
+            before[rel] = None
+            if path.is_file():
+                saved = folder / "before" / rel
+                saved.parent.mkdir(parents=True, exist_ok=True)
+                saved.write_bytes(path.read_bytes())
+                before[rel] = _digest(saved.read_bytes())
+            after[rel] = None if data is None else _digest(data)
         staged: list[tuple[Path, Path]] = []
         done: list[Path] = []
         try:
             for path, data in writes.items():
                 temp = path.with_name(f".{path.name}.{version}.tmp")
+                if data is None:
+                    os.replace(path, temp)  # removed: kept aside until the rest is in
+                    done.append(path)
+                    continue
+                path.parent.mkdir(parents=True, exist_ok=True)
                 temp.write_bytes(data)
                 staged.append((temp, path))
             for temp, path in staged:
                 os.replace(temp, path)
                 done.append(path)
         except BaseException:
-            for path in done:  # put back what was already renamed in
+            for path in done:  # put back what was already renamed in (or aside)
                 rel = path.relative_to(self.root).as_posix()
-                path.write_bytes((folder / "before" / rel).read_bytes())
+                if before[rel] is None:
+                    path.unlink(missing_ok=True)
+                else:
+                    path.write_bytes((folder / "before" / rel).read_bytes())
             for temp, _ in staged:
                 temp.unlink(missing_ok=True)
             raise
+        for path, data in writes.items():
+            if data is None:
+                path.with_name(f".{path.name}.{version}.tmp").unlink(missing_ok=True)
         now = datetime.now(UTC).isoformat()
         ids = {path.relative_to(self.root).as_posix(): path.stem for path in writes}
         manifest = {"version": version, "at": now, "actor": actor, "message": message,
                     "rollback_of": rollback_of, "files": ids, "before": before,
                     "after": after}  # fmt: skip
+        folder.mkdir(parents=True, exist_ok=True)  # a version that only creates saves nothing
         (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
         with (self._history / "audit.jsonl").open("a") as log:
             entry = {"version": version, "at": now, "actor": actor, "message": message,
@@ -272,36 +305,45 @@ class FolderTarget:
         return AppliedVersion(
             version=version,
             changed=sorted(ids.values()),
-            digests={ids[rel]: digest for rel, digest in after.items()},
+            digests={ids[rel]: digest for rel, digest in after.items() if digest is not None},
             rollback_of=rollback_of,
         )
 
     def _apply(self, changes: Sequence[ElementChange], actor: str, message: str) -> AppliedVersion:
         with self._locked():
             found = self._scan()
-            unknown = [c.id for c in changes if c.id not in found]
+            taken = [c.id for c in changes if c.kind is not None and c.id in found]
+            if taken:
+                raise ConflictError(
+                    f"already in {self.name}: {', '.join(taken)}; a new element needs a free id",
+                    code="element_exists",
+                )
+            new = {c.id: c.kind for c in changes if c.kind is not None}
+            unknown = [c.id for c in changes if c.id not in found and c.id not in new]
             if unknown:
                 raise NotFoundError(f"no element {unknown[0]!r} in {self.name}",
                                     code="element_not_found")  # fmt: skip
             moved = [
                 c.id for c in changes
-                if c.base_digest is not None and c.base_digest != _digest(found[c.id].data)
+                if c.id in found and c.base_digest is not None
+                and c.base_digest != _digest(found[c.id].data)
             ]  # fmt: skip
             if moved:
                 raise ConflictError(
                     f"changed since the plan was made: {', '.join(moved)}; make a new plan",
                     code="element_changed",
                 )
-            errors = self._validate(found, {c.id: c.config for c in changes})
+            errors = self._validate(found, {c.id: c.config for c in changes}, new)
             bad = {i: e for i, e in errors.items() if e}
             if bad:
                 first = next(iter(bad))
                 raise InvalidRequestError(f"{first}: {bad[first][0]} (and {len(bad) - 1} more)"
                                           if len(bad) > 1 else f"{first}: {bad[first][0]}",
                                           code="config_invalid")  # fmt: skip
-            writes = {
-                found[c.id].path: dump_element(found[c.id].path.name, c.config) for c in changes
-            }
+            writes: dict[Path, bytes | None] = {}
+            for c in changes:
+                path = found[c.id].path if c.id in found else self._new_path(found, c.id, new[c.id])
+                writes[path] = dump_element(path.name, c.config)
             return self._write_version(writes, actor=actor, message=message)
 
     async def apply(
@@ -319,13 +361,15 @@ class FolderTarget:
                 raise NotFoundError(f"{self.name} has no version {version}",
                                     code="version_not_found")  # fmt: skip
             manifest = json.loads(manifest_path.read_text())
-            writes: dict[Path, bytes] = {}
+            writes: dict[Path, bytes | None] = {}
             moved = []
             for rel, after in manifest["after"].items():
                 path = self.root / rel
-                if not path.is_file() or _digest(path.read_bytes()) != after:
+                now = _digest(path.read_bytes()) if path.is_file() else None
+                if now != after:
                     moved.append(manifest["files"][rel])
-                writes[path] = (manifest_path.parent / "before" / rel).read_bytes()
+                saved = manifest_path.parent / "before" / rel
+                writes[path] = None if manifest["before"][rel] is None else saved.read_bytes()
             if moved:
                 raise ConflictError(
                     f"changed since version {version}: {', '.join(moved)}; "

@@ -6,13 +6,16 @@ The API it expects (a bearer token when one is configured):
     GET  /elements[?kind=K]             [{"id", "kind", "config", "text", "digest"}, ...]
     GET  /elements/{id}                 one element (404: element_not_found)
     GET  /schemas/{kind}                the kind's JSON Schema
-    POST /validate                      {"configs": {id: config}} -> {id: [error, ...]}
-    POST /render                        {"id", "config"} -> {"text"}
+    POST /validate                      {"configs": {id: config}, "new": {id: kind}}
+                                        -> {id: [error, ...]} (new: elements not yet there)
+    POST /render                        {"id", "config", "kind"} -> {"text"}
     GET  /version                       {"version": N}
-    POST /changes                       {"changes": [{"id", "config", "base_digest"}],
-                                         "actor", "message"} -> {"version", "changed",
-                                         "digests"}; all or nothing (409 element_changed,
-                                         422 config_invalid)
+    POST /changes                       {"changes": [{"id", "config", "base_digest",
+                                         "kind"}], "actor", "message"} -> {"version",
+                                         "changed", "digests"}; all or nothing (409
+                                         element_changed, 409 element_exists for a new
+                                         element (with "kind") whose id is taken, 422
+                                         config_invalid); rollback removes what it created
     POST /versions/{N}/rollback         {"actor", "message"} -> the new version
     GET  /events?start&end[&element=..][&min_severity=..]   [{"ts", "element", ...}]
     GET  /metrics?start&end[&element=..]                    [{"ts", "element", "values"}]
@@ -22,7 +25,7 @@ Errors are JSON `{"error": {"code", "message"}}`; their codes are passed on unch
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -105,11 +108,15 @@ class HttpTarget:
     async def schema(self, kind: str) -> dict[str, Any]:
         return dict(await self._call("GET", f"/schemas/{kind}"))
 
-    async def validate(self, configs: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
-        return dict(await self._call("POST", "/validate", json={"configs": configs}))
+    async def validate(
+        self, configs: dict[str, dict[str, Any]], *, new: Mapping[str, str] | None = None
+    ) -> dict[str, list[str]]:
+        body = {"configs": configs, "new": dict(new or {})}
+        return dict(await self._call("POST", "/validate", json=body))
 
     async def render(self, element: TargetElement, config: dict[str, Any]) -> str:
-        answer = await self._call("POST", "/render", json={"id": element.id, "config": config})
+        body = {"id": element.id, "config": config, "kind": element.kind}
+        answer = await self._call("POST", "/render", json=body)
         return str(answer["text"])
 
     async def version(self) -> int:

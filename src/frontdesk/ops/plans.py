@@ -2,10 +2,17 @@
 validation per element, unified diff), stored per tenant, approved by an operator, applied to
 the target all or nothing, rolled back by plan id to the exact previous bytes.
 
+A starter configuration (ops/setup.py) is proposed as a plan too: each new element is a
+patch that adds the whole document (`[{"op": "add", "path": "", "value": {...}}]`) with no
+base digest and its kind in `selector["new"]`; an element the target already has gets a
+patch of what the description changes in it. Applying creates the new files (refused whole
+with `element_exists` when an id was taken meanwhile); rolling back removes them again.
+
 Refusals carry stable codes: `request_not_understood` (422, nothing stored); a stored plan
 with status `refused` and `refusal_code` `selector_empty`, `selector_too_broad`,
 `no_change` or `plan_invalid`; at apply, `element_changed` (an element's bytes are not the
-ones the plan was made on). Acting on a plan in the wrong state is 409 `plan_<state>`.
+ones the plan was made on) or `element_exists`. Acting on a plan in the wrong state is 409
+`plan_<state>`.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonpatch
 from sqlalchemy import select, update
@@ -24,6 +31,9 @@ from frontdesk.ops.requests import RequestParser, patch_for
 from frontdesk.storage.audit import audit
 from frontdesk.storage.db import Database
 from frontdesk.storage.ops_models import ChangePlan
+
+if TYPE_CHECKING:
+    from frontdesk.ops.setup import StarterConfig
 
 PLANNED, REFUSED, APPROVED, APPLIED, ROLLED_BACK = (
     "planned",
@@ -60,13 +70,13 @@ def plan_view(plan: ChangePlan) -> dict[str, Any]:
     }
 
 
-def unified_diff(element: TargetElement, after: str) -> str:
+def unified_diff(element: TargetElement, after: str, *, new: bool = False) -> str:
     folder = f"{element.kind}s/{element.id}"
     return "".join(
         difflib.unified_diff(
             element.text.splitlines(keepends=True),
             after.splitlines(keepends=True),
-            fromfile=f"a/{folder}",
+            fromfile="/dev/null" if new else f"a/{folder}",
             tofile=f"b/{folder}",
         )
     )
@@ -149,6 +159,75 @@ class ChangePlans:
             await session.commit()
         return plan
 
+    async def propose_setup(
+        self, tenant_id: str, starter: StarterConfig, *, actor: str
+    ) -> ChangePlan:
+        """A starter configuration as a plan (nothing is written until it is approved and
+        applied): new elements created, the target's own elements patched where the
+        description changes them; refused `no_change` when it would change nothing."""
+        existing = {e.id: e for e in await self.target.elements()}
+        patches: dict[str, Any] = {}
+        base: dict[str, str | None] = {}
+        new: dict[str, str] = {}
+        after: dict[str, dict[str, Any]] = {}
+        for element in starter.elements.values():
+            have = existing.get(element.id)
+            if have is None:
+                patches[element.id] = [{"op": "add", "path": "", "value": element.config}]
+                base[element.id], new[element.id] = None, element.kind
+            else:
+                patch = jsonpatch.make_patch(have.config, element.config).patch
+                if not patch:
+                    continue
+                patches[element.id], base[element.id] = patch, have.digest
+            after[element.id] = element.config
+        plan = ChangePlan(
+            target=self.target.name,
+            request=starter.description,
+            status=PLANNED,
+            selector={
+                "kind": "setup",
+                "ids": sorted(patches),
+                "where": {},
+                "except": [],
+                "all": False,
+                "new": new,
+            },
+            patches=patches,
+            base=base,
+            validation={},
+            diff="",
+            results={},
+            created_by=actor,
+        )
+        if not patches:
+            plan.status, plan.refusal_code = REFUSED, "no_change"
+            plan.refusal = "the target already has every element as described"
+        else:
+            plan.validation = await self.target.validate(after, new=new)
+            diffs = []
+            for element_id, config in after.items():
+                current = existing.get(element_id) or TargetElement(
+                    id=element_id, kind=new[element_id], config={}, text="", digest=""
+                )
+                text = await self.target.render(current, config)
+                diffs.append(unified_diff(current, text, new=element_id in new))
+            plan.diff = "".join(diffs)
+            invalid = sorted(i for i, errors in plan.validation.items() if errors)
+            if invalid:
+                plan.status, plan.refusal_code = REFUSED, "plan_invalid"
+                plan.refusal = (f"{len(invalid)} of {len(after)} elements would not be valid "
+                                f"({invalid[0]}: {plan.validation[invalid[0]][0]})")  # fmt: skip
+        async with self.db.session(tenant_id) as session:
+            session.add(plan)
+            await session.flush()
+            audit(session, actor=actor, action="ops.plan.create", target=plan.id,
+                  detail={"setup": starter.description, "status": plan.status,
+                          "refusal_code": plan.refusal_code, "new": sorted(new),
+                          "elements": sorted(patches)})  # fmt: skip
+            await session.commit()
+        return plan
+
     async def get(self, tenant_id: str, plan_id: str) -> ChangePlan:
         async with self.db.session(tenant_id) as session:
             plan = await session.get(ChangePlan, plan_id)
@@ -202,7 +281,13 @@ class ChangePlans:
                                 detail={})  # fmt: skip
         try:
             changes = []
+            new = plan.selector.get("new") or {}
             for element_id, patch in plan.patches.items():
+                if element_id in new:
+                    config = jsonpatch.apply_patch({}, patch)
+                    changes.append(ElementChange(id=element_id, kind=new[element_id],
+                                                 config=config))  # fmt: skip
+                    continue
                 element = await self.target.element(element_id)
                 changes.append(ElementChange(id=element_id,
                                              config=jsonpatch.apply_patch(element.config, patch),
@@ -217,7 +302,7 @@ class ChangePlans:
                     "reason": "changed since the plan was made" if i in moved else exc.message}
                 for i in plan.patches
             }  # fmt: skip
-            refused = exc.code == "element_changed"
+            refused = exc.code in ("element_changed", "element_exists")
             await self._move(tenant_id, plan_id, "applying",
                              {"status": REFUSED if refused else "failed",
                               "refusal_code": exc.code, "refusal": exc.message,
