@@ -29,6 +29,7 @@ A text's score is the larger of the model's score and the strongest rule's weigh
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import random
@@ -503,6 +504,16 @@ class InjectionModel:
             return cls._shipped
 
 
+@functools.lru_cache(maxsize=4096)
+def _rules_of(text: str, decode: bool) -> tuple[str, ...]:
+    """Cached: every turn screens the passages retrieval found (up to ten), and the same
+    articles come back turn after turn; one demo chunk costs ~1.3 ms of CPU in rules and
+    normalisation (bench/turn_cpu.py's profile found it). RULES and `normalise` are fixed."""
+    hits = rule_hits(text)
+    view = normalise(text) if decode else None
+    return tuple(hits + [h for h in rule_hits(view) if h not in hits] if view else hits)
+
+
 def _logit(p: float) -> float:
     p = min(max(p, 1e-9), 1 - 1e-9)
     return math.log(p / (1 - p))
@@ -535,9 +546,7 @@ class InjectionScreen:
         """The rule families that fire on the text as written or normalised; no model."""
         if not self.use_rules:
             return []
-        hits = rule_hits(text)
-        view = normalise(text) if self.decode else None
-        return hits + [h for h in rule_hits(view) if h not in hits] if view else hits
+        return list(_rules_of(text, self.decode))
 
     def score_many(self, texts: Iterable[str]) -> list[InjectionVerdict]:
         items = list(texts)
