@@ -404,6 +404,18 @@ class JobsSettings(BaseModel):
         return self
 
 
+class PerformanceSettings(BaseModel):
+    """Concurrent messages' intent classification and query embedding run on one worker
+    thread in small batches (frontdesk.embedding.batching): a message arriving while the
+    thread is idle runs at once; after a busy spell the thread waits up to `batch_wait_ms`
+    for more, and takes at most `batch_max` messages at a time. Off: each message's model
+    work hops to the shared thread pool on its own (as before)."""
+
+    batching: bool = True
+    batch_wait_ms: float = Field(default=2.0, ge=0, le=50)
+    batch_max: int = Field(default=8, ge=1, le=64)
+
+
 class TenantOverrides(BaseModel):
     """Per-tenant settings (by tenant slug); unset fields take the workspace's values."""
 
@@ -443,6 +455,7 @@ class Settings(BaseSettings):
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     jobs: JobsSettings = Field(default_factory=JobsSettings)
+    performance: PerformanceSettings = Field(default_factory=PerformanceSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     voice: VoiceSettings = Field(default_factory=VoiceSettings)
     channels: ChannelSettings = Field(default_factory=ChannelSettings)  # the workspace's tenant

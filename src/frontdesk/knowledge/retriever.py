@@ -9,7 +9,7 @@ its best score) or by reciprocal-rank fusion (score = sum of weight / (k + rank)
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Literal
 
 import numpy as np
@@ -150,6 +150,9 @@ class HybridRetriever:
         self.dense_share = dense_share
         self.rrf_k = rrf_k
         self.dense_weight = dense_weight
+        # Set by the runtime: the query embeds through a batcher shared with other turns
+        # (frontdesk.embedding.batching) instead of on the shared thread pool.
+        self.encode: Callable[[list[str]], Awaitable[list[list[float]]]] | None = None
 
     async def warm(self, tenant_id: str) -> None:
         """Build the tenant's in-process keyword index now rather than after its first search."""
@@ -178,7 +181,13 @@ class HybridRetriever:
         # The query embeds on a worker thread while the keyword search runs: onnxruntime and
         # sqlite both release the GIL, so on two cores the two overlap. (run_in_executor
         # submits at once; asyncio.to_thread would start only at the next await.)
-        embedding = asyncio.get_running_loop().run_in_executor(None, self._embedder.embed, [query])
+        embedding: asyncio.Future[list[list[float]]]
+        if self.encode is not None:
+            embedding = asyncio.ensure_future(self.encode([query]))
+        else:
+            embedding = asyncio.get_running_loop().run_in_executor(
+                None, self._embedder.embed, [query]
+            )
         try:
             if self._db.dialect == "sqlite":
                 held = await self._search_held(tenant_id, query, embedding, limit, doc_types, tags)

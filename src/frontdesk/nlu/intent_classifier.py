@@ -151,6 +151,8 @@ VOTE_WEIGHTS = (0.0, 0.5, 1.0)
 # SHORTLIST intents whose centroids are nearest the message.
 SHORTLIST_ABOVE = 3000
 SHORTLIST = 16
+# Up to this many messages are featurised one row at a time (see `_features`).
+ONE_ROW_MAX = 16
 
 
 class HybridIntentClassifier:
@@ -264,11 +266,16 @@ class HybridIntentClassifier:
         assert self.embedder is not None
         return np.asarray(self.embedder.embed(list(texts)), dtype=np.float32)
 
-    def _features(self, texts: Sequence[str], emb: Array | None) -> sparse.csr_matrix:
+    def _features(
+        self, texts: Sequence[str], emb: Array | None, *, rows: bool = False
+    ) -> sparse.csr_matrix:
         assert self._words is not None
         assert self._chars is not None
-        if len(texts) == 1:
-            return self._one_row(texts[0], None if emb is None else emb[0])
+        if len(texts) == 1 or (rows and 0 < len(texts) <= ONE_ROW_MAX):
+            # Row by row, as one message alone is: a small batch of messages (MicroBatcher)
+            # scores exactly as each would on its own, and skips scikit-learn's checks.
+            one = [self._one_row(t, None if emb is None else emb[i]) for i, t in enumerate(texts)]
+            return one[0] if len(one) == 1 else sparse.vstack(one, format="csr")
         blocks = [self._words.transform(texts), self._chars.transform(texts)]
         if emb is not None:
             blocks.append(sparse.csr_matrix(emb * self.embedding_weight))
@@ -371,21 +378,23 @@ class HybridIntentClassifier:
         state.pop("_analysers", None)  # likewise, from the vectorizers
         return state
 
-    def _raw(self, texts: Sequence[str], emb: Array | None) -> tuple[F64, F64, F64]:
+    def _raw(
+        self, texts: Sequence[str], emb: Array | None, *, rows: bool = False
+    ) -> tuple[F64, F64, F64]:
         """Decision scores (with the neighbour vote), margins and neighbour similarity."""
         # Models saved before the vote existed have no `vote_weight`: they score as before.
         weight = getattr(self, "vote_weight", 0.0)
-        scores, margin, near, votes = self._parts(texts, emb, votes=bool(weight))
+        scores, margin, near, votes = self._parts(texts, emb, votes=bool(weight), rows=rows)
         if votes is not None and weight:
             scores = scores + weight * votes
         return scores, margin, near
 
     def _parts(
-        self, texts: Sequence[str], emb: Array | None, *, votes: bool = True
+        self, texts: Sequence[str], emb: Array | None, *, votes: bool = True, rows: bool = False
     ) -> tuple[F64, F64, F64, F64 | None]:
         """SVM scores, their top-2 margin, neighbour similarity and the neighbour vote."""
         vote: F64 | None = None
-        scores = self._decision(self._features(texts, emb))
+        scores = self._decision(self._features(texts, emb, rows=rows))
         if scores.shape[1] == 1:  # two classes: the SVM keeps one column
             scores = np.hstack([-scores, scores])
         top2 = np.sort(scores, axis=1)[:, -2:]
@@ -580,7 +589,7 @@ class HybridIntentClassifier:
         if self._svm is None:
             raise ModelNotTrainedError("the intent classifier has not been trained")
         emb = self._embeddings(texts, embeddings)
-        scores, margin, near = self._raw(texts, emb)
+        scores, margin, near = self._raw(texts, emb, rows=True)
         probs = _softmax(scores / self.temperature)
         combined = self._signals(margin, near)
         threshold = self.threshold if self.threshold_override is None else self.threshold_override

@@ -10,6 +10,7 @@ because the encoder's own two threads then compete with the entity work.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -41,3 +42,29 @@ async def understand_message(
         )
 
     return await asyncio.to_thread(work)
+
+
+def understand_batch(
+    requests: Sequence[tuple[str, datetime]],
+    *,
+    classifier: IntentClassifier,
+    extractor: EntityExtractor,
+    sentiment: LexiconSentiment,
+) -> list[MessageUnderstanding]:
+    """`understand_message` for several messages at once, on the caller's thread (a
+    `MicroBatcher`'s): the intents in one classifier call when it takes batches (one encoder
+    call for all the texts), then each message's entities and sentiment."""
+    texts = [text for text, _ in requests]
+    batch = getattr(classifier, "predict_batch", None)
+    if batch is not None and len(texts) > 1:
+        intents: list[IntentPrediction] = list(batch(texts))
+    else:
+        intents = [classifier.predict(text) for text in texts]
+    return [
+        MessageUnderstanding(
+            intent=intent,
+            entities=extractor.extract(text, now=now),
+            sentiment=sentiment.analyse(text),
+        )
+        for (text, now), intent in zip(requests, intents, strict=True)
+    ]

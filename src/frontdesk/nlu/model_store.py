@@ -28,7 +28,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -384,6 +384,12 @@ class HotIntentClassifier:
         classifier = self.hot.get().classifier
         classifier.threshold_override = self.threshold
         return classifier.predict(text)
+
+    def predict_batch(self, texts: Sequence[str]) -> list[Any]:
+        """Several messages' intents in one call (one encoder call for all their texts)."""
+        classifier = self.hot.get().classifier
+        classifier.threshold_override = self.threshold
+        return classifier.predict_batch(texts)
 
 
 class HotEntityExtractor:

@@ -16,6 +16,7 @@ from frontdesk.interfaces import EntityExtractor, IntentClassifier, Retriever
 from frontdesk.knowledge.answerability import AnswerabilityModel
 from frontdesk.llm.service import LlmService
 from frontdesk.observability.metrics import Metrics
+from frontdesk.orchestration.batching import TurnBatching
 from frontdesk.policy.rules_router import RuleRouter
 from frontdesk.storage.db import Database
 from frontdesk.tools.registry import ToolRegistry
@@ -40,3 +41,5 @@ class Deps:
     # Whether the knowledge base answers a question; None: off (any passage counts).
     answerability: AnswerabilityModel | None = None
     forms: FormsConfig | None = None  # forms.yml; None: no dialogue state is tracked
+    # Concurrent turns' model work in small batches (performance.batching); None: off.
+    batching: TurnBatching | None = None

@@ -41,6 +41,7 @@ from frontdesk.nlu.training_data import TrainingData, TrainingDataError, load_tr
 from frontdesk.observability.metrics import Metrics
 from frontdesk.orchestration import builtins
 from frontdesk.orchestration.assistant import Assistant
+from frontdesk.orchestration.batching import build_batching
 from frontdesk.orchestration.deps import Deps
 from frontdesk.orchestration.learning import (
     RetrainReport,
@@ -93,6 +94,8 @@ class Runtime:
         if self.desk is not None:
             await self.desk.hub.close()  # a Redis hub's connections and tasks
         await self.assistant.deps.llm.aclose()  # the model providers' connection pools
+        if self.assistant.deps.batching is not None:
+            self.assistant.deps.batching.close()  # the models' thread
         close_retriever = getattr(self.assistant.deps.retriever, "aclose", None)
         if close_retriever is not None:  # background index builds (a plugin's may have none)
             await close_retriever()
@@ -476,6 +479,7 @@ async def open_runtime(
             answerability=answerability_model(workspace, settings),
             forms=forms,
         )
+        deps.batching = build_batching(settings.performance, embedder, retriever)
         deps.input_guard.warm_up()
         warm_memory(deps)  # the language detector's model, before the first message
     except BaseException:

@@ -82,13 +82,19 @@ async def understand(turn: Turn, deps: Deps) -> None:
     agree with the stored, redacted text (`stored_entities`: "[PHONE]" for a redacted one)."""
     screening = turn.screening
     text = turn.message.text if screening is not None else turn.text
-    understood = await understand_message(
-        text,
-        now=turn.now,
-        classifier=deps.classifier,
-        extractor=deps.extractor,
-        sentiment=default_sentiment(),
-    )
+    if deps.batching is not None:  # with other turns' messages, on the models' thread
+        batched = await deps.batching.understand(
+            [(text, turn.now, deps.classifier, deps.extractor)]
+        )
+        understood = batched[0]
+    else:
+        understood = await understand_message(
+            text,
+            now=turn.now,
+            classifier=deps.classifier,
+            extractor=deps.extractor,
+            sentiment=default_sentiment(),
+        )
     turn.intent, turn.sentiment = understood.intent, understood.sentiment
     entities = understood.entities
     priority = (
