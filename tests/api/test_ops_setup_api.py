@@ -9,7 +9,6 @@ import zipfile
 from pathlib import Path
 
 import httpx
-import pytest
 import yaml
 from sqlalchemy import func, select
 
@@ -19,8 +18,6 @@ from frontdesk.storage.ops_models import ChangePlan
 from frontdesk.storage.users import Role
 from tests.api.test_ops_api import _key, _session
 from tests.ops.conftest import tree_bytes
-
-pytestmark = pytest.mark.xfail(strict=True, reason="starter configuration not built yet")
 
 DESCRIPTION = "two depots in Tralee and Mallow, cut-off 16:45, 800 parcels an hour, DPD only"
 

@@ -280,6 +280,7 @@ LEAST_SCOPE: dict[tuple[str, str], Scope | str | None] = {
     ("get", "/v1/ops/events"): ADMIN,
     ("get", "/v1/ops/metrics"): ADMIN,
     ("post", "/v1/ops/chat"): ADMIN,
+    ("post", "/v1/ops/setup"): ADMIN,
     ("post", "/v1/ops/plans"): ADMIN,
     ("get", "/v1/ops/plans"): ADMIN,
     ("get", "/v1/ops/plans/{plan_id}"): ADMIN,
@@ -311,6 +312,7 @@ INPUT: dict[tuple[str, str], dict[str, Any]] = {
     ("get", "/v1/ops/events"): {"params": {"start": "2026-12-05T20:00", "end": "2026-12-06"}},
     ("get", "/v1/ops/metrics"): {"params": {"start": "2026-12-05T20:00", "end": "2026-12-06"}},
     ("post", "/v1/ops/chat"): {"json": {"question": "what failed last night?"}},
+    ("post", "/v1/ops/setup"): {"json": {"description": "a depot in Ennis"}},
 }
 
 

@@ -7,13 +7,10 @@ import re
 import zipfile
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from frontdesk.cli.main import app
 from tests.ops.conftest import tree_bytes
-
-pytestmark = pytest.mark.xfail(strict=True, reason="starter configuration not built yet")
 
 runner = CliRunner()
 

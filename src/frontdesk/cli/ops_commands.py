@@ -1,6 +1,8 @@
 """`frontdesk ops plan|show|list|approve|apply|rollback`: bulk changes to the workspace's
 target system from the command line, the same plans the API serves (/v1/ops), for the
-workspace's tenant. Approving names the operator or admin who approves (`--as EMAIL`)."""
+workspace's tenant. Approving names the operator or admin who approves (`--as EMAIL`).
+`frontdesk ops setup` makes a starter configuration from a description (shown, zipped, or
+proposed as a plan); `frontdesk ops chat` asks about failures."""
 
 from __future__ import annotations
 
@@ -28,7 +30,8 @@ AsOption = Annotated[
 
 ops_app = typer.Typer(
     help="Operations assistant: bulk changes to the target system as plans "
-    "(plan, show, approve, apply, rollback), and a troubleshooting chat (chat).",
+    "(plan, show, approve, apply, rollback), starter configurations (setup), and a "
+    "troubleshooting chat (chat).",
     no_args_is_help=True,
 )
 
@@ -221,6 +224,60 @@ def ops_rollback(
     _act(workspace, plan_id, as_, "rollback")
 
 
+@ops_app.command("setup")
+@friendly
+def ops_setup(
+    description: Annotated[str, typer.Argument(help="What to set up, in words.")],
+    workspace: WorkspaceOption = Path("."),
+    zip_file: Annotated[
+        Path | None,
+        typer.Option("--zip", help="Also write the files (and SETUP.md) to this zip file."),
+    ] = None,
+    propose: Annotated[
+        bool,
+        typer.Option("--propose", help="Keep it as a change plan to approve and apply."),
+    ] = False,
+    as_: AsOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print it as JSON.")] = False,
+) -> None:
+    """A starter configuration from a description, e.g. "three depots in Cork, Galway and
+    Limerick, weekday cut-off 17:00, one carrier": every file checked against its kind's
+    schema, every default used listed under `assumed:`. Nothing is written to the target;
+    --propose keeps it as a plan that an operator approves and applies."""
+    from frontdesk.config.workspace import Workspace
+    from frontdesk.ops.setup import generator_for
+    from frontdesk.orchestration.ops_chat import OPS_KNOWLEDGE, read_ops_atoms
+
+    root = Workspace.at(workspace).root
+
+    async def work(plans: Any, tenant_id: str) -> Any:
+        generator = await generator_for(plans.target, read_ops_atoms(root / OPS_KNOWLEDGE))
+        starter = generator.generate(description)
+        plan = None
+        if propose:
+            actor = await _actor(plans, tenant_id, as_)
+            plan = await plans.propose_setup(tenant_id, starter, actor=actor)
+        return starter, plan
+
+    starter, plan = _run(workspace, work)
+    if zip_file is not None:
+        zip_file.write_bytes(starter.zip())
+    if as_json:
+        from frontdesk.ops.plans import plan_view
+
+        view = {**starter.view(), "plan": plan_view(plan) if plan is not None else None}
+        out.print_json(json.dumps(view, default=str))
+        return
+    out.print(starter.answer(), highlight=False, markup=False, soft_wrap=True)
+    if zip_file is not None:
+        out.print(f"written to {zip_file}", highlight=False, markup=False)
+    if plan is not None:
+        out.print("", highlight=False)
+        _show(plan, diff=False)
+        if plan.status == "refused":
+            raise typer.Exit(1)
+
+
 @ops_app.command("chat")
 @friendly
 def ops_chat(
@@ -241,11 +298,14 @@ def ops_chat(
 ) -> None:
     """Ask about the target's recent failures: the root cause, the log lines and metric values
     it rests on, the knowledge atoms and the playbook's next steps (no LLM; read-only).
-    Without a question, asks one after another (an empty line, `quit` or Ctrl-D ends)."""
+    Without a question, asks one after another (an empty line, `quit` or Ctrl-D ends). A
+    request to set something up ("set up a depot in Ennis ...") gets the starter
+    configuration, as `frontdesk ops setup` shows it."""
     from datetime import UTC, datetime
 
     from frontdesk.config.workspace import Workspace
     from frontdesk.errors import InvalidRequestError
+    from frontdesk.ops.setup import chat_view, generator_for, looks_like_setup
     from frontdesk.ops.troubleshoot import diagnosis_view
     from frontdesk.orchestration.ops_chat import build_troubleshooter
 
@@ -259,13 +319,21 @@ def ops_chat(
     root = Workspace.at(workspace).root
 
     def show(diagnosis: Any) -> None:
-        text = json.dumps(diagnosis_view(diagnosis), indent=2) if as_json else diagnosis.answer
+        if isinstance(diagnosis, dict):  # a setup request: the starter configuration
+            text = json.dumps(diagnosis, indent=2) if as_json else diagnosis["answer"]
+        else:
+            text = json.dumps(diagnosis_view(diagnosis), indent=2) if as_json else diagnosis.answer
         out.print(text, highlight=False, markup=False, soft_wrap=True)
+
+    async def answer(chat: Any, line: str, moment: datetime) -> Any:
+        if looks_like_setup(line):
+            return chat_view(await generator_for(chat.target, chat.atoms), line)
+        return await chat.ask(line, moment)
 
     async def work(plans: Any, tenant_id: str) -> None:
         chat = build_troubleshooter(plans.target, root)
         if question is not None:
-            show(await chat.ask(question, now))
+            show(await answer(chat, question, now))
             return
         while True:  # the terminal is read on a thread: the loop stays async
             try:
@@ -274,7 +342,7 @@ def ops_chat(
                 return
             if line.lower() in ("", "quit", "exit"):
                 return
-            show(await chat.ask(line, now if at else datetime.now(UTC)))
+            show(await answer(chat, line, now if at else datetime.now(UTC)))
 
     _run(workspace, work)
 

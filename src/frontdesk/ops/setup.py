@@ -238,10 +238,16 @@ class StarterConfig:
     def assumed_lines(self) -> list[str]:
         """One line per default used: the field, its value, the elements, why."""
         grouped: dict[tuple[str, str, str], list[str]] = {}
+        kept: dict[str, list[str]] = {}  # element -> fields kept as the target has them
         for a in self.assumed:
+            if self.elements[a.element].from_target:
+                kept.setdefault(a.element, []).append(a.field)
+                continue
             value = json.dumps(a.value, ensure_ascii=False)
             grouped.setdefault((a.field, value, a.why), []).append(a.element)
-        return [f"- {f} = {v} ({', '.join(ids)}): {why}" for (f, v, why), ids in grouped.items()]
+        lines = [f"- {f} = {v} ({', '.join(ids)}): {why}" for (f, v, why), ids in grouped.items()]
+        return lines + [f"- {element}: {', '.join(fields)} as the target has them"
+                        for element, fields in kept.items()]  # fmt: skip
 
     def answer(self) -> str:
         counts: dict[str, int] = {}
@@ -1037,6 +1043,10 @@ class _Making:
             for c in refs if isinstance(refs, list) else [refs] if kind == "route" else []:
                 if isinstance(c, str) and c not in wanted:
                     wanted.append(c)
+        if s.carrier_count:
+            read.append(f"{s.carrier_count} carrier(s)")
+        if route_carriers:
+            read.append(f"route carrier {route_carriers[0]}")
         if s.carrier_fields:
             read.append("carrier " + ", ".join(f"{p} {json.dumps(v)}"
                                                for p, v in s.carrier_fields.items()))  # fmt: skip
@@ -1142,3 +1152,22 @@ def looks_like_setup(text: str) -> bool:
     """A chat message that asks for a configuration to be made (not a question about
     failures): it starts with a verb of making, or asks for a starter configuration."""
     return bool(SETUP_START.search(text)) and "?" not in text
+
+
+def chat_view(generator: SetupGenerator, text: str) -> dict[str, Any]:
+    """A setup request met in the ops chat: the starter configuration shown (nothing is
+    proposed or written), or why the description could not be read, as the chat's answer."""
+    try:
+        starter = generator.generate(text)
+    except DescriptionNotUnderstood as exc:
+        answer = f"I could not read that as a setup: {exc.message}"
+        return {"kind": "setup", "description": text, "read": [], "elements": [], "files": {},
+                "assumed": [], "answer": answer}  # fmt: skip
+    view = starter.view()
+    view["kind"] = "setup"
+    view["answer"] = (
+        starter.answer() + "\n\nNothing is written. To propose it to the target as a change "
+        f"plan: frontdesk ops setup --propose {json.dumps(text)} (or POST /v1/ops/setup with "
+        '"propose": true); an operator approves and applies it.'
+    )
+    return view

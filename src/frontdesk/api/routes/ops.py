@@ -7,9 +7,9 @@ in the audit log (`ops.plan.*`)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from frontdesk.api.deps import OperatorKey, RuntimeDep
@@ -19,6 +19,7 @@ from frontdesk.errors import InvalidRequestError, PermissionDeniedError
 from frontdesk.interfaces import Severity
 from frontdesk.ops.assembly import cached_plans
 from frontdesk.ops.plans import ChangePlans, plan_view
+from frontdesk.ops.setup import chat_view, generator_for, looks_like_setup
 from frontdesk.ops.troubleshoot import Troubleshooter, diagnosis_view
 from frontdesk.orchestration.ops_chat import build_troubleshooter
 from frontdesk.storage.api_keys import VerifiedKey
@@ -163,20 +164,102 @@ class ChatAsk(RequestBody):
     )
 
 
+def _troubleshooter(request: Request, runtime: RuntimeDep, plans: ChangePlans) -> Troubleshooter:
+    """Built once per app (its atoms are read once), for the plans' target."""
+    chat: Troubleshooter | None = getattr(request.app.state, "ops_troubleshooter", None)
+    if chat is None or chat.target is not plans.target:
+        chat = build_troubleshooter(plans.target, runtime.workspace.root)
+        request.app.state.ops_troubleshooter = chat
+    return chat
+
+
 @router.post("/chat")
 async def ops_chat(body: ChatAsk, request: Request, runtime: RuntimeDep, plans: Plans,
                    key: OperatorKey) -> dict[str, Any]:  # fmt: skip
     """Troubleshooting without an LLM (read-only, nothing stored): the window and elements
     the question names, the incidents found in the logs with their likely root cause, the
     log lines and metric values cited, the ops knowledge atoms and the playbook's next
-    steps; `answer` is the same as text."""
-    chat: Troubleshooter | None = getattr(request.app.state, "ops_troubleshooter", None)
-    if chat is None or chat.target is not plans.target:
-        chat = build_troubleshooter(plans.target, runtime.workspace.root)
-        request.app.state.ops_troubleshooter = chat
+    steps; `answer` is the same as text; `kind` is `diagnosis`. A message that asks for a
+    configuration to be made ("set up two depots in ...") gets the starter configuration
+    instead (`kind`: `setup`, as POST /v1/ops/setup shows it; nothing proposed)."""
+    chat = _troubleshooter(request, runtime, plans)
+    if looks_like_setup(body.question):
+        return chat_view(await generator_for(plans.target, chat.atoms), body.question)
     now = body.at or datetime.now(UTC)
     diagnosis = await chat.ask(body.question, now if now.tzinfo else now.replace(tzinfo=UTC))
-    return diagnosis_view(diagnosis)
+    return {"kind": "diagnosis", **diagnosis_view(diagnosis)}
+
+
+class SetupCreate(RequestBody):
+    model_config = ConfigDict(extra="forbid")
+    description: str = Field(
+        min_length=1,
+        max_length=2000,
+        description="What to set up, in words, e.g. 'three depots in Cork, Galway and "
+        "Limerick, weekday cut-off 17:00, one carrier' (the grammar: README, Operations "
+        "assistant).",
+    )
+    propose: bool = Field(
+        default=False,
+        description="Also keep it as a change plan (status planned) that an operator "
+        "approves and applies; without it nothing is stored.",
+    )
+    format: Literal["json", "zip"] = Field(
+        default="json",
+        description="json: the files, elements and assumptions; zip: the files at their "
+        "paths and SETUP.md (the plan's id, when proposed, in the X-Frontdesk-Plan header).",
+    )
+
+
+class AssumptionPublic(BaseModel):
+    element: str
+    field: str
+    value: Any
+    why: str
+
+
+class SetupElementPublic(BaseModel):
+    id: str
+    kind: str
+    path: str
+    config: dict[str, Any]
+    from_target: bool
+
+
+class SetupPublic(BaseModel):
+    description: str
+    answer: str
+    read: list[str]
+    elements: list[SetupElementPublic]
+    files: dict[str, str]
+    assumed: list[AssumptionPublic]
+    plan: PlanPublic | None
+
+
+@router.post(
+    "/setup",
+    response_model=SetupPublic,
+    responses={200: {"content": {"application/zip": {}}}},
+)
+async def ops_setup(body: SetupCreate, request: Request, runtime: RuntimeDep, plans: Plans,
+                    key: OperatorKey) -> Any:  # fmt: skip
+    """A starter configuration from a description: every file valid against its kind's
+    schema, every default named in `assumed`. With `propose`, it is also kept as a change
+    plan that creates the new elements once approved and applied (never written straight
+    in). 422 `description_not_understood` names what is missing (nothing stored);
+    422 `setup_invalid` when a template's defaults would not be valid."""
+    chat = _troubleshooter(request, runtime, plans)
+    starter = (await generator_for(plans.target, chat.atoms)).generate(body.description)
+    plan = await plans.propose_setup(key.tenant_id, starter, actor=key.actor) if body.propose \
+        else None  # fmt: skip
+    if body.format == "zip":
+        headers = {"Content-Disposition": 'attachment; filename="starter-configuration.zip"'}
+        if plan is not None:
+            headers["X-Frontdesk-Plan"] = plan.id
+        return Response(starter.zip(), media_type="application/zip", headers=headers)
+    return SetupPublic.model_validate(
+        {**starter.view(), "plan": _public(plan) if plan is not None else None}
+    )
 
 
 @router.post("/plans", status_code=status.HTTP_201_CREATED, response_model=PlanPublic)
