@@ -76,9 +76,10 @@ class Served:
     def __init__(self, process: subprocess.Popen[bytes], url: str, log: Path, ws: Path):
         self.process, self.url, self.log, self.workspace = process, url, log, ws
 
-    def worker_pids(self) -> set[int]:
-        started = re.findall(r"worker \d started \[(\d+)\]", self.log.read_text())
-        return {int(pid) for pid in started}
+    def worker_pids(self) -> dict[int, int]:
+        """Each worker's process id (the latest one started for each number)."""
+        started = re.findall(r"worker (\d) started \[(\d+)\]", self.log.read_text())
+        return {int(worker): int(pid) for worker, pid in started}
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +148,7 @@ def test_keep_alive_connections_spread_over_both_workers(served: Served) -> None
         for line in served.log.read_text().splitlines()
         if '"GET /healthz' in line
     )
-    assert {int(pid) for pid in pids} == served.worker_pids()
+    assert {int(pid) for pid in pids} == set(served.worker_pids().values())
 
 
 def test_a_rate_limit_holds_across_workers(served: Served) -> None:
@@ -237,8 +238,25 @@ def test_a_console_on_one_worker_sees_a_turn_on_the_other(served: Served) -> Non
         customer.close()
 
 
+def test_a_killed_worker_is_started_again_on_its_socket(served: Served) -> None:
+    killed = served.worker_pids()[1]
+    os.kill(killed, signal.SIGKILL)
+    deadline = time.monotonic() + 300
+    while served.log.read_text().count("Application startup complete") < 3:
+        assert served.process.poll() is None, served.log.read_text()[-3000:]
+        assert time.monotonic() < deadline, "the worker was not started again"
+        time.sleep(0.3)
+    assert f"worker 1 [{killed}] exited with code -9; starting another" in served.log.read_text()
+    assert served.worker_pids()[1] != killed
+    client = _client_on(served, "1")  # its socket is served again
+    try:
+        assert client.get("/readyz").status_code == 200
+    finally:
+        client.close()
+
+
 def test_sigterm_stops_every_worker(served: Served) -> None:
-    pids = served.worker_pids()
+    pids = set(served.worker_pids().values())
     assert len(pids) == 2
     served.process.send_signal(signal.SIGTERM)
     assert served.process.wait(timeout=60) == 0

@@ -8,8 +8,10 @@
   keep-alive connections spread over the workers. (uvicorn's `--workers` shares one socket,
   and whichever worker is idle when connections arrive accepts them: with keep-alive one
   worker can end up with all of them.)
-- The parent keeps the sockets open: a worker that dies is started again on the same socket,
-  and connections hashed to it wait in its backlog meanwhile instead of being refused.
+- A worker's socket starts listening when its app is ready, so connections go only to
+  workers that can answer. The parent keeps the sockets: a worker that dies is started again
+  on the same socket, and connections hashed to it meanwhile wait in its backlog (until the
+  new worker has loaded, tens of seconds) rather than being refused.
 - SIGTERM or SIGINT: every worker is told to stop (each finishes its open requests within
   the grace period, then its jobs are drained), then the parent exits.
 - Workers are spawned, not forked: each loads its own models (see the README for the memory
@@ -38,7 +40,6 @@ from frontdesk.errors import ConfigError, install_extra
 log = logging.getLogger("frontdesk.serve")
 
 STARTUP_FAILURE = 3  # uvicorn's exit code for a worker whose app could not start
-BACKLOG = 2048  # uvicorn's default
 # A worker that keeps dying is not restarted forever: more than this many restarts within
 # RESTART_WINDOW_S stops the server.
 MAX_RESTARTS = 5
@@ -154,7 +155,9 @@ def listening_socket(host: str, port: int) -> socket.socket:
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         sock.bind(address)
-        sock.listen(BACKLOG)
+        # Not listening yet: the worker listens once its app has started (uvicorn does, after
+        # the lifespan), and the kernel hands connections only to listening sockets, so none
+        # wait on a worker still loading its models.
         sock.set_inheritable(True)
     except BaseException:
         sock.close()
