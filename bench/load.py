@@ -10,11 +10,25 @@ every message, retried with the same key on a cut connection, a 409, a 429 or a 
   than 2xx or 503 (a 500, a connection closed with no response), and how long after the
   restore the first message was answered again.
 
-Writes bench/results/load.json (only its fault keys: the throughput keys are left as another
-run wrote them, or null with a reason).
+- throughput: a fresh demo workspace (SQLite, and PostgreSQL with --database postgresql),
+  one `frontdesk serve` (extra arguments with --serve-arg, e.g. --workers 2), then for each
+  concurrency (--concurrency 1,16,64) --conversations conversations of --messages messages
+  (texts from the demo's training and golden NLU files), at most that many conversations in
+  flight, one message in flight per conversation, an Idempotency-Key on each, 429/503 retried
+  with the same key. Reported per level: messages a second, latency p50/p95/p99 (send to 200,
+  retries included), the server's CPU time per message (its processes' threads, from
+  /proc), the load average; and lost (never answered), duplicated (a customer message stored
+  twice in its conversation) and server_errors (5xx or a connection closed with no answer).
+  The workspace raises the rate limits and `limits.tenant_concurrency` (to 128) so that they
+  do not shape the figures.
 
-    .venv/bin/python bench/load.py                      # both scenarios
+Writes bench/results/load.json: each scenario its own keys (kill.*, db_loss.*; throughput:
+<database>.c<N>.*, c1_p95_ms, lost, duplicated, server_errors), others left as they were.
+
+    .venv/bin/python bench/load.py                      # kill and db_loss
     .venv/bin/python bench/load.py --scenario kill --conversations 16 --messages 8
+    .venv/bin/python bench/load.py --scenario throughput --database sqlite \
+        --conversations 500 --messages 20 --concurrency 1,16,64    # the issue's figures
 """
 
 from __future__ import annotations
@@ -69,13 +83,14 @@ class Server:
         self.workspace, self.port, self.log, self.env = workspace, port, log, env
         self.url = f"http://127.0.0.1:{port}"
         self.process: subprocess.Popen[bytes] | None = None
+        self.serve_args: list[str] = []  # more `frontdesk serve` arguments (--workers 2)
 
     def start(self, ready_within: float = 600) -> float:
         """Start and wait until /readyz answers 200; returns when it did (monotonic)."""
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "frontdesk", "serve", "-w", str(self.workspace),
-                 "--port", str(self.port)],
+                 "--port", str(self.port), *self.serve_args],
                 stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **self.env},
             )  # fmt: skip
         deadline = time.monotonic() + ready_within
@@ -282,19 +297,264 @@ def db_loss_scenario(work: Path, admin_url: str, clients_n: int, outage_s: float
     }
 
 
+def demo_texts() -> list[str]:
+    sys.path.insert(0, str(ROOT / "src"))
+    from frontdesk.nlu.training_data import load_yaml
+
+    demo = ROOT / "src" / "frontdesk" / "demo" / "workspace"
+    texts: list[str] = []
+    for path in (*sorted((demo / "nlu").glob("*.yml")), demo / "golden" / "nlu.yml"):
+        texts.extend(example.text for example in load_yaml(path).examples)
+    return list(dict.fromkeys(texts))  # each once: a conversation's messages differ
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds of a process, its threads and its child processes (workers), from /proc."""
+    total, stack, seen = 0, [pid], set()
+    while stack:
+        current = stack.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        with suppress(OSError):
+            for task in Path(f"/proc/{current}/task").iterdir():
+                with suppress(OSError, ValueError):
+                    total += int((task / "schedstat").read_text().split()[0])
+                with suppress(OSError, ValueError):
+                    stack += [int(c) for c in (task / "children").read_text().split()]
+    return total / 1e9
+
+
+class Throughput:
+    """`conversations` conversations, at most `concurrency` in flight, one message at a time."""
+
+    def __init__(self, url: str, token: str, texts: list[str], conversations: int,
+                 messages: int, concurrency: int, tag: str) -> None:  # fmt: skip
+        self.url, self.token, self.texts, self.tag = url, token, texts, tag
+        self.conversations, self.messages, self.concurrency = conversations, messages, concurrency
+        self.latencies: list[float] = []
+        self.outcomes: Counter[str] = Counter()
+        self.answered: set[str] = set()
+        self.sent: dict[str, tuple[str, str]] = {}  # key -> (conversation id, text)
+
+    async def run(self) -> float:
+        limits = httpx.Limits(max_connections=self.concurrency + 4,
+                              max_keepalive_connections=self.concurrency + 4)  # fmt: skip
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for c in range(self.conversations):
+            queue.put_nowait(c)
+        headers = {"Authorization": f"Bearer {self.token}"}
+        async with httpx.AsyncClient(base_url=self.url, headers=headers, timeout=120,
+                                     limits=limits) as http:  # fmt: skip
+            began = time.perf_counter()
+
+            async def worker() -> None:
+                while not queue.empty():
+                    await self._conversation(http, queue.get_nowait())
+
+            await asyncio.gather(*(worker() for _ in range(self.concurrency)))
+            return time.perf_counter() - began
+
+    async def _post(
+        self, http: httpx.AsyncClient, path: str, **kwargs: Any
+    ) -> httpx.Response | None:
+        for _ in range(200):
+            try:
+                response = await http.post(path, **kwargs)
+            except httpx.TransportError:
+                self.outcomes["dropped"] += 1
+                await asyncio.sleep(0.2)
+                continue
+            self.outcomes[str(response.status_code)] += 1
+            if response.status_code not in RETRIED:
+                return response
+            await asyncio.sleep(float(response.headers.get("Retry-After", "0.1") or 0.1) / 10)
+        return None
+
+    async def _conversation(self, http: httpx.AsyncClient, c: int) -> None:
+        created = await self._post(http, "/v1/conversations", json={})
+        if created is None or created.status_code != 201:
+            return
+        cid = created.json()["id"]
+        for i in range(self.messages):
+            text = self.texts[(c * self.messages + i) % len(self.texts)]
+            key = f"{self.tag}-c{c}-m{i}"
+            self.sent[key] = (cid, text)
+            began = time.perf_counter()
+            path = f"/v1/conversations/{cid}/messages"
+            sent = await self._post(
+                http, path, json={"text": text}, headers={"Idempotency-Key": key}
+            )
+            if sent is not None and sent.status_code == 200:
+                self.latencies.append((time.perf_counter() - began) * 1000)
+                self.answered.add(key)
+
+
+def _pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))], 1)
+
+
+def stored_customer_messages(database_url: str) -> list[tuple[str, str]]:
+    from sqlalchemy import select
+
+    from frontdesk.storage.db import Database
+    from frontdesk.storage.models import Message
+
+    async def read() -> list[tuple[str, str]]:
+        db = Database(database_url)
+        try:
+            async with db.unscoped_session() as session:
+                rows = await session.execute(
+                    select(Message.conversation_id, Message.text).where(Message.role == "customer")
+                )
+                return [(str(a), str(b)) for a, b in rows]
+        finally:
+            await db.dispose()
+
+    return asyncio.run(read())
+
+
+def throughput_scenario(work: Path, database: str, admin_url: str, levels: list[int],
+                        conversations: int, messages: int, serve_args: list[str],
+                        env: dict[str, str]) -> dict[str, Any]:  # fmt: skip
+    from sqlalchemy.engine import make_url
+
+    workspace = work / f"throughput-{database}"
+    frontdesk("init", str(workspace))
+    with (workspace / "frontdesk.yaml").open("a", encoding="utf-8") as config:
+        config.write(LIMITS.replace("limits:\n", "limits:\n  tenant_concurrency: 128\n"))
+    name = None
+    env = dict(env)
+    if database == "postgresql":
+        admin = make_url(admin_url)
+        name = f"frontdesk_throughput_{os.getpid()}"
+        asyncio.run(_admin(admin_url, f'CREATE DATABASE "{name}"'))
+        env["FRONTDESK_DATABASE_URL"] = admin.set(database=name).render_as_string(False)
+    url = env.get("FRONTDESK_DATABASE_URL",
+                  f"sqlite+aiosqlite:///{workspace / '.frontdesk' / 'frontdesk.db'}")  # fmt: skip
+    server = Server(workspace, free_port(), work / f"throughput-{database}.log", env)
+    server.serve_args = serve_args
+    texts = demo_texts()
+    levels_out: dict[str, Any] = {}
+    all_runs: list[Throughput] = []
+    try:
+        server.start()
+        token = frontdesk("keys", "create", "-w", str(workspace), env=env)
+        assert server.process is not None
+        for level in levels:
+            run = Throughput(server.url, token, texts, conversations, messages, level, f"c{level}")
+            cpu = tree_cpu_s(server.process.pid)
+            load = os.getloadavg()[0]
+            client_cpu = time.process_time()
+            elapsed = asyncio.run(run.run())
+            client_cpu = time.process_time() - client_cpu
+            cpu = tree_cpu_s(server.process.pid) - cpu
+            answered = len(run.answered)
+            all_runs.append(run)
+            levels_out[f"c{level}"] = {
+                "messages": conversations * messages,
+                "answered": answered,
+                "seconds": round(elapsed, 2),
+                "msgs_per_s": round(answered / elapsed, 1) if elapsed else None,
+                "p50_ms": _pct(run.latencies, 0.5),
+                "p95_ms": _pct(run.latencies, 0.95),
+                "p99_ms": _pct(run.latencies, 0.99),
+                "max_ms": _pct(run.latencies, 1.0),
+                "server_cpu_ms_per_msg": round(cpu * 1000 / answered, 2) if answered else None,
+                "client_cpu_ms_per_msg": (
+                    round(client_cpu * 1000 / answered, 2) if answered else None
+                ),
+                "outcomes": dict(run.outcomes),
+                "load_average_start": round(load, 2),
+                "load_average_end": round(os.getloadavg()[0], 2),
+            }
+            row = levels_out[f"c{level}"]
+            print(f"{database} c{level}: {row['msgs_per_s']} msg/s, p50 {row['p50_ms']} / p95 "
+                  f"{row['p95_ms']} / p99 {row['p99_ms']} ms, server CPU "
+                  f"{row['server_cpu_ms_per_msg']} ms/msg, load {row['load_average_start']}"
+                  f"-{row['load_average_end']}, {row['outcomes']}", flush=True)  # fmt: skip
+    finally:
+        server.stop()
+    try:
+        stored = Counter(stored_customer_messages(url))
+    finally:
+        if name is not None:
+            asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    sent = Counter(pair for run in all_runs for pair in run.sent.values())
+    return {
+        "levels": levels_out,
+        "lost": sum(len(set(run.sent) - run.answered) for run in all_runs),
+        "duplicated": sum(max(0, n - sent[pair]) for pair, n in stored.items()),
+        "server_errors": sum(n for run in all_runs for status, n in run.outcomes.items()
+                             if (status.startswith("5") and status != "503")
+                             or status == "dropped"),
+        "answered_503": sum(run.outcomes.get("503", 0) for run in all_runs),
+        "serve_args": serve_args,
+        "cpus": os.cpu_count(),
+    }  # fmt: skip
+
+
+def throughput_main(args: argparse.Namespace, results: dict[str, Any], output: Path) -> None:
+    levels = [int(x) for x in args.concurrency.split(",") if x.strip()]
+    databases = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
+    env = dict(item.split("=", 1) for item in args.env)
+    work = Path(tempfile.mkdtemp(prefix="frontdesk-load-"))
+    try:
+        for database in databases:
+            out = throughput_scenario(work, database, args.postgres, levels,
+                                      args.conversations or 500, args.messages or 20,
+                                      args.serve_arg, env)  # fmt: skip
+            results.setdefault("throughput", {})[database] = out
+            for level, row in out["levels"].items():
+                results[f"{database}.{level}.msgs_per_s"] = row["msgs_per_s"]
+                results[f"{database}.{level}.p95_ms"] = row["p95_ms"]
+            if "c1" in out["levels"]:
+                results["c1_p95_ms"] = out["levels"]["c1"]["p95_ms"]
+    finally:
+        if args.keep:
+            print(f"workspaces and servers' logs kept in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    for key in ("lost", "duplicated", "server_errors"):  # over the databases run
+        results[key] = sum(results["throughput"][db][key] for db in databases)
+    results.pop("throughput_note", None)
+    results["throughput_run_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    output.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    print(f"wrote {output}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scenario", choices=["kill", "db_loss", "all"], default="all")
-    parser.add_argument("--conversations", type=int, default=16)
-    parser.add_argument("--messages", type=int, default=8)
+    parser.add_argument("--scenario", choices=["kill", "db_loss", "all", "throughput"],
+                        default="all")  # fmt: skip
+    parser.add_argument("--conversations", type=int, default=None,
+                        help="kill: 16; throughput: 500 per level")  # fmt: skip
+    parser.add_argument("--messages", type=int, default=None, help="kill: 8; throughput: 20")
+    parser.add_argument("--concurrency", default="1,16,64", help="throughput: levels to run")
+    parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="sqlite",
+                        help="throughput: which database(s)")  # fmt: skip
+    parser.add_argument("--serve-arg", action="append", default=[],
+                        help="throughput: an extra `frontdesk serve` argument")  # fmt: skip
+    parser.add_argument("--env", action="append", default=[],
+                        help="throughput: NAME=VALUE for the server (repeatable)")  # fmt: skip
     parser.add_argument("--kill-at", type=float, default=0.3, help="share answered at the kill")
     parser.add_argument("--db-clients", type=int, default=8)
     parser.add_argument("--outage-s", type=float, default=5.0)
     parser.add_argument("--keep", action="store_true", help="keep the workspaces and logs")
     parser.add_argument("--postgres", default=os.environ.get(
         "FRONTDESK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"))  # fmt: skip
+    parser.add_argument("--results", type=Path, default=RESULTS, help="the JSON file to update")
     args = parser.parse_args()
-    results: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    output: Path = args.results
+    results: dict[str, Any] = json.loads(output.read_text()) if output.exists() else {}
+    if args.scenario == "throughput":
+        throughput_main(args, results, output)
+        return
+    args.conversations = args.conversations or 16
+    args.messages = args.messages or 8
     for key in (
         "sqlite.c64.msgs_per_s",
         "sqlite.c64.p95_ms",
@@ -331,11 +591,11 @@ def main() -> None:
     else:
         shutil.rmtree(work, ignore_errors=True)
     results["fault_run_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    output.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     print(f"{'scenario':<22} {'lost':>5} {'dup':>5} {'recovery s':>11}  outcomes")
     for name, lost, dup, recovery, outcomes in rows:
         print(f"{name:<22} {lost!s:>5} {dup!s:>5} {recovery!s:>11}  {outcomes}")
-    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    print(f"wrote {output}")
 
 
 if __name__ == "__main__":
