@@ -102,6 +102,17 @@ def serve(
             f"cannot serve on http://{bind_host}:{bind_port}: {busy} "
             "(another server holds the port: stop it, or pick another with --port N)"
         )
+    if serving is not None:
+        # Migrations, knowledge sync, training, the page's key: once, not by each worker, and
+        # in a process of its own, so this one (which only watches the workers) never
+        # imports the models.
+        serving.prepare_in_child(ws.root)
+        where = f"http://{bind_host}:{bind_port} with {processes} workers"
+        out.print(f"frontdesk serving {ws.root} on {where}  (docs: /docs)",
+                  soft_wrap=True, highlight=False)  # fmt: skip
+        code = serving.serve_workers(ws.root, bind_host, bind_port, processes,
+                                     _log_config(pid=True), SHUTDOWN_GRACE_S)  # fmt: skip
+        raise typer.Exit(code)
     # Fail on bad configuration here, with a readable line, before the server starts.
     from frontdesk.orchestration.runtime import open_runtime
 
@@ -111,15 +122,6 @@ def serve(
         runtime = await open_runtime(ws.root)
         await runtime.close()
 
-    if serving is not None:
-        # Migrations, knowledge sync, training, the page's key: once, not by each worker.
-        serving.prepare_in_child(ws.root)
-        where = f"http://{bind_host}:{bind_port} with {processes} workers"
-        out.print(f"frontdesk serving {ws.root} on {where}  (docs: /docs)",
-                  soft_wrap=True, highlight=False)  # fmt: skip
-        code = serving.serve_workers(ws.root, bind_host, bind_port, processes,
-                                     _log_config(pid=True), SHUTDOWN_GRACE_S)  # fmt: skip
-        raise typer.Exit(code)
     run_async(preflight())
     os.environ["FRONTDESK_WORKSPACE"] = str(ws.root)
     out.print(f"frontdesk serving {ws.root} on http://{bind_host}:{bind_port}  (docs: /docs)",
