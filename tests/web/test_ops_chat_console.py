@@ -15,8 +15,6 @@ from frontdesk.orchestration.runtime import Runtime
 from frontdesk.storage.users import Role
 from tests.web.test_ops_console import _sign_in
 
-pytestmark = pytest.mark.xfail(strict=True, reason="the ops chat page is not built yet")
-
 
 @pytest.fixture
 async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:

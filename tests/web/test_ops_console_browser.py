@@ -82,7 +82,6 @@ def test_operator_approves_and_applies_a_plan(live_server: str, workspace: Path)
             browser.close()
 
 
-@pytest.mark.xfail(strict=True, reason="the ops chat page is not built yet")
 def test_operator_asks_the_chat(live_server: str, workspace: Path) -> None:
     require(CHROMIUM is not None, "Debian's chromium is not installed (make browser)")
     from playwright.sync_api import expect, sync_playwright

@@ -1,18 +1,24 @@
 """Console pages of the operations assistant (`/console/ops`): the change plans, one plan with
 its selector, patch, per-element validation and diff, and the buttons an operator or admin
 uses to approve, apply and roll it back (forms with the CSRF token; every action audited by
-the plans themselves, as through the API)."""
+the plans themselves, as through the API); and the troubleshooting chat (`/console/ops/chat`:
+a GET form, since asking reads and stores nothing), its answer with the cited log lines,
+metric values, atoms and next steps, or the starter configuration a setup request makes."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from frontdesk.ops.assembly import cached_plans
 from frontdesk.ops.plans import ChangePlans, plan_view
+from frontdesk.ops.setup import chat_view, generator_for, looks_like_setup
+from frontdesk.ops.troubleshoot import Troubleshooter, diagnosis_view
+from frontdesk.orchestration.ops_chat import build_troubleshooter
 from frontdesk.orchestration.runtime import Runtime
 from frontdesk.storage.fields import StoredText
 from frontdesk.web.auth import Csrf, Operator, RuntimeDep
@@ -50,6 +56,37 @@ async def _act(back: str, action: Any) -> Response:
 async def ops_page(request: Request, runtime: RuntimeDep, user: Operator) -> HTMLResponse:
     plans = await _plans(request, runtime).list(user.tenant_id)
     return _render(request, "ops.html", {"user": user, "plans": plans})
+
+
+@router.get("/chat", response_class=HTMLResponse)
+async def chat_page(
+    request: Request,
+    runtime: RuntimeDep,
+    user: Operator,
+    q: Annotated[str, Query(max_length=1000)] = "",
+    at: Annotated[str, Query(max_length=40)] = "",
+) -> HTMLResponse:
+    context: dict[str, Any] = {"user": user, "question": q, "at": at, "view": None,
+                               "error": None}  # fmt: skip
+    if q.strip():
+        plans = _plans(request, runtime)
+        chat: Troubleshooter | None = getattr(request.app.state, "ops_troubleshooter", None)
+        if chat is None or chat.target is not plans.target:
+            chat = build_troubleshooter(plans.target, runtime.workspace.root)
+            request.app.state.ops_troubleshooter = chat
+        if looks_like_setup(q):
+            context["view"] = chat_view(await generator_for(plans.target, chat.atoms), q)
+        else:
+            try:
+                now = datetime.fromisoformat(at.strip()) if at.strip() else datetime.now(UTC)
+            except ValueError:
+                context["error"] = (f"{at!r} is not a moment: write it as ISO 8601, e.g. "
+                                    "2026-12-06T08:30Z, or leave it empty for now")  # fmt: skip
+            else:
+                now = now if now.tzinfo else now.replace(tzinfo=UTC)
+                context["view"] = {"kind": "diagnosis",
+                                   **diagnosis_view(await chat.ask(q, now))}  # fmt: skip
+    return _render(request, "ops_chat.html", context)
 
 
 @router.post("/plans", dependencies=[Csrf])
