@@ -8,14 +8,18 @@ notes, and how many conversations they had. Past tickets and their outcomes are 
 redaction does not apply to it): the privacy export, erasure and the retention purge include
 it (storage/privacy.py).
 
-One read a turn (`load_profile`, by a unique key) and one write (`save_profile`).
+Read with the conversation (`storage.conversations.conversation_and_profile`: one query, by
+the unique key), else `load_profile`; written by `save_profile` only when the turn taught
+something new (a first conversation's INSERT, then an UPDATE when a fact, the name, the
+language, the channel or the number of conversations changes, or the last contact is an hour
+old).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -27,6 +31,7 @@ from frontdesk.storage.models import Conversation, CustomerProfile, Ticket, new_
 
 MAX_NOTES = 50  # the newest notes are kept
 MAX_FACTS = 20
+CONTACT_PRECISION = timedelta(hours=1)  # last_contact_at is rewritten at most this often
 
 
 @dataclass(frozen=True)
@@ -112,18 +117,25 @@ async def save_profile(
             .on_conflict_do_nothing(index_elements=["tenant_id", "customer_ref"])
         )
         return
+    changed = new_conversation
     if new_conversation:
         row.contacts = (row.contacts or 0) + 1
-    if name:
-        row.display_name = name
-    if language:
-        row.language = language
+    if name and name != row.display_name:
+        row.display_name, changed = name, True
+    if language and language != row.language:
+        row.language, changed = language, True
     if facts:
         merged = {k: v for k, v in (row.facts or {}).items() if k not in facts}
-        row.facts = dict(list({**merged, **facts}.items())[-MAX_FACTS:])
-    row.last_channel = channel
-    row.last_contact_at = now
-    row.updated_at = utcnow()
+        kept = dict(list({**merged, **facts}.items())[-MAX_FACTS:])
+        if kept != (row.facts or {}):
+            row.facts, changed = kept, True
+    if channel != row.last_channel:
+        row.last_channel, changed = channel, True
+    # No write when the turn taught nothing new: the time of the last contact is kept to
+    # within CONTACT_PRECISION (what the retention purge and the export need).
+    if changed or _older(row.last_contact_at, now, CONTACT_PRECISION):
+        row.last_contact_at = now
+        row.updated_at = utcnow()
 
 
 async def add_note(
@@ -158,6 +170,16 @@ async def past_tickets(
          "conversation_id": conversation_id}
         for id_, team, status, subject, created, conversation_id in rows
     ]  # fmt: skip
+
+
+def _older(then: datetime | None, now: datetime, than: timedelta) -> bool:
+    if then is None:
+        return True
+    if then.tzinfo is None:  # SQLite gives back naive UTC
+        then = then.replace(tzinfo=UTC)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    return now - then >= than
 
 
 def _dialect(session: AsyncSession) -> str:

@@ -16,7 +16,7 @@ from frontdesk.orchestration.deps import Deps
 from frontdesk.orchestration.stages import PIPELINE
 from frontdesk.orchestration.turn import Turn
 from frontdesk.storage import deliveries
-from frontdesk.storage.conversations import add_message, add_turn, get_conversation
+from frontdesk.storage.conversations import add_message, add_turn, conversation_and_profile
 from frontdesk.types import InboundMessage, Reply
 
 log = logging.getLogger(__name__)
@@ -32,15 +32,19 @@ class Assistant:
     async def handle(self, message: InboundMessage, *, sink: StreamSink | None = None) -> Reply:
         started = time.perf_counter()
         async with self.deps.db.session(message.tenant_id) as session:
-            conversation = await get_conversation(session, message.conversation_id)
-            if conversation is None:
+            # The customer's profile comes with the conversation: one query for both.
+            found = await conversation_and_profile(session, message.conversation_id)
+            if found is None:
                 raise NotFoundError(f"conversation {message.conversation_id} not found")
+            conversation, profile = found
             turn = Turn(
                 message=message,
                 now=message.received_at or self.deps.clock(),
                 session=session,
                 conversation=conversation,
                 sink=sink,
+                profile_row=profile,
+                profile_read=True,
             )
             await self._run_stages(turn)
             if turn.intent is not None:  # a hot-swapped classifier says which version it is

@@ -1,8 +1,9 @@
 """Memory in the pipeline: the message's language, the customer profile and the running
 summary. The memory capability (frontdesk.memory) holds the logic; these are its hooks:
 
-- `load_memory` (from `load_context`): detect the language of the message; read the
-  profile (one query, by the conversation's customer_ref) into `turn.profile`.
+- `load_memory` (from `load_context`): detect the language of the message; the profile
+  (read with the conversation by the Assistant, else one query by the conversation's
+  customer_ref) into `turn.profile`.
 - `remember` (a stage after `screen_output`): greet a known name on a new conversation's
   first reply, update the running summary (the `summarise` model when configured, else
   extractive), record the language on the conversation and what the turn taught on the
@@ -61,8 +62,10 @@ async def load_memory(turn: Turn, deps: Deps) -> None:
     )
     ref = turn.conversation.customer_ref
     if not ref or not deps.settings.memory.profiles:
+        turn.profile_row = None
         return
-    turn.profile_row = await load_profile(turn.session, ref)
+    if not turn.profile_read:  # read with the conversation, by the Assistant
+        turn.profile_row = await load_profile(turn.session, ref)
     turn.profile = view_of(turn.profile_row, ref, new_conversation=_new_conversation(turn))
 
 

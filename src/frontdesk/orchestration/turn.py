@@ -64,6 +64,7 @@ class Turn:
     language: str | None = None  # detected in the message (None: too short to tell)
     profile: ProfileView | None = None  # the customer's, by customer_ref (memory/profile.py)
     profile_row: CustomerProfile | None = None  # as read, for the one write at the end
+    profile_read: bool = False  # profile_row was read with the conversation (none: no row)
     # The conversation's dialogue state: as loaded, then as `respond` leaves it (stored).
     dialogue_state: DialogueState = field(default_factory=DialogueState)
     tracked: Tracked | None = None  # what this message did to it (`track`)

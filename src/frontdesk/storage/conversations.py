@@ -7,10 +7,10 @@ import hmac
 import secrets
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.storage.models import Conversation, Message, Turn, utcnow
+from frontdesk.storage.models import Conversation, CustomerProfile, Message, Turn, utcnow
 
 VISITOR_TOKEN_PREFIX = "fdc"
 
@@ -72,6 +72,27 @@ async def create_conversation(
 
 async def get_conversation(session: AsyncSession, conversation_id: str) -> Conversation | None:
     return await session.get(Conversation, conversation_id)
+
+
+async def conversation_and_profile(
+    session: AsyncSession, conversation_id: str
+) -> tuple[Conversation, CustomerProfile | None] | None:
+    """The conversation and its customer's profile (by customer_ref) in one query: a turn's
+    first read, so the memory costs no query of its own."""
+    row = (
+        await session.execute(
+            select(Conversation, CustomerProfile)
+            .outerjoin(
+                CustomerProfile,
+                and_(
+                    CustomerProfile.tenant_id == Conversation.tenant_id,
+                    CustomerProfile.customer_ref == Conversation.customer_ref,
+                ),
+            )
+            .where(Conversation.id == conversation_id)
+        )
+    ).first()
+    return None if row is None else (row[0], row[1])
 
 
 async def recent_messages(session: AsyncSession, conversation_id: str, limit: int) -> list[Message]:
