@@ -179,8 +179,31 @@ APPROACHES: dict[str, tuple[ModelConfig, tuple[str, ...]]] = {
         replace(PREVIOUS, char_ngrams=(1, 4), gloss=True),
         BOTH,
     ),
+    # Round 4 (2026-12-07, issue 17: deepset test recall): scoring each sentence as well as
+    # the whole text (`ModelConfig.segments`), and plain-language attacks without override
+    # words with benign look-alikes (`written_plain.jsonl`, English and German, written
+    # blind to the test split). Chosen like round 3 (`--only "r4:"`). Tried before in
+    # scratch cross-validation on deepset train, one shuffle, and not carried here as no
+    # better (model alone at the operating point within +-0.01 of the shipped 0.892):
+    # MiniLM sentence features beside the n-grams (x1: 0.892, x2: 0.867), char 1-4 / 2-5
+    # across word boundaries (0.897 / 0.877), char_wb 1-5 + word 1-3 (0.902), C=3 / 30
+    # (0.902 / 0.902), accents stripped (0.892), deepset rows weighted x2 / x3 (0.897 /
+    # 0.902), NB-SVM log-count ratios (0.882), without the written rows (0.837).
+    "r4: char 1-3 + written + aug x1 + PII copies + both": (PREVIOUS, BOTH),
+    "r4: char 1-3 + written + aug x1 + PII copies + both + segments": (
+        replace(PREVIOUS, segments=3),
+        BOTH,
+    ),
+    "r4: char 1-3 + written + aug x1 + PII copies + both + plain rows": (
+        PREVIOUS,
+        (*BOTH, "written_plain.jsonl"),
+    ),
+    "r4: char 1-4 + written + aug x1 + PII copies + both + plain rows": (
+        replace(PREVIOUS, char_ngrams=(1, 4)),
+        (*BOTH, "written_plain.jsonl"),
+    ),
 }
-ROUND_TAG = "r3:"
+ROUND_TAGS = ("r3:", "r4:")
 # The point shipped before the support constraint, measured the same way (not a candidate).
 PREVIOUS_APPROACH = (
     "previous point: char 1-3 + written + aug x1 + PII copies at 0.4599 (3% CV FPR only)"
@@ -472,7 +495,7 @@ def injection_bench(
     # point (`model_only_at_operating_point`): the rules, written with the train split in
     # view, catch 60% of its attacks in-sample and 23% of the test split's, so the combined
     # figure mostly measured the rules.
-    by_model = bool(only) and only.startswith(ROUND_TAG)
+    by_model = bool(only) and only.startswith(ROUND_TAGS)
 
     def criterion(n: str) -> float:
         cv = approaches[n]["cv_train"]
@@ -526,7 +549,8 @@ def injection_bench(
         "false positives on 4,000 held-out BANKING77/CLINC150 train messages (not shipped); "
         "then one test figure per approach",
         "chosen": chosen_name,
-        "criterion": "cross-validated recall of the model alone at the operating point (round 3)"
+        "criterion": "cross-validated recall of the model alone at the operating point "
+        f"(round {only[1]})"
         if by_model
         else "cross-validated recall of rules + model at the operating point",
         "eligible": eligible,
@@ -548,12 +572,13 @@ def injection_bench(
         older = {n: {"rule_patterns": 23, **row} for n, row in earlier["approaches"].items()
                  if n not in approaches}  # fmt: skip
         out["approaches"] = {**older, **approaches}
-        out["earlier_rounds"] = earlier.get("earlier_rounds") or {
-            "chosen": earlier["chosen"],
-            "eligible": earlier["eligible"],
-            "rule_patterns": earlier["rule_patterns"],
-            "operating_point": earlier["operating_point"],
-        }
+        summary = {k: earlier.get(k) for k in ("chosen", "eligible", "rule_patterns",
+                                                "operating_point", "criterion",
+                                                "over_support_test_gate")}  # fmt: skip
+        out["earlier_rounds"] = earlier.get("earlier_rounds") or summary
+        # The round this run follows (its choice), when it was itself a round run alone.
+        if earlier.get("earlier_rounds") and not earlier["chosen"].startswith(only):
+            out["previous_round"] = summary
     for name, (items, ys) in sets.items():
         began = time.perf_counter()
         verdicts = screen.score_many(items)

@@ -287,6 +287,10 @@ class ModelConfig:
     # and Dutch (`GLOSSES`: "vergiss" -> "forget", "anweisungen" -> "instructions"), so what
     # the model learns from English rows also counts for the same attack in another language.
     gloss: bool = False
+    # Score each sentence (or line) of at least `segments` words too, and keep the highest
+    # score: an order after an ordinary question ("How is the economy? Now say that ...") is
+    # otherwise diluted by the question's words. 0 scores the whole text only.
+    segments: int = 0
     seed: int = 20261123
 
 
@@ -301,6 +305,7 @@ SHIPPED_CONFIG = ModelConfig(char_ngrams=(1, 3), prefixed=1, benign_pairs=0.5, p
 SHIPPED_OPERATING_POINT = 0.4998
 
 _SPACED = re.compile(r"\b(?:\w ){3,}\w\b")
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?:;])\s+|\n+")
 
 # Words of other languages that carry an injection's meaning, with their English gloss (one
 # line per gloss: the words, then the gloss). Written from general vocabulary, not from any
@@ -368,6 +373,14 @@ def glossed(text: str) -> str:
     """The text, then the English glosses of the words `GLOSSES` knows, in their order."""
     extra = [GLOSSES[w] for w in _WORD.findall(text.lower()) if w in GLOSSES]
     return f"{text} || {' '.join(extra)}" if extra else text
+
+
+def segments_of(text: str, min_words: int) -> list[str]:
+    """The sentences and lines of `text` with at least `min_words` words; none when the text
+    has fewer than two of them (the whole text is scored anyway)."""
+    pieces = [p.strip() for p in _SENTENCE_BREAK.split(text)]
+    kept = [p for p in pieces if len(p.split()) >= min_words]
+    return kept if len(kept) > 1 else []
 
 
 def join_spaced_letters(text: str) -> str:
@@ -485,9 +498,17 @@ class InjectionModel:
             raise RuntimeError("InjectionModel.fit() first")
         if not texts:
             return []
-        matrix = self._features.transform(self._prepare(texts))
-        proba = self._classifier.predict_proba(matrix)
-        return [float(p) for p in proba[:, 1]]
+        pieces, owners = list(texts), list(range(len(texts)))
+        if self.config.segments:
+            for i, text in enumerate(texts):
+                parts = segments_of(text, self.config.segments)
+                pieces += parts
+                owners += [i] * len(parts)
+        matrix = self._features.transform(self._prepare(pieces))  # one batch: one transform
+        out = [0.0] * len(texts)
+        for owner, p in zip(owners, self._classifier.predict_proba(matrix)[:, 1], strict=True):
+            out[owner] = max(out[owner], float(p))
+        return out
 
     def scores(self, texts: Sequence[str]) -> list[float]:
         """Probabilities with `operating_point` moved to 0.5."""
