@@ -284,3 +284,21 @@ async def test_dead_letters_are_listed_for_admins_and_can_be_sent_again(
                 await rt.desk.dispatcher.drain()
     finally:
         await rt.close()
+
+
+async def test_a_slot_taken_from_the_profile_is_marked(
+    app_client: httpx.AsyncClient, users: None, sqlite_runtime: Runtime
+) -> None:
+    rt = sqlite_runtime
+    key = (await create_key(rt.db, rt.tenant.id, name="s", scope=Scope.SERVICE)).token
+    headers = {"Authorization": f"Bearer {key}"}
+    for text in ("my parcel KP-20481736 is late", "I'd like a refund please"):
+        created = await app_client.post(
+            "/v1/conversations", json={"customer_ref": "cust-console-1"}, headers=headers
+        )
+        conversation = created.json()["id"]
+        await _say(app_client, conversation, headers, text)
+    await _sign_in(app_client)
+    page = await app_client.get(f"/console/conversations/{conversation}")
+    assert '<dd class="requested-slot">amount</dd>' in page.text
+    assert 'order_id=KP-20481736</code> <span class="muted">(from the profile)' in page.text
