@@ -190,3 +190,46 @@ async def test_a_shorter_form_of_a_word_meets_the_longer_one() -> None:
         passages=[_passage(1, text)],
     ))  # fmt: skip
     assert result.text == "On a prepayment meter, emergency credit is taken by pressing A. [1]"
+
+
+def _section(n: int, text: str, heading: str) -> Passage:
+    """Section `n` of one article (the same title and source)."""
+    return Passage(chunk_id=n, document_id="d1", title="Smart meters", heading=heading,
+                   text=text, source="smart.md", kind="section", score=1.0,
+                   dense_score=0.7)  # fmt: skip
+
+
+async def test_the_answer_goes_on_in_another_section_of_the_same_article() -> None:
+    # Search returned two sections of one article: the sentence that says how long comes
+    # from the second, and both are cited (citations stay exact).
+    causes = _section(1, "If your bill shows estimated readings, the smart meter has stopped "
+                         "talking to the network.", "Why it happens")  # fmt: skip
+    after_switch = _section(2, "Meters fitted by another supplier can take up to 8 weeks to "
+                               "join the network after a switch.", "After a switch")  # fmt: skip
+    other = _passage(3, "Estimated bills after a switch are corrected by the old supplier.")
+    other.dense_score = 0.7
+    result = await ExtractiveChatModel().complete(ChatRequest(
+        messages=_ask("My smart meter stopped sending readings after I switched and my bill "
+                      "is estimated. What is going on?"),
+        passages=[causes, after_switch, other],
+    ))  # fmt: skip
+    assert result.cited == [1, 2]
+    assert "8 weeks" in result.text
+    assert "old supplier" not in result.text  # one source per question: not another article
+
+
+async def test_a_second_question_without_its_question_mark_is_answered() -> None:
+    dates = _passage(1, "You can move a delivery to another working day. Moving it is free; a "
+                        "Saturday costs 2 pounds.")  # fmt: skip
+    reply = await _reply("can i push my delivery to next tuesday? does that cost extra", dates)
+    assert "free" in reply
+
+
+async def test_what_a_question_asks_for_wins_over_shared_words() -> None:
+    # "how many" asks for a number, "the 15th" for a day of the month.
+    cards = _passage(1, "Cards on your account can be changed at any time under Billing. You "
+                        "can keep up to five cards on your account.")  # fmt: skip
+    assert "five" in await _reply("how many cards can I keep on my account?", cards)
+    dd = _passage(2, "Your Direct Debit date can be changed in the app. You can choose any "
+                     "day from the 1st to the 28th.")  # fmt: skip
+    assert "28th" in await _reply("can I change my direct debit date to the 15th?", dd)

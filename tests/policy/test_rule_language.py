@@ -232,6 +232,20 @@ def test_a_request_for_a_person_goes_to_the_owner_of_the_topic_mentioned_with_it
     assert router.decide(_facts(intent=bare, triggers=triggers)).team == "review"
 
 
+def test_out_of_scope_with_an_unowned_best_guess_goes_to_the_default_team() -> None:
+    # An API question, out of scope; its best guess (greet) has no owner and an outage is
+    # third in the ranking at 0.2: not a topic it mentions. The default team takes it.
+    api = IntentPrediction(name="greet", confidence=0.3, out_of_scope=True,
+                           ranking=[("greet", 0.3), ("outage", 0.2)])  # fmt: skip
+    router = RuleRouter(OWNED)
+    route = router.decide(_facts(intent=api, answerability=NO))
+    assert (route.action, route.team) == (Action.HANDOFF, "review")
+    assert route.reason.endswith("no team owns intent greet: default team review")
+    # In scope, the same ranking names the outage as a topic mentioned with it.
+    in_scope = api.model_copy(update={"out_of_scope": False})
+    assert router.decide(_facts(intent=in_scope, answerability=NO)).team == "network_ops"
+
+
 def test_default_team_is_the_last_rules_team_else_the_first() -> None:
     assert _rules({}).fallback_team() == "support"
     assert OWNED.fallback_team() == "review"

@@ -6,8 +6,13 @@ table rows; never scaffolding or staff text). Each question in the customer's me
 questions get two answers) picks the pieces that share the most of its key words, weighted by
 how rare each word is among the pieces, with half weight for words only in the piece's title
 or heading, and a bonus when the piece holds what was asked for (an amount for "how much", a
-time for "how long", a number for "what number"). An FAQ piece also scores by its question.
-A piece that shares too little is no answer: then there is none, and a person is offered.
+time for "how long", a number for "how many" or "what number", a day of the month for "the
+15th"). An FAQ piece also scores by its question. A piece that shares too little is no
+answer: then there is none, and a person is offered. A question that goes on in another
+section of the same article ("...8 weeks after a switch" below "why it stops sending") is
+answered from both sections; never from a second article. A part that asks ("does that
+cost extra") is a question of its own when the message asks something else too, with or
+without its question mark.
 
 A key word no piece holds meets the pieces' longer or shorter forms of it ("prepay",
 "prepayment"); a piece that leans on the one before it ("Older versions show...") brings it.
@@ -76,11 +81,19 @@ _WANTS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
         re.compile(r"(\+?\d[\d ]{7,}\d)"),
     ),
     (
+        re.compile(r"\bhow many\b", re.I),
+        re.compile(r"\b(\d+|one|two|three|four|five|six|seven|eight|nine|ten|twelve)\b", re.I),
+    ),
+    (  # "on the 15th": a day of the month
+        re.compile(r"\b\d{1,2}(st|nd|rd|th)\b", re.I),
+        re.compile(r"\b\d{1,2}(st|nd|rd|th)\b", re.I),
+    ),
+    (
         re.compile(r"\b(where|link|website|web site|page|url|address|email|e-mail)\b", re.I),
         re.compile(r"\b\w+\.\w{2,}/|\bhttps?://|@\w|\s>\s"),
     ),
 )
-WANT_BONUS = 0.25
+WANT_BONUS = 0.4
 _ASKS = re.compile(
     r"^\W*(\d+[).]\s+)?(\w+[,!]?\s+)?(what|whats|what's|how|when|where|which|who|can|could|do|does|is|"
     r"are|will|would|should)\b",
@@ -94,9 +107,10 @@ _REFERS = re.compile(
     r"also|instead|however|but)\b",
     re.IGNORECASE,
 )
+WANT_MISSING = 1.0  # a piece without what the question asks for (an amount...) counts this much
 ALIAS_MIN = 5  # a key word no piece holds meets a longer or shorter form of it from here
 MIN_SCORE = 0.2  # of the question's key-word weight: below this a piece answers nothing
-KEEP_NEAR = 0.5  # a second piece joins when it scores this share of the best
+KEEP_NEAR = 0.4  # a second piece joins when it scores this share of the best
 
 
 @dataclass(frozen=True)
@@ -145,31 +159,36 @@ class ExtractiveChatModel:
             return []
         weights = _rarity(pieces)
         priors = passage_weights(passages)
+        sources = [p.source or p.title for p in passages]
         chosen: list[Unit] = []
-        for asked in split_questions(question)[: self.max_questions]:
-            for unit in self._answer(asked, pieces, weights, priors):
+        for asked, context in asked_with_context(question)[: self.max_questions]:
+            for unit in self._answer(asked, context, pieces, weights, priors, sources):
                 if unit not in chosen:
                     chosen.append(unit)
         return chosen
 
     def _answer(
-        self, asked: str, pieces: list[Unit], weights: dict[str, float], priors: list[float]
+        self,
+        asked: str,
+        context: str,
+        pieces: list[Unit],
+        weights: dict[str, float],
+        priors: list[float],
+        sources: list[str],
     ) -> list[Unit]:
-        keys = {stem(w) for w in content_words(asked) if w not in _ASKING}
+        words = content_words(f"{context} {asked}")
+        keys = _aliased({stem(w) for w in words if w not in _ASKING}, weights)
         if not keys:
             return []
-        keys = _aliased(keys, weights)
+        weight = {k: weights.get(k, 0.0) for k in keys}
         # Words no piece holds (the customer's own story) neither help nor count against:
         # whether the passages answer at all is answerability's call, made before this.
-        total = sum(weights.get(k, 0.0) for k in keys)
+        total = sum(weight.values())
         if total == 0:
             return []
         wants = [shown for asks, shown in _WANTS if asks.search(asked)]
         scored = sorted(
-            (
-                Scored(u, _score(u, keys, weights, total, wants, priors[u.passage - 1]))
-                for u in pieces
-            ),
+            (Scored(u, _score(u, weight, total, wants, priors[u.passage - 1])) for u in pieces),
             key=lambda s: (-s.score, s.unit.passage, s.unit.order),
         )
         best = scored[0]
@@ -181,18 +200,25 @@ class ExtractiveChatModel:
                            and u.order == best.unit.order - 1), None)  # fmt: skip
             if before is not None and before.block == best.unit.block:
                 picked.insert(0, before)
-        covered = keys & _own(best.unit)
+        at = {(u.passage, u.order): u for u in pieces}
+        # "Do this:" needs what follows it; so does a question the article asks itself.
+        following = at.get((best.unit.passage, best.unit.order + 1))
+        if best.unit.text.endswith((":", "?")) and following is not None:
+            picked.append(following)
+        covered = set().union(*(keys & _own(u) for u in picked))
         for other in scored[1:]:
             if len(picked) >= self.max_sentences:
                 break
-            if other.unit.passage != best.unit.passage:
+            if other.unit in picked:
+                continue
+            if sources[other.unit.passage - 1] != sources[best.unit.passage - 1]:
                 continue  # one source per question: a reply that reads as one answer
-            follows = other.unit.order == picked[-1].order + 1
-            # "Do this:" needs what follows it; so does a question the article asks itself.
-            leads = follows and picked[-1].text.endswith((":", "?"))
+            before = at.get((other.unit.passage, other.unit.order - 1))
+            follows = before is not None and before in picked
+            leads = follows and before is not None and before.text.endswith((":", "?"))
             # Another sentence only when it adds something asked that the first did not say.
             adds = bool((keys & _own(other.unit)) - covered)
-            beside = follows and other.unit.block == picked[-1].block
+            beside = follows and before is not None and other.unit.block == before.block
             if (other.score >= KEEP_NEAR * best.score and (adds or beside)) or leads:
                 picked.append(other.unit)
                 covered |= keys & _own(other.unit)
@@ -210,21 +236,30 @@ class ExtractiveChatModel:
 def split_questions(message: str) -> list[str]:
     """The questions of a message: each sentence ending in '?', else the whole message.
     Context sentences ("I moved last week.") join the question after them."""
+    return [" ".join(part for part in pair if part) for pair in asked_with_context(message)]
+
+
+def asked_with_context(message: str) -> list[tuple[str, str]]:
+    """Each question of the message with the sentences that go with it: those before it
+    since the last question, and (for the last question) those after it."""
     sentences = [s.strip() for s in _QUESTION_SPLIT.split(message.strip()) if s and s.strip()]
-    questions: list[str] = []
+    questions: list[tuple[str, str]] = []
     context: list[str] = []
     for n, sentence in enumerate(sentences):
-        # "how much is X and what time..." splits into two questions; the first part is one
-        # too when the message goes on to ask another thing.
-        if sentence.endswith("?") or (_ASKS.match(sentence) and n + 1 < len(sentences)):
-            questions.append(" ".join([*context, sentence]))
+        # "how much is X and what time..." splits into two questions; a part that asks is one
+        # too when the message asks another thing ("... on Tuesday instead? does that cost
+        # extra" is two questions, the second without its question mark).
+        asks = _ASKS.match(sentence) and (n + 1 < len(sentences) or questions)
+        if sentence.endswith("?") or asks:
+            questions.append((sentence, " ".join(context)))
             context = []
         else:
             context.append(sentence)
     if not questions:
-        return [message]
+        return [(message, "")]
     if context:  # words after the last question belong to it
-        questions[-1] = " ".join([questions[-1], *context])
+        asked, before = questions[-1]
+        questions[-1] = (asked, " ".join([before, *context]).strip())
     return questions
 
 
@@ -273,22 +308,24 @@ def _own(unit: Unit) -> set[str]:
 
 def _score(
     unit: Unit,
-    keys: set[str],
-    weights: dict[str, float],
+    weight: dict[str, float],
     total: float,
     wants: list[re.Pattern[str]],
     prior: float,
 ) -> float:
     own = _own(unit)
     about = {stem(w) for w in content_words(unit.context)} - own
+    keys = weight.keys()
     score = (
-        sum(weights.get(k, 0.0) for k in keys & own)
-        + 0.5 * sum(weights.get(k, 0.0) for k in keys & about)
+        sum(weight[k] for k in keys & own) + 0.5 * sum(weight[k] for k in keys & about)
     ) / total
     if unit.faq:  # an FAQ's question is what its answer answers
-        score = max(score, 1.1 * sum(weights.get(k, 0.0) for k in keys & about) / total)
-    if wants and any(shown.search(unit.text) for shown in wants):
-        score += WANT_BONUS
+        score = max(score, 1.1 * sum(weight[k] for k in keys & about) / total)
+    if wants:
+        if any(shown.search(unit.text) for shown in wants):
+            score += WANT_BONUS
+        else:
+            score *= WANT_MISSING
     # Search compared the question with whole passages by meaning: a piece of a passage
     # further from the question must share clearly more to be preferred.
     return score * prior

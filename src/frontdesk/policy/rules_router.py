@@ -160,12 +160,17 @@ class RuleRouter:
     def owner_of(self, facts: Facts) -> tuple[str, str]:
         """The team that owns the turn's topic, and why: the intent (best guess when unsure);
         when no team owns that (a request for a person, say), the next intent of the ranking
-        at OWNER_MIN_CONFIDENCE or more (the topic mentioned with it), then the intents of
-        earlier turns, most recent first; else the default team."""
+        at OWNER_MIN_CONFIDENCE or more (the topic mentioned with it; not for a message out
+        of scope), then the intents of earlier turns, most recent first; else the default
+        team."""
         intent = best_guess(facts.intent)
         if intent is not None and intent in self.owners:
             return self.owners[intent], f"team {self.owners[intent]} owns intent {intent}"
-        ranking = facts.intent.ranking if facts.intent else []
+        # Another intent of the ranking is a topic mentioned beside a request with none ("can
+        # I talk to someone about my bill"); beside a message out of scope, whose best guess
+        # is already weak, it is noise (an API question is not an outage's).
+        out_of_scope = facts.intent is not None and facts.intent.out_of_scope
+        ranking = facts.intent.ranking if facts.intent and not out_of_scope else []
         mentioned = [name for name, p in ranking if p >= OWNER_MIN_CONFIDENCE and name != intent]
         for names, where in ((mentioned, "mentioned"), (facts.earlier_intents, "earlier")):
             for name in names:
