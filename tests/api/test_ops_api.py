@@ -59,7 +59,10 @@ async def test_plan_approve_apply_rollback(client: httpx.AsyncClient, runtime: R
     assert (early.status_code, early.json()["error"]["code"]) == (409, "plan_planned")
     by_key = await client.post(f"{url}/approve", headers=admin_key)
     assert (by_key.status_code, by_key.json()["error"]["code"]) == (403, "approval_needs_a_person")
-    approved = await client.post(f"{url}/approve", headers=operator)
+    own = await client.post(f"{url}/approve", headers=operator)  # four eyes: not the planner
+    assert (own.status_code, own.json()["error"]["code"]) == (409, "approval_needs_another_person")
+    approver = await _session(client, runtime, Role.ADMIN)
+    approved = await client.post(f"{url}/approve", headers=approver)
     assert approved.status_code == 200, approved.text
     assert approved.json()["approved_by"].startswith("user:")
     assert tree_bytes(_target(runtime)) == before  # approval writes nothing
@@ -112,7 +115,8 @@ async def test_refusals_have_codes(client: httpx.AsyncClient, runtime: Runtime) 
 
     # An element edited by hand after the plan was made: the plan is refused at apply.
     stale = (await plan("disable depot D14")).json()
-    await client.post(f"/v1/ops/plans/{stale['id']}/approve", headers=operator)
+    approver = await _session(client, runtime, Role.ADMIN)
+    await client.post(f"/v1/ops/plans/{stale['id']}/approve", headers=approver)
     d14 = _target(runtime) / "elements" / "depots" / "D14.yaml"
     d14.write_text(d14.read_text().replace("capacity_per_hour: 1500", "capacity_per_hour: 1600"))
     edited = tree_bytes(_target(runtime))

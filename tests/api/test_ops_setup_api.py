@@ -66,7 +66,8 @@ async def test_setup_json_zip_and_proposal(client: httpx.AsyncClient, runtime: R
     assert tree_bytes(_target(runtime)) == before  # proposed, never written straight in
 
     url = f"/v1/ops/plans/{plan['id']}"
-    assert (await client.post(f"{url}/approve", headers=operator)).status_code == 200
+    approver = await _session(client, runtime, Role.ADMIN)  # four eyes: not the proposer
+    assert (await client.post(f"{url}/approve", headers=approver)).status_code == 200
     applied = (await client.post(f"{url}/apply", headers=operator)).json()
     assert applied["status"] == "applied", applied
     assert (_target(runtime) / "elements/depots/D32.yaml").is_file()

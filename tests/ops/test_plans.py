@@ -67,3 +67,20 @@ async def test_plans_are_the_tenants_own(plans: ChangePlans, db: Database, tenan
     with pytest.raises(FrontdeskError):
         await plans.approve(other, plan.id, actor="t")
     assert await plans.list(other) == []
+
+
+async def test_four_eyes(db: Database, target_dir: Path, tenant_id: str) -> None:
+    from frontdesk.config.ops_settings import OpsSettings
+
+    assert OpsSettings().four_eyes is True  # on unless a workspace turns it off
+    plans = ChangePlans(db, FolderTarget(target_dir), four_eyes=True)
+    plan = await plans.make(tenant_id, "disable depot D14", actor="user:olga")
+    with pytest.raises(FrontdeskError) as own:
+        await plans.approve(tenant_id, plan.id, actor="user:olga")
+    assert (own.value.code, own.value.status_code) == ("approval_needs_another_person", 409)
+    assert (await plans.get(tenant_id, plan.id)).status == "planned"
+    approved = await plans.approve(tenant_id, plan.id, actor="user:oscar")
+    assert approved.approved_by == "user:oscar"
+    alone = ChangePlans(db, FolderTarget(target_dir), four_eyes=False)
+    mine = await alone.make(tenant_id, "disable depot D15", actor="user:olga")
+    assert (await alone.approve(tenant_id, mine.id, actor="user:olga")).status == "approved"

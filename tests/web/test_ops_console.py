@@ -62,6 +62,11 @@ async def test_operator_plans_approves_applies_and_rolls_back(
     assert "10 elements: D13 D14 D15 D16 D17 D18 D19 D20 D21 D22" in plan.text
     assert '<span class="del">-capacity_per_hour: 1500</span>' in plan.text
     assert '<span class="add">+capacity_per_hour: 1400</span>' in plan.text
+    own = await client.post(f"{plan_url}/approve", data={"csrf": csrf})  # four eyes
+    refused_own = await client.get(own.headers["location"])
+    assert "another operator or admin approves it" in refused_own.text
+    await _sign_in(client, runtime, Role.ADMIN)  # another person approves and applies
+    csrf = _csrf(await client.get(plan_url))
 
     for step, notice in (("approve", "Approved"), ("apply", "Applied as version 1"),
                          ("rollback", "Rolled back")):  # fmt: skip

@@ -1,6 +1,7 @@
 """Approving a change plan in a real browser (Debian's chromium via Playwright): an operator
-signs in, lands on the Operations page, makes a plan from words, reads the diff, approves and
-applies it; the depot files change on disk; rolling back restores their exact bytes."""
+signs in, lands on the Operations page, makes a plan from words, reads the diff, cannot
+approve it herself (four eyes), another operator approves and applies it; the depot files
+change on disk; rolling back restores their exact bytes."""
 
 from __future__ import annotations
 
@@ -30,8 +31,9 @@ def _add_operator(workspace: Path) -> None:
         db = Database(f"sqlite+aiosqlite:///{workspace / '.frontdesk' / 'frontdesk.db'}")
         try:
             tenant = await ensure_tenant(db, "default")
-            await create_user(db, tenant.id, email="olga@kestrel.test", password=PASSWORD,
-                              role=Role.OPERATOR)  # fmt: skip
+            for email in ("olga@kestrel.test", "oscar@kestrel.test"):
+                await create_user(db, tenant.id, email=email, password=PASSWORD,
+                                  role=Role.OPERATOR)  # fmt: skip
         finally:
             await db.dispose()
 
@@ -62,6 +64,15 @@ def test_operator_approves_and_applies_a_plan(live_server: str, workspace: Path)
             expect(page.locator("#status")).to_have_text("planned")
             expect(page.locator("#elements")).to_contain_text("11 elements: D01 D02")
             expect(page.locator("#diff .add").first).to_have_text("+cutoff: '18:30'")
+            plan_url = page.url
+            page.click("#approve")  # four eyes: the planner cannot approve
+            expect(page.locator(".flash.error")).to_contain_text("another operator or admin")
+            page.goto(live_server + "/console/login")
+            page.fill("input[name=email]", "oscar@kestrel.test")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            expect(page).to_have_url(live_server + "/console/ops")
+            page.goto(plan_url)
 
             page.click("#approve")
             expect(page.locator(".flash.notice")).to_contain_text("Approved")

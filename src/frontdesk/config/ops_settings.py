@@ -19,3 +19,5 @@ class OpsSettings(BaseModel):
     timeout_s: float = Field(default=10.0, gt=0.0, le=120.0)
     # A plan whose selector matches more elements than this is refused (selector_too_broad).
     max_elements: int = Field(default=40, ge=1)
+    # Four eyes: whoever made a plan cannot approve it (409 approval_needs_another_person).
+    four_eyes: bool = True

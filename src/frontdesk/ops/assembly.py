@@ -75,7 +75,8 @@ def build_ops(
         target = registries.targets.create(spec, root=workspace.root, settings=settings)
     except ConfigError as exc:
         raise ConfigError(f"ops.target {spec!r}: {exc.message}") from exc
-    return ChangePlans(db, target, max_elements=settings.max_elements, clock=clock)
+    return ChangePlans(db, target, max_elements=settings.max_elements, clock=clock,
+                       four_eyes=settings.four_eyes)  # fmt: skip
 
 
 def cached_plans(

@@ -12,7 +12,8 @@ Refusals carry stable codes: `request_not_understood` (422, nothing stored); a s
 with status `refused` and `refusal_code` `selector_empty`, `selector_too_broad`,
 `no_change` or `plan_invalid`; at apply, `element_changed` (an element's bytes are not the
 ones the plan was made on) or `element_exists`. Acting on a plan in the wrong state is 409
-`plan_<state>`.
+`plan_<state>`; with four eyes (`ops.four_eyes`, on by default in the assembly), approving
+one's own plan is 409 `approval_needs_another_person`.
 """
 
 from __future__ import annotations
@@ -92,11 +93,13 @@ class ChangePlans:
         *,
         max_elements: int = 40,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        four_eyes: bool = False,
     ) -> None:
         self.db = db
         self.target = target
         self.max_elements = max_elements
         self.clock = clock
+        self.four_eyes = four_eyes  # the assembly passes ops.four_eyes (default true)
 
     async def _parser(self) -> RequestParser:
         elements = await self.target.elements()
@@ -270,6 +273,14 @@ class ChangePlans:
             return plan
 
     async def approve(self, tenant_id: str, plan_id: str, *, actor: str) -> ChangePlan:
+        if self.four_eyes:
+            plan = await self.get(tenant_id, plan_id)
+            if plan.status == PLANNED and plan.created_by == actor:
+                raise ConflictError(
+                    f"plan {plan_id} was made by {actor}: another operator or admin approves "
+                    "it (ops.four_eyes)",
+                    code="approval_needs_another_person",
+                )
         return await self._move(tenant_id, plan_id, PLANNED,
                                 {"status": APPROVED, "approved_by": actor,
                                  "approved_at": self.clock()},
