@@ -86,6 +86,22 @@ async def _actor(plans: Any, tenant_id: str, email: str | None) -> str:
     return f"user:{user.id}"
 
 
+def _ops_atoms(root: Path) -> list[Any]:
+    """The workspace's ops knowledge atoms (ops/knowledge/*.md), as orchestration.ops_chat
+    reads them, without importing orchestration: its package loads the assistant's model
+    libraries (about 5 s of CPU), which a one-shot ops command does not need."""
+    from frontdesk.knowledge.atoms import parse_atom
+    from frontdesk.ops.troubleshoot import OpsAtom
+
+    folder = root / "ops" / "knowledge"
+    atoms = []
+    for path in sorted(folder.glob("*.md")) if folder.is_dir() else []:
+        atom = parse_atom(path)
+        atoms.append(OpsAtom(atom.meta.title, atom.meta.type, tuple(atom.meta.tags),
+                             tuple(atom.meta.related), atom.body))  # fmt: skip
+    return atoms
+
+
 def _show(plan: Any, *, diff: bool = True) -> None:
     from frontdesk.ops.plans import plan_view
 
@@ -246,12 +262,11 @@ def ops_setup(
     --propose keeps it as a plan that an operator approves and applies."""
     from frontdesk.config.workspace import Workspace
     from frontdesk.ops.setup import generator_for
-    from frontdesk.orchestration.ops_chat import OPS_KNOWLEDGE, read_ops_atoms
 
     root = Workspace.at(workspace).root
 
     async def work(plans: Any, tenant_id: str) -> Any:
-        generator = await generator_for(plans.target, read_ops_atoms(root / OPS_KNOWLEDGE))
+        generator = await generator_for(plans.target, _ops_atoms(root))
         starter = generator.generate(description)
         plan = None
         if propose:
@@ -306,8 +321,7 @@ def ops_chat(
     from frontdesk.config.workspace import Workspace
     from frontdesk.errors import InvalidRequestError
     from frontdesk.ops.setup import chat_view, generator_for, looks_like_setup
-    from frontdesk.ops.troubleshoot import diagnosis_view
-    from frontdesk.orchestration.ops_chat import build_troubleshooter
+    from frontdesk.ops.troubleshoot import Troubleshooter, diagnosis_view
 
     try:
         now = datetime.fromisoformat(at) if at else datetime.now(UTC)
@@ -331,7 +345,7 @@ def ops_chat(
         return await chat.ask(line, moment)
 
     async def work(plans: Any, tenant_id: str) -> None:
-        chat = build_troubleshooter(plans.target, root)
+        chat = Troubleshooter(plans.target, _ops_atoms(root))
         if question is not None:
             show(await answer(chat, question, now))
             return
