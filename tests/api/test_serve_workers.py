@@ -238,6 +238,23 @@ def test_a_console_on_one_worker_sees_a_turn_on_the_other(served: Served) -> Non
         customer.close()
 
 
+def test_metrics_from_either_worker_cover_both(served: Served) -> None:
+    # The tests above ran turns on both workers; a scrape answered by one has both.
+    for worker in ("0", "1"):
+        client = _client_on(served, worker)
+        try:
+            scraped = client.get("/metrics")
+        finally:
+            client.close()
+        assert scraped.status_code == 200
+        assert scraped.headers[WORKER] == worker
+        turns = [line for line in scraped.text.splitlines()
+                 if line.startswith("frontdesk_turns_total{")]  # fmt: skip
+        assert any('worker="0"' in line for line in turns), turns
+        assert any('worker="1"' in line for line in turns), turns
+        assert scraped.text.count("# TYPE frontdesk_turns_total counter") == 1
+
+
 def test_a_killed_worker_is_started_again_on_its_socket(served: Served) -> None:
     killed = served.worker_pids()[1]
     os.kill(killed, signal.SIGKILL)

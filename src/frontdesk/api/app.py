@@ -46,6 +46,7 @@ from frontdesk.api.routes import (
 )
 from frontdesk.api.routes import jobs as jobs_routes
 from frontdesk.api.security_headers import SecurityHeaders
+from frontdesk.api.serving import WorkerMetrics
 from frontdesk.api.stopping import on_stop_signal
 from frontdesk.api.widget_key import PageKey, ensure_widget_key
 from frontdesk.config.settings import JobsSettings, ServerSettings, Settings
@@ -119,15 +120,25 @@ def create_app(
             if leader and _retention_configured(current.settings)
             else None
         )
+        peers = _worker_metrics(current.settings, worker)
+        app.state.worker_metrics = peers
+        publish = (
+            asyncio.create_task(peers.keep_publishing(current.metrics.render))
+            if peers is not None
+            else None
+        )
         app.state.stopping = asyncio.Event()  # set on SIGINT/SIGTERM: event streams end
         try:
             with on_stop_signal(app.state.stopping):
                 yield
         finally:
-            for task in (watch, purge):
+            for task in (watch, purge, publish):
                 if task is not None:
                     task.cancel()
-            await asyncio.gather(*(t for t in (watch, purge) if t), return_exceptions=True)
+            await asyncio.gather(*(t for t in (watch, purge, publish) if t),
+                                 return_exceptions=True)  # fmt: skip
+            if peers is not None:
+                await peers.close()
             await jobs.drain()
             await app.state.channels.close()
             await app.state.limiter.close()
@@ -193,6 +204,18 @@ class WorkerHeader:
             await send(message)
 
         await self.app(scope, receive, sending)
+
+
+def _worker_metrics(settings: Settings, worker: int | None) -> WorkerMetrics | None:
+    """With several workers (and so Redis limits), /metrics gathers them all."""
+    import os
+
+    from frontdesk.api.serving import SERVE_ID_ENV, WorkerMetrics, redis_scheme
+
+    serve_id = os.environ.get(SERVE_ID_ENV)
+    if worker is None or not serve_id or not redis_scheme(settings.limits.storage_url):
+        return None
+    return WorkerMetrics(settings.limits.storage_url, serve_id, worker)
 
 
 def _embed_origins(app: FastAPI) -> list[str]:

@@ -50,6 +50,7 @@ SHUTDOWN_EXTRA_S = 20.0
 PREPARED_ENV = "FRONTDESK_PREPARED"  # the parent did the start-up work
 WORKER_ENV = "FRONTDESK_WORKER"  # this worker's number, 0..N-1
 WORKERS_ENV = "FRONTDESK_WORKERS"
+SERVE_ID_ENV = "FRONTDESK_SERVE_ID"  # one per `serve --workers` run: its workers' shared keys
 
 
 def redis_scheme(url: str) -> bool:
@@ -278,6 +279,7 @@ def serve_workers(
     os.environ["FRONTDESK_WORKSPACE"] = str(workspace)
     os.environ[PREPARED_ENV] = "1"
     os.environ[WORKERS_ENV] = str(workers)
+    os.environ[SERVE_ID_ENV] = f"{socket.gethostname()}:{os.getpid()}:{int(time.time())}"
     sockets: list[socket.socket] = []
     try:
         for _ in range(workers):
@@ -287,3 +289,51 @@ def serve_workers(
             sock.close()
         raise
     return Supervisor(sockets, log_config, grace_s).run()
+
+
+class WorkerMetrics:
+    """`/metrics` of every worker, answered by any of them: each worker keeps its latest
+    exposition in a Redis hash of this server's (`SERVE_ID_ENV`), refreshed every
+    `every_s` and at each scrape; a scrape reads them all and labels each sample `worker`."""
+
+    def __init__(self, url: str, serve_id: str, worker: int, *, every_s: float = 5.0) -> None:
+        from redis.asyncio import Redis
+
+        plain = url.removeprefix("async+").replace("redis+unix://", "unix://", 1)
+        self._redis = Redis.from_url(plain, socket_connect_timeout=2.0, socket_timeout=2.0)
+        self.key = f"frontdesk:metrics:{serve_id}"
+        self.worker = str(worker)
+        self.every_s = every_s
+
+    async def publish(self, exposition: bytes) -> None:
+        await self._redis.hset(self.key, self.worker, exposition)
+        # Gone an hour after the server stops; a live one rewrites it every few seconds.
+        await self._redis.expire(self.key, 3600)
+
+    async def all(self, own: bytes) -> bytes:
+        """Every worker's metrics; this worker's alone (labelled) if Redis does not answer."""
+        from frontdesk.observability.metrics import merge_by_worker
+
+        def text(value: bytes | str) -> str:
+            return value.decode() if isinstance(value, bytes) else value
+
+        try:
+            await self.publish(own)
+            stored = await self._redis.hgetall(self.key)
+        except Exception as exc:
+            log.warning("other workers' metrics unavailable: %s: %s", type(exc).__name__, exc)
+            stored = {self.worker: own}
+        return merge_by_worker({text(k): text(v).encode() for k, v in stored.items()})
+
+    async def keep_publishing(self, render: Callable[[], bytes]) -> None:
+        import asyncio
+
+        while True:
+            try:
+                await self.publish(render())
+            except Exception as exc:  # the next round tries again
+                log.debug("could not publish this worker's metrics: %s", exc)
+            await asyncio.sleep(self.every_s)
+
+    async def close(self) -> None:
+        await self._redis.aclose()

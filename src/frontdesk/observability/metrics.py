@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Enum, Histogram, generate_latest
 
 
@@ -49,3 +52,32 @@ class Metrics:
 
     def render(self) -> bytes:
         return bytes(generate_latest(self.registry))
+
+
+class _Families:
+    def __init__(self, families: list[Any]) -> None:
+        self.families = families
+
+    def collect(self) -> list[Any]:
+        return self.families
+
+
+def merge_by_worker(expositions: Mapping[str, bytes]) -> bytes:
+    """Several processes' metrics (`serve --workers N`) as one exposition: every sample
+    labelled `worker` with the process it came from, each family written once."""
+    from prometheus_client.metrics_core import Metric
+    from prometheus_client.parser import text_string_to_metric_families
+    from prometheus_client.samples import Sample
+
+    families: dict[str, Metric] = {}
+    for worker, text in sorted(expositions.items()):
+        for family in text_string_to_metric_families(text.decode()):
+            merged = families.get(family.name)
+            if merged is None:
+                merged = Metric(family.name, family.documentation, family.type, family.unit)
+                families[family.name] = merged
+            merged.samples += [
+                Sample(s.name, {**s.labels, "worker": worker}, s.value, s.timestamp, s.exemplar)
+                for s in family.samples
+            ]
+    return bytes(generate_latest(_Families(list(families.values()))))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
@@ -63,8 +63,12 @@ def _voice_status(runtime: Runtime) -> str:
 
 
 @router.get("/metrics", include_in_schema=False, dependencies=[MetricsAccess])
-async def metrics(runtime: RuntimeDep) -> Response:
-    """Prometheus metrics; who may scrape them: `api/metrics_access.py`."""
+async def metrics(runtime: RuntimeDep, request: Request) -> Response:
+    """Prometheus metrics; who may scrape them: `api/metrics_access.py`. With `serve
+    --workers N`, every worker's, each sample labelled `worker`."""
     for model, state in runtime.assistant.deps.llm.router.breaker_states().items():
         runtime.metrics.model_breaker.labels(model).state(state)  # as of this scrape
-    return Response(runtime.metrics.render(), media_type="text/plain; version=0.0.4")
+    own = runtime.metrics.render()
+    peers = getattr(request.app.state, "worker_metrics", None)
+    body = own if peers is None else await peers.all(own)
+    return Response(body, media_type="text/plain; version=0.0.4")
