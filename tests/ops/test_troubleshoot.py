@@ -44,7 +44,6 @@ def test_time_phrases(question: str, start: str, end: str) -> None:
     assert (window.start, window.end) == (at(start), at(end))
 
 
-@pytest.mark.xfail(strict=True, reason="calendar dates are not read yet")
 @pytest.mark.parametrize(
     ("question", "start", "end"),
     [

@@ -12,6 +12,11 @@ operations shifts, not calendar arithmetic). All times are UTC, the demo target'
     on <weekday>                      the same
     since <weekday|yesterday|today> [HH:MM]      that moment → now;  since HH:MM  its last
                                       passing (today, else yesterday)
+    [on] DATE [morning|...|night]     a calendar day (or part): "1 December", "Dec 3", "the
+                                      2nd of December"; the latest such date not after the
+                                      moment (so in December, "24 December" is last year's);
+                                      a day the month lacks is not read as a date
+    since DATE [HH:MM]                that moment → now;  between H and H on DATE  those hours
     (over) the weekend                the latest Saturday 00:00 → Monday 00:00
     this week | last week             Monday 00:00 → now | the Monday before → this Monday
     last N hours|days                 now - N → now
@@ -39,6 +44,11 @@ _DAY = r"(monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|tod
 _PART = r"(morning|afternoon|evening|night)"
 _HOUR = r"([01]?\d|2[0-4])(?!\d)"  # an impossible clock time (99:99) is not read as one
 _CLOCK = r"([01]?\d|2[0-3]):([0-5]\d)(?!\d)"
+MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_MONTH = (r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+          r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)(?![a-z])")  # fmt: skip
+_ORD = r"(\d{1,2})(?:st|nd|rd|th)?(?!\d)"
+_DATE = rf"\b(?:(?:the\s+)?{_ORD}(?:\s+of)?\s+{_MONTH}|{_MONTH}\.?\s+{_ORD})"
 
 
 @dataclass(frozen=True)
@@ -62,6 +72,21 @@ def _day(word: str, now: datetime) -> datetime:
     return today - timedelta(days=back)
 
 
+def _date(match: re.Match[str], now: datetime, first: int = 1) -> datetime | None:
+    """Midnight of the date matched by _DATE (its groups from `first` on): this year's, or
+    last year's when this year's is still to come; None for a day the month lacks."""
+    day_a, month_a, month_b, day_b = match.group(first, first + 1, first + 2, first + 3)
+    day, month = int(day_a or day_b), MONTHS.index((month_a or month_b)[:3]) + 1
+    for year in (now.year, now.year - 1):
+        try:
+            moment = datetime(year, month, day, tzinfo=now.tzinfo)
+        except ValueError:
+            return None
+        if moment <= now:
+            return moment
+    return None
+
+
 def _hour(number: str, suffix: str | None) -> int:
     hour = int(number) % 12 if suffix else int(number)
     return hour + 12 if suffix == "pm" else hour
@@ -77,14 +102,22 @@ def parse_window(question: str, now: datetime) -> Window:
     today = _midnight(now)
     if m := re.search(r"between " + _HOUR + r"\s*(am|pm)? and " + _HOUR + r"\s*(am|pm)?", text):
         day_word = re.search(_DAY, text)
-        day = _day(day_word.group(1), now) if day_word else today
+        date = re.search(_DATE, text)
+        on_date = _date(date, now) if date else None
+        day = on_date or (_day(day_word.group(1), now) if day_word else today)
         end_h = _hour(m.group(3), m.group(4))
         start_h = _hour(
             m.group(1), m.group(2) or (m.group(4) if int(m.group(1)) < int(m.group(3)) else None)
         )
-        if not day_word and day + timedelta(hours=start_h) > now:
+        if not (day_word or on_date) and day + timedelta(hours=start_h) > now:
             day -= timedelta(days=1)  # hours still to come today: the last time they passed
         return _span(day + timedelta(hours=start_h), day + timedelta(hours=end_h), now, m.group(0))
+    if (m := re.search(r"since " + _DATE + r"(?:\s+" + _CLOCK + ")?", text)) and (
+        start := _date(m, now)
+    ):
+        if m.group(5):
+            start += timedelta(hours=int(m.group(5)), minutes=int(m.group(6)))
+        return Window(start, now, m.group(0))
     if m := re.search(r"since " + _DAY + r"(?:\s+" + _CLOCK + ")?", text):
         start = _day(m.group(1), now)
         if m.group(2):
@@ -113,6 +146,10 @@ def parse_window(question: str, now: datetime) -> Window:
         if m.group(1) == "this":
             return Window(monday, now, m.group(0))
         return Window(monday - timedelta(days=7), monday, m.group(0))
+    if (m := re.search(_DATE + r"(?:\s+" + _PART + r")?", text)) and (calendar := _date(m, now)):
+        lo, hi = PARTS[m.group(5)] if m.group(5) else (0, 24)
+        start, end = calendar + timedelta(hours=lo), calendar + timedelta(hours=hi)
+        return _span(start, end, now, m.group(0))
     if m := re.search(r"\b" + _DAY + r"(?:\s+" + _PART + r")?\b", text):
         day = _day(m.group(1), now)
         lo, hi = PARTS[m.group(2)] if m.group(2) else (0, 24)
