@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.errors import ConflictError
@@ -99,6 +100,37 @@ async def create_key(
               detail={"name": name, "scope": scope.value, "prefix": key.prefix})  # fmt: skip
         await session.commit()
         return IssuedKey(key.id, tenant_id, scope, token)
+
+
+async def replace_key(
+    db: Database, tenant_id: str, old: str, *, name: str, scope: Scope, actor: str = "system"
+) -> IssuedKey | None:
+    """A new key in place of the revoked key `old` (its id, prefix or the key itself), or None
+    when `old` has been replaced already: at most one key replaces a key (a unique column),
+    whichever process asks first, so two processes renewing one revoked key make one."""
+    key, token = _new_key(name, scope)
+    try:
+        async with db.session(tenant_id) as session:
+            previous = await _find(session, old)
+            key.replaces_id = previous.id if previous is not None else None
+            session.add(key)
+            await session.flush()
+            audit(session, actor=actor, action="api_key.create", target=key.id,
+                  detail={"name": name, "scope": scope.value, "prefix": key.prefix,
+                          "replaces": key.replaces_id})  # fmt: skip
+            await session.commit()
+    except IntegrityError:
+        return None
+    return IssuedKey(key.id, tenant_id, scope, token)
+
+
+async def replacement_of(db: Database, tenant_id: str, old: str) -> ApiKey | None:
+    """The key issued to replace `old`, if any."""
+    async with db.session(tenant_id) as session:
+        previous = await _find(session, old)
+        if previous is None:
+            return None
+        return await session.scalar(select(ApiKey).where(ApiKey.replaces_id == previous.id))
 
 
 async def verify_key(db: Database, token: str, *, touch: bool = True) -> VerifiedKey | None:

@@ -69,6 +69,9 @@ class ApiKey(TenantScoped, Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The revoked key this one was issued to replace (the chat page's widget key): unique,
+    # so two processes replacing it at once make one key between them.
+    replaces_id: Mapped[str | None] = mapped_column(String(32), unique=True)
 
 
 class Conversation(TenantScoped, Base):
