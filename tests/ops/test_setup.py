@@ -13,7 +13,7 @@ import yaml
 
 from frontdesk.errors import FrontdeskError
 from frontdesk.ops.folder import FolderTarget
-from frontdesk.ops.setup import SetupGenerator, generator_for
+from frontdesk.ops.setup import SetupGenerator, generator_for, looks_like_setup
 from frontdesk.ops.troubleshoot import OpsAtom
 from frontdesk.orchestration.ops_chat import read_ops_atoms
 
@@ -158,3 +158,19 @@ async def test_every_kind_has_a_template() -> None:
     atoms = read_ops_atoms(KNOWLEDGE)
     templates = {t for a in atoms if a.type == "config_template" for t in a.tags}
     assert {"depot", "sorter", "route", "carrier"} <= templates
+
+
+@pytest.mark.parametrize(
+    ("text", "setup"),
+    [
+        ("Please set up a depot in Clifden with cut-off 15:30", True),
+        ("create three depots in Cork", True),
+        ("we need a starter config for two depots in Sligo", True),
+        ("what failed last night?", False),
+        ("new failures at the Cork depot", False),
+        ("build failed on S07 since Tuesday", False),
+        ("set up a depot in Cork: why is it late", False),
+    ],
+)
+def test_the_chat_tells_a_setup_request_from_a_question(text: str, setup: bool) -> None:
+    assert looks_like_setup(text) is setup

@@ -1143,15 +1143,17 @@ async def generator_for(target: TargetSystem, atoms: Sequence[OpsAtom]) -> Setup
 
 SETUP_START = re.compile(
     r"^\s*(please\s+|can you\s+|could you\s+)?(set\s*up|create|configure|generate|build|"
-    r"make|add|we need|i need|we want|i want|give me|new)\b|\bstarter config",
+    r"add|we need|i need|we want|i want|give me)\b|\bstarter config",
     re.I,
 )
+_TROUBLE = re.compile(r"\b(fail\w*|error\w*|wrong|why|late|jam\w*|outage|down|broke\w*)\b", re.I)
 
 
 def looks_like_setup(text: str) -> bool:
-    """A chat message that asks for a configuration to be made (not a question about
-    failures): it starts with a verb of making, or asks for a starter configuration."""
-    return bool(SETUP_START.search(text)) and "?" not in text
+    """A chat message that asks for a configuration to be made, not a question about
+    failures: it starts with a verb of making (or asks for a starter configuration), has no
+    question mark and no word of trouble ("failed", "error", "why", "late"...)."""
+    return bool(SETUP_START.search(text)) and "?" not in text and not _TROUBLE.search(text)
 
 
 def chat_view(generator: SetupGenerator, text: str) -> dict[str, Any]:
