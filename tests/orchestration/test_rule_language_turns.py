@@ -41,6 +41,10 @@ rules:
     when: {not_language: en}
     then: {action: handoff, team: support}
 
+  - name: third contact about the same thing
+    when: {repeat_contact: {conversations: 2, days: 30}}
+    then: {action: handoff, team: support, priority: {set: low}}
+
   - name: back again about the same thing
     when: {trigger: [repeat_contact]}
     then: {action: handoff, team: support, priority: high}
@@ -223,6 +227,26 @@ async def test_repeat_contact_from_an_earlier_conversation_of_the_same_customer(
     stranger = await _say(rt, await _conversation(rt, "cust-8"), "where is my parcel?")
     assert stranger.route is not None
     assert stranger.route.rule == first.route.rule
+
+
+async def test_a_rule_counts_earlier_conversations_and_sets_a_low_priority(
+    rt: Runtime,
+) -> None:
+    # The second conversation is the trigger's (one earlier); the third is the rule's that
+    # counts two, and that rule sets its priority below the default.
+    routes = [
+        (await _say(rt, await _conversation(rt, "cust-9"), "where is my parcel?")).route
+        for _ in range(3)
+    ]
+    assert [r.rule for r in routes if r is not None][1:] == [
+        "back again about the same thing",
+        "third contact about the same thing",
+    ]
+    third = routes[2]
+    assert third is not None
+    assert third.priority.value == "low"
+    assert "repeat contact: the customer asked about" in third.reason
+    assert "in 2 earlier conversations" in third.reason
 
 
 async def test_repeat_contact_from_what_the_customer_says(rt: Runtime) -> None:

@@ -259,6 +259,18 @@ class ProfileCondition(BaseModel):
     has_fact: list[str] | None = Field(default=None, min_length=1)  # facts given: [order_id]
 
 
+class RepeatContactCondition(BaseModel):
+    """`repeat_contact: {conversations: 2, days: 14}`: the same customer (customer_ref) asked
+    about this message's intent in at least `conversations` earlier conversations within the
+    last `days` days, so "second contact" and "third contact" rules can stand side by side.
+    Counted like the repeat_contact trigger: only turns understood well enough (not low
+    confidence, not out of scope); what the customer says is the trigger's part."""
+
+    model_config = ConfigDict(extra="forbid")
+    conversations: int = Field(default=1, ge=1)
+    days: int = Field(default=7, ge=1, le=366)
+
+
 class RuleCondition(BaseModel):
     """All given conditions must hold; an empty condition always matches. `any`, `all` and
     `not` hold condition objects of their own, nested as deep as needed."""
@@ -279,6 +291,7 @@ class RuleCondition(BaseModel):
     business_hours: bool | None = None  # true: only inside business hours; false: outside
     team_available: dict[str, bool] | None = None  # {billing: false}: billing is not staffed
     trigger: list[Trigger] | None = None  # any of these escalation triggers fired
+    repeat_contact: RepeatContactCondition | None = None  # earlier conversations, counted
     text_matches: list[Phrase] | None = Field(default=None, min_length=1)  # any phrase found
     intent_margin_below: float | None = Field(default=None, gt=0.0, le=1.0)  # top-1 - top-2
     language: Languages | None = None  # the message's detected language is one of these
@@ -310,11 +323,19 @@ def iter_conditions(
         yield from iter_conditions(condition.not_, f"{path}.not", negated=not negated)
 
 
+class PrioritySet(BaseModel):
+    """`priority: {set: low}`: the hand-off gets exactly this priority, even below the
+    message's urgency (`priority: low` alone is a floor: never below the urgency)."""
+
+    model_config = ConfigDict(extra="forbid")
+    set: Urgency
+
+
 class RuleThen(BaseModel):
     model_config = ConfigDict(extra="forbid")
     action: Action
     team: str | None = None
-    priority: Urgency = Urgency.NORMAL
+    priority: Urgency | PrioritySet = Urgency.NORMAL
     ask: str | None = None
     message: str | None = None
     tool: str | None = None
@@ -458,6 +479,26 @@ class RulesConfig(BaseModel):
         if self.languages.team:
             return self.languages.team
         return "review" if "review" in self.teams else self.fallback_team()
+
+    def uses_repeat_contact(self) -> bool:
+        """Whether a rule looks at earlier conversations (the trigger or the condition)."""
+        return self.uses_trigger(Trigger.REPEAT_CONTACT) or any(
+            node.repeat_contact is not None
+            for rule in self.rules
+            for _, node, _ in iter_conditions(rule.when)
+        )
+
+    def repeat_contact_days(self) -> int:
+        """How far back earlier conversations are read: the trigger's look-back, or the
+        longest of the `repeat_contact` conditions'."""
+        days = (
+            self.escalation.repeat_contact_days if self.uses_trigger(Trigger.REPEAT_CONTACT) else 0
+        )
+        for rule in self.rules:
+            for _, node, _ in iter_conditions(rule.when):
+                if node.repeat_contact is not None:
+                    days = max(days, node.repeat_contact.days)
+        return days
 
     def uses_trigger(self, trigger: Trigger) -> bool:
         return any(

@@ -61,8 +61,8 @@ async def prior_turns(turn: Turn) -> list[PriorTurn]:
 
 async def earlier_contacts(turn: Turn, deps: Deps) -> list[PriorContact]:
     """Turns of the same customer's other conversations, about this turn's intent, within
-    `escalation.repeat_contact_days` (for the repeat_contact trigger)."""
-    days = deps.rules.escalation.repeat_contact_days
+    the longest look-back of the repeat_contact trigger and `repeat_contact:` conditions."""
+    days = deps.rules.repeat_contact_days()
     ref = turn.conversation.customer_ref
     if not ref or not days or turn.intent is None or not deps.router.uses_repeat_contact:
         return []
@@ -102,6 +102,7 @@ async def decide_route(turn: Turn, deps: Deps, *, tool_failures: int = 0) -> Non
     assert turn.urgency is not None
     score, label = sentiment_of(turn)
     history = await prior_turns(turn)
+    contacts = await earlier_contacts(turn, deps)
     triggers = detect_triggers(
         deps.rules.escalation,
         text=turn.text,
@@ -109,7 +110,7 @@ async def decide_route(turn: Turn, deps: Deps, *, tool_failures: int = 0) -> Non
         sentiment=score,
         history=history,
         tool_failures=tool_failures,
-        earlier_contacts=await earlier_contacts(turn, deps),
+        earlier_contacts=contacts,
         now=turn.now,
     )
     screening = turn.screening
@@ -134,6 +135,7 @@ async def decide_route(turn: Turn, deps: Deps, *, tool_failures: int = 0) -> Non
             t.intent for t in reversed(history) if t.intent is not None and not t.out_of_scope
         ),
         form=_continued_form(turn),
+        earlier_contacts=tuple(contacts),
     )
     decision = deps.router.explain(facts)
     turn.route = decision.route

@@ -144,10 +144,34 @@ def _repeat_contact(
     found = find_phrase(config.repeat_contact_phrases, text)
     if found is not None:
         return f"the customer says they have been in touch before ({found[1]!r})"
+    if config.repeat_contact_days == 0:
+        return None
+    return repeat_contacts(
+        config,
+        intent,
+        earlier,
+        now,
+        config.repeat_contact_days,
+        config.repeat_contact_conversations,
+    )
+
+
+def repeat_contacts(
+    config: EscalationConfig,
+    intent: IntentPrediction | None,
+    earlier: Sequence[PriorContact],
+    now: datetime | None,
+    days: int,
+    needed: int,
+) -> str | None:
+    """Why this is a repeat contact, when at least `needed` earlier conversations of the
+    customer were about this intent within `days` days (turns understood well enough, on
+    both sides); None when fewer were. Used by the trigger and the `repeat_contact`
+    condition of a rule."""
     if intent is None or is_low(intent.confidence, intent.out_of_scope, config):
         return None
     now = now or datetime.now(UTC)
-    since = now - timedelta(days=config.repeat_contact_days)
+    since = now - timedelta(days=days)
     latest: dict[str, datetime] = {}  # conversation -> its latest turn about this intent
     for contact in earlier:
         at = _aware(contact.at)
@@ -157,8 +181,7 @@ def _repeat_contact(
             and since <= at <= now
         ):
             latest[contact.conversation_id] = max(at, latest.get(contact.conversation_id, at))
-    needed = config.repeat_contact_conversations
-    if len(latest) < needed or config.repeat_contact_days == 0:
+    if len(latest) < needed or not latest:
         return None
     hours = (now - max(latest.values())).total_seconds() / 3600
     ago = f"{int(hours / 24)} days ago" if hours >= 48 else f"{max(1, round(hours))} hour(s) ago"
@@ -167,10 +190,7 @@ def _repeat_contact(
         if len(latest) == 1
         else f"{len(latest)} earlier conversations, the last"
     )
-    return (
-        f"the customer asked about {intent.name} in {where} {ago} "
-        f"(within {config.repeat_contact_days} days)"
-    )
+    return f"the customer asked about {intent.name} in {where} {ago} (within {days} days)"
 
 
 def _aware(moment: datetime) -> datetime:

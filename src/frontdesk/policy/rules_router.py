@@ -19,12 +19,15 @@ from frontdesk.config.reply_languages import reply_for
 from frontdesk.config.rule_text import find_phrase, said
 from frontdesk.config.rules import (
     OWNER,
+    EscalationConfig,
+    PrioritySet,
     ProfileCondition,
     RuleCondition,
     RuleConfig,
     RulesConfig,
     Trigger,
 )
+from frontdesk.policy.escalation import PriorContact, repeat_contacts
 from frontdesk.policy.hours import team_availability, within_business_hours
 from frontdesk.policy.ownership import best_guess, intent_owners
 from frontdesk.types import Action, Answerability, Entity, IntentPrediction, Route, Urgency
@@ -69,6 +72,8 @@ class Facts:
     # The form the conversation's active task is in, when this message continues it.
     form: str | None = None
     customer: CustomerFacts | None = None  # None: no customer_ref, so no profile
+    # Turns of the customer's other conversations about this intent (`repeat_contact:`).
+    earlier_contacts: tuple[PriorContact, ...] = ()
 
     @property
     def answerable(self) -> bool | None:
@@ -132,7 +137,7 @@ class RuleRouter:
         # Detecting the language costs a model load: only when a rule asks for it.
         self.uses_language = rules.uses_language()
         # Earlier conversations are read (one query a turn) only when a rule tests them.
-        self.uses_repeat_contact = rules.uses_trigger(Trigger.REPEAT_CONTACT)
+        self.uses_repeat_contact = rules.uses_repeat_contact()
 
     def decide(self, facts: Facts) -> Route:
         return self.explain(facts).route
@@ -142,6 +147,8 @@ class RuleRouter:
         context = _Context(
             business_hours=within_business_hours(self.rules.business_hours, now),
             available=team_availability(self.rules, now),
+            escalation=self.rules.escalation,
+            now=now,
         )
         for rule in self.rules.rules:
             reasons = _matches(rule.when, facts, context)
@@ -194,7 +201,7 @@ class RuleRouter:
         return Route(
             action=then.action,
             team=team,
-            priority=_higher(then.priority, facts.urgency),
+            priority=_priority(then.priority, facts.urgency),
             rule=rule.name,
             reason="; ".join([*reasons, *([why] if why else [])]) or "default rule",
             ask=then.ask or then.message,
@@ -269,7 +276,11 @@ class RuleRouter:
         return Route(
             action=Action.HANDOFF,
             team=team,
-            priority=_higher(config.priority or then.priority, facts.urgency),
+            priority=(
+                _higher(config.priority, facts.urgency)
+                if config.priority is not None
+                else _priority(then.priority, facts.urgency)
+            ),
             rule=UNANSWERABLE_RULE,
             reason=f"{would}; {facts.answerability.reason}; {why}",
             ask=config.message or UNANSWERABLE_MESSAGE,
@@ -284,10 +295,17 @@ def _higher(a: Urgency, b: Urgency) -> Urgency:
     return max(a, b, key=_URGENCY_ORDER.index)
 
 
+def _priority(wanted: Urgency | PrioritySet, urgency: Urgency) -> Urgency:
+    """A rule's priority is a floor under the message's urgency; `{set: low}` is exact."""
+    return wanted.set if isinstance(wanted, PrioritySet) else _higher(wanted, urgency)
+
+
 @dataclass(frozen=True)
 class _Context:
     business_hours: bool
     available: dict[str, bool]
+    escalation: EscalationConfig
+    now: datetime
 
 
 def _matches(when: RuleCondition, facts: Facts, context: _Context) -> list[str] | None:
@@ -300,6 +318,13 @@ def _matches(when: RuleCondition, facts: Facts, context: _Context) -> list[str] 
         if not fired:
             return None
         reasons.extend(f"{t.value}: {facts.triggers[t]}" for t in fired)
+    if when.repeat_contact is not None:
+        repeat = when.repeat_contact
+        why = repeat_contacts(context.escalation, intent, facts.earlier_contacts, context.now,
+                              repeat.days, repeat.conversations)  # fmt: skip
+        if why is None:
+            return None
+        reasons.append(f"repeat contact: {why}")
     if when.intent is not None:
         if intent is None or intent.out_of_scope or intent.name not in when.intent:
             return None
