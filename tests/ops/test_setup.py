@@ -127,6 +127,10 @@ async def test_files_and_zip(generator: SetupGenerator) -> None:
         ("three depots in Cork and Sligo", "3"),
         ("a route to the Cork hub", "depot"),
         ("", "depot"),
+        ("1000000 depots in Cork", "at most 50"),
+        ("a depot in Cork, cut-off 25:99", "25:99 is not a time"),
+        ("three carriers", "which?"),
+        ("a depot in Atlantis", "region"),
     ],
 )
 async def test_descriptions_it_cannot_read(
@@ -174,3 +178,13 @@ async def test_every_kind_has_a_template() -> None:
 )
 def test_the_chat_tells_a_setup_request_from_a_question(text: str, setup: bool) -> None:
     assert looks_like_setup(text) is setup
+
+
+async def test_a_said_value_out_of_range_is_refused(generator: SetupGenerator) -> None:
+    with pytest.raises(FrontdeskError) as refused:
+        generator.generate("a depot in Cork with a sorter of 500 lanes")
+    assert refused.value.code == "setup_invalid"
+    assert "/lanes" in refused.value.message
+    ok = generator.generate("a depot in Atlantis, Munster")  # a town the tables lack
+    assert [(e.config["city"], e.config["region"]) for e in ok.elements.values()
+            if e.kind == "depot"] == [("Atlantis", "Munster")]  # fmt: skip

@@ -76,6 +76,7 @@ _TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
 _VERSION = re.compile(r"^\d+(?:\.\d+){2,}$")
 _PLACEHOLDER = re.compile(r"<[^<>]*>")
 _BLOCK = re.compile(r"```ya?ml\s*\n(.*?)```", re.S)
+MAX_ELEMENTS = 50  # depots one description may make (and so sorters and routes)
 NUMBERS = {"a": 1, "an": 1, "one": 1, "single": 1, "two": 2, "three": 3, "four": 4, "five": 5,
            "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11,
            "twelve": 12}  # fmt: skip
@@ -104,6 +105,7 @@ _FILLER = {"of", "at", "to", "is", "be", "=", ":", "a", "an", "the", "set", "wit
            "each", "every", "its", "their", "has", "have", "that", "per"}  # fmt: skip
 _UNITS = {"second", "seconds", "s", "sec", "secs", "parcels", "parcel", "per", "hour", "an",
           "h", "/", "lane", "lanes", "minute", "minutes", "a"}  # fmt: skip
+_ADJECTIVES = {"new", "small", "big", "large", "main", "single", "more", "further"}
 _JOINS = {",", ";", "(", ".", ":", "with", "and", "plus", "&"}
 _RATE = (("parcels", "per", "hour"), ("parcels", "an", "hour"), ("parcels", "a", "hour"),
          ("per", "hour"), ("an", "hour"), ("a", "hour"), ("/", "h"), ("/", "hour"),
@@ -458,13 +460,15 @@ class SetupGenerator:
         return mentions
 
     def _count(self, tokens: list[_Tok], seg: _Segment) -> int | None:
-        """A number word up to three words before the kind's word ("two Dublin depots")."""
+        """A number word up to three words before the kind's word, past names and a few
+        adjectives only ("two Dublin depots", "a CrossBelt CB-600 sorter"; not "48 lanes
+        sorter")."""
         for k in range(seg.mention - 1, max(seg.start, seg.mention - 4) - 1, -1):
             tok = tokens[k]
             if tok.low in NUMBERS or tok.text.isdigit():
                 tok.used = True
                 return NUMBERS.get(tok.low) or int(tok.text)
-            if tok.low in _JOINS:
+            if not (tok.text[:1].isupper() or tok.low in _ADJECTIVES):
                 return None
         return None
 
@@ -598,6 +602,9 @@ class SetupGenerator:
     def read(self, description: str) -> _Slots:
         text = _word_times(description)
         tokens = _tokens(text)
+        for tok in tokens:
+            if _TIME.match(tok.text) and (int(tok.text[:-3]) > 23 or int(tok.text[-2:]) > 59):
+                raise _not_understood(f"{tok.text} is not a time of day (00:00 to 23:59)")
         if not tokens:
             raise _not_understood("the description is empty: name a depot, sorter, route or "
                                   "carrier to set up")  # fmt: skip
@@ -834,6 +841,14 @@ class SetupGenerator:
 
     @staticmethod
     def _allot(seg: _Segment, towns: list[tuple[str, int | None, int]]) -> list[int]:
+        counts = SetupGenerator._counts(seg, towns)
+        if sum(counts) > MAX_ELEMENTS:
+            raise _not_understood(f"{sum(counts)} depots is more than a starter configuration "
+                                  f"makes (at most {MAX_ELEMENTS})")  # fmt: skip
+        return counts
+
+    @staticmethod
+    def _counts(seg: _Segment, towns: list[tuple[str, int | None, int]]) -> list[int]:
         n = seg.count
         noun = "depot" if n == 1 else "depots"
         if not towns:
@@ -1035,8 +1050,11 @@ class _Making:
         # Carriers: those named to configure, then every one a depot or route names.
         wanted = list(carriers_said)
         if s.carrier_count and not wanted:
-            default = self.template("depot").defaults.get("carriers") or []
-            wanted = list(default)[: s.carrier_count]
+            default = list(self.template("depot").defaults.get("carriers") or [])
+            if s.carrier_count > len(default):
+                raise _not_understood(f"{s.carrier_count} carriers, but which? name them, "
+                                      "e.g. 'three carriers (An Post, DPD, Fastway)'")  # fmt: skip
+            wanted = default[: s.carrier_count]
         for element_id in list(self.configs):
             kind = self.kinds[element_id]
             refs = self.configs[element_id].get("carriers" if kind == "depot" else "carrier")
@@ -1089,7 +1107,8 @@ class _Making:
             detail = "; ".join(f"{i}: {', '.join(e)}" for i, e in bad.items())
             raise SetupInvalidError(
                 f"the generated configuration would not be valid, so nothing is shown: {detail} "
-                "(check the config_template atoms' defaults)"
+                "(a value the description gives is out of its field's range, or a "
+                "config_template atom's default is wrong)"
             )
         assumed: list[Assumption] = []
         elements: dict[str, GeneratedElement] = {}
