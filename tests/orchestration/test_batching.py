@@ -60,6 +60,17 @@ async def test_batched_understanding_equals_one_message_at_a_time(
     assert deps.batching.understand.calls - before < len(MESSAGES)  # some ran together
 
 
+def test_a_batch_of_up_to_16_messages_is_classified_as_each_alone(sqlite_runtime: Runtime) -> None:
+    classifier = sqlite_runtime.assistant.deps.classifier
+    texts = MESSAGES + [text.upper() for text in MESSAGES]
+    alone = [classifier.predict(text) for text in texts]
+    for size in (2, 8, 16):
+        batched = [
+            p for i in range(0, 16, size) for p in classifier.predict_batch(texts[i : i + size])
+        ]  # type: ignore[attr-defined]
+        assert batched == alone  # exactly: no last-digit differences
+
+
 async def test_concurrent_turns_give_the_replies_of_turns_one_at_a_time(
     sqlite_runtime: Runtime,
 ) -> None:

@@ -413,7 +413,7 @@ class PerformanceSettings(BaseModel):
 
     batching: bool = True
     batch_wait_ms: float = Field(default=2.0, ge=0, le=50)
-    batch_max: int = Field(default=8, ge=1, le=64)
+    batch_max: int = Field(default=8, ge=1, le=16)  # up to 16 score exactly as one alone
 
 
 class TenantOverrides(BaseModel):

@@ -400,7 +400,7 @@ class HybridIntentClassifier:
         top2 = np.sort(scores, axis=1)[:, -2:]
         margin = top2[:, 1] - top2[:, 0]
         if emb is not None and self._reference is not None and len(self._reference):
-            sims = self._similarities(emb)
+            sims = self._similarities(emb, row_by_row=rows)
             k = min(self.neighbours, sims.shape[1])
             near = np.partition(sims, sims.shape[1] - k, axis=1)[:, -k:].mean(axis=1)
             if votes:
@@ -409,7 +409,7 @@ class HybridIntentClassifier:
             near = np.zeros(len(texts))
         return scores, margin, near.astype(np.float64), vote
 
-    def _similarities(self, emb: Array) -> Array:
+    def _similarities(self, emb: Array, *, row_by_row: bool = False) -> Array:
         """Cosine similarity of each message to the training examples. On a big training set
         only the examples of the SHORTLIST intents with the nearest centroids are compared
         (the rest get -1): the nearest neighbours are almost always among them, and one
@@ -418,13 +418,22 @@ class HybridIntentClassifier:
         assert self._reference is not None
         shortlist = getattr(self, "_shortlist", None)
         if shortlist is None or len(shortlist[1]) <= SHORTLIST:
+            if row_by_row and 1 < len(emb) <= ONE_ROW_MAX:
+                # A small batch of messages (MicroBatcher) row by row, each summed as one
+                # message alone is (a batched product differs in the last bits).
+                return np.vstack([np.einsum("ij,kj->ki", self._reference, emb[n : n + 1])
+                                  for n in range(len(emb))])  # fmt: skip
             if len(emb) <= 8:
                 # One message at a time: einsum runs on this thread; a multi-threaded BLAS
                 # call costs more in hand-offs than the product itself on a busy 2-core box.
                 return np.einsum("ij,kj->ki", self._reference, emb)  # type: ignore[no-any-return]
             return emb @ self._reference.T
         centroids, rows = shortlist
-        nearest = np.argpartition(emb @ centroids.T, len(rows) - SHORTLIST, axis=1)
+        if row_by_row and 1 < len(emb) <= ONE_ROW_MAX:  # as one message alone (see above)
+            near = np.vstack([emb[n : n + 1] @ centroids.T for n in range(len(emb))])
+        else:
+            near = emb @ centroids.T
+        nearest = np.argpartition(near, len(rows) - SHORTLIST, axis=1)
         sims = np.full((len(emb), len(self._reference)), -1.0, dtype=np.float32)
         for n, classes in enumerate(nearest[:, -SHORTLIST:]):
             idx = np.concatenate([rows[c] for c in classes])
