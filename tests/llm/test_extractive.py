@@ -233,3 +233,14 @@ async def test_what_a_question_asks_for_wins_over_shared_words() -> None:
     dd = _passage(2, "Your Direct Debit date can be changed in the app. You can choose any "
                      "day from the 1st to the 28th.")  # fmt: skip
     assert "28th" in await _reply("can I change my direct debit date to the 15th?", dd)
+
+
+async def test_a_list_item_is_quoted_whole() -> None:
+    # The item's second sentence shares no word with the question, and is its answer.
+    meters = _passage(1, "- Two-rate meter: it shows two registers, marked Low and Normal. "
+                         "Press the display button to switch and send both.\n"
+                         "- Dial meter: read the dials from left to right.")  # fmt: skip
+    reply = await _reply("my meter has a low and a normal register, which one do you want?",
+                         meters)  # fmt: skip
+    assert "send both" in reply
+    assert "Dial meter" not in reply

@@ -201,10 +201,19 @@ class ExtractiveChatModel:
             if before is not None and before.block == best.unit.block:
                 picked.insert(0, before)
         at = {(u.passage, u.order): u for u in pieces}
-        # "Do this:" needs what follows it; so does a question the article asks itself.
+        # "Do this:" needs what follows it; so does a question the article asks itself; and a
+        # list item is one answer ("Two-rate meter: it shows two registers. Send both.").
         following = at.get((best.unit.passage, best.unit.order + 1))
-        if best.unit.text.endswith((":", "?")) and following is not None:
+        while (
+            following is not None
+            and len(picked) < self.max_sentences
+            and (
+                picked[-1].text.endswith((":", "?"))
+                or (following.item is not None and following.item == picked[-1].item)
+            )
+        ):
             picked.append(following)
+            following = at.get((following.passage, following.order + 1))
         covered = set().union(*(keys & _own(u) for u in picked))
         for other in scored[1:]:
             if len(picked) >= self.max_sentences:

@@ -51,6 +51,7 @@ class Unit:
     block: int  # the paragraph, list or table it belongs to
     context: str  # what it is about: title, heading, an FAQ's question, a table's header
     faq: bool = False
+    item: int | None = None  # the list item it is a sentence of (a line of the passage)
 
 
 def is_staff_only(passage: Passage) -> bool:
@@ -78,7 +79,7 @@ def units(passage: Passage, n: int) -> list[Unit]:
     in_code = False
     table_head: list[str] | None = None
     previous_kind = ""
-    for raw in passage.text.splitlines():
+    for line_number, raw in enumerate(passage.text.splitlines()):
         line = raw.strip()
         if line.startswith("```"):
             in_code = not in_code
@@ -121,7 +122,8 @@ def units(passage: Passage, n: int) -> list[Unit]:
                 continue
             if sentence[-1] not in ".!?:":
                 sentence += "."
-            found.append(Unit(sentence, n, len(found), block, frame))
+            item = line_number if kind == "list" else None
+            found.append(Unit(sentence, n, len(found), block, frame, item=item))
     return found
 
 
