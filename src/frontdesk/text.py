@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
@@ -38,3 +39,48 @@ def stem(word: str) -> str:
         if len(word) > len(suffix) + 3 and word.endswith(suffix):
             return word[: -len(suffix)]
     return word
+
+
+# The customer's name in a stored reply: a reference, rendered from their profile when the
+# text is shown, so the name lives on the profile only and goes when it goes (issue 17/19).
+# A private-use character: no customer, document or model writes it.
+NAME_MARK = "\ue000"
+_MARKED = re.compile(r"(\s*)\ue000(\s*)([!,.]?)")
+
+
+def mark_name(text: str, name: str) -> str:
+    """`text` with each whole-word `name` replaced by the reference."""
+    if not name or name not in text:
+        return text
+    return re.sub(rf"(?<!\w){re.escape(name)}(?!\w)", NAME_MARK, text)
+
+
+def render_name(text: str, name: str | None) -> str:
+    """A stored text as it is shown: the reference becomes `name`; with no name, nothing
+    (and its space) takes its place: "Hi \ue000! Sure" becomes "Hi! Sure"."""
+    if NAME_MARK not in text:
+        return text
+    if name:
+        return text.replace(NAME_MARK, name)
+    rendered = _MARKED.sub(lambda m: m.group(3) or (" " if m.group(1) and m.group(2) else ""), text)
+    return rendered.lstrip("!,. ") if text.startswith(NAME_MARK) else rendered
+
+
+def mark_names(value: object, name: str) -> object:
+    """`mark_name` over every string of a JSON value."""
+    return _each_string(value, lambda text: mark_name(text, name))
+
+
+def render_names(value: object, name: str | None) -> object:
+    """`render_name` over every string of a JSON value."""
+    return _each_string(value, lambda text: render_name(text, name))
+
+
+def _each_string(value: object, change: Callable[[str], str]) -> object:
+    if isinstance(value, str):
+        return change(value)
+    if isinstance(value, dict):
+        return {k: _each_string(v, change) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_each_string(v, change) for v in value]
+    return value

@@ -13,7 +13,6 @@ import stat
 from email.message import EmailMessage
 
 import httpx
-import pytest
 from sqlalchemy import delete, select
 
 from frontdesk.orchestration.runtime import Runtime
@@ -82,7 +81,6 @@ async def _transcript_texts(client: httpx.AsyncClient, auth: dict[str, str], cid
     return "\n".join(m["text"] for m in got.json()["messages"] if m["role"] == "assistant")
 
 
-@pytest.mark.xfail(strict=True, reason="the greeting's name is stored in the reply (issue 17/19)")
 async def test_greeting_name_lives_only_on_the_profile(
     client: httpx.AsyncClient, runtime: Runtime
 ) -> None:

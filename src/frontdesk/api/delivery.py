@@ -19,11 +19,13 @@ from pydantic import BaseModel, ValidationError
 
 from frontdesk.api.limits import Limiter
 from frontdesk.errors import ConflictError, InvalidRequestError, NotFoundError, PayloadTooLargeError
+from frontdesk.orchestration.remembering import name_to_show
 from frontdesk.orchestration.runtime import Runtime
 from frontdesk.storage import deliveries
 from frontdesk.storage.api_keys import VerifiedKey
 from frontdesk.storage.conversations import count_messages, create_conversation, get_conversation
 from frontdesk.storage.deliveries import DeliveryKey
+from frontdesk.text import NAME_MARK, mark_names, render_names
 from frontdesk.types import Channel, InboundMessage, Reply
 
 M = TypeVar("M", bound=BaseModel)
@@ -122,22 +124,27 @@ async def once(
         try:
             async with deliveries.holding(runtime.db, claimed):
                 result = await produce()
+                name = deliveries.greeted_name()
         except BaseException:
             await deliveries.give_back(runtime.db, key.tenant_id, claimed)
             raise
-        await _complete(runtime, key, delivery, result)
+        await _complete(runtime, key, delivery, result, name)
         return result, False
     if not deliveries.same_request(claimed, delivery):
         raise _reused(delivery)
+    # A stored answer greeting the customer holds their name as a reference: it is shown
+    # with the profile's name now (none once the profile is gone).
+    name = await _name_in(runtime, key.tenant_id, claimed.conversation_id, claimed.response)
     if claimed.status == deliveries.DONE:
         try:
-            return model.model_validate(claimed.response), True
+            return model.model_validate(render_names(claimed.response, name)), True
         except ValidationError:  # stored by another route (a key from before scoping)
             raise _reused(delivery) from None
     if claimed.status == deliveries.RECORDED:  # its process died before answering
-        async with deliveries.replaying((claimed.response or {}).get("reply")):
+        reply = (claimed.response or {}).get("reply")
+        async with deliveries.replaying(render_names(reply, name)):
             result = await produce()
-        await _complete(runtime, key, delivery, result)
+        await _complete(runtime, key, delivery, result, name)
         return result, True
     wait = await deliveries.seconds_until_abandoned(runtime.db, key.tenant_id, delivery)
     raise ConflictError(
@@ -147,13 +154,30 @@ async def once(
     )
 
 
-async def _complete(runtime: Runtime, key: VerifiedKey, delivery: DeliveryKey, result: M) -> None:
+async def _name_in(
+    runtime: Runtime, tenant_id: str, conversation_id: str | None, response: object
+) -> str | None:
+    """The name to show for a stored answer's name reference (None: it has none, or the
+    customer's profile is gone or keeps no name)."""
+    if conversation_id is None or NAME_MARK not in json.dumps(response, ensure_ascii=False):
+        return None
+    async with runtime.db.session(tenant_id) as session:
+        conversation = await get_conversation(session, conversation_id)
+        ref = conversation.customer_ref if conversation is not None else None
+        return await name_to_show(session, ref, runtime.settings)
+
+
+async def _complete(
+    runtime: Runtime, key: VerifiedKey, delivery: DeliveryKey, result: M, name: str | None
+) -> None:
+    """Store the answer for repeats, the customer's `name` (a greeting's) as a reference."""
+    response = result.model_dump(mode="json")
     await deliveries.complete(
         runtime.db,
         key.tenant_id,
         delivery,
         conversation_id=getattr(result, "conversation_id", None),
-        response=result.model_dump(mode="json"),
+        response=mark_names(response, name) if name else response,
     )
 
 

@@ -27,6 +27,7 @@ from frontdesk.handoff.webhooks import WebhookDispatcher
 from frontdesk.interfaces import Channel
 from frontdesk.storage.db import Database
 from frontdesk.storage.models import Conversation, Message, Ticket
+from frontdesk.text import render_name
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +35,15 @@ _EVENTS = "desk_events"
 _DELIVERIES = "desk_deliveries"
 
 
-def message_event(message: Message) -> dict[str, Any]:
+def message_event(message: Message, shown: str | None = None) -> dict[str, Any]:
+    """`shown`: the text as the customer saw it (the stored text's name reference rendered);
+    without it, the reference renders as nothing."""
     return {
         "type": "message",
         "conversation_id": message.conversation_id,
         "seq": message.seq,
         "role": message.role,
-        "text": message.text,
+        "text": render_name(message.text, None) if shown is None else shown,
     }
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from frontdesk.storage.models import Message
 from frontdesk.storage.models import Turn as TurnRecord
+from frontdesk.text import render_name
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,8 @@ def build_summary(
         "triggers": current.triggers,
         "bot_tried": [t for t in tried if t],
         "citations": citations,
-        "transcript": [{"role": m.role, "text": m.text} for m in messages]
+        # The ticket keeps no name: a greeting's reference renders as nothing here.
+        "transcript": [{"role": m.role, "text": render_name(m.text, None)} for m in messages]
         + [{"role": "customer", "text": current.text}],
         **(memory or {}),
     }

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.storage.conversations import recent_messages
 from frontdesk.storage.models import Message
+from frontdesk.text import render_name
 
 NOTE_ROLE = "note"
 
@@ -41,4 +42,6 @@ async def load_history(
             .limit(notes)
         )
         messages = [*reversed(list(older)), *messages]
-    return [HistoryItem(m.role, m.text) for m in messages]
+    # A model is not told the customer's name (as with redaction): the greeting's reference
+    # renders as nothing.
+    return [HistoryItem(m.role, render_name(m.text, None)) for m in messages]

@@ -70,6 +70,7 @@ class Assistant:
                 turn.fallback = True
                 turn.finished = True
                 turn.reply_text = self.deps.settings.assistant.fallback_reply
+                turn.stored_reply = None
                 turn.citations = []
                 log.exception(
                     "stage %s failed (turn %s, text %s)", name, turn.id, fingerprint(turn.text)
@@ -99,8 +100,8 @@ class Assistant:
             if not turn.silent:  # while an agent owns the conversation, only they reply
                 stored.append(
                     await add_message(
-                        session, turn.conversation, role="assistant", text=turn.reply_text,
-                        turn_id=turn.id,
+                        session, turn.conversation, role="assistant",
+                        text=turn.stored_reply or turn.reply_text, turn_id=turn.id,
                     )
                 )  # fmt: skip
             usage = turn.result.usage if turn.result else None
@@ -137,12 +138,16 @@ class Assistant:
             )
             turn.conversation.dialogue_state = turn.dialogue_state.to_json()
             if self.deps.desk is not None:
-                for message in stored:  # the console shows new messages live
-                    await self.deps.desk.record(session, message_event(message))
+                for message in stored:  # the console shows new messages live, as shown
+                    shown = turn.reply_text if message.role == "assistant" else None
+                    await self.deps.desk.record(session, message_event(message, shown))
             # A keyed delivery is marked answered in this same transaction: exactly once.
+            # Its reply is stored like the message: the customer's name as a reference.
             await deliveries.record_turn(
-                session, turn.conversation.id, lambda: _reply(turn).model_dump(mode="json")
-            )
+                session, turn.conversation.id,
+                lambda: _reply(turn, stored=True).model_dump(mode="json"),
+                name=_greeted(turn),
+            )  # fmt: skip
             await session.commit()
             if self.deps.desk is not None:
                 await self.deps.desk.flush(turn.message.tenant_id, session)
@@ -172,11 +177,18 @@ def _redacted(turn: Turn, deps: Deps) -> str:
         return "[message withheld: screening failed]"
 
 
-def _reply(turn: Turn) -> Reply:
+def _greeted(turn: Turn) -> str | None:
+    """The name the reply greets the customer by (stored as a reference), if any."""
+    if turn.stored_reply is None or turn.profile is None:
+        return None
+    return turn.profile.display_name
+
+
+def _reply(turn: Turn, *, stored: bool = False) -> Reply:
     return Reply(
         conversation_id=turn.conversation.id,
         turn_id=turn.id,
-        text=turn.reply_text,
+        text=(turn.stored_reply or turn.reply_text) if stored else turn.reply_text,
         intent=turn.intent.name if turn.intent else None,
         confidence=round(turn.intent.confidence, 4) if turn.intent else None,
         nlu_model=turn.nlu_model,

@@ -18,8 +18,11 @@ import logging
 import re
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from frontdesk.config.reply_languages import ReplyKind, reply_for
 from frontdesk.config.reply_languages import localise_when as _localise_when
+from frontdesk.config.settings import Settings
 from frontdesk.handoff.summary import outcome
 from frontdesk.interfaces import ChatMessage, ChatRequest
 from frontdesk.llm.service import LlmService
@@ -29,6 +32,8 @@ from frontdesk.nlu.language import detect_language
 from frontdesk.orchestration.deps import Deps
 from frontdesk.orchestration.turn import Turn
 from frontdesk.policy.rules_router import CustomerFacts
+from frontdesk.storage.models import CustomerProfile
+from frontdesk.text import NAME_MARK, render_name
 from frontdesk.types import Action
 
 log = logging.getLogger(__name__)
@@ -103,8 +108,9 @@ async def _remember(turn: Turn, deps: Deps) -> None:
     reply = turn.reply_text
     if new and not turn.silent and memory.greet_by_name and turn.sink is None:
         known = turn.profile.display_name if turn.profile is not None else None
-        if known and not name:
-            turn.reply_text = greet(turn.reply_text, known, turn.language)
+        if known and not name:  # stored with a reference: the name stays on the profile
+            turn.stored_reply = greet(turn.reply_text, NAME_MARK, turn.language)
+            turn.reply_text = render_name(turn.stored_reply, known)
     summary, writer = await write_summary(
         deps.llm, turn.conversation.summary, notes, customer_said=turn.text,
         reply=reply, budget_tokens=memory.summary_tokens,
@@ -135,6 +141,25 @@ def greet(reply: str, name: str, language: str | None) -> str:
         return f"{reply[: match.end()]} {name}{reply[match.end() :]}"
     template = reply_for(language, "greeting") or "Hi {name}!"
     return f"{template.format(name=name)} {reply}".strip()
+
+
+async def name_to_show(
+    session: AsyncSession, customer_ref: str | None, settings: Settings
+) -> str | None:
+    """The name a stored reply's reference renders as: the profile's, while there is one and
+    names are remembered; else None (the reference renders as nothing)."""
+    memory = settings.memory
+    if not customer_ref or not memory.profiles or not memory.remember_names:
+        return None
+    return profile_name(await load_profile(session, customer_ref), settings)
+
+
+def profile_name(profile: CustomerProfile | None, settings: Settings) -> str | None:
+    """`name_to_show` for a profile already read."""
+    memory = settings.memory
+    if profile is None or not memory.profiles or not memory.remember_names:
+        return None
+    return profile.display_name
 
 
 def turn_notes(turn: Turn, deps: Deps) -> TurnNotes:

@@ -48,6 +48,9 @@ class Turn:
     answerability: Answerability | None = None  # set by `retrieve`, before `decide`
     result: ChatResult | None = None
     reply_text: str = ""
+    # reply_text as stored, when it greets the customer by name: the name as a reference
+    # (frontdesk.text.NAME_MARK), rendered from the profile wherever the message is shown
+    stored_reply: str | None = None
     system_prompt: str = ""  # what the model was told; the reply must not echo it
     sink: StreamSink | None = None  # streams the answer's text as it is written (SSE)
     stream: ScreenedStream | None = None  # `sink` behind the output screen, while answering

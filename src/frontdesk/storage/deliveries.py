@@ -194,6 +194,7 @@ class _Holding:
     claim: Claim | None  # None: replaying a recorded turn
     replay: Any = None  # the recorded turn's reply (JSON), answered instead of a new turn
     recorded: bool = field(default=False)
+    name: str | None = None  # the customer's name the turn's reply greets (a reference)
 
 
 _holding: ContextVar[_Holding | None] = ContextVar("frontdesk_delivery", default=None)
@@ -237,6 +238,12 @@ async def replaying(reply: Any) -> AsyncIterator[None]:
         _holding.reset(token)
 
 
+def greeted_name() -> str | None:
+    """The customer's name the held delivery's turn greeted them by (None: none)."""
+    held = _holding.get()
+    return held.name if held is not None else None
+
+
 def replayed_reply() -> Any:
     """The recorded reply (JSON) to present instead of running a turn, or None."""
     held = _holding.get()
@@ -244,14 +251,18 @@ def replayed_reply() -> Any:
 
 
 async def record_turn(
-    session: AsyncSession, conversation_id: str, reply: Callable[[], Any]
-) -> None:
+    session: AsyncSession, conversation_id: str, reply: Callable[[], Any], *,
+    name: str | None = None,
+) -> None:  # fmt: skip
     """For the record stage, before its commit: a turn run for a claimed delivery marks it
     recorded in the same transaction. A claim lost meanwhile (taken over after its lease
-    lapsed) is a conflict: the turn is not stored, since the key's new holder answers it."""
+    lapsed) is a conflict: the turn is not stored, since the key's new holder answers it.
+    `name`: the customer's name the reply greets them by, which `reply()` holds as a
+    reference; the caller's answer is stored the same way (`greeted_name`)."""
     held = _holding.get()
     if held is None or held.claim is None or held.recorded:
         return
+    held.name = name
     if not await mark_recorded(session, held.claim, conversation_id, reply()):
         raise ConflictError(
             "this message's delivery was taken over by a retry; that one answers it",
@@ -267,7 +278,9 @@ async def complete(
         delivery = await _held(session, key)
         if delivery is not None:
             delivery.status, delivery.response = DONE, response
-            delivery.conversation_id = conversation_id
+            # An answer that names no conversation (chat completions) keeps the turn's: it is
+            # erased with it, and its name reference is rendered from its customer's profile.
+            delivery.conversation_id = conversation_id or delivery.conversation_id
             await session.commit()
 
 

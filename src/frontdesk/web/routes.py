@@ -29,6 +29,7 @@ from frontdesk.handoff.tickets import ticket_events
 from frontdesk.knowledge.ingest import quarantined_passages
 from frontdesk.memory.profile import add_note, load_profile, past_tickets
 from frontdesk.orchestration.learning import accept, roll_back, version_summary
+from frontdesk.orchestration.remembering import profile_name
 from frontdesk.orchestration.retrain import models_store, start_retrain
 from frontdesk.storage.audit import audit
 from frontdesk.storage.conversations import add_message, all_messages, get_conversation, turns_of
@@ -37,6 +38,7 @@ from frontdesk.storage.models import Conversation, CustomerProfile, Job, Ticket
 from frontdesk.storage.security_models import User
 from frontdesk.storage.tickets import active_tickets, get_ticket, latest_ticket_for
 from frontdesk.storage.users import Role, login, logout, verify_session
+from frontdesk.text import render_name
 from frontdesk.tools.replies import UNSHOWN_RESULT, customer_text
 from frontdesk.web.auth import COOKIE, Admin, Agent, Csrf, LoginRequired, RuntimeDep, csrf_token
 
@@ -159,8 +161,11 @@ async def conversation_page(
         await session.commit()
     calls = await runtime.tools.calls_for(user.tenant_id, conversation_id) if runtime.tools else []
     texts = {m.turn_id: m.text for m in messages if m.role == "customer" and m.turn_id}
+    name = profile_name(profile, runtime.settings)  # a greeting's reference shows it
+    shown = {m.seq: render_name(m.text, name) for m in messages}
     return _render(request, "conversation.html", {
         "user": user, "conversation": conversation, "messages": messages, "turns": turns,
+        "shown": shown,
         "texts": texts, "ticket": ticket, "events": events, "calls": calls,
         "sla": _sla(ticket, datetime.now(UTC)) if ticket else None,
         "intents": runtime.training_data.intents, "relabelled": relabelled,

@@ -22,6 +22,7 @@ from frontdesk.storage.models import AuditLog
 from frontdesk.storage.privacy import delete_customer, export_customer
 from frontdesk.storage.security_models import User
 from frontdesk.storage.users import Role, create_user, disable_user, enable_user, list_users
+from frontdesk.text import render_names
 
 router = APIRouter(
     prefix="/v1/admin",
@@ -166,6 +167,10 @@ async def export(customer_ref: str, runtime: RuntimeDep, key: AdminKey) -> dict[
         if data is None:
             raise NotFoundError(f"no conversations for customer {customer_ref}")
         await session.commit()
+    # A greeting's reference to the customer's name, shown as in the transcript.
+    memory = runtime.settings.memory
+    name = (data.get("profile") or {}).get("display_name") if memory.remember_names else None
+    data["conversations"] = render_names(data["conversations"], name)
     return data
 
 

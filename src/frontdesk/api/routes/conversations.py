@@ -37,6 +37,7 @@ from frontdesk.api.schemas import (
 )
 from frontdesk.api.streaming import STREAM_DOC, sse_reply
 from frontdesk.errors import InvalidRequestError, NotFoundError
+from frontdesk.orchestration.remembering import name_to_show
 from frontdesk.storage.api_keys import Scope
 from frontdesk.storage.audit import audit
 from frontdesk.storage.conversations import (
@@ -47,6 +48,7 @@ from frontdesk.storage.conversations import (
     turns_of,
 )
 from frontdesk.storage.models import Conversation
+from frontdesk.text import render_name
 from frontdesk.types import Channel, Reply
 
 ERRORS: dict[int | str, dict[str, object]] = {
@@ -160,13 +162,18 @@ async def transcript(
             raise NotFoundError(f"conversation {conversation_id} not found")
         messages = await all_messages(session, conversation_id)
         turns = await turns_of(session, conversation_id)
+        name = await name_to_show(session, conversation.customer_ref, runtime.settings)
         audit(session, actor=key.actor, action="conversation.read", target=conversation_id)
         await session.commit()
     return TranscriptPublic(
         conversation=_public(conversation),
         messages=[
             MessagePublic(
-                seq=m.seq, role=m.role, text=m.text, turn_id=m.turn_id, created_at=m.created_at
+                seq=m.seq,
+                role=m.role,
+                text=render_name(m.text, name),
+                turn_id=m.turn_id,
+                created_at=m.created_at,
             )
             for m in messages
         ],

@@ -16,7 +16,9 @@ from pydantic import BaseModel
 from frontdesk.api.deps import ConversationReader, RuntimeDep
 from frontdesk.api.schemas import ErrorResponse
 from frontdesk.errors import NotFoundError
+from frontdesk.orchestration.remembering import name_to_show
 from frontdesk.storage.conversations import all_messages, get_conversation
+from frontdesk.text import NAME_MARK, render_name
 
 router = APIRouter(
     prefix="/v1/conversations",
@@ -53,10 +55,18 @@ async def updates(
         if conversation is None:
             raise NotFoundError(f"conversation {conversation_id} not found")
         messages = await all_messages(session, conversation_id)
+        named = any(NAME_MARK in m.text for m in messages)  # polled often: read only then
+        ref = conversation.customer_ref if named else None
+        name = await name_to_show(session, ref, runtime.settings)
     return UpdatesPublic(
         status=conversation.status,
         messages=[
-            UpdatePublic(seq=m.seq, role=m.role, text=m.text, from_turn=m.turn_id is not None)
+            UpdatePublic(
+                seq=m.seq,
+                role=m.role,
+                text=render_name(m.text, name),
+                from_turn=m.turn_id is not None,
+            )
             for m in messages
             if m.seq > after and m.role in CUSTOMER_VISIBLE
         ],
