@@ -11,8 +11,10 @@ every message, retried with the same key on a cut connection, a 409, a 429 or a 
   restore the first message was answered again.
 
 - throughput: a fresh demo workspace (SQLite, and PostgreSQL with --database postgresql),
-  one `frontdesk serve` (extra arguments with --serve-arg, e.g. --workers 2), then for each
-  concurrency (--concurrency 1,16,64) --conversations conversations of --messages messages
+  one `frontdesk serve` (--workers N: N processes, limits in the local Redis, measured once
+  every worker has started, responses counted per worker; other arguments with --serve-arg),
+  then for each concurrency (--concurrency 1,16,64) --conversations conversations of
+  --messages messages
   (texts from the demo's training and golden NLU files), at most that many conversations in
   flight, one message in flight per conversation, an Idempotency-Key on each, 429/503 retried
   with the same key. Reported per level: messages a second, latency p50/p95/p99 (send to 200,
@@ -86,7 +88,14 @@ class Server:
         self.serve_args: list[str] = []  # more `frontdesk serve` arguments (--workers 2)
 
     def start(self, ready_within: float = 600) -> float:
-        """Start and wait until /readyz answers 200; returns when it did (monotonic)."""
+        """Start and wait until /readyz answers 200 and, with `--workers N`, every worker has
+        started (a worker listens only once it has); returns when it did (monotonic)."""
+        workers = (
+            int(self.serve_args[self.serve_args.index("--workers") + 1])
+            if "--workers" in self.serve_args
+            else 1
+        )
+        before = self._started()
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "frontdesk", "serve", "-w", str(self.workspace),
@@ -98,10 +107,18 @@ class Server:
             if self.process.poll() is not None:
                 raise SystemExit(f"the server stopped; see {self.log}")
             with suppress(httpx.TransportError):
-                if httpx.get(self.url + "/readyz", timeout=5).status_code == 200:
+                if (workers == 1 or self._started() - before >= workers) and httpx.get(
+                    self.url + "/readyz", timeout=5
+                ).status_code == 200:
                     return time.monotonic()
             time.sleep(0.2)
         raise SystemExit(f"the server did not get ready; see {self.log}")
+
+    def _started(self) -> int:
+        """Processes of this log that have finished starting their app."""
+        if not self.log.exists():
+            return 0
+        return self.log.read_text(errors="replace").count("Application startup complete")
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -336,6 +353,7 @@ class Throughput:
         self.outcomes: Counter[str] = Counter()
         self.answered: set[str] = set()
         self.sent: dict[str, tuple[str, str]] = {}  # key -> (conversation id, text)
+        self.per_worker: Counter[str] = Counter()  # responses by X-Frontdesk-Worker
 
     async def run(self) -> float:
         limits = httpx.Limits(max_connections=self.concurrency + 4,
@@ -366,6 +384,8 @@ class Throughput:
                 await asyncio.sleep(0.2)
                 continue
             self.outcomes[str(response.status_code)] += 1
+            if "x-frontdesk-worker" in response.headers:  # serve --workers N
+                self.per_worker[response.headers["x-frontdesk-worker"]] += 1
             if response.status_code not in RETRIED:
                 return response
             await asyncio.sleep(float(response.headers.get("Retry-After", "0.1") or 0.1) / 10)
@@ -468,6 +488,7 @@ def throughput_scenario(work: Path, database: str, admin_url: str, levels: list[
                     round(client_cpu * 1000 / answered, 2) if answered else None
                 ),
                 "outcomes": dict(run.outcomes),
+                "responses_per_worker": dict(sorted(run.per_worker.items())),
                 "load_average_start": round(load, 2),
                 "load_average_end": round(os.getloadavg()[0], 2),
             }
@@ -501,6 +522,9 @@ def throughput_main(args: argparse.Namespace, results: dict[str, Any], output: P
     levels = [int(x) for x in args.concurrency.split(",") if x.strip()]
     databases = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
     env = dict(item.split("=", 1) for item in args.env)
+    if args.workers > 1:  # several workers share their limits through Redis
+        args.serve_arg += ["--workers", str(args.workers)]
+        env.setdefault("FRONTDESK_LIMITS__STORAGE_URL", args.redis)
     work = Path(tempfile.mkdtemp(prefix="frontdesk-load-"))
     try:
         for database in databases:
@@ -538,6 +562,10 @@ def main() -> None:
                         help="throughput: which database(s)")  # fmt: skip
     parser.add_argument("--serve-arg", action="append", default=[],
                         help="throughput: an extra `frontdesk serve` argument")  # fmt: skip
+    parser.add_argument("--workers", type=int, default=1,
+                        help="throughput: serve --workers N (limits in --redis)")  # fmt: skip
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/0",
+                        help="throughput: limits.storage_url when --workers is over 1")  # fmt: skip
     parser.add_argument("--env", action="append", default=[],
                         help="throughput: NAME=VALUE for the server (repeatable)")  # fmt: skip
     parser.add_argument("--kill-at", type=float, default=0.3, help="share answered at the kill")
