@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from frontdesk.types import Entity, IntentPrediction, Passage, Usage
 
-Purpose = Literal["answer", "summarise", "classify"]
+Purpose = Literal["answer", "summarise", "classify", "ops"]
 
 
 class ToolSpec(BaseModel):

@@ -232,9 +232,10 @@ class LocalModelSettings(BaseModel):
 
 class LlmSettings(BaseModel):
     # The answer chain: `answer_model` alone, or `models.answer` (tried in order). `extractive`
-    # is always the last resort for answers.
+    # is always the last resort for answers. `models.ops`: the operations assistant's chat
+    # and change requests (none: they work without a model).
     answer_model: str = "extractive"
-    models: dict[Literal["answer", "summarise", "classify"], list[str]] = Field(
+    models: dict[Literal["answer", "summarise", "classify", "ops"], list[str]] = Field(
         default_factory=dict
     )
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)

@@ -26,7 +26,7 @@ from frontdesk.outbound import (
 
 log = logging.getLogger(__name__)
 
-PURPOSES = ("answer", "summarise", "classify")
+PURPOSES = ("answer", "summarise", "classify", "ops")
 
 
 def specs(settings: LlmSettings) -> list[str]:

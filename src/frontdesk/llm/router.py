@@ -136,7 +136,7 @@ class ModelRouter:
         return [s for s in self._all_models() if self._provider(s) == provider]
 
     def _all_models(self) -> list[str]:
-        purposes: tuple[Purpose, ...] = ("answer", "summarise", "classify")
+        purposes: tuple[Purpose, ...] = ("answer", "summarise", "classify", "ops")
         return sorted({spec for purpose in purposes for spec in self.chain(purpose)})
 
     def _breaker_changed(self, provider: str, old: BreakerState, new: BreakerState) -> None:

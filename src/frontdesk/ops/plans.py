@@ -19,22 +19,25 @@ one's own plan is 409 `approval_needs_another_person`.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import jsonpatch
 from sqlalchemy import select, update
 
-from frontdesk.errors import ConflictError, FrontdeskError, NotFoundError
+from frontdesk.errors import ConflictError, FrontdeskError, InvalidRequestError, NotFoundError
 from frontdesk.interfaces import ElementChange, TargetElement, TargetSystem
-from frontdesk.ops.requests import RequestParser, patch_for
+from frontdesk.ops.requests import ChangeSpec, RequestParser, patch_for
 from frontdesk.storage.audit import audit
 from frontdesk.storage.db import Database
 from frontdesk.storage.ops_models import ChangePlan
 
 if TYPE_CHECKING:
     from frontdesk.ops.setup import StarterConfig
+
+# (request, parser, the grammar's refusal) -> (who read it, e.g. "the model", its reading)
+Interpreter = Callable[[str, RequestParser, InvalidRequestError], Awaitable[tuple[str, ChangeSpec]]]
 
 PLANNED, REFUSED, APPROVED, APPLIED, ROLLED_BACK = (
     "planned",
@@ -106,9 +109,28 @@ class ChangePlans:
         schemas = {kind: await self.target.schema(kind) for kind in await self.target.kinds()}
         return RequestParser(elements, schemas)
 
-    async def make(self, tenant_id: str, request: str, *, actor: str) -> ChangePlan:
+    async def make(
+        self, tenant_id: str, request: str, *, actor: str, interpret: Interpreter | None = None
+    ) -> ChangePlan:
+        """`interpret` (an LLM's reading, from orchestration) is asked only when the grammar
+        cannot read the request; what it returns is checked by `RequestParser.from_spec`
+        and planned like the grammar's output, and the selector says `read_by` it."""
         parser = await self._parser()
-        change = parser.parse(request)  # request_not_understood: nothing to store
+        read_by: str | None = None
+        try:
+            change = parser.parse(request)  # request_not_understood: nothing to store
+        except InvalidRequestError as refused:
+            if interpret is None or refused.code != "request_not_understood":
+                raise
+            read_by, spec = await interpret(request, parser, refused)
+            try:
+                change = parser.from_spec(spec)
+            except InvalidRequestError as wrong:
+                raise InvalidRequestError(
+                    f"{refused.message} ({read_by} read it, but that reading does not fit "
+                    f"the target: {wrong.message})",
+                    code="request_not_understood",
+                ) from wrong
         selected = parser.select(change)
         patches = {e.id: patch_for(change, e.config) for e in selected}
         patches = {k: v for k, v in patches.items() if v}
@@ -117,7 +139,11 @@ class ChangePlans:
             target=self.target.name,
             request=request,
             status=PLANNED,
-            selector={**change.selector(), "matched": [e.id for e in selected]},
+            selector={
+                **change.selector(),
+                "matched": [e.id for e in selected],
+                **({"read_by": read_by} if read_by else {}),
+            },
             patches=patches,
             base={e.id: e.digest for e in changed},
             validation={},
@@ -158,7 +184,8 @@ class ChangePlans:
             audit(session, actor=actor, action="ops.plan.create", target=plan.id,
                   detail={"request": request, "status": plan.status,
                           "refusal_code": plan.refusal_code,
-                          "elements": sorted(patches)})  # fmt: skip
+                          "elements": sorted(patches),
+                          **({"read_by": read_by} if read_by else {})})  # fmt: skip
             await session.commit()
         return plan
 

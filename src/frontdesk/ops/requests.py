@@ -32,6 +32,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from frontdesk.errors import InvalidRequestError
 from frontdesk.interfaces import TargetElement
 from frontdesk.text import stem
@@ -97,6 +99,24 @@ class ChangeRequest:
             "except": self.except_ids,
             "all": self.everything,
         }
+
+
+class ChangeSpec(BaseModel):
+    """A change request as structured data: what a model is asked for when the grammar cannot
+    read a request (`RequestParser.from_spec` checks it as strictly as the grammar's output)."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: str = Field(description="The kind of element to change, e.g. depot")
+    field: str = Field(description="The field, as a JSON pointer, e.g. /cutoff or /schedule/close")
+    operation: Operation = "replace"
+    value: Any = Field(description="The new value; for increase/decrease the amount")
+    ids: list[str] = Field(default_factory=list, description="Element ids named explicitly")
+    where: dict[str, list[Any]] = Field(
+        default_factory=dict,
+        description='Filters: field pointer -> accepted values, e.g. {"/region": ["Leinster"]}',
+    )
+    except_ids: list[str] = Field(default_factory=list, description="Ids left out")
+    all: bool = Field(default=False, description="Every element of the kind (no filter)")
 
 
 def _tokens(text: str) -> list[_Tok]:
@@ -507,6 +527,75 @@ class RequestParser:
         return ChangeRequest(kind=kind, field=ref, operation=operation, value=value,
                              ids=list(dict.fromkeys(ids)), where=where,
                              except_ids=except_ids, everything=quantified)  # fmt: skip
+
+    def describe(self) -> str:
+        """Each kind's fields (pointer, types, enum values) and element ids, as text: what a
+        model needs to fill a ChangeSpec."""
+        out: list[str] = []
+        for kind, schema in sorted(self.schemas.items()):
+            fields = []
+            for ref in _fields(schema):
+                if ref.schema.get("type") == "object":
+                    continue
+                enum = ref.schema.get("enum") or (ref.schema.get("items") or {}).get("enum")
+                types = _types(ref.schema)
+                if not enum and "string" in types and not types & {"time", "version"}:
+                    seen = {_get(e.config, ref.path) for e in self.elements if e.kind == kind}
+                    enum = sorted(v for v in seen if isinstance(v, str))
+                    enum = enum if len(enum) <= 40 else []  # filter values ("Galway")
+                values = ": " + ", ".join(map(str, enum)) if enum else ""
+                fields.append(f"{ref.pointer} ({'/'.join(sorted(_types(ref.schema)))}{values})")
+            ids = ", ".join(e.id for e in self.elements if e.kind == kind)
+            out.append(f"kind {kind}: fields {'; '.join(fields)}\n  ids: {ids}")
+        return "\n".join(out)
+
+    def from_spec(self, spec: ChangeSpec) -> ChangeRequest:
+        """A structured change request checked against the schemas and elements: the kind,
+        the field, the ids and the filters must exist, the operation must suit the field,
+        and something must select (ids, a filter or `all`). Refused like the grammar:
+        request_not_understood, naming what is wrong."""
+
+        def refuse(problem: str) -> InvalidRequestError:
+            return InvalidRequestError(problem, code="request_not_understood")
+
+        if spec.kind not in self.schemas:
+            raise refuse(f"no kind {spec.kind!r} (kinds: {', '.join(sorted(self.schemas))})")
+        refs = {r.pointer: r for r in _fields(self.schemas[spec.kind])}
+        pointer = "/" + spec.field.strip().strip("/").replace(".", "/")
+        ref = refs.get(pointer)
+        if ref is None or ref.schema.get("type") == "object":
+            names = ", ".join(p for p, r in refs.items() if r.schema.get("type") != "object")
+            raise refuse(f"no field {spec.field!r} of a {spec.kind} ({names})")
+        is_array = ref.schema.get("type") == "array"
+        if spec.operation in ("add", "remove") and not is_array:
+            raise refuse(f"{pointer} is not a list: nothing can be added or removed")
+        if spec.operation in ("increase", "decrease") and (
+            not isinstance(spec.value, int | float) or isinstance(spec.value, bool)
+            or not _types(ref.schema) & {"integer", "number"}
+        ):  # fmt: skip
+            raise refuse(f"{spec.operation} needs a number and a numeric field ({pointer})")
+        for name, ids in (("ids", spec.ids), ("except_ids", spec.except_ids)):
+            wrong = [i for i in ids if self.kind_of.get(i) != spec.kind]
+            if wrong:
+                raise refuse(f"{name}: no {spec.kind} {', '.join(wrong)}")
+        for key, values in spec.where.items():
+            pointers = ["/" + p.strip().strip("/").replace(".", "/") for p in key.split("|")]
+            unknown = [p for p in pointers if p not in refs]
+            if unknown or not values:
+                raise refuse(f"where: {key!r} is not a field of a {spec.kind} with values")
+        where = {
+            "|".join("/" + p.strip().strip("/").replace(".", "/") for p in k.split("|")): v
+            for k, v in spec.where.items()
+        }
+        if not (spec.ids or where or spec.all):
+            raise refuse(f"which {spec.kind}s? give ids, a filter or all")
+        value = spec.value
+        if isinstance(value, str) and "time" in _types(ref.schema) and _TIME.match(value):
+            hour, minute = _TIME.match(value).groups()  # type: ignore[union-attr]
+            value = f"{int(hour):02d}:{minute}"
+        return ChangeRequest(kind=spec.kind, field=ref, operation=spec.operation, value=value,
+                             ids=list(dict.fromkeys(spec.ids)), where=where,
+                             except_ids=list(spec.except_ids), everything=spec.all)  # fmt: skip
 
     def _id_aliases(self, kind: str) -> dict[str, list[tuple[str, ...]]]:
         """Elements of `kind` named by an enum value's alias anywhere in the schemas (the

@@ -21,7 +21,12 @@ from frontdesk.ops.assembly import cached_plans
 from frontdesk.ops.plans import ChangePlans, plan_view
 from frontdesk.ops.setup import chat_view, generator_for, looks_like_setup
 from frontdesk.ops.troubleshoot import Troubleshooter, diagnosis_view
-from frontdesk.orchestration.ops_chat import build_troubleshooter
+from frontdesk.orchestration.ops_chat import (
+    build_troubleshooter,
+    has_ops_model,
+    llm_chat,
+    llm_interpreter,
+)
 from frontdesk.storage.api_keys import VerifiedKey
 
 router = APIRouter(
@@ -181,12 +186,19 @@ async def ops_chat(body: ChatAsk, request: Request, runtime: RuntimeDep, plans: 
     log lines and metric values cited, the ops knowledge atoms and the playbook's next
     steps; `answer` is the same as text; `kind` is `diagnosis`. A message that asks for a
     configuration to be made ("set up two depots in ...") gets the starter configuration
-    instead (`kind`: `setup`, as POST /v1/ops/setup shows it; nothing proposed)."""
+    instead (`kind`: `setup`, as POST /v1/ops/setup shows it; nothing proposed). With a
+    model for `llm.models.ops`, the model answers through read-only tools; the reply then
+    also says `engine` (`llm`, or `deterministic` with the reason in `fallback`), `model`,
+    `cited` and `tools`."""
     chat = _troubleshooter(request, runtime, plans)
     if looks_like_setup(body.question):
         return chat_view(await generator_for(plans.target, chat.atoms), body.question)
     now = body.at or datetime.now(UTC)
-    diagnosis = await chat.ask(body.question, now if now.tzinfo else now.replace(tzinfo=UTC))
+    now = now if now.tzinfo else now.replace(tzinfo=UTC)
+    llm = runtime.assistant.deps.llm
+    if has_ops_model(llm):
+        return await llm_chat(llm, chat, body.question, now, tenant_id=key.tenant_id)
+    diagnosis = await chat.ask(body.question, now)
     return {"kind": "diagnosis", **diagnosis_view(diagnosis)}
 
 
@@ -263,11 +275,18 @@ async def ops_setup(body: SetupCreate, request: Request, runtime: RuntimeDep, pl
 
 
 @router.post("/plans", status_code=status.HTTP_201_CREATED, response_model=PlanPublic)
-async def create_plan(body: PlanCreate, plans: Plans, key: OperatorKey) -> PlanPublic:
+async def create_plan(
+    body: PlanCreate, plans: Plans, key: OperatorKey, runtime: RuntimeDep
+) -> PlanPublic:
     """A change plan: `status` is `planned`, or `refused` with `refusal_code`
     (selector_empty, selector_too_broad, no_change, plan_invalid) and the plan still shown.
-    A request the grammar cannot read is 422 `request_not_understood`, and nothing is kept."""
-    return _public(await plans.make(key.tenant_id, body.request, actor=key.actor))
+    A request the grammar cannot read is 422 `request_not_understood`, and nothing is kept;
+    with a model for `llm.models.ops` the model reads it first (structured output, checked
+    like the grammar's; `selector.read_by` says so), and its failure is named in the 422."""
+    llm = runtime.assistant.deps.llm
+    interpret = llm_interpreter(llm, tenant_id=key.tenant_id) if has_ops_model(llm) else None
+    plan = await plans.make(key.tenant_id, body.request, actor=key.actor, interpret=interpret)
+    return _public(plan)
 
 
 @router.get("/plans", response_model=list[PlanPublic])
