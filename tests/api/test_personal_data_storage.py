@@ -111,6 +111,8 @@ async def test_greeting_name_lives_only_on_the_profile(
     assert replay.headers.get("Idempotent-Replayed") == "true"
     assert replay.json()["answer"] == answer
     assert answer in await _transcript_texts(client, auth, cid)
+    updates = await client.get(f"/v1/conversations/{cid}/updates", headers=auth)
+    assert answer in [m["text"] for m in updates.json()["messages"]]  # the widget's view
     exported = await client.get("/v1/admin/customers/cust-oliver/export",
                                 headers={"Authorization": f"Bearer {admin}"})  # fmt: skip
     texts = [m["text"] for c in exported.json()["conversations"] for m in c["messages"]]
@@ -130,6 +132,10 @@ async def test_greeting_name_lives_only_on_the_profile(
     assert not transcript.startswith(("Hi ,", "Hello ,", "Hi !", "Hello !")), transcript
     replay = await client.post(url, json=body, headers=keyed)
     assert NAME.split()[0] not in replay.json()["answer"]
+    updates = await client.get(f"/v1/conversations/{cid}/updates", headers=auth)
+    assert NAME.split()[0] not in updates.text
+    shown = [m["text"] for m in updates.json()["messages"]]
+    assert not [t for t in shown if "\ue000" in t]  # the reference itself is never shown
 
     erased = await client.delete("/v1/admin/customers/cust-oliver",
                                  headers={"Authorization": f"Bearer {admin}"})  # fmt: skip
