@@ -155,8 +155,18 @@ def ops_plan(
     """Make a change plan from a request, e.g. "move the cut-off to 18:30 for every depot in
     Leinster except D07". Exits 1 when the plan is refused (it is still kept and shown)."""
 
+    from frontdesk.config.workspace import Workspace, load_settings
+    from frontdesk.orchestration.ops_chat import llm_interpreter, ops_llm
+
     async def work(plans: Any, tenant_id: str) -> Any:
-        return await plans.make(tenant_id, request, actor=await _actor(plans, tenant_id, as_))
+        actor = await _actor(plans, tenant_id, as_)
+        llm = await ops_llm(load_settings(Workspace.at(workspace)))  # llm.models.ops, if set
+        try:
+            interpret = llm_interpreter(llm, tenant_id=tenant_id) if llm else None
+            return await plans.make(tenant_id, request, actor=actor, interpret=interpret)
+        finally:
+            if llm is not None:
+                await llm.aclose()
 
     plan = _run(workspace, work)
     _show(plan)
@@ -312,16 +322,18 @@ def ops_chat(
     as_json: Annotated[bool, typer.Option("--json", help="Print the diagnosis as JSON.")] = False,
 ) -> None:
     """Ask about the target's recent failures: the root cause, the log lines and metric values
-    it rests on, the knowledge atoms and the playbook's next steps (no LLM; read-only).
+    it rests on, the knowledge atoms and the playbook's next steps (read-only; with
+    llm.models.ops the model answers through read-only tools, as POST /v1/ops/chat does).
     Without a question, asks one after another (an empty line, `quit` or Ctrl-D ends). A
     request to set something up ("set up a depot in Ennis ...") gets the starter
     configuration, as `frontdesk ops setup` shows it."""
     from datetime import UTC, datetime
 
-    from frontdesk.config.workspace import Workspace
+    from frontdesk.config.workspace import Workspace, load_settings
     from frontdesk.errors import InvalidRequestError
     from frontdesk.ops.setup import chat_view, generator_for, looks_like_setup
     from frontdesk.ops.troubleshoot import Troubleshooter, diagnosis_view
+    from frontdesk.orchestration.ops_chat import llm_chat, ops_llm
 
     try:
         now = datetime.fromisoformat(at) if at else datetime.now(UTC)
@@ -342,9 +354,26 @@ def ops_chat(
     async def answer(chat: Any, line: str, moment: datetime) -> Any:
         if looks_like_setup(line):
             return chat_view(await generator_for(chat.target, chat.atoms), line)
+        if llm is not None:  # the model's answer, as the API gives it (a dict with `engine`)
+            view = await llm_chat(llm, chat, line, moment, tenant_id=tenant)
+            if view["fallback"]:
+                view["answer"] += f"\n\n(engine: deterministic; {view['fallback']})"
+            return view
         return await chat.ask(line, moment)
 
+    llm: Any = None
+    tenant = ""
+
     async def work(plans: Any, tenant_id: str) -> None:
+        nonlocal llm, tenant
+        llm, tenant = await ops_llm(load_settings(Workspace.at(workspace))), tenant_id
+        try:
+            await chat_with(plans)
+        finally:
+            if llm is not None:
+                await llm.aclose()
+
+    async def chat_with(plans: Any) -> None:
         chat = Troubleshooter(plans.target, _ops_atoms(root))
         if question is not None:
             show(await answer(chat, question, now))

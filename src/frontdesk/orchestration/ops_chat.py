@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
+from frontdesk.config.settings import Settings
 from frontdesk.errors import FrontdeskError, InvalidRequestError
 from frontdesk.interfaces import ChatMessage, ChatRequest, Severity, TargetSystem, Tool
 from frontdesk.knowledge.atoms import parse_atom
@@ -57,6 +58,19 @@ def build_troubleshooter(target: TargetSystem, workspace_root: Path) -> Troubles
 
 def has_ops_model(llm: LlmService | None) -> bool:
     return llm is not None and bool(llm.router.chain("ops"))
+
+
+async def ops_llm(settings: Settings) -> LlmService | None:
+    """The models of `llm.models.ops` outside a running server (the CLI); None without any.
+    The caller closes it (`aclose`)."""
+    if not settings.llm.models.get("ops"):
+        return None
+    from frontdesk.llm.assembly import build_llm, check_provider_urls
+    from frontdesk.orchestration.runtime import load_registries  # the server's own models
+
+    await check_provider_urls(settings.llm)
+    return build_llm(settings.llm, load_registries().chat_models.create,
+                     company=settings.assistant.company)  # fmt: skip
 
 
 # -- read-only tools --------------------------------------------------------------------------
