@@ -161,3 +161,19 @@ async def test_a_batch_function_giving_too_few_results_is_an_error() -> None:
             await batcher(["a"])
     finally:
         batcher.close()
+
+
+def test_a_batcher_serves_calls_from_one_event_loop_after_another() -> None:
+    gate = Gated()
+    gate.release.set()
+    # A call right after a batch waits (up to 50 ms) for company: on an event of its loop.
+    batcher: MicroBatcher[str, object] = MicroBatcher(gate, wait_ms=50, max_batch=8)
+    try:
+        for text in ("a", "b"):  # each asyncio.run is a new loop (a CLI, then a server)
+
+            async def one_after_another(text: str = text) -> list[list[object]]:
+                return [await batcher([text]), await batcher([text + "2"])]
+
+            assert asyncio.run(one_after_another()) == [[text.upper()], [text.upper() + "2"]]
+    finally:
+        batcher.close()

@@ -52,13 +52,18 @@ class MicroBatcher(Generic[Item, Result]):
         self._waiting: list[_Waiting[Item, Result]] = []
         self._runner: asyncio.Task[None] | None = None
         self._arrived = asyncio.Event()  # a call came while the runner gathers a batch
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop of the calls
         self._busy_until = 0.0  # monotonic time the last batch ended
         # What the batches were: calls run and items per call (for tests and benchmarks).
         self.calls = 0
         self.items = 0
 
     async def __call__(self, items: Sequence[Item]) -> list[Result]:
-        future: asyncio.Future[list[Result]] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # a runtime opened in one loop and used in another
+            self._loop, self._arrived, self._runner = loop, asyncio.Event(), None
+            self._waiting = [w for w in self._waiting if w.future.get_loop() is loop]
+        future: asyncio.Future[list[Result]] = loop.create_future()
         self._waiting.append(_Waiting(list(items), future))
         self._arrived.set()
         if self._runner is None or self._runner.done():
@@ -68,9 +73,14 @@ class MicroBatcher(Generic[Item, Result]):
     async def _run(self) -> None:
         try:
             await self._batches()
-        except asyncio.CancelledError:  # the loop is closing: no caller is left waiting
+        except BaseException as exc:  # the loop is closing, or a bug: no caller is left waiting
             for waiting in self._waiting:
-                waiting.future.cancel()
+                if waiting.future.done():
+                    continue
+                if isinstance(exc, asyncio.CancelledError):
+                    waiting.future.cancel()
+                else:
+                    waiting.future.set_exception(exc)
             self._waiting.clear()
             raise
 
