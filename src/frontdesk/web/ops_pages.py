@@ -18,7 +18,12 @@ from frontdesk.ops.assembly import cached_plans
 from frontdesk.ops.plans import ChangePlans, plan_view
 from frontdesk.ops.setup import chat_view, generator_for, looks_like_setup
 from frontdesk.ops.troubleshoot import Troubleshooter, diagnosis_view
-from frontdesk.orchestration.ops_chat import build_troubleshooter
+from frontdesk.orchestration.ops_chat import (
+    build_troubleshooter,
+    has_ops_model,
+    llm_chat,
+    llm_interpreter,
+)
 from frontdesk.orchestration.runtime import Runtime
 from frontdesk.storage.fields import StoredText
 from frontdesk.web.auth import Csrf, Operator, RuntimeDep
@@ -84,8 +89,12 @@ async def chat_page(
                                     "2026-12-06T08:30Z, or leave it empty for now")  # fmt: skip
             else:
                 now = now if now.tzinfo else now.replace(tzinfo=UTC)
-                context["view"] = {"kind": "diagnosis",
-                                   **diagnosis_view(await chat.ask(q, now))}  # fmt: skip
+                llm = runtime.assistant.deps.llm
+                if has_ops_model(llm):  # llm.models.ops: the model, with read-only tools
+                    context["view"] = await llm_chat(llm, chat, q, now, tenant_id=user.tenant_id)
+                else:
+                    context["view"] = {"kind": "diagnosis",
+                                       **diagnosis_view(await chat.ask(q, now))}  # fmt: skip
     return _render(request, "ops_chat.html", context)
 
 
@@ -99,8 +108,10 @@ async def make_plan(
     made: list[str] = []
 
     async def action() -> str:
-        plan = await _plans(request, runtime).make(user.tenant_id, text,
-                                                   actor=f"user:{user.id}")  # fmt: skip
+        llm = runtime.assistant.deps.llm
+        interpret = llm_interpreter(llm, tenant_id=user.tenant_id) if has_ops_model(llm) else None
+        plan = await _plans(request, runtime).make(user.tenant_id, text, actor=f"user:{user.id}",
+                                                   interpret=interpret)  # fmt: skip
         made.append(plan.id)
         return "Plan made: read it, then approve it." if plan.status == "planned" else ""
 
