@@ -70,6 +70,7 @@ class Limiter:
         self.sign_ins_total = parse_many(settings.sign_ins_per_account_total)
         self.conversations_per_key = parse_many(settings.conversations_per_key)
         self.per_visitor = parse_many(settings.per_visitor)
+        self.ops_per_key = parse_many(settings.ops_per_key)
         self._slots: TenantSlots = slots_for(
             settings.storage_url, lease_s=settings.tenant_slot_lease_s
         )
@@ -94,6 +95,10 @@ class Limiter:
             self.per_visitor, "visitor", f"{key_id}:{address}",
             "messages and new conversations from your address",
         )  # fmt: skip
+
+    async def hit_ops(self, ident: str) -> None:
+        """One write to the operations assistant (chat, setup, a plan or a step of one)."""
+        await self._hit(self.ops_per_key, "ops", ident, "operations requests for this key")
 
     async def hit_read(self, ident: str) -> None:
         """One read (a GET) by an API key; a budget of its own, apart from messages."""

@@ -352,6 +352,9 @@ class LimitsSettings(BaseModel):
     # addresses: uvicorn trusts X-Forwarded-For from 127.0.0.1 (a proxy on the same
     # machine); others need FORWARDED_ALLOW_IPS, or every visitor shares the proxy's budget.
     per_visitor: str = "30/minute"
+    # Writes to the operations assistant (/v1/ops: chat, setup, plans and their steps) per
+    # API key or console session: each may read a week of logs or write the target system.
+    ops_per_key: str = "30/minute"
     max_conversation_messages: int = Field(default=400, ge=2)  # stored messages, both roles
     tenant_concurrency: int = Field(default=8, ge=1)  # messages handled at once per tenant
     # With Redis, a slot's lease: a crashed process's slots come free after it; live turns
@@ -366,6 +369,7 @@ class LimitsSettings(BaseModel):
         "sign_ins_per_account_total",
         "conversations_per_key",
         "per_visitor",
+        "ops_per_key",
     )
     @classmethod
     def _rate_parses(cls, value: str) -> str:

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from frontdesk.api.deps import OperatorKey, RuntimeDep
+from frontdesk.api.deps import LimiterDep, OperatorKey, RuntimeDep
 from frontdesk.api.input_hygiene import RequestBody
 from frontdesk.api.schemas import ErrorResponse
 from frontdesk.errors import InvalidRequestError, PermissionDeniedError
@@ -75,13 +75,17 @@ class ElementPublic(BaseModel):
     config: dict[str, Any]
 
 
-async def ops_plans(request: Request, runtime: RuntimeDep, key: OperatorKey) -> ChangePlans:
+async def ops_plans(
+    request: Request, runtime: RuntimeDep, key: OperatorKey, limiter: LimiterDep
+) -> ChangePlans:
     if key.tenant_id != runtime.tenant.id:
         raise PermissionDeniedError(
             "the target system belongs to the workspace: only its own tenant's operators "
             f"({runtime.tenant.name!r}) can change it",
             code="workspace_tenant_only",
         )
+    if request.method == "POST":  # reads are counted by CurrentKey already
+        await limiter.hit_ops(key.id)
     return cached_plans(request.app.state, runtime.workspace, runtime.settings, runtime.db)
 
 
