@@ -41,8 +41,10 @@ run: $(VENV)/.installed-run $(WORKSPACE)/frontdesk.yaml
 browser:
 	@bash scripts/ensure-chromium.sh
 
-# One worker per core; a test module stays on one worker (its module fixtures are built once).
-TEST_WORKERS ?= auto
+# One worker per core and one more: many tests wait on server processes, PostgreSQL or the
+# browser (a CI run at -n 2 kept the two cores 60% busy); a test module stays on one worker
+# (its module fixtures are built once).
+TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print((os.cpu_count() or 1) + 1)')
 test: $(VENV)/.installed-dev browser
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope
 

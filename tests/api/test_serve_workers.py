@@ -239,19 +239,26 @@ def test_a_console_on_one_worker_sees_a_turn_on_the_other(served: Served) -> Non
 
 
 def test_metrics_from_either_worker_cover_both(served: Served) -> None:
-    # The tests above ran turns on both workers; a scrape answered by one has both.
-    for worker in ("0", "1"):
-        client = _client_on(served, worker)
-        try:
-            scraped = client.get("/metrics")
-        finally:
-            client.close()
-        assert scraped.status_code == 200
-        assert scraped.headers[WORKER] == worker
-        turns = [line for line in scraped.text.splitlines()
-                 if line.startswith("frontdesk_turns_total{")]  # fmt: skip
-        assert any('worker="0"' in line for line in turns), turns
-        assert any('worker="1"' in line for line in turns), turns
+    # The tests above ran turns on both workers; a scrape answered by one has both. Each worker
+    # publishes its exposition every 5 s and when scraped, so another worker's figures may be
+    # a few seconds old: a scrape is retried for up to 15 s until both workers' turns show.
+    for worker in ("1", "0"):
+        deadline = time.monotonic() + 15
+        while True:
+            client = _client_on(served, worker)
+            try:
+                scraped = client.get("/metrics")
+            finally:
+                client.close()
+            assert scraped.status_code == 200
+            assert scraped.headers[WORKER] == worker
+            turns = [line for line in scraped.text.splitlines()
+                     if line.startswith("frontdesk_turns_total{")]  # fmt: skip
+            both = all(any(f'worker="{w}"' in line for line in turns) for w in ("0", "1"))
+            if both or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        assert both, turns
         assert scraped.text.count("# TYPE frontdesk_turns_total counter") == 1
 
 
