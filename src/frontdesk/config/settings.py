@@ -421,6 +421,17 @@ class PerformanceSettings(BaseModel):
     batch_max: int = Field(default=8, ge=1, le=16)  # up to 16 score exactly as one alone
 
 
+class DatabaseSettings(BaseModel):
+    """PostgreSQL's connection pool (SQLite ignores these). A turn holds one connection for
+    its whole pipeline, so the pool must serve every tenant's `tenant_concurrency` at once
+    plus API reads and background work; unset, `pool_size` is the largest tenant
+    concurrency plus 4, and start-up warns when a configured pool is smaller than that."""
+
+    pool_size: int | None = Field(default=None, ge=1)
+    max_overflow: int = Field(default=10, ge=0)
+    pool_timeout_s: float = Field(default=30.0, gt=0)
+
+
 class TenantOverrides(BaseModel):
     """Per-tenant settings (by tenant slug); unset fields take the workspace's values."""
 
@@ -446,6 +457,7 @@ class Settings(BaseSettings):
 
     tenant: str = Field(default="default", pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
     database_url: str | None = None
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     auto_migrate: bool = True
     server: ServerSettings = Field(default_factory=ServerSettings)
     assistant: AssistantSettings = Field(default_factory=AssistantSettings)
@@ -484,6 +496,19 @@ class Settings(BaseSettings):
         if override is not None and override.tenant_concurrency is not None:
             return override.tenant_concurrency
         return self.limits.tenant_concurrency
+
+    def largest_concurrency(self) -> int:
+        """The most turns one tenant may run at once, over the workspace and its overrides."""
+        overrides = (o.tenant_concurrency for o in self.tenants.values())
+        return max([self.limits.tenant_concurrency, *(c for c in overrides if c is not None)])
+
+    def pool_size(self) -> int:
+        """`database.pool_size`, or the largest tenant concurrency plus 4 for API reads and
+        background work, at most 50 (PostgreSQL allows 100 connections by default, shared by
+        every worker process)."""
+        if self.database.pool_size is not None:
+            return self.database.pool_size
+        return min(self.largest_concurrency() + 4, 50)
 
     def channels_for(self, slug: str) -> ChannelSettings | None:
         """A tenant's Slack/WhatsApp settings: its own `tenants.<slug>.channels`, or the

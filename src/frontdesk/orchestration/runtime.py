@@ -315,10 +315,32 @@ def build_retriever(
     )
 
 
+def warn_small_pool(settings: Settings) -> None:
+    """Turns beyond the pool wait for a connection (up to `database.pool_timeout_s`, then
+    503): say so at start-up rather than under load."""
+    connections = settings.pool_size() + settings.database.max_overflow
+    wanted = settings.largest_concurrency()
+    if connections < wanted:
+        log.warning(
+            "database pool: %d connections (pool_size %d + max_overflow %d) cannot serve "
+            "tenant_concurrency %d at once; turns beyond it wait up to %.0f s for a "
+            "connection. Raise database.pool_size or lower limits.tenant_concurrency.",
+            connections, settings.pool_size(), settings.database.max_overflow, wanted,
+            settings.database.pool_timeout_s,
+        )  # fmt: skip
+
+
 async def open_database(workspace: Workspace, settings: Settings) -> Database:
     """The workspace's database, migrated (or checked) to the code's schema."""
     workspace.state_dir  # noqa: B018 - created here so the default SQLite file can be
-    db = Database(settings.resolved_database_url(workspace.root))
+    db = Database(
+        settings.resolved_database_url(workspace.root),
+        pool_size=settings.pool_size(),
+        max_overflow=settings.database.max_overflow,
+        pool_timeout_s=settings.database.pool_timeout_s,
+    )
+    if db.dialect == "postgresql":
+        warn_small_pool(settings)
     try:
         await prepare_database(db, settings)
     except (SQLAlchemyError, OSError) as exc:

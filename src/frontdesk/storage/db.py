@@ -64,7 +64,15 @@ def normalise_url(url: str) -> str:
 
 
 class Database:
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        pool_size: int | None = None,
+        max_overflow: int | None = None,
+        pool_timeout_s: float | None = None,
+    ) -> None:
         self.url = normalise_url(url)
         self.dialect = make_url(self.url).get_backend_name()
         kwargs: dict[str, Any] = {"echo": echo}
@@ -73,6 +81,14 @@ class Database:
             private_sqlite_files(make_url(self.url).database)
         else:
             kwargs["pool_pre_ping"] = True
+            # None keeps SQLAlchemy's defaults (5 + 10 overflow, 30 s); see DatabaseSettings.
+            for name, value in (
+                ("pool_size", pool_size),
+                ("max_overflow", max_overflow),
+                ("pool_timeout", pool_timeout_s),
+            ):
+                if value is not None:
+                    kwargs[name] = value
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.dialect == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)

@@ -1,0 +1,101 @@
+"""Issue 21: concurrent turns on PostgreSQL must not starve the connection pool. A turn holds
+one pooled connection for its whole pipeline; if anything in the turn waited for a second
+one, N turns on an N-connection pool would each hold one and wait for another until the
+pool's timeout. A tiny pool (2 connections, no overflow, 5 s timeout) makes that cheap."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from frontdesk.api.app import create_app
+from frontdesk.embedding.cache import CachingEmbedder
+from frontdesk.orchestration.runtime import Runtime, open_runtime
+from frontdesk.storage.api_keys import Scope, create_key
+from frontdesk.storage.conversations import create_conversation
+from frontdesk.types import InboundMessage
+
+POSTGRESQL = pytest.param("postgresql", marks=pytest.mark.services)
+TURNS = 6  # three times the pool
+
+
+@pytest.fixture
+async def tiny_pool_runtime(
+    workspace: Path,
+    runtime_database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    embedder: CachingEmbedder,
+) -> AsyncIterator[Runtime]:
+    monkeypatch.setenv("FRONTDESK_DATABASE_URL", runtime_database_url)
+    monkeypatch.setenv("FRONTDESK_DATABASE__POOL_SIZE", "2")
+    monkeypatch.setenv("FRONTDESK_DATABASE__MAX_OVERFLOW", "0")
+    monkeypatch.setenv("FRONTDESK_DATABASE__POOL_TIMEOUT_S", "5")
+    rt = await open_runtime(workspace, embedder=embedder)
+    try:
+        yield rt
+    finally:
+        await rt.close()
+
+
+@pytest.mark.parametrize("database_url", [POSTGRESQL], indirect=True)
+@pytest.mark.xfail(strict=True, reason="issue 21: the retriever opens a second connection")
+async def test_more_concurrent_turns_than_pooled_connections_all_finish(
+    tiny_pool_runtime: Runtime,
+) -> None:
+    rt = tiny_pool_runtime
+    pool = rt.db.engine.sync_engine.pool
+    assert (pool.size(), pool._max_overflow) == (2, 0)  # type: ignore[attr-defined]
+    ids = []
+    async with rt.db.session(rt.tenant.id) as session:
+        for _ in range(TURNS):
+            ids.append((await create_conversation(session, channel="api")).id)
+        await session.commit()
+
+    async def two_turns(conversation_id: str) -> list[bool]:
+        fallbacks = []
+        for text in ("I want a refund for order KP-20481736", "how long does it take?"):
+            message = InboundMessage(
+                tenant_id=rt.tenant.id, conversation_id=conversation_id, text=text
+            )
+            fallbacks.append((await rt.assistant.handle(message)).fallback)
+        return fallbacks
+
+    # Starved, every turn would wait out the 5 s pool timeout (and fail); served, the twelve
+    # turns take well under a second each.
+    results = await asyncio.wait_for(asyncio.gather(*(two_turns(c) for c in ids)), timeout=60)
+    assert results == [[False, False]] * TURNS
+
+
+@pytest.mark.parametrize("database_url", [POSTGRESQL], indirect=True)
+@pytest.mark.xfail(strict=True, reason="issue 21: the retriever opens a second connection")
+async def test_more_concurrent_keyed_deliveries_than_pooled_connections_all_finish(
+    tiny_pool_runtime: Runtime,
+) -> None:
+    """Through the API with Idempotency-Keys: the delivery's claim, its lease renewal and its
+    stored answer take connections of their own around (never inside) the turn's."""
+    rt = tiny_pool_runtime
+    app = create_app(runtime=rt)
+    issued = await create_key(rt.db, rt.tenant.id, name="pool", scope=Scope.SERVICE)
+    headers = {"Authorization": f"Bearer {issued.token}"}
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+
+            async def deliver(n: int) -> list[int]:
+                created = await http.post("/v1/conversations", json={}, headers=headers)
+                url = f"/v1/conversations/{created.json()['id']}/messages"
+                codes = []
+                for i, text in enumerate(("where is my parcel?", "I want a refund")):
+                    keyed = {**headers, "Idempotency-Key": f"evt-{n}-{i}"}
+                    response = await http.post(url, json={"text": text}, headers=keyed)
+                    codes.append(response.status_code)
+                return codes
+
+            results = await asyncio.wait_for(
+                asyncio.gather(*(deliver(n) for n in range(TURNS))), timeout=60
+            )
+    assert results == [[200, 200]] * TURNS
