@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
 from frontdesk.types import Entity, IntentPrediction, Passage, Usage
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 Purpose = Literal["answer", "summarise", "classify", "ops"]
 
@@ -98,7 +101,12 @@ class Retriever(Protocol):
         limit: int = 5,
         doc_types: Sequence[str] = (),
         tags: Sequence[str] = (),
-    ) -> list[Passage]: ...
+        session: AsyncSession | None = None,
+    ) -> list[Passage]:
+        """`session`: the caller's open session of `tenant_id`, used instead of a new one. A
+        turn passes its own: waiting for a second pooled connection while holding one
+        starves the pool under load (issue 21)."""
+        ...
 
 
 @runtime_checkable

@@ -42,7 +42,6 @@ async def tiny_pool_runtime(
 
 
 @pytest.mark.parametrize("database_url", [POSTGRESQL], indirect=True)
-@pytest.mark.xfail(strict=True, reason="issue 21: the retriever opens a second connection")
 async def test_more_concurrent_turns_than_pooled_connections_all_finish(
     tiny_pool_runtime: Runtime,
 ) -> None:
@@ -71,7 +70,6 @@ async def test_more_concurrent_turns_than_pooled_connections_all_finish(
 
 
 @pytest.mark.parametrize("database_url", [POSTGRESQL], indirect=True)
-@pytest.mark.xfail(strict=True, reason="issue 21: the retriever opens a second connection")
 async def test_more_concurrent_keyed_deliveries_than_pooled_connections_all_finish(
     tiny_pool_runtime: Runtime,
 ) -> None:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Literal
 
 import numpy as np
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from frontdesk.interfaces import Embedder
 from frontdesk.knowledge.keyword_index import KeywordSearch
@@ -54,8 +56,9 @@ class FullTextRetriever:
         limit: int = 5,
         doc_types: Sequence[str] = (),
         tags: Sequence[str] = (),
+        session: AsyncSession | None = None,
     ) -> list[Passage]:
-        async with self._db.session(tenant_id) as session:
+        async with _own_or(self._db, tenant_id, session) as session:
             fetch = limit * 4 if tags else limit
             current = await index_version(session)
             hits = await self._keyword.search(
@@ -69,6 +72,13 @@ class FullTextRetriever:
             keyword = [(h.chunk_id, h.score) for h in hits]
             passages = await load_passages(session, keyword, tags)
         return with_signals(passages[:limit], keyword, ())
+
+
+def _own_or(
+    db: Database, tenant_id: str, session: AsyncSession | None
+) -> AbstractAsyncContextManager[AsyncSession]:
+    """The caller's session (left open for it), or a new one of the tenant's."""
+    return nullcontext(session) if session is not None else db.session(tenant_id)
 
 
 def reciprocal_rank_fusion(
@@ -175,6 +185,7 @@ class HybridRetriever:
         limit: int = 5,
         doc_types: Sequence[str] = (),
         tags: Sequence[str] = (),
+        session: AsyncSession | None = None,
     ) -> list[Passage]:
         if not query.strip():
             return []
@@ -193,7 +204,7 @@ class HybridRetriever:
                 held = await self._search_held(tenant_id, query, embedding, limit, doc_types, tags)
                 if held is not None:
                     return held
-            async with self._db.session(tenant_id) as session:
+            async with _own_or(self._db, tenant_id, session) as session:
                 current = await index_version(session)
                 hits = await self._keyword.search(
                     session,

@@ -167,8 +167,11 @@ async def retrieve(turn: Turn, deps: Deps) -> None:
     if turn.conversation.status in BOT_SILENT or turn.route is not None:
         return  # an agent owns the conversation, or the input screen handed off already
     knowledge = deps.settings.knowledge
-    passages = await deps.retriever.search(
-        turn.message.tenant_id, retrieval_query(turn), limit=knowledge.top_k * 2
+    passages = await deps.retriever.search(  # on the turn's connection: never a second one
+        turn.message.tenant_id,
+        retrieval_query(turn),
+        limit=knowledge.top_k * 2,
+        session=turn.session,
     )
     relevant = [p for p in passages if p.score >= knowledge.min_score]
     # Indirect injection: passages carrying instructions never reach the model.
