@@ -369,3 +369,17 @@ def live_server(workspace: Path) -> Iterator[str]:
     """The demo workspace's app served on loopback (`serving`)."""
     with serving(workspace) as url:
         yield url
+
+
+# Modules that take minutes on one pytest-xdist worker go first, so that the other workers
+# fill in around them instead of the run ending on one of them alone (loadscope hands out
+# modules in collection order).
+LONGEST_FIRST = ("tests/docs/test_readme.py", "tests/api/test_serve_workers.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        module = item.nodeid.split("::", 1)[0]
+        return LONGEST_FIRST.index(module) if module in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: the rest keep their order
