@@ -7,16 +7,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import text as sql
 
 from frontdesk.api.app import create_app
 from frontdesk.embedding.cache import CachingEmbedder
+from frontdesk.llm.budget import stored_month_usage
 from frontdesk.orchestration.runtime import Runtime, open_runtime
+from frontdesk.storage import migrate
 from frontdesk.storage.api_keys import Scope, create_key
 from frontdesk.storage.conversations import create_conversation
+from frontdesk.storage.db import Database
+from frontdesk.storage.tenants import ensure_tenant
+from frontdesk.tools import FunctionTool, ToolContext, ToolRegistry
 from frontdesk.types import InboundMessage
 
 POSTGRESQL = pytest.param("postgresql", marks=pytest.mark.services)
@@ -97,3 +104,40 @@ async def test_more_concurrent_keyed_deliveries_than_pooled_connections_all_fini
                 asyncio.gather(*(deliver(n) for n in range(TURNS))), timeout=60
             )
     assert results == [[200, 200]] * TURNS
+
+
+@pytest.fixture
+async def one_connection_db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url, pool_size=1, max_overflow=0, pool_timeout_s=3)
+    await migrate.upgrade(database)
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+@pytest.mark.parametrize("database_url", [POSTGRESQL], indirect=True)
+@pytest.mark.xfail(strict=True, reason="issue 21: tool records take a second turn connection")
+async def test_tool_calls_and_budget_reloads_inside_a_turn_need_no_second_turn_connection(
+    one_connection_db: Database,
+) -> None:
+    """What a turn does on connections of its own (a tool call's record, committed apart from
+    the turn; a monthly budget's reload) takes the side pool, not a second of the turns'."""
+    db = one_connection_db
+    tenant = (await ensure_tenant(db, "acme")).id
+
+    async def double(n: int) -> int:
+        return n * 2
+
+    registry = ToolRegistry(db, timeout_s=1, breaker_failures=3, breaker_reset_s=30)
+    registry.register(FunctionTool(double, idempotent=True))
+    async with db.session(tenant) as turn_session:  # the turn's, holding the only connection
+        await turn_session.execute(sql("SELECT 1"))
+        outcome = await asyncio.wait_for(
+            registry.call("double", {"n": 4}, ToolContext(tenant_id=tenant)), timeout=10
+        )
+        usage = await asyncio.wait_for(
+            stored_month_usage(db)(tenant, datetime(2026, 1, 1, tzinfo=UTC)), timeout=10
+        )
+    assert (outcome.status, outcome.result) == ("ok", 8)
+    assert usage == (0, 0.0)
