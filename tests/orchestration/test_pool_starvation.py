@@ -117,7 +117,6 @@ async def one_connection_db(database_url: str) -> AsyncIterator[Database]:
 
 
 @pytest.mark.parametrize("database_url", [POSTGRESQL], indirect=True)
-@pytest.mark.xfail(strict=True, reason="issue 21: tool records take a second turn connection")
 async def test_tool_calls_and_budget_reloads_inside_a_turn_need_no_second_turn_connection(
     one_connection_db: Database,
 ) -> None:

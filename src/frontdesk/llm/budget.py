@@ -59,7 +59,7 @@ def stored_month_usage(db: Database) -> MonthUsage:
 
     async def load(tenant_id: str, since: datetime) -> tuple[int, float]:
         free = or_(*(Turn.model.startswith(p) for p in FREE_PREFIXES))
-        async with db.session(tenant_id) as session:
+        async with db.side_session(tenant_id) as session:  # inside a turn: see side_session
             row = (
                 await session.execute(
                     select(

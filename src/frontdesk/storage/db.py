@@ -90,13 +90,27 @@ class Database:
                 if value is not None:
                     kwargs[name] = value
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
-        if self.dialect == "sqlite":
+        # Short writes that commit on their own while a turn holds its connection (a tool
+        # call's record, a budget's monthly reload) take this small pool instead: a turn
+        # waiting for a second connection of the turns' pool could starve it (issue 21).
+        # Its holders never wait for the turns' pool, so the two cannot wait on each other.
+        # (PostgreSQL only: SQLite keeps one engine, as an in-memory database is per engine.)
+        self.side_engine: AsyncEngine = self.engine
+        if self.dialect == "postgresql":
+            side = {**kwargs, "pool_size": 2, "max_overflow": 8}
+            side.pop("pool_timeout", None)
+            self.side_engine = create_async_engine(self.url, **side)
+        else:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.outage = Outage()
-        # A connection opened is the database back (the pool opens one after each it lost).
-        event.listen(self.engine.sync_engine, "connect", lambda *_: self.outage.recovered())
+        for engine in {self.engine, self.side_engine}:
+            # A connection opened is the database back (the pool opens one after each it lost).
+            event.listen(engine.sync_engine, "connect", lambda *_: self.outage.recovered())
         self._sessions = async_sessionmaker(
             self.engine, expire_on_commit=False, sync_session_class=TenantSession
+        )
+        self._side_sessions = async_sessionmaker(
+            self.side_engine, expire_on_commit=False, sync_session_class=TenantSession
         )
         self._reader: Engine | None = None
         self._reader_lock = threading.Lock()
@@ -104,6 +118,14 @@ class Database:
     def session(self, tenant_id: str) -> AsyncSession:
         """A session that can only see and write rows of `tenant_id`."""
         session = self._sessions()
+        session.info[scoping.TENANT_KEY] = tenant_id
+        return session
+
+    def side_session(self, tenant_id: str) -> AsyncSession:
+        """`session`, on the small pool of short writes that commit apart from a turn's
+        transaction while the turn holds its connection: never held across a wait for the
+        turns' pool."""
+        session = self._side_sessions()
         session.info[scoping.TENANT_KEY] = tenant_id
         return session
 
@@ -131,6 +153,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.side_engine is not self.engine:
+            await self.side_engine.dispose()
         with self._reader_lock:
             if self._reader is not None:
                 self._reader.dispose()

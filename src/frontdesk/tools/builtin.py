@@ -105,7 +105,7 @@ def build_demo_tools(
             raise ToolError(f"unknown team {team!r}; teams: {', '.join(teams)}")
         if context.conversation_id is None:
             raise ToolError("a ticket needs a conversation")
-        async with db.session(context.tenant_id) as session:
+        async with db.side_session(context.tenant_id) as session:
             ticket = await create_ticket(
                 session, conversation_id=context.conversation_id, team=team, priority=priority,
                 subject=subject, summary={"created_by": context.actor}, due_at=None,

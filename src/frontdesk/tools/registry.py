@@ -141,7 +141,7 @@ class ToolRegistry:
         except InvalidArguments as exc:
             return ToolOutcome(tool=name, status="invalid_arguments", error=str(exc))
         key = idempotency_key or default_key(name, values, context)
-        async with self.db.session(context.tenant_id) as session:
+        async with self.db.side_session(context.tenant_id) as session:
             record = await session.scalar(
                 select(ToolCallRecord).where(
                     ToolCallRecord.tool == name, ToolCallRecord.idempotency_key == key
@@ -209,7 +209,7 @@ class ToolRegistry:
                     break
                 if attempt < tool.retries:
                     await asyncio.sleep(self.backoff_s * 2**attempt)
-        async with self.db.session(context.tenant_id) as session:
+        async with self.db.side_session(context.tenant_id) as session:
             record = await session.get(ToolCallRecord, record_id)
             assert record is not None
             record.status = "done" if status == "ok" else "failed"
