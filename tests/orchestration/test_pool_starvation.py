@@ -6,6 +6,7 @@ pool's timeout. A tiny pool (2 connections, no overflow, 5 s timeout) makes that
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,9 +16,10 @@ import pytest
 from sqlalchemy import text as sql
 
 from frontdesk.api.app import create_app
+from frontdesk.config.settings import Settings
 from frontdesk.embedding.cache import CachingEmbedder
 from frontdesk.llm.budget import stored_month_usage
-from frontdesk.orchestration.runtime import Runtime, open_runtime
+from frontdesk.orchestration.runtime import Runtime, open_runtime, warn_small_pool
 from frontdesk.storage import migrate
 from frontdesk.storage.api_keys import Scope, create_key
 from frontdesk.storage.conversations import create_conversation
@@ -140,3 +142,17 @@ async def test_tool_calls_and_budget_reloads_inside_a_turn_need_no_second_turn_c
         )
     assert (outcome.status, outcome.result) == ("ok", 8)
     assert usage == (0, 0.0)
+
+
+def test_the_default_pool_serves_tenant_concurrency_and_a_small_one_is_warned_of(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    assert Settings().pool_size() == 8 + 4  # tenant_concurrency 8
+    wide = Settings.model_validate({"tenants": {"big": {"tenant_concurrency": 20}}})
+    assert wide.pool_size() == 24
+    assert Settings.model_validate({"limits": {"tenant_concurrency": 128}}).pool_size() == 50
+    with caplog.at_level(logging.WARNING, logger="frontdesk.orchestration.runtime"):
+        warn_small_pool(Settings())
+        assert not caplog.records
+        warn_small_pool(Settings.model_validate({"database": {"pool_size": 2, "max_overflow": 0}}))
+    assert "cannot serve tenant_concurrency 8" in caplog.text
