@@ -9,6 +9,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from frontdesk.nlu.message import understand_message
 from frontdesk.nlu.sentiment import default_sentiment
 from frontdesk.orchestration.assistant import Assistant
@@ -42,11 +44,17 @@ class Counting:
         return self.inner.embed(texts)  # type: ignore[no-any-return]
 
 
+@pytest.fixture
+def batching_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`performance.batching` is off by default; these tests turn it on."""
+    monkeypatch.setenv("FRONTDESK_PERFORMANCE__BATCHING", "true")
+
+
 async def test_batched_understanding_equals_one_message_at_a_time(
-    sqlite_runtime: Runtime,
+    batching_on: None, sqlite_runtime: Runtime
 ) -> None:
     deps = sqlite_runtime.assistant.deps
-    assert deps.batching is not None  # on by default
+    assert deps.batching is not None
     alone = [
         await understand_message(text, now=NOW, classifier=deps.classifier,
                                  extractor=deps.extractor, sentiment=default_sentiment())
@@ -72,7 +80,7 @@ def test_a_batch_of_up_to_16_messages_is_classified_as_each_alone(sqlite_runtime
 
 
 async def test_concurrent_turns_give_the_replies_of_turns_one_at_a_time(
-    sqlite_runtime: Runtime,
+    batching_on: None, sqlite_runtime: Runtime
 ) -> None:
     rt = sqlite_runtime
     deps = rt.assistant.deps

@@ -413,10 +413,12 @@ class PerformanceSettings(BaseModel):
     """Concurrent messages' intent classification and query embedding run on one worker
     thread in small batches (frontdesk.embedding.batching): a message arriving while the
     thread is idle runs at once; after a busy spell the thread waits up to `batch_wait_ms`
-    for more, and takes at most `batch_max` messages at a time. Off: each message's model
-    work hops to the shared thread pool on its own (as before)."""
+    for more, and takes at most `batch_max` messages at a time. Off (the default): each
+    message's model work hops to the shared thread pool on its own. Off by default because on
+    a quiet 2-core machine it made a lone message slower (p50 59 vs 45.5 ms) and c64 no
+    faster (19.4 vs 20.1 msg/s): bench/README.md, load.py."""
 
-    batching: bool = True
+    batching: bool = False
     batch_wait_ms: float = Field(default=2.0, ge=0, le=50)
     batch_max: int = Field(default=8, ge=1, le=16)  # up to 16 score exactly as one alone
 
