@@ -22,10 +22,7 @@ from frontdesk.embedding import CachingEmbedder
 from frontdesk.orchestration.runtime import Runtime, open_runtime
 from tests.conftest import demo_copy, require_redis
 
-pytestmark = [
-    pytest.mark.services,
-    pytest.mark.xfail(strict=True, reason="issue 21: Redis is not namespaced per installation"),
-]
+pytestmark = pytest.mark.services
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 

@@ -105,7 +105,8 @@ def create_app(
             # Webhooks a previous process left pending: resumed by one worker, not N times.
             await current.desk.dispatcher.resume()
         app.state.jobs = jobs
-        app.state.limiter = Limiter(current.settings.limits)
+        limits = current.settings.limits
+        app.state.limiter = Limiter(limits, namespace=limits.redis_namespace(current.db.url))
         app.state.channels = ChannelIntake(  # Slack, WhatsApp
             current, app.state.limiter, client=channel_client(current.settings)
         )

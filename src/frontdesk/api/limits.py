@@ -55,12 +55,17 @@ def storage_url(url: str) -> str:
 
 
 class Limiter:
-    def __init__(self, settings: LimitsSettings) -> None:
+    """`namespace`: the installation's (`LimitsSettings.redis_namespace`): in a Redis shared
+    with other installations, its counters and slots are its own."""
+
+    def __init__(self, settings: LimitsSettings, *, namespace: str = "") -> None:
         self.settings = settings
         url = storage_url(settings.storage_url)
         options: dict[str, str | float] = {}
         if "redis" in url.split("://")[0]:
             options = {"implementation": "redispy", **REDIS_TIMEOUTS}
+            if namespace:  # reset() too clears this installation's counters only
+                options["key_prefix"] = f"frontdesk:limits:{namespace}"
         self._storage = storage_from_string(url, **options)
         self._limiter = MovingWindowRateLimiter(self._storage)
         self.per_key = parse_many(settings.per_key)
@@ -72,7 +77,7 @@ class Limiter:
         self.per_visitor = parse_many(settings.per_visitor)
         self.ops_per_key = parse_many(settings.ops_per_key)
         self._slots: TenantSlots = slots_for(
-            settings.storage_url, lease_s=settings.tenant_slot_lease_s
+            settings.storage_url, lease_s=settings.tenant_slot_lease_s, namespace=namespace
         )
 
     async def hit_key(self, key_id: str) -> None:

@@ -95,7 +95,9 @@ class LocalSlots:
 class RedisSlots:
     """Shared by every API process that uses the same Redis database."""
 
-    def __init__(self, url: str, *, lease_s: float, client: Redis | None = None) -> None:
+    def __init__(
+        self, url: str, *, lease_s: float, namespace: str = "", client: Redis | None = None
+    ) -> None:
         if client is None:
             from redis.asyncio import Redis
 
@@ -105,21 +107,24 @@ class RedisSlots:
                 socket_timeout=REDIS_TIMEOUTS["socket_timeout"],
             )
         self._redis = client
+        # One installation's slots apart from another's on the same Redis (`namespace`).
+        self.prefix = f"{KEY_PREFIX}{namespace}:" if namespace else KEY_PREFIX
         self.lease_ms = max(1, round(lease_s * 1000))
         self._take = self._redis.register_script(_TAKE)
         self._renew = self._redis.register_script(_RENEW)
 
     async def take(self, tenant_id: str, limit: int) -> str | None:
         holder = uuid.uuid4().hex
-        taken = await self._take(keys=[KEY_PREFIX + tenant_id], args=[limit, holder, self.lease_ms])
+        key = self.prefix + tenant_id
+        taken = await self._take(keys=[key], args=[limit, holder, self.lease_ms])
         return holder if taken == 1 else None
 
     async def renew(self, tenant_id: str, holder: str) -> bool:
-        kept = await self._renew(keys=[KEY_PREFIX + tenant_id], args=[holder, self.lease_ms])
+        kept = await self._renew(keys=[self.prefix + tenant_id], args=[holder, self.lease_ms])
         return bool(kept == 1)
 
     async def give_back(self, tenant_id: str, holder: str) -> None:
-        await self._redis.zrem(KEY_PREFIX + tenant_id, holder)
+        await self._redis.zrem(self.prefix + tenant_id, holder)
 
     def keep(self, tenant_id: str, holder: str) -> asyncio.Task[None]:
         return asyncio.create_task(self._keep(tenant_id, holder))
@@ -139,16 +144,18 @@ class RedisSlots:
         await self._redis.aclose()
 
 
-def slots_for(storage_url: str, *, lease_s: float) -> TenantSlots:
+def slots_for(storage_url: str, *, lease_s: float, namespace: str = "") -> TenantSlots:
     """In-process slots for `memory://`; Redis slots for the `limits` library's `redis://`,
-    `rediss://` and `redis+unix://` URLs."""
+    `rediss://` and `redis+unix://` URLs, under the installation's `namespace`."""
     url = storage_url.removeprefix("async+")
     scheme = url.split("://", 1)[0]
     if scheme == "memory":
         return LocalSlots()
     if scheme in {"redis", "rediss", "redis+unix"}:
         # redis-py calls a Unix socket URL unix://, as `limits` does internally.
-        return RedisSlots(url.replace("redis+unix://", "unix://", 1), lease_s=lease_s)
+        return RedisSlots(
+            url.replace("redis+unix://", "unix://", 1), lease_s=lease_s, namespace=namespace
+        )
     raise ConfigError(
         f"limits.storage_url {storage_url!r}: tenant concurrency can be shared through "
         "redis://, rediss:// or redis+unix:// URLs, or counted per process with memory://"

@@ -335,6 +335,12 @@ class LimitsSettings(BaseModel):
     Redis (`redis://host:6379/0`) when several API processes share the limits."""
 
     storage_url: str = "memory://"
+    # What this installation's keys and channels in a shared Redis start with, so that two
+    # installations on one Redis server (production and a staging copy of its database)
+    # never count each other's limits or see each other's console events. Unset: derived
+    # from the database URL (its password left out), the same for every process of one
+    # installation as long as they write the URL the same way; set it where they do not.
+    namespace: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     per_key: str = "120/minute"
     per_conversation: str = "20/minute"
     # GET requests per API key (per key and conversation for public widget keys).
@@ -360,6 +366,15 @@ class LimitsSettings(BaseModel):
     # With Redis, a slot's lease: a crashed process's slots come free after it; live turns
     # renew theirs every third of it.
     tenant_slot_lease_s: float = Field(default=30.0, gt=0)
+
+    def redis_namespace(self, database_url: str) -> str:
+        """`namespace`, or one derived from the installation's database URL."""
+        if self.namespace:
+            return self.namespace
+        import hashlib
+
+        without_password = re.sub(r"^([^:/]+://[^:/@]*):[^@]*@", r"\1@", database_url)
+        return "db-" + hashlib.sha256(without_password.encode()).hexdigest()[:16]
 
     @field_validator(
         "per_key",

@@ -66,8 +66,18 @@ class RedisEventHub(EventHub):
     their order: one sender sends them one after another. If Redis is away, events are lost
     (the console's periodic refresh still shows the change) and the log says so once."""
 
-    def __init__(self, url: str, *, queue_size: int = 100, client: Redis | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        namespace: str = "",
+        queue_size: int = 100,
+        client: Redis | None = None,
+    ) -> None:
         super().__init__(queue_size=queue_size)
+        # The installation's channels (`namespace`): another installation publishing to the
+        # same Redis, with the same tenant ids (a copy of the database), is not heard.
+        self.prefix = f"{CHANNEL_PREFIX}{namespace}:" if namespace else CHANNEL_PREFIX
         if client is None:
             from redis.asyncio import Redis
 
@@ -85,7 +95,7 @@ class RedisEventHub(EventHub):
             self._sender = asyncio.create_task(self._send())
         payload = json.dumps(event, default=str, separators=(",", ":"))
         try:
-            self._outgoing.put_nowait((CHANNEL_PREFIX + tenant_id, payload))
+            self._outgoing.put_nowait((self.prefix + tenant_id, payload))
         except asyncio.QueueFull:  # Redis too slow or away: the console refresh catches up
             self._state(False, "the outgoing queue is full")
 
@@ -120,7 +130,7 @@ class RedisEventHub(EventHub):
         while True:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.psubscribe(CHANNEL_PREFIX + "*")
+                await pubsub.psubscribe(self.prefix + "*")
                 self._listening.set()
                 if self._failing:
                     self._state(True)
@@ -131,7 +141,7 @@ class RedisEventHub(EventHub):
                     channel = message["channel"]
                     if isinstance(channel, bytes):
                         channel = channel.decode()
-                    tenant_id = channel.removeprefix(CHANNEL_PREFIX)
+                    tenant_id = channel.removeprefix(self.prefix)
                     if tenant_id in self._subscribers:
                         self._deliver(tenant_id, json.loads(message["data"]))
             except asyncio.CancelledError:
@@ -154,11 +164,11 @@ class RedisEventHub(EventHub):
         await self._redis.aclose()
 
 
-def event_hub(limits_storage_url: str) -> EventHub:
-    """Redis pub/sub when the limits are in Redis (several processes share it), else this
-    process's own hub."""
+def event_hub(limits_storage_url: str, namespace: str = "") -> EventHub:
+    """Redis pub/sub when the limits are in Redis (several processes share it), on the
+    installation's `namespace` of channels, else this process's own hub."""
     url = limits_storage_url.removeprefix("async+")
     scheme = url.split("://", 1)[0]
     if scheme in {"redis", "rediss", "redis+unix"}:
-        return RedisEventHub(url.replace("redis+unix://", "unix://", 1))
+        return RedisEventHub(url.replace("redis+unix://", "unix://", 1), namespace=namespace)
     return EventHub()

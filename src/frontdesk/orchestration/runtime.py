@@ -192,8 +192,11 @@ def build_desk(db: Database, settings: Settings, clock: Callable[[], datetime]) 
                 f"{handoff.zendesk.api_token_env})"
             )
         mirror = ZendeskMirror(handoff.zendesk.base_url, handoff.zendesk.email, token)
-    # Console events reach every process that shares the limits' Redis (serve --workers N).
-    desk = Desk(db, clock=clock, hub=event_hub(settings.limits.storage_url))
+    # Console events reach every process that shares the limits' Redis (serve --workers N),
+    # on this installation's channels only.
+    limits = settings.limits
+    desk = Desk(db, clock=clock,
+                hub=event_hub(limits.storage_url, limits.redis_namespace(db.url)))  # fmt: skip
     if handoff.webhooks or mirror is not None:
         desk.dispatcher = WebhookDispatcher(
             db,
