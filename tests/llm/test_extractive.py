@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import pytest
-
 from frontdesk.interfaces import ChatMessage, ChatModel, ChatRequest
 from frontdesk.llm.extractive import ExtractiveChatModel
 from frontdesk.types import Passage
@@ -248,10 +246,6 @@ async def test_a_list_item_is_quoted_whole() -> None:
     assert "Dial meter" not in reply
 
 
-_ISSUE_16 = pytest.mark.xfail(strict=True, reason="issue 16: not built yet")
-
-
-@_ISSUE_16
 async def test_each_of_two_questions_weighs_the_passages_less_by_the_whole_message() -> None:
     # The message's cosine favours the cut-off times (it asks about booking too); "how much"
     # is answered from the price table, a little further from the whole message.
@@ -268,7 +262,6 @@ async def test_each_of_two_questions_weighs_the_passages_less_by_the_whole_messa
     assert sorted(result.cited) == [1, 2]
 
 
-@_ISSUE_16
 async def test_how_often_wants_a_frequency() -> None:
     # The same key words in both: the one that says how often answers.
     page = _passage(1, "We post updates on the status page.")
@@ -280,7 +273,6 @@ async def test_how_often_wants_a_frequency() -> None:
     assert "every 30 minutes" in result.text
 
 
-@_ISSUE_16
 async def test_a_table_without_a_header_is_one_record() -> None:
     # Bank details as key/value rows: asked for the sort code and "acc no", the record's
     # other rows come with it (the account number shares no word with the question).
@@ -298,7 +290,6 @@ async def test_a_table_without_a_header_is_one_record() -> None:
     assert "Yorkshire" not in regional
 
 
-@_ISSUE_16
 async def test_a_list_item_is_quoted_whole_when_its_second_sentence_answers() -> None:
     # The item's second sentence is the best piece: the first comes with it, before it.
     solar = _passage(1, "- Installer: the panels must be fitted by an MCS certified installer. "

@@ -6,12 +6,12 @@ table rows; never scaffolding or staff text). Each question in the customer's me
 questions get two answers) picks the pieces that share the most of its key words, weighted by
 how rare each word is among the pieces, with half weight for words only in the piece's title
 or heading, and a bonus when the piece holds what was asked for (an amount for "how much", a
-time for "how long", a number for "how many" or "what number", a day of the month for "the
-15th"). An FAQ piece also scores by its question. A piece that shares too little is no
-answer: then there is none, and a person is offered. A question that goes on in another
-section of the same article ("...8 weeks after a switch" below "why it stops sending") is
-answered from both sections; never from a second article. A part that asks ("does that
-cost extra") is a question of its own when the message asks something else too, with or
+time for "how long", a number for "how many" or "what number", a frequency for "how often",
+a day of the month for "the 15th"). An FAQ piece also scores by its question. A piece that
+shares too little is no answer: then there is none, and a person is offered. A question that
+goes on in another section of the same article ("...8 weeks after a switch" below "why it stops
+sending") is answered from both sections; never from a second article. A part that asks ("does
+that cost extra") is a question of its own when the message asks something else too, with or
 without its question mark.
 
 A key word no piece holds meets the pieces' longer or shorter forms of it ("prepay",
@@ -25,6 +25,13 @@ Yorkshire?") from the price table ranked above it (bench/answer_selection.py: on
 retrieved passages of the tuning sets' answerable questions, facts-and-citation 0.600 →
 0.615 demo, 0.767 → 0.814 energy, gold passage cited 0.88 → 0.90 CLAPNQ dev). Without
 embeddings (a keyword-only index) the order decides, each place counting half the one before.
+That cosine is the whole message's: when the message asks two things, it counts half as much
+(a passage 0.1 below the closest counts 0.67), so "how much is Express" finds the price row
+though the message as a whole sits closer to the cut-off times it also asks about.
+
+A list item, or a table without a header (a record: "Sort code | 40-11-62", "Account number |
+..."), is one answer: its other sentences or rows come with the piece chosen, those after it
+first, up to `max_sentences`.
 """
 
 from __future__ import annotations
@@ -84,6 +91,14 @@ _WANTS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
         re.compile(r"\bhow many\b", re.I),
         re.compile(r"\b(\d+|one|two|three|four|five|six|seven|eight|nine|ten|twelve)\b", re.I),
     ),
+    (  # "how often": a frequency
+        re.compile(r"\bhow (often|frequently)\b", re.I),
+        re.compile(
+            r"\bevery\b|\b(daily|weekly|monthly|hourly|yearly|annually|once|twice)\b|"
+            r"\ba (day|week|month|year)\b",
+            re.I,
+        ),
+    ),
     (  # "on the 15th": a day of the month
         re.compile(r"\b\d{1,2}(st|nd|rd|th)\b", re.I),
         re.compile(r"\b\d{1,2}(st|nd|rd|th)\b", re.I),
@@ -101,6 +116,9 @@ _ASKS = re.compile(
 )
 RANK_WEIGHT = 0.5  # without embeddings: each place in search's order counts half the one before
 DENSE_DECAY = 8.0  # a passage's weight: exp(-DENSE_DECAY * (best cosine - its cosine))
+# With two or more questions in the message the cosine (of the whole message) says less about
+# which passage answers each one: the decay is this share of DENSE_DECAY.
+SPLIT_DECAY = 0.5
 # A sentence that leans on the one before it ("Older versions show...", "This takes...").
 _REFERS = re.compile(
     r"^(this|that|these|those|it|they|them|there|older|newer|otherwise|if not|if so|then|"
@@ -158,10 +176,12 @@ class ExtractiveChatModel:
         if not pieces:
             return []
         weights = _rarity(pieces)
-        priors = passage_weights(passages)
+        asks = asked_with_context(question)[: self.max_questions]
+        decay = DENSE_DECAY * (SPLIT_DECAY if len(asks) > 1 else 1.0)
+        priors = passage_weights(passages, decay=decay)
         sources = [p.source or p.title for p in passages]
         chosen: list[Unit] = []
-        for asked, context in asked_with_context(question)[: self.max_questions]:
+        for asked, context in asks:
             for unit in self._answer(asked, context, pieces, weights, priors, sources):
                 if unit not in chosen:
                     chosen.append(unit)
@@ -214,6 +234,17 @@ class ExtractiveChatModel:
         ):
             picked.append(following)
             following = at.get((following.passage, following.order + 1))
+        # ...and what comes before it in the same list item or record ("Account name",
+        # "Sort code" above "Account number"), while there is room.
+        preceding = at.get((picked[0].passage, picked[0].order - 1))
+        while (
+            preceding is not None
+            and len(picked) < self.max_sentences
+            and preceding.item is not None
+            and preceding.item == picked[0].item
+        ):
+            picked.insert(0, preceding)
+            preceding = at.get((preceding.passage, preceding.order - 1))
         covered = set().union(*(keys & _own(u) for u in picked))
         for other in scored[1:]:
             if len(picked) >= self.max_sentences:
@@ -272,16 +303,17 @@ def asked_with_context(message: str) -> list[tuple[str, str]]:
     return questions
 
 
-def passage_weights(passages: Sequence[Passage]) -> list[float]:
+def passage_weights(passages: Sequence[Passage], decay: float = DENSE_DECAY) -> list[float]:
     """How much a piece of each passage counts: by the passage's embedding cosine to the
-    question, relative to the closest passage; by search's order when there are none. A
-    passage only the key-word list found (no cosine) counts as the least close."""
+    question, relative to the closest passage (exp(-decay x the difference)); by search's
+    order when there are none. A passage only the key-word list found (no cosine) counts as
+    the least close."""
     known = [p.dense_score for p in passages if p.dense_score is not None]
     if not known:
         return [RANK_WEIGHT**n for n in range(len(passages))]
     best, floor = max(known), min(known)
     return [
-        math.exp(-DENSE_DECAY * (best - (floor if p.dense_score is None else p.dense_score)))
+        math.exp(-decay * (best - (floor if p.dense_score is None else p.dense_score)))
         for p in passages
     ]
 

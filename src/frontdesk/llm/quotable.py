@@ -2,7 +2,8 @@
 
 Sentences, list items and table rows (a row reads as "Yorkshire: Electricity unit rate
 25.62p; Standing charge 51.27p."), each with what it is about (title, heading, the table's
-header). Left out: the atom's scaffolding ("Purpose: ...", "Prerequisites: ..."), text
+header; the rows of a table without a header are one record, like a list item's sentences).
+Left out: the atom's scaffolding ("Purpose: ...", "Prerequisites: ..."), text
 written for staff ("tell the customer ...", "check the account screen ..."), sections and
 atoms marked for staff (kind `staff`, tag `audience:staff`), and code blocks.
 """
@@ -78,6 +79,7 @@ def units(passage: Passage, n: int) -> list[Unit]:
     block = 0
     in_code = False
     table_head: list[str] | None = None
+    table_start = 0
     previous_kind = ""
     for line_number, raw in enumerate(passage.text.splitlines()):
         line = raw.strip()
@@ -102,12 +104,15 @@ def units(passage: Passage, n: int) -> list[Unit]:
                 continue
             if previous_kind != "table":
                 block += 1
-                table_head, previous_kind = cells, "table"
+                table_head, previous_kind, table_start = cells, "table", line_number
                 continue
             text = _row(table_head or [], cells)
             if text:
                 about = f"{frame} {' '.join(table_head or [])}"
-                found.append(Unit(text, n, len(found), block, about))
+                # A table with no header is one record ("Sort code | 40-11-62", "Account
+                # number | ..."): its rows are one answer, like a list item's sentences.
+                record = table_start if not any(table_head or []) else None
+                found.append(Unit(text, n, len(found), block, about, item=record))
             continue
         kind = "list" if _LIST.match(line) else "text"
         if kind != previous_kind:  # a list, or a paragraph, starts: a new block
