@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from frontdesk.interfaces import ChatMessage, ChatModel, ChatRequest
 from frontdesk.llm.extractive import ExtractiveChatModel
 from frontdesk.types import Passage
@@ -298,3 +300,15 @@ async def test_a_list_item_is_quoted_whole_when_its_second_sentence_answers() ->
     reply = await _reply("do I need an MCS certificate to apply?", solar)
     assert reply.startswith("Installer: the panels must be fitted by an MCS certified installer.")
     assert "Meter: you need a smart meter" not in reply
+
+
+@pytest.mark.xfail(strict=True, reason="issue 16: not built yet")
+async def test_a_question_s_list_number_is_not_a_key_word() -> None:
+    # "1)" numbers the customer's question; "Step 1" in a closer passage must not answer it.
+    steps = _passage(1, "Step 1: add your card in the app.")
+    fees = _passage(2, "There is no fee for card payments.")
+    steps.dense_score, fees.dense_score = 0.70, 0.60
+    result = await ExtractiveChatModel(max_sentences=1).complete(ChatRequest(
+        messages=_ask("1) is there a card fee?"), passages=[steps, fees]
+    ))  # fmt: skip
+    assert result.text == "There is no fee for card payments. [2]"
