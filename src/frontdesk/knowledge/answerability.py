@@ -19,7 +19,16 @@ of the same family ("IHD-01", "IHD-07"), or about a year no passage holds while 
 gives another (a tariff's or a scheme's edition), is not answered whatever the score: the list
 is as close in meaning as an answer would be, and quoting a neighbouring code's meaning or
 another year's figure is the borrowed answer the customer must never get (`unlisted_code` in
-the signals).
+the signals). Two more checks of the same kind (`absent_item` in the signals, `absent_items`):
+
+- an offer asked about that the knowledge base never names: "do you do boiler cover?", "have
+  you got a tariff for heat pumps?", "can I use Google Authenticator?" where a word of what
+  is asked for is in no chunk of the index (a word the index cannot place does not count, and
+  neither does one outside the thing asked for: the customer's story, a clause after it);
+- one member of a small closed family that no passage holds while the best one gives another:
+  a frequency in the asking clause (weekly where the article says monthly), a card brand
+  (Diners Club where the list is Visa, Mastercard, Amex), a currency (euros where the prices
+  are in pounds, or that the knowledge base never names).
 
 A logistic model turns the signals into P(answerable); below the threshold the rules see
 `answerable: false`. The default coefficients come from bench/answerability_fit.py; a
@@ -39,7 +48,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from frontdesk.text import content_words, stem
+from frontdesk.text import content_words, stem, words
 from frontdesk.types import Answerability, Passage
 
 ANSWERABILITY_FILE = "answerability.json"  # a workspace's calibration, in .frontdesk/models
@@ -187,6 +196,16 @@ def assess(
             f"the closest articles give {', '.join(others[:3])} but not {code} "
             f"(answerability {probability:.2f})"
         )
+    elif absent := absent_items(question, passages, keys):
+        item, others = absent[0]
+        answerable = False
+        signals["absent_item"] = 1.0
+        detail = (
+            f"the closest article gives {', '.join(others[:3])} but not {item}"
+            if others
+            else f"the knowledge base never mentions {item}, which the question asks about"
+        )
+        reason = f"{detail} (answerability {probability:.2f})"
     return Answerability(
         answerable=answerable,
         score=round(probability, 4),
@@ -225,6 +244,141 @@ def unlisted_years(question: str, passages: Sequence[Passage]) -> list[tuple[str
     best = passages[0]
     others = sorted(set(_YEAR.findall(f"{best.title} {best.heading} {best.text}")) - asked)
     return [(year, others) for year in sorted(asked - anywhere) if others]
+
+
+# Asking whether the business has, offers, sells or lets one use something: what follows is
+# the thing asked for, up to a clause or a pronoun ("do you have a number I can ring").
+_OFFER = re.compile(
+    r"\b(?:do|does|can|could|will|would)\s+(?:you|u|the\s+\w+(?:\s+\w+)?)\s+"
+    r"(?:do|offer|sell|provide|have|stock|support|accept|give|run|charge|pay|take)\s+"
+    r"(?P<a>[^?.!,;:()\n]+)"
+    r"|\bhave\s+you\s+(?:got|any)\s+(?P<b>[^?.!,;:()\n]+)"
+    r"|\b(?:can|could)\s+(?:i|we)\s+use\s+(?P<c>[^?.!,;:()\n]+)",
+    re.IGNORECASE,
+)
+_OBJECT_END = re.compile(
+    r"\b(?:if|when|because|so|since|instead|rather|than|but|as|which|that|who|whom|whose|"
+    r"where|while|before|after|to|what|how|why|i|i'm|i've|we|you|he|she|they|it|its|it's|my|"
+    r"our|your|his|her|their|me|us|this|these|those|please)\b",
+    re.IGNORECASE,
+)
+_OBJECT_WORDS = 6
+# Small closed families whose members stand for each other in a question: asked about one
+# that no passage holds while the best passage gives another, the passage answers the other.
+# Each member: how a question names it, how a passage does (lower-case words, up to three).
+_FAMILIES: dict[str, dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
+    "frequency": {
+        # "every day" asks about opening days more often than about a frequency.
+        "daily": (("daily",), ("daily", "every day", "each day")),
+        "weekly": (("weekly", "every week", "each week"),) * 2,
+        "fortnightly": (("fortnightly", "every fortnight", "every two weeks",
+                         "every 2 weeks"),) * 2,
+        "monthly": (("monthly", "every month", "each month"),) * 2,
+        "quarterly": (("quarterly", "every quarter", "every three months", "every 3 months"),) * 2,
+        "yearly": (("yearly", "annually", "every year", "once a year"),
+                   ("yearly", "annually", "annual", "every year", "once a year")),
+    },
+    "card": {
+        # "visa" and "discover" name other things too: only ever a sibling, never asked.
+        "Visa": ((), ("visa",)),
+        "Mastercard": (("mastercard", "master card"),) * 2,
+        "Maestro": (("maestro",),) * 2,
+        "American Express": (("amex", "american express"),) * 2,
+        "PayPal": (("paypal", "pay pal"),) * 2,
+        "Apple Pay": (("apple pay",),) * 2,
+        "Google Pay": (("google pay", "gpay"),) * 2,
+        "Klarna": (("klarna",),) * 2,
+        "Diners Club": (("diners", "diners club"),) * 2,
+        "JCB": (("jcb",),) * 2,
+        "UnionPay": (("unionpay", "union pay"),) * 2,
+    },
+    "currency": {
+        "euros": (("euro", "euros", "eur"), ("euro", "euros", "eur", "€")),
+        "dollars": (("dollar", "dollars", "usd"), ("dollar", "dollars", "usd", "$")),
+        "pounds": (("pounds", "sterling", "gbp"), ("pound", "pounds", "sterling", "gbp", "£")),
+    },
+}  # fmt: skip
+_QUESTION_START = re.compile(
+    r"^\W*(?:what|what's|whats|when|where|why|how|which|who|can|could|do|does|did|is|are|"
+    r"will|would|should|may|am|have|has)\b",
+    re.IGNORECASE,
+)
+_CLAUSE = re.compile(r"[,;:\n]+|(?<=[.!?])\s+")
+
+
+def absent_items(
+    question: str, passages: Sequence[Passage], keys: Sequence[KeyWord]
+) -> list[tuple[str, list[str]]]:
+    """What the question asks about that the passages cannot give: an offer a word of which
+    no chunk of the index holds (others empty), or a member of a closed family that no passage
+    holds while the best one gives others (those others; a card or currency the index never
+    names at all needs none)."""
+    if not passages:
+        return []
+    unknown = {k.word for k in keys if k.in_index is False}
+    found: list[tuple[str, list[str]]] = []
+    if unknown:
+        for match in _OFFER.finditer(question):
+            thing = match.group("a") or match.group("b") or match.group("c") or ""
+            if end := _OBJECT_END.search(thing):
+                thing = thing[: end.start()]
+            thing = " ".join(thing.split()[:_OBJECT_WORDS])
+            absent = [w for w in words(thing) if w in unknown and len(w) > 2 and w.isalpha()]
+            if absent:
+                found.append((", ".join(repr(w) for w in dict.fromkeys(absent)), []))
+    asking = " ".join(c for c in _CLAUSE.split(question) if _QUESTION_START.search(c)) or (
+        question if "?" in question and not _CLAUSE.search(question.strip().rstrip("?")) else ""
+    )
+    in_question, in_asking = _named(question, 0), _named(asking, 0)
+    asked_in = {f: (in_asking if f == "frequency" else in_question)[f] for f in _FAMILIES}
+    if not any(asked_in.values()):
+        return found  # most questions name no member: the passages need no reading
+    held_anywhere = [_named(f"{p.title} {p.heading} {p.text}", 1) for p in passages]
+    best = held_anywhere[0]
+    for family, asked in asked_in.items():
+        missing = asked - set().union(*(held[family] for held in held_anywhere))
+        for member in sorted(missing):
+            others = sorted(best[family] - missing)
+            if others:
+                found.append((member, others))
+            elif family != "frequency" and _never_named(family, member, question, unknown):
+                found.append((member, []))
+    return found
+
+
+@lru_cache(maxsize=8192)
+def _named(text: str, which: int) -> dict[str, frozenset[str]]:
+    """The closed families' members a text names, as a question (0) or a passage (1) names
+    them; cached, the same passages come back search after search."""
+    low = " ".join(text.lower().split())
+    return {
+        family: frozenset(
+            member for member, forms in members.items() if any(_says(low, f) for f in forms[which])
+        )
+        for family, members in _FAMILIES.items()
+    }
+
+
+def _says(low: str, form: str) -> bool:
+    """Whether lower-case text holds a form as whole words (a symbol anywhere)."""
+    if not form[0].isalnum():
+        return form in low
+    start = low.find(form)
+    while start >= 0:
+        end = start + len(form)
+        if (start == 0 or not low[start - 1].isalnum()) and (
+            end == len(low) or not low[end].isalnum()
+        ):
+            return True
+        start = low.find(form, start + 1)
+    return False
+
+
+def _never_named(family: str, member: str, question: str, unknown: AbstractSet[str]) -> bool:
+    """Whether the question names this member with a word no chunk of the index holds."""
+    said = f" {' '.join(words(question))} "
+    forms = _FAMILIES[family][member][0]
+    return any(w in unknown for form in forms if f" {form} " in said for w in form.split())
 
 
 def _code_key(match: re.Match[str]) -> str:
