@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import pytest
-
 from frontdesk.interfaces import ChatMessage, ChatModel, ChatRequest
 from frontdesk.llm.extractive import ExtractiveChatModel
 from frontdesk.types import Passage
@@ -302,7 +300,6 @@ async def test_a_list_item_is_quoted_whole_when_its_second_sentence_answers() ->
     assert "Meter: you need a smart meter" not in reply
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16: not built yet")
 async def test_a_question_s_list_number_is_not_a_key_word() -> None:
     # "1)" numbers the customer's question; "Step 1" in a closer passage must not answer it.
     steps = _passage(1, "Step 1: add your card in the app.")

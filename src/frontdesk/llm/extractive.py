@@ -114,6 +114,7 @@ _ASKS = re.compile(
     r"are|will|would|should)\b",
     re.IGNORECASE,
 )
+_ENUMERATED = re.compile(r"^\W*\d{1,2}[).]\s")  # "1) what's ...", "(2) can I ..."
 RANK_WEIGHT = 0.5  # without embeddings: each place in search's order counts half the one before
 DENSE_DECAY = 8.0  # a passage's weight: exp(-DENSE_DECAY * (best cosine - its cosine))
 # With two or more questions in the message the cosine (of the whole message) says less about
@@ -196,7 +197,8 @@ class ExtractiveChatModel:
         priors: list[float],
         sources: list[str],
     ) -> list[Unit]:
-        words = content_words(f"{context} {asked}")
+        # "1) what's the standing charge ...": the list's number is not a key word.
+        words = content_words(f"{context} {_ENUMERATED.sub('', asked)}")
         keys = _aliased({stem(w) for w in words if w not in _ASKING}, weights)
         if not keys:
             return []
