@@ -80,6 +80,14 @@ class StorageUnavailableError(FrontdeskError):
     retry_after = 5  # seconds, sent as Retry-After
 
 
+class ShuttingDownError(FrontdeskError):
+    """The server was told to stop while this request ran, and it ran past the grace period."""
+
+    code = "shutting_down"
+    status_code = 503
+    retry_after = 5  # seconds, sent as Retry-After
+
+
 class ModelNotTrainedError(FrontdeskError):
     code = "model_not_trained"
     status_code = 503

@@ -47,7 +47,7 @@ from frontdesk.api.routes import (
 from frontdesk.api.routes import jobs as jobs_routes
 from frontdesk.api.security_headers import SecurityHeaders
 from frontdesk.api.serving import WorkerMetrics
-from frontdesk.api.stopping import on_stop_signal
+from frontdesk.api.stopping import Cutoff, CutoffMiddleware, on_stop_signal
 from frontdesk.api.widget_key import PageKey, ensure_widget_key
 from frontdesk.config.settings import JobsSettings, ServerSettings, Settings
 from frontdesk.errors import ConfigError, install_extra
@@ -79,6 +79,7 @@ def create_app(
     the parent process, so it is not done again here.
     """
     leader = worker is None or worker == 0
+    cutoff = Cutoff()  # requests still running after a stop signal: api/stopping.py
     if workspace is None and runtime is None:
         raise ValueError("create_app needs a workspace directory or a runtime")
 
@@ -129,14 +130,16 @@ def create_app(
             else None
         )
         app.state.stopping = asyncio.Event()  # set on SIGINT/SIGTERM: event streams end
+        # ... and requests still running CUTOFF_S later are answered 503 shutting_down.
+        cut_off = asyncio.create_task(cutoff.watch(app.state.stopping))
         try:
             with on_stop_signal(app.state.stopping):
                 yield
         finally:
-            for task in (watch, purge, publish):
+            for task in (watch, purge, publish, cut_off):
                 if task is not None:
                     task.cancel()
-            await asyncio.gather(*(t for t in (watch, purge, publish) if t),
+            await asyncio.gather(*(t for t in (watch, purge, publish, cut_off) if t),
                                  return_exceptions=True)  # fmt: skip
             if peers is not None:
                 await peers.close()
@@ -178,6 +181,8 @@ def create_app(
     app.include_router(updates.router)
     for entry in entry_points(group="frontdesk.web"):  # web drivers api does not import
         entry.load()(app)
+    # Innermost: its 503 for a request cut off by a stop gets the headers of the others.
+    app.add_middleware(CutoffMiddleware, cutoff=cutoff)
     app.add_middleware(BodySizeLimit, settings=lambda: _server_settings(app))
     app.add_middleware(UrlHygiene)
     app.add_middleware(SecurityHeaders, embed_origins=lambda: _embed_origins(app))

@@ -139,6 +139,8 @@ def serve(
     )
 
 
+# The app answers requests still running 4 s after the signal with 503 shutting_down
+# (api/stopping.CUTOFF_S), so that none is left for the server to cancel at 5 s.
 SHUTDOWN_GRACE_S = 5
 
 
