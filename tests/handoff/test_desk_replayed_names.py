@@ -26,7 +26,6 @@ async def _conversation(rt: Runtime, ref: str, *texts: str) -> tuple[str, str | 
     return conversation.id, ticket
 
 
-@pytest.mark.xfail(strict=True, reason="issue 21: replayed messages render the name as nothing")
 async def test_replayed_messages_show_the_customer_s_name(
     sqlite_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -14,7 +14,7 @@ desk sends each reply through it once it is stored.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,12 +27,15 @@ from frontdesk.handoff.webhooks import WebhookDispatcher
 from frontdesk.interfaces import Channel
 from frontdesk.storage.db import Database
 from frontdesk.storage.models import Conversation, Message, Ticket
-from frontdesk.text import render_name
+from frontdesk.text import NAME_MARK, render_name
 
 log = logging.getLogger(__name__)
 
 _EVENTS = "desk_events"
 _DELIVERIES = "desk_deliveries"
+# The name a stored text's name reference shows, for a conversation (its customer's profile's;
+# None: nothing). Given by the orchestration layer, which knows the memory settings.
+NameOf = Callable[[AsyncSession, Conversation], Awaitable[str | None]]
 
 
 def message_event(message: Message, shown: str | None = None) -> dict[str, Any]:
@@ -56,8 +59,10 @@ class Desk:
         dispatcher: WebhookDispatcher | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         channels: MutableMapping[str, Channel] | None = None,
+        name_of: NameOf | None = None,
     ) -> None:
         self.db = db
+        self.name_of = name_of
         self.hub = hub or EventHub()
         self.dispatcher = dispatcher
         self.clock = clock
@@ -106,9 +111,13 @@ class Desk:
                               before: int) -> None:  # fmt: skip
         from frontdesk.storage.conversations import all_messages
 
-        for message in await all_messages(session, conversation.id):
-            if message.seq > before:
-                session.info.setdefault(_EVENTS, []).append(message_event(message))
+        since = [m for m in await all_messages(session, conversation.id) if m.seq > before]
+        # A greeting among them shows the customer's name, as the transcript shows it.
+        named = self.name_of is not None and any(NAME_MARK in m.text for m in since)
+        name = await self.name_of(session, conversation) if named and self.name_of else None
+        for message in since:
+            shown = render_name(message.text, name)
+            session.info.setdefault(_EVENTS, []).append(message_event(message, shown))
 
     async def _last_seq(self, session: AsyncSession, conversation: Conversation) -> int:
         from frontdesk.storage.conversations import recent_messages

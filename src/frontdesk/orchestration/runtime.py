@@ -50,6 +50,7 @@ from frontdesk.orchestration.learning import (
     stored_corrections,
     train_gated,
 )
+from frontdesk.orchestration.remembering import name_to_show
 from frontdesk.orchestration.remembering import warm_up as warm_memory
 from frontdesk.policy.rules_router import RuleRouter
 from frontdesk.policy.validation import check_rules
@@ -195,8 +196,15 @@ def build_desk(db: Database, settings: Settings, clock: Callable[[], datetime]) 
     # Console events reach every process that shares the limits' Redis (serve --workers N),
     # on this installation's channels only.
     limits = settings.limits
-    desk = Desk(db, clock=clock,
-                hub=event_hub(limits.storage_url, limits.redis_namespace(db.url)))  # fmt: skip
+    desk = Desk(
+        db,
+        clock=clock,
+        hub=event_hub(limits.storage_url, limits.redis_namespace(db.url)),
+        # Replayed messages show a greeting's name from the profile, as the transcript does.
+        name_of=lambda session, conversation: name_to_show(
+            session, conversation.customer_ref, settings
+        ),
+    )
     if handoff.webhooks or mirror is not None:
         desk.dispatcher = WebhookDispatcher(
             db,
