@@ -50,6 +50,13 @@ def embed(texts: Sequence[str], batch: int = 64) -> np.ndarray:
     began = time.process_time()
     for start in range(0, len(pending), batch):
         chunk = pending[start : start + batch]
+        done = [t for t in chunk if (CACHE / f"{_key(t)}.npy").is_file()]  # another process's
+        for text in done:
+            for i in todo[text]:
+                out[i] = np.load(CACHE / f"{_key(text)}.npy")
+        chunk = [t for t in chunk if t not in done]
+        if not chunk:
+            continue
         vectors = _model().query(chunk) if len(chunk) > 1 else _model().query(chunk)[None, :]
         for text, vector in zip(chunk, vectors, strict=True):
             np.save(CACHE / f"{_key(text)}.npy", vector)
