@@ -21,9 +21,6 @@ from tests.llm.conftest import fake, kind, provider_server  # noqa: F401
 from tests.llm.fakes import FakeProvider
 
 HOST = "models.internal.test"  # resolved by the test's resolver only
-pytestmark = pytest.mark.xfail(
-    strict=True, reason="issue 17: the SDKs resolve and connect on their own, unchecked"
-)
 
 
 class Rebinding:

@@ -14,10 +14,15 @@ import anthropic
 from frontdesk.config.settings import ProviderSettings
 from frontdesk.interfaces import ChatChunk, ChatMessage, ChatRequest, ChatResult, ToolCall
 from frontdesk.llm.base import api_key, chat_result, idle_timeout, parse_arguments, sdk_error
+from frontdesk.llm.connections import pinned_client
 from frontdesk.llm.errors import ProviderError
+from frontdesk.outbound.addresses import Resolver
 
 if TYPE_CHECKING:
     import httpx2
+
+
+ANTHROPIC_URL = "https://api.anthropic.com"  # where the SDK goes without a base_url
 
 
 class AnthropicChatModel:
@@ -28,6 +33,7 @@ class AnthropicChatModel:
         provider: str = "anthropic",
         settings: ProviderSettings | None = None,
         http_client: httpx2.AsyncClient | None = None,
+        resolver: Resolver | None = None,
         **_: object,
     ) -> None:
         self.settings = settings or ProviderSettings()
@@ -41,6 +47,8 @@ class AnthropicChatModel:
                 f"no API key: set {self.settings.api_key_env or 'ANTHROPIC_API_KEY'} or "
                 f"llm.providers.{provider}.api_key",
             )
+        if http_client is None:  # connections checked where they are made: llm/connections.py
+            http_client = pinned_client(anthropic, provider, self.settings, ANTHROPIC_URL, resolver)
         self.client = anthropic.AsyncAnthropic(
             api_key=key,
             base_url=self.settings.base_url,

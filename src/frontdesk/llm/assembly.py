@@ -43,8 +43,9 @@ async def check_provider_urls(settings: LlmSettings, resolver: Resolver = resolv
     service (written as an address, as a metadata name, or reached through a name that
     resolves there), unless the provider says `allow_link_local: true`: requests carrying the
     provider key and customers' messages must not go where a cloud machine's credentials are
-    served. Loopback and private networks are fine (a local vLLM or Ollama). Checked once,
-    here, not per connection: the URL is the operator's own configuration, not input. A name
+    served. Loopback and private networks are fine (a local vLLM or Ollama). Here, to fail
+    the start with a readable line; each connection the SDKs open is checked again
+    (llm/connections.py), so a name whose DNS answer changes later is refused too. A name
     that does not resolve now only warns (DNS may come up after frontdesk)."""
     for name, provider in settings.providers.items():
         url = provider.base_url

@@ -31,7 +31,10 @@ def sdk_error(provider: str, exc: BaseException, sdk: ModuleType) -> ProviderErr
     if isinstance(exc, sdk.APITimeoutError | TimeoutError):
         return ProviderError(provider, "timeout", str(exc) or "timed out")
     if isinstance(exc, sdk.APIConnectionError):
-        return ProviderError(provider, "connection", str(exc))
+        # "Connection error." says nothing: what failed underneath (a refused address) does.
+        cause = exc.__cause__
+        said = str(exc) if cause is None or str(cause) in str(exc) else f"{exc} ({cause})"
+        return ProviderError(provider, "connection", said)
     if isinstance(exc, sdk.APIResponseValidationError):
         return ProviderError(provider, "malformed", str(exc))
     if isinstance(exc, sdk.APIStatusError):

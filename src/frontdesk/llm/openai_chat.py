@@ -17,10 +17,15 @@ import openai
 from frontdesk.config.settings import ProviderSettings
 from frontdesk.interfaces import ChatChunk, ChatMessage, ChatRequest, ChatResult, ToolCall
 from frontdesk.llm.base import api_key, chat_result, idle_timeout, parse_arguments, sdk_error
+from frontdesk.llm.connections import pinned_client
 from frontdesk.llm.errors import ProviderError
+from frontdesk.outbound.addresses import Resolver
 
 if TYPE_CHECKING:
     import httpx2
+
+
+OPENAI_URL = "https://api.openai.com/v1"  # where the SDK goes without a base_url
 
 
 class OpenAIChatModel:
@@ -31,6 +36,7 @@ class OpenAIChatModel:
         provider: str = "openai",
         settings: ProviderSettings | None = None,
         http_client: httpx2.AsyncClient | None = None,
+        resolver: Resolver | None = None,
         **_: object,
     ) -> None:
         self.settings = settings or ProviderSettings()
@@ -45,6 +51,8 @@ class OpenAIChatModel:
                 f"no API key: set {self.settings.api_key_env or 'OPENAI_API_KEY'} or "
                 f"llm.providers.{provider}.api_key (or a base_url for a local server)",
             )
+        if http_client is None:  # connections checked where they are made: llm/connections.py
+            http_client = pinned_client(openai, provider, self.settings, OPENAI_URL, resolver)
         self.client = openai.AsyncOpenAI(
             api_key=key or "unused",  # local OpenAI-compatible servers take any key
             base_url=self.settings.base_url,

@@ -128,12 +128,15 @@ class AddressPolicy:
             raise AddressRefused(f"{host} has no address")
         for address in found:
             if not self.allowed(host, address):
-                raise AddressRefused(
-                    f"refusing {host} ({address}): not a public internet address (private, "
-                    "loopback, link-local, shared or reserved); add the host or its network "
-                    "to `allow` if it is your own service"
-                )
+                raise AddressRefused(self.refusal(host, address))
         return found
+
+    def refusal(self, host: str, address: IPAddress) -> str:
+        return (
+            f"refusing {host} ({address}): not a public internet address (private, "
+            "loopback, link-local, shared or reserved); add the host or its network "
+            "to `allow` if it is your own service"
+        )
 
     async def check(self, host: str, resolver: Resolver = resolve) -> None:
         await self.addresses(host, resolver)

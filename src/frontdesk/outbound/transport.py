@@ -13,8 +13,10 @@ would resolve the name itself.
 from __future__ import annotations
 
 import functools
+import importlib
 import ssl
 import typing
+from types import ModuleType
 
 import httpcore
 import httpx
@@ -23,15 +25,22 @@ from frontdesk.outbound.addresses import AddressPolicy, AddressRefused, Resolver
 
 
 class PinnedBackend(httpcore.AsyncNetworkBackend):
+    """`core`: the httpcore this backend serves (httpcore, or httpcore2 under the model SDKs'
+    httpx2): its connection errors and its default backend."""
+
     def __init__(
         self,
         policy: AddressPolicy,
         resolver: Resolver = resolve,
-        inner: httpcore.AsyncNetworkBackend | None = None,
+        inner: typing.Any = None,
+        *,
+        core: ModuleType = httpcore,
     ) -> None:
         self.policy = policy
         self.resolver = resolver
-        self.inner = inner or httpcore.AnyIOBackend()
+        self.inner = inner or core.AnyIOBackend()
+        self.connect_error: type[Exception] = core.ConnectError
+        self.retried: tuple[type[Exception], ...] = (core.ConnectError, core.ConnectTimeout)
 
     async def connect_tcp(
         self,
@@ -40,13 +49,13 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
         timeout: float | None = None,  # noqa: ASYNC109 - httpcore's signature
         local_address: str | None = None,
         socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
+    ) -> typing.Any:  # the inner backend's stream
         try:
             addresses = await self.policy.addresses(host, self.resolver)
         except AddressRefused:
             raise
         except OSError as exc:  # the name does not resolve: a failed connection, as before
-            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+            raise self.connect_error(f"cannot resolve {host}: {exc}") from exc
         failure: Exception | None = None
         for address in addresses:
             try:
@@ -57,7 +66,7 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
                     local_address=local_address,
                     socket_options=socket_options,
                 )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+            except self.retried as exc:
                 failure = exc
         assert failure is not None
         raise failure
@@ -113,3 +122,29 @@ def guarded_client(
         follow_redirects=follow_redirects,
         trust_env=False,
     )
+
+
+def pinned_sdk_transport(
+    client_type: type, policy: AddressPolicy, *, resolver: Resolver = resolve
+) -> typing.Any:
+    """A transport for `client_type`, a model SDK's client class (an `httpx.AsyncClient` or
+    `httpx2.AsyncClient` subclass), that connects through `PinnedBackend`. Certificates are
+    verified as the SDK would (certifi, or SSL_CERT_FILE / SSL_CERT_DIR when set)."""
+    package = next(
+        base.__module__.split(".")[0]
+        for base in client_type.__mro__
+        if base.__name__ == "AsyncClient" and base.__module__.split(".")[0] in {"httpx", "httpx2"}
+    )
+    http = importlib.import_module(package)
+    core = importlib.import_module(package.replace("httpx", "httpcore"))
+    context = http.create_ssl_context(trust_env=True)
+    transport = http.AsyncHTTPTransport(verify=context, trust_env=False)
+    # As guarded_transport: the pool (httpcore's) takes the network backend, httpx does not.
+    transport._pool = core.AsyncConnectionPool(
+        ssl_context=context,
+        max_connections=100,
+        max_keepalive_connections=20,
+        keepalive_expiry=5.0,
+        network_backend=PinnedBackend(policy, resolver, core=core),
+    )
+    return transport
