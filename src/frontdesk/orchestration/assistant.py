@@ -16,7 +16,7 @@ from frontdesk.orchestration.deps import Deps
 from frontdesk.orchestration.stages import PIPELINE
 from frontdesk.orchestration.turn import Turn
 from frontdesk.storage import deliveries
-from frontdesk.storage.conversations import add_message, add_turn, conversation_and_profile
+from frontdesk.storage.conversations import add_messages, add_turn, conversation_and_profile
 from frontdesk.types import InboundMessage, Reply
 
 log = logging.getLogger(__name__)
@@ -91,23 +91,17 @@ class Assistant:
                 self.deps.desk.discard(session)
         try:
             customer_text = turn.text or _redacted(turn, self.deps)
-            stored = [
-                await add_message(
-                    session, turn.conversation, role="customer", text=customer_text,
-                    turn_id=turn.id,
-                )
-            ]  # fmt: skip
+            said = [("customer", customer_text)]
             if not turn.silent:  # while an agent owns the conversation, only they reply
-                stored.append(
-                    await add_message(
-                        session, turn.conversation, role="assistant",
-                        text=turn.stored_reply or turn.reply_text, turn_id=turn.id,
-                    )
-                )  # fmt: skip
+                said.append(("assistant", turn.stored_reply or turn.reply_text))
+            # Both messages after one read of the last seq; they, the turn and the
+            # conversation's changes (summary, state, language) are written in one flush.
+            stored = await add_messages(session, turn.conversation, said, turn_id=turn.id)
             usage = turn.result.usage if turn.result else None
             turn.stage_ms["record"] = round((time.perf_counter() - began) * 1000, 3)
             await add_turn(
                 session,
+                flush=False,
                 id=turn.id,
                 conversation_id=turn.conversation.id,
                 channel=turn.message.channel.value,

@@ -50,6 +50,10 @@ def sentiment_of(turn: Turn) -> tuple[float | None, str | None]:
 
 
 async def prior_turns(turn: Turn) -> list[PriorTurn]:
+    """The conversation's last turns before this one, oldest first: as `load_context` read
+    them (with the history), else read now."""
+    if turn.prior_decisions is not None:
+        return [PriorTurn.from_decision(d) for d in turn.prior_decisions]
     rows = await turn.session.scalars(
         select(TurnRecord.decision)
         .where(TurnRecord.conversation_id == turn.conversation.id)

@@ -20,7 +20,7 @@ from frontdesk.knowledge.answerability import AnswerabilityModel, assess
 from frontdesk.knowledge.context import assemble_context
 from frontdesk.knowledge.vectors import index_record
 from frontdesk.llm.quotable import is_staff_only
-from frontdesk.memory.history import load_history
+from frontdesk.memory.history import history_of
 from frontdesk.nlu.message import understand_message
 from frontdesk.nlu.sentiment import default_sentiment
 from frontdesk.nlu.urgency import UrgencyCues, assess_urgency
@@ -29,6 +29,7 @@ from frontdesk.orchestration.deps import Deps
 from frontdesk.orchestration.remembering import load_memory, no_answer_reply, remember
 from frontdesk.orchestration.screened_stream import ScreenedStream
 from frontdesk.orchestration.turn import Turn
+from frontdesk.storage.conversations import recent_window
 from frontdesk.text import content_words
 from frontdesk.types import (
     Action,
@@ -45,9 +46,15 @@ _CITE = re.compile(r"\s?\[(\d+)\]")
 
 
 async def load_context(turn: Turn, deps: Deps) -> None:
-    turn.history = await load_history(
-        turn.session, turn.conversation.id, turns=deps.settings.assistant.history_turns
-    )
+    # The history and the prior turns' decisions (for `decide`'s triggers) in one read.
+    turns = deps.settings.assistant.history_turns
+    window = await recent_window(
+        turn.session, turn.conversation.id, messages=turns * 2,
+        turns=routing.HISTORY_FOR_TRIGGERS,
+    )  # fmt: skip
+    turn.prior_decisions = window.decisions
+    turn.history = await history_of(turn.session, turn.conversation.id, window.messages,
+                                    turns=turns)  # fmt: skip
     turn.dialogue_state = DialogueState.from_json(turn.conversation.dialogue_state)
     await load_memory(turn, deps)  # the message's language, the customer profile
 

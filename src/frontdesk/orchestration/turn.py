@@ -36,6 +36,9 @@ class Turn:
     conversation: Conversation
     id: str = field(default_factory=new_id)
     history: list[HistoryItem] = field(default_factory=list)
+    # The routing decisions of the conversation's last turns, oldest first (read with the
+    # history by `load_context`; None: not read, `decide` reads them).
+    prior_decisions: list[dict[str, Any] | None] | None = None
     screening: Screening | None = None
     text: str = ""  # the customer's text after screening (redacted); what later stages see
     intent: IntentPrediction | None = None

@@ -5,12 +5,27 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import (
+    JSON,
+    Integer,
+    String,
+    Text,
+    and_,
+    cast,
+    func,
+    literal_column,
+    null,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from frontdesk.storage.models import Conversation, CustomerProfile, Message, Turn, utcnow
+from frontdesk.storage.models import Conversation, CustomerProfile, Message, Turn, new_id, utcnow
 
 VISITOR_TOKEN_PREFIX = "fdc"
 
@@ -115,23 +130,108 @@ async def all_messages(session: AsyncSession, conversation_id: str) -> list[Mess
 async def add_message(
     session: AsyncSession, conversation: Conversation, *, role: str, text: str, turn_id: str | None
 ) -> Message:
-    last = await session.scalar(
-        select(func.max(Message.seq)).where(Message.conversation_id == conversation.id)
-    )
-    message = Message(
-        conversation_id=conversation.id, seq=(last or 0) + 1, role=role, text=text, turn_id=turn_id
-    )
-    session.add(message)
-    conversation.updated_at = utcnow()
+    (message,) = await add_messages(session, conversation, [(role, text)], turn_id=turn_id)
     await session.flush()
     return message
 
 
-async def add_turn(session: AsyncSession, **fields: Any) -> Turn:
+async def add_messages(
+    session: AsyncSession,
+    conversation: Conversation,
+    messages: Sequence[tuple[str, str]],
+    *,
+    turn_id: str | None,
+) -> list[Message]:
+    """Append (role, text) messages in order, numbered after the conversation's last one: one
+    max(seq) read for them all, and no flush of their own (the session writes them with the
+    conversation's other changes at its next flush, a turn's at its commit). The read does
+    not flush what the session holds either: nothing it holds adds messages."""
+    with session.no_autoflush:
+        last = await session.scalar(
+            select(func.max(Message.seq)).where(Message.conversation_id == conversation.id)
+        )
+    added = [
+        Message(
+            conversation_id=conversation.id, seq=(last or 0) + n, role=role, text=text,
+            turn_id=turn_id,
+        )
+        for n, (role, text) in enumerate(messages, start=1)
+    ]  # fmt: skip
+    session.add_all(added)
+    conversation.updated_at = utcnow()
+    return added
+
+
+async def add_turn(session: AsyncSession, *, flush: bool = True, **fields: Any) -> Turn:
+    """A turn's record; its id is set at once (`flush=False`: written at the next flush)."""
     turn = Turn(**fields)
+    if turn.id is None:
+        turn.id = new_id()
     session.add(turn)
-    await session.flush()
+    if flush:
+        await session.flush()
     return turn
+
+
+@dataclass(frozen=True)
+class WindowMessage:
+    seq: int
+    role: str
+    text: str
+
+
+@dataclass(frozen=True)
+class RecentWindow:
+    """A conversation's last messages and its last turns' routing decisions, oldest first."""
+
+    messages: list[WindowMessage]
+    decisions: list[dict[str, Any] | None]
+
+
+async def recent_window(
+    session: AsyncSession, conversation_id: str, *, messages: int, turns: int
+) -> RecentWindow:
+    """`recent_messages` (seq, role and text only) and the `turns` newest turns' decisions
+    (by created_at), in one statement: a turn's history and its escalation triggers' prior
+    turns, read at its start."""
+    decisions = (
+        select(
+            literal_column("'t'", String).label("kind"),
+            cast(null(), Integer).label("seq"),
+            cast(null(), String).label("role"),
+            cast(null(), Text).label("text"),
+            Turn.decision.label("decision"),
+            Turn.created_at.label("at"),
+        )
+        .where(Turn.conversation_id == conversation_id)
+        .order_by(Turn.created_at.desc())
+        .limit(turns)
+        .subquery()
+    )
+    parts = [select(decisions)]
+    if messages > 0:
+        recent = (
+            select(
+                literal_column("'m'", String).label("kind"),
+                Message.seq.label("seq"),
+                Message.role.label("role"),
+                Message.text.label("text"),
+                cast(null(), JSON).label("decision"),
+                Message.created_at.label("at"),
+            )
+            .where(Message.conversation_id == conversation_id)
+            .order_by(Message.seq.desc())
+            .limit(messages)
+            .subquery()
+        )
+        parts.append(select(recent))
+    rows = (await session.execute(union_all(*parts) if len(parts) > 1 else parts[0])).all()
+    found = [WindowMessage(seq, role, text) for kind, seq, role, text, _, _ in rows if kind == "m"]
+    made = [(at, decision) for kind, _, _, _, decision, at in rows if kind == "t"]
+    return RecentWindow(
+        messages=sorted(found, key=lambda m: m.seq),
+        decisions=[decision for _, decision in sorted(made, key=lambda row: row[0])],
+    )
 
 
 async def turns_of(session: AsyncSession, conversation_id: str) -> list[Turn]:
