@@ -22,8 +22,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from frontdesk.config.settings import LimitsSettings
 from frontdesk.storage.api_keys import Scope, create_key
-from frontdesk.storage.db import Database
+from frontdesk.storage.db import Database, normalise_url
 from frontdesk.storage.tenants import ensure_tenant
 from frontdesk.storage.users import Role, create_user
 from tests.conftest import demo_copy, free_port, require_redis
@@ -177,7 +178,10 @@ def test_a_rate_limit_holds_across_workers(served: Served) -> None:
 def test_tenant_slots_are_the_same_on_both_workers(served: Served) -> None:
     import redis
 
-    key = f"frontdesk:tenant-slots:{_tenant_id(served.workspace)}"
+    # The installation's slots: under its namespace, derived from its database URL.
+    database = (served.workspace / ".frontdesk" / "frontdesk.db").resolve()
+    namespace = LimitsSettings().redis_namespace(normalise_url(f"sqlite+aiosqlite:///{database}"))
+    key = f"frontdesk:tenant-slots:{namespace}:{_tenant_id(served.workspace)}"
     store = redis.Redis.from_url(REDIS)
     headers = {"Authorization": f"Bearer {_key(served.workspace)}"}
     clients = [_client_on(served, w, headers=headers) for w in ("0", "1")]
