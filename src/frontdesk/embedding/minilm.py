@@ -32,7 +32,10 @@ from frontdesk.embedding.quantize import (
 from frontdesk.errors import FrontdeskError
 
 MODEL_NAME = "all-MiniLM-L6-v2-int8"
-QUANTIZED_MODEL_NAME = "all-MiniLM-L6-v2-qint8"
+# "-exact": its integer MatMuls sum exactly (session.x64quantprecision, below). Vectors made
+# before it on an AVX2 machine without VNNI differ, so a stored index and a trained intent model
+# under the old name are re-embedded and retrained once.
+QUANTIZED_MODEL_NAME = "all-MiniLM-L6-v2-qint8-exact"
 DIMENSION = 384
 MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
