@@ -308,7 +308,13 @@ class HybridIntentClassifier:
             cols = np.fromiter(sorted(counts), dtype=np.int64, count=len(counts))
             tf = 1.0 + np.log(np.asarray([counts[j] for j in cols], dtype=np.float64))
             weights = tf * vectorizer.idf_[cols]
-            norm = float(np.sqrt(weights @ weights))
+            # Summed in order, as scikit-learn's l2 normalisation does: a BLAS dot adds in
+            # another order on some CPUs (AVX2 without AVX-512), and the row would then differ
+            # from the batch path's in the last digits.
+            squares = 0.0
+            for w in weights.tolist():
+                squares += w * w
+            norm = math.sqrt(squares)
             if norm:
                 weights /= norm
             indices.append(cols + offset)
